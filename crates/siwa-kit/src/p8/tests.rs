@@ -1,0 +1,141 @@
+use super::*;
+
+const APPLE_SHAPED: &str = include_str!("../../tests/fixtures/AuthKey_ABC123DEFG.p8");
+const APPLE_SHAPED_PUB: &str = include_str!("../../tests/fixtures/AuthKey_ABC123DEFG.pub.pem");
+const SEC1: &str = include_str!("../../tests/fixtures/ec_sec1.pem");
+
+fn err(text: &str) -> KeyError {
+    SigningKey::from_pem(text).unwrap_err()
+}
+
+#[test]
+fn loads_apple_shaped_pkcs8_and_derives_openssl_public_pem() {
+    let key = SigningKey::from_pem(APPLE_SHAPED).unwrap();
+    // The .pub.pem fixture was written by `openssl ec -pubout`.
+    assert_eq!(key.public_key().to_pem(), APPLE_SHAPED_PUB);
+    assert_eq!(PublicKey::from_pem(APPLE_SHAPED_PUB).unwrap(), *key.public_key());
+}
+
+#[test]
+fn loads_sec1_with_ec_parameters_block() {
+    let key = SigningKey::from_pem(SEC1).unwrap();
+    assert_eq!(key.public_key().point().len(), 65);
+}
+
+#[test]
+fn tolerates_crlf_missing_newline_and_spaces() {
+    let want = SigningKey::from_pem(APPLE_SHAPED).unwrap().public.clone();
+    let crlf = APPLE_SHAPED.replace('\n', "\r\n");
+    let no_final = APPLE_SHAPED.trim_end();
+    let spaces = APPLE_SHAPED.trim_end().replace('\n', " ");
+    for text in [crlf.as_str(), no_final, spaces.as_str()] {
+        assert_eq!(SigningKey::from_pem(text).unwrap().public, want, "{text:?}");
+    }
+}
+
+#[test]
+fn setting_undoes_deployment_mangling() {
+    let want = SigningKey::from_pem(APPLE_SHAPED).unwrap().public.clone();
+    let escaped = APPLE_SHAPED.replace('\n', "\\n");
+    let quoted = format!("\"{escaped}\"");
+    let single = format!("'{}'", APPLE_SHAPED.trim_end().replace('\n', " "));
+    for value in [escaped, quoted, single] {
+        let KeyInput::Pem(text) = KeyInput::from_setting(&value) else {
+            panic!("not read as PEM: {value}");
+        };
+        assert_eq!(SigningKey::from_pem(&text).unwrap().public, want);
+    }
+    assert_eq!(
+        KeyInput::from_setting(" \"/keys/AuthKey_ABC123DEFG.p8\" "),
+        KeyInput::Path("/keys/AuthKey_ABC123DEFG.p8".into())
+    );
+}
+
+#[test]
+fn loads_der() {
+    let blocks = pem_blocks(APPLE_SHAPED).unwrap();
+    let key = SigningKey::from_file_bytes(&blocks[0].der).unwrap();
+    assert_eq!(key.public, SigningKey::from_pem(APPLE_SHAPED).unwrap().public);
+}
+
+#[test]
+fn names_what_is_wrong() {
+    let cases: [(&str, fn(&KeyError) -> bool); 10] = [
+        (include_str!("../../tests/fixtures/rsa_pkcs8.pem"), |e| *e == KeyError::Rsa),
+        (include_str!("../../tests/fixtures/rsa_pkcs1.pem"), |e| *e == KeyError::Rsa),
+        (include_str!("../../tests/fixtures/p384.pem"), |e| {
+            *e == KeyError::OtherCurve { curve: "P-384" }
+        }),
+        (include_str!("../../tests/fixtures/ed25519.pem"), |e| {
+            *e == KeyError::NotEc { kind: "Ed25519" }
+        }),
+        (include_str!("../../tests/fixtures/certificate.pem"), |e| *e == KeyError::Certificate),
+        (APPLE_SHAPED_PUB, |e| matches!(e, KeyError::PublicKeyOnly { .. })),
+        (include_str!("../../tests/fixtures/encrypted.pem"), |e| *e == KeyError::Encrypted),
+        (include_str!("../../tests/fixtures/truncated.p8"), |e| matches!(e, KeyError::Truncated { .. })),
+        (include_str!("../../tests/fixtures/garbage.txt"), |e| *e == KeyError::NoPem),
+        ("  \n", |e| *e == KeyError::Empty),
+    ];
+    for (text, expected) in cases {
+        let e = err(text);
+        assert!(expected(&e), "unexpected {e:?}");
+        assert!(!e.hint().is_empty());
+    }
+}
+
+#[test]
+fn damaged_body_is_reported() {
+    let damaged = APPLE_SHAPED.replacen("MIGH", "M!GH", 1);
+    assert!(matches!(err(&damaged), KeyError::BadBase64 { .. }));
+    // Valid base64 of a cut DER structure.
+    let body = "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg";
+    let cut = format!("-----BEGIN PRIVATE KEY-----\n{body}\n-----END PRIVATE KEY-----\n");
+    assert!(matches!(err(&cut), KeyError::Malformed { .. }), "{:?}", err(&cut));
+    assert!(matches!(
+        err(&"A".repeat(MAX_KEY_TEXT_LEN + 1)),
+        KeyError::TooLarge { .. }
+    ));
+}
+
+#[test]
+fn errors_and_debug_hold_no_key_material() {
+    let body: String = APPLE_SHAPED.lines().nth(1).unwrap().chars().take(20).collect();
+    let key = SigningKey::from_pem(APPLE_SHAPED).unwrap();
+    assert_eq!(format!("{key:?}"), "SigningKey([redacted])");
+    let input = KeyInput::from_setting(APPLE_SHAPED);
+    assert_eq!(format!("{input:?}"), "Pem([redacted])");
+    let damaged = APPLE_SHAPED.replacen("MIGH", "M!GH", 1);
+    let e = err(&damaged);
+    assert!(!format!("{e:?} {e}").contains(&body[4..]));
+}
+
+#[test]
+fn key_id_comes_from_apple_file_name() {
+    let kid = key_id_from_file_name(Path::new("/x/AuthKey_ABC123DEFG.p8")).unwrap();
+    assert_eq!(kid.as_str(), "ABC123DEFG");
+    assert!(key_id_from_file_name(Path::new("AuthKey_abc.p8")).is_none());
+    assert!(key_id_from_file_name(Path::new("key.pem")).is_none());
+}
+
+#[test]
+fn jwk_has_the_coordinates() {
+    let key = SigningKey::from_pem(APPLE_SHAPED).unwrap();
+    let kid = KeyId::new("ABC123DEFG").unwrap();
+    let jwk = key.public_key().to_jwk(Some(&kid));
+    assert_eq!(jwk["kty"], "EC");
+    assert_eq!(jwk["crv"], "P-256");
+    assert_eq!(jwk["kid"], "ABC123DEFG");
+    let x = URL_SAFE_NO_PAD.decode(jwk["x"].as_str().unwrap()).unwrap();
+    assert_eq!(x, key.public_key().point()[1..33]);
+}
+
+#[test]
+fn signature_is_raw_and_checks_with_p256() {
+    use p256::ecdsa::signature::Verifier;
+    use p256::pkcs8::DecodePublicKey;
+    let key = SigningKey::from_pem(APPLE_SHAPED).unwrap();
+    let sig = key.sign_es256(b"hello").unwrap();
+    let vk = p256::ecdsa::VerifyingKey::from_public_key_pem(APPLE_SHAPED_PUB).unwrap();
+    let sig = p256::ecdsa::Signature::from_slice(&sig).unwrap();
+    vk.verify(b"hello", &sig).unwrap();
+}
