@@ -36,7 +36,10 @@ impl UnixTime {
         let secs = i64::try_from(self.0).unwrap_or(i64::MAX);
         time::OffsetDateTime::from_unix_timestamp(secs)
             .ok()
-            .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+            .and_then(|t| {
+                t.format(&time::format_description::well_known::Rfc3339)
+                    .ok()
+            })
             .unwrap_or_else(|| format!("@{secs}"))
     }
 }

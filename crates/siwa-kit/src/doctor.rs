@@ -135,7 +135,12 @@ impl Check {
         Self::new(id, Status::Skip, message, hint)
     }
 
-    fn new(id: CheckId, status: Status, message: impl Into<String>, hint: impl Into<String>) -> Self {
+    fn new(
+        id: CheckId,
+        status: Status,
+        message: impl Into<String>,
+        hint: impl Into<String>,
+    ) -> Self {
         Self {
             id,
             status,
@@ -239,7 +244,11 @@ impl Doctor {
             Err(check) => {
                 let mut checks = vec![check];
                 checks.extend(AFTER_FORMAT.iter().map(|&id| {
-                    Check::skip(id, "not checked: the token could not be decoded", "fix the format first")
+                    Check::skip(
+                        id,
+                        "not checked: the token could not be decoded",
+                        "fix the format first",
+                    )
                 }));
                 return Report::new(checks);
             }
@@ -290,7 +299,9 @@ impl Doctor {
             return Check::fail(
                 ID,
                 format!("kid is {kid} but the expected Key ID is {expected}"),
-                format!("sign with the key {expected} and put \"kid\":\"{expected}\" in the header"),
+                format!(
+                    "sign with the key {expected} and put \"kid\":\"{expected}\" in the header"
+                ),
             );
         }
         if let Some(key) = &self.key {
@@ -310,7 +321,8 @@ impl Doctor {
 
     fn check_iss(&self, claims: &Map<String, Value>) -> Check {
         const ID: CheckId = CheckId::PayloadIss;
-        const HINT: &str = "set \"iss\" to your 10-character Team ID (Membership page of developer.apple.com)";
+        const HINT: &str =
+            "set \"iss\" to your 10-character Team ID (Membership page of developer.apple.com)";
         let iss = match claims.get("iss") {
             None => return Check::fail(ID, "the payload has no iss", HINT),
             Some(Value::String(iss)) => iss,
@@ -339,7 +351,9 @@ impl Doctor {
         const HINT: &str = "set \"sub\" to the client_id of your request: the Services ID (web) or the bundle ID (native app)";
         let sub = match claims.get("sub") {
             None => return Check::fail(ID, "the payload has no sub", HINT),
-            Some(Value::String(sub)) if sub.is_empty() => return Check::fail(ID, "sub is empty", HINT),
+            Some(Value::String(sub)) if sub.is_empty() => {
+                return Check::fail(ID, "sub is empty", HINT)
+            }
             Some(Value::String(sub)) => sub,
             Some(other) => return Check::fail(ID, format!("sub is {other}, not a string"), HINT),
         };
@@ -420,7 +434,10 @@ impl Doctor {
         }
         Check::skip(
             ID,
-            format!("not checked: a {}-byte signature is no ES256 signature", sig.len()),
+            format!(
+                "not checked: a {}-byte signature is no ES256 signature",
+                sig.len()
+            ),
             "fix header.alg and signature.encoding first",
         )
     }
@@ -468,7 +485,10 @@ fn decode(token: &str) -> Result<Decoded, Check> {
     let mut lenient = Vec::new();
     let mut segment = |seg: Segment, text: &str| -> Result<Vec<u8>, Check> {
         jws::decode_segment(text, seg).or_else(|strict| {
-            let cleaned: String = text.trim_end_matches('=').replace('+', "-").replace('/', "_");
+            let cleaned: String = text
+                .trim_end_matches('=')
+                .replace('+', "-")
+                .replace('/', "_");
             let bytes = jws::decode_segment(&cleaned, seg)
                 .map_err(|_| Check::fail(ID, strict.to_string(), HINT))?;
             lenient.push(strict.to_string());
@@ -481,7 +501,10 @@ fn decode(token: &str) -> Result<Decoded, Check> {
     let header = json_object(&header, "header")?;
     let claims = json_object(&payload, "payload")?;
     let format = if lenient.is_empty() {
-        Check::pass(ID, "three base64url segments; header and payload are JSON objects")
+        Check::pass(
+            ID,
+            "three base64url segments; header and payload are JSON objects",
+        )
     } else {
         Check::warn(
             ID,
@@ -504,7 +527,10 @@ fn json_object(bytes: &[u8], what: &str) -> Result<Map<String, Value>, Check> {
         Ok(Value::Object(map)) => Ok(map),
         Ok(other) => Err(Check::fail(
             CheckId::Format,
-            format!("the {what} is JSON but not an object ({})", json_kind(&other)),
+            format!(
+                "the {what} is JSON but not an object ({})",
+                json_kind(&other)
+            ),
             hint,
         )),
         Err(e) => Err(Check::fail(
@@ -517,7 +543,8 @@ fn json_object(bytes: &[u8], what: &str) -> Result<Map<String, Value>, Check> {
 
 fn check_alg(header: &Map<String, Value>) -> Check {
     const ID: CheckId = CheckId::HeaderAlg;
-    const HINT: &str = "sign with ES256 (ECDSA P-256 with SHA-256) using the .p8 key, and set \"alg\":\"ES256\"";
+    const HINT: &str =
+        "sign with ES256 (ECDSA P-256 with SHA-256) using the .p8 key, and set \"alg\":\"ES256\"";
     match header.get("alg") {
         None => Check::fail(ID, "the header has no alg", HINT),
         Some(Value::String(alg)) if alg == "ES256" => Check::pass(ID, "alg is ES256"),
@@ -547,7 +574,11 @@ fn check_aud(claims: &Map<String, Value>) -> Check {
         Some(Value::String(aud)) => aud,
         Some(Value::Array(items)) => {
             let has = items.iter().any(|v| v.as_str() == Some(APPLE_AUDIENCE));
-            let detail = if has { "it holds the right value, but Apple documents a string" } else { "without Apple's audience" };
+            let detail = if has {
+                "it holds the right value, but Apple documents a string"
+            } else {
+                "without Apple's audience"
+            };
             return Check::fail(ID, format!("aud is an array ({detail})"), hint);
         }
         Some(other) => return Check::fail(ID, format!("aud is {other}, not a string"), hint),
@@ -560,7 +591,9 @@ fn check_aud(claims: &Map<String, Value>) -> Check {
         "it has no scheme (https://)"
     } else if lower.starts_with("http://appleid.apple.com") {
         "it uses http:// instead of https://"
-    } else if lower.starts_with("https://appleid.apple.com/") && lower.trim_end_matches('/') == APPLE_AUDIENCE {
+    } else if lower.starts_with("https://appleid.apple.com/")
+        && lower.trim_end_matches('/') == APPLE_AUDIENCE
+    {
         "it has a trailing slash"
     } else if lower.starts_with("https://appleid.apple.com/") {
         "it is an endpoint URL, not the audience"

@@ -148,7 +148,9 @@ pub(crate) fn ten_char_problem(value: &str) -> Option<String> {
         .collect();
     if bad.is_empty() {
         None
-    } else if value.chars().any(|c| c.is_ascii_lowercase()) && bad.chars().all(|c| c.is_ascii_lowercase()) {
+    } else if value.chars().any(|c| c.is_ascii_lowercase())
+        && bad.chars().all(|c| c.is_ascii_lowercase())
+    {
         Some("it has lower-case letters; Apple's identifiers are upper-case".to_owned())
     } else {
         Some(format!("it contains {bad:?}"))

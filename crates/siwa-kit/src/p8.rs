@@ -168,7 +168,9 @@ impl SigningKey {
     pub fn from_file_bytes(bytes: &[u8]) -> Result<Self, KeyError> {
         check_size(bytes.len())?;
         match std::str::from_utf8(bytes) {
-            Ok(text) if text.contains("-----BEGIN") || bytes.first() != Some(&der::TAG_SEQUENCE) => {
+            Ok(text)
+                if text.contains("-----BEGIN") || bytes.first() != Some(&der::TAG_SEQUENCE) =>
+            {
                 Self::from_pem(text)
             }
             _ => Self::from_der(bytes),
@@ -194,13 +196,13 @@ impl SigningKey {
             .map_err(|e| KeyError::Rejected {
                 reason: e.to_string(),
             })?;
-        let point: [u8; 65] = pair
-            .public_key()
-            .as_ref()
-            .try_into()
-            .map_err(|_| KeyError::Malformed {
-                what: "the public point is not an uncompressed P-256 point",
-            })?;
+        let point: [u8; 65] =
+            pair.public_key()
+                .as_ref()
+                .try_into()
+                .map_err(|_| KeyError::Malformed {
+                    what: "the public point is not an uncompressed P-256 point",
+                })?;
         Ok(Self {
             pair,
             public: PublicKey { point },

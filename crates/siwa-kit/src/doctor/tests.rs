@@ -46,7 +46,9 @@ fn craft_with(pem: &str, header: &str, payload: &str, sig: Sig) -> String {
         Sig::Der => signature.to_der().as_bytes().to_vec(),
         Sig::Hmac => {
             let k = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, pem.as_bytes());
-            aws_lc_rs::hmac::sign(&k, input.as_bytes()).as_ref().to_vec()
+            aws_lc_rs::hmac::sign(&k, input.as_bytes())
+                .as_ref()
+                .to_vec()
         }
     };
     format!("{input}.{}", b64(&bytes))
@@ -89,12 +91,18 @@ fn a_correct_secret_passes_every_check() {
     let report = examine(&craft(GOOD_HEADER, &good_claims()));
     assert!(report.ok, "{report:#?}");
     assert_eq!(report.checks.len(), 11);
-    assert!(report.checks.iter().all(|c| c.status == Status::Pass), "{report:#?}");
+    assert!(
+        report.checks.iter().all(|c| c.status == Status::Pass),
+        "{report:#?}"
+    );
 }
 
 #[test]
 fn typ_header_is_fine() {
-    let report = examine(&craft(r#"{"alg":"ES256","kid":"ABC123DEFG","typ":"JWT"}"#, &good_claims()));
+    let report = examine(&craft(
+        r#"{"alg":"ES256","kid":"ABC123DEFG","typ":"JWT"}"#,
+        &good_claims(),
+    ));
     assert!(report.ok, "{report:#?}");
 }
 
@@ -107,8 +115,12 @@ fn milliseconds_instead_of_seconds() {
         r#""com.example.web""#,
     );
     let token = craft(GOOD_HEADER, &ms);
-    assert!(assert_fails(&token, CheckId::PayloadIat).message.contains("milliseconds"));
-    assert!(assert_fails(&token, CheckId::PayloadExp).message.contains("milliseconds"));
+    assert!(assert_fails(&token, CheckId::PayloadIat)
+        .message
+        .contains("milliseconds"));
+    assert!(assert_fails(&token, CheckId::PayloadExp)
+        .message
+        .contains("milliseconds"));
 }
 
 #[test]
@@ -120,20 +132,38 @@ fn numbers_sent_as_strings() {
         r#""com.example.web""#,
     );
     let token = craft(GOOD_HEADER, &strings);
-    assert!(assert_fails(&token, CheckId::PayloadIat).message.contains("number sent as a string"));
-    assert!(assert_fails(&token, CheckId::PayloadExp).message.contains("number sent as a string"));
+    assert!(assert_fails(&token, CheckId::PayloadIat)
+        .message
+        .contains("number sent as a string"));
+    assert!(assert_fails(&token, CheckId::PayloadExp)
+        .message
+        .contains("number sent as a string"));
 }
 
 #[test]
 fn fractional_seconds() {
-    let float = claims("1749999940.25", &(NOW + 3600).to_string(), r#""https://appleid.apple.com""#, r#""com.example.web""#);
-    assert!(assert_fails(&craft(GOOD_HEADER, &float), CheckId::PayloadIat).message.contains("fractional"));
+    let float = claims(
+        "1749999940.25",
+        &(NOW + 3600).to_string(),
+        r#""https://appleid.apple.com""#,
+        r#""com.example.web""#,
+    );
+    assert!(
+        assert_fails(&craft(GOOD_HEADER, &float), CheckId::PayloadIat)
+            .message
+            .contains("fractional")
+    );
 }
 
 fn with_aud(aud: &str) -> String {
     craft(
         GOOD_HEADER,
-        &claims(&(NOW - 60).to_string(), &(NOW + 3600).to_string(), aud, r#""com.example.web""#),
+        &claims(
+            &(NOW - 60).to_string(),
+            &(NOW + 3600).to_string(),
+            aud,
+            r#""com.example.web""#,
+        ),
     )
 }
 
@@ -145,21 +175,44 @@ fn aud_without_scheme() {
 
 #[test]
 fn aud_with_trailing_slash() {
-    let check = assert_fails(&with_aud(r#""https://appleid.apple.com/""#), CheckId::PayloadAud);
+    let check = assert_fails(
+        &with_aud(r#""https://appleid.apple.com/""#),
+        CheckId::PayloadAud,
+    );
     assert!(check.message.contains("trailing slash"), "{check:?}");
 }
 
 #[test]
 fn aud_http_endpoint_or_array() {
-    assert!(assert_fails(&with_aud(r#""http://appleid.apple.com""#), CheckId::PayloadAud).message.contains("http://"));
-    assert!(assert_fails(&with_aud(r#""https://appleid.apple.com/auth/token""#), CheckId::PayloadAud).message.contains("endpoint"));
-    assert!(assert_fails(&with_aud(r#"["https://appleid.apple.com"]"#), CheckId::PayloadAud).message.contains("array"));
+    assert!(assert_fails(
+        &with_aud(r#""http://appleid.apple.com""#),
+        CheckId::PayloadAud
+    )
+    .message
+    .contains("http://"));
+    assert!(assert_fails(
+        &with_aud(r#""https://appleid.apple.com/auth/token""#),
+        CheckId::PayloadAud
+    )
+    .message
+    .contains("endpoint"));
+    assert!(assert_fails(
+        &with_aud(r#"["https://appleid.apple.com"]"#),
+        CheckId::PayloadAud
+    )
+    .message
+    .contains("array"));
 }
 
 fn with_sub(sub: &str) -> String {
     craft(
         GOOD_HEADER,
-        &claims(&(NOW - 60).to_string(), &(NOW + 3600).to_string(), r#""https://appleid.apple.com""#, sub),
+        &claims(
+            &(NOW - 60).to_string(),
+            &(NOW + 3600).to_string(),
+            r#""https://appleid.apple.com""#,
+            sub,
+        ),
     )
 }
 
@@ -171,8 +224,17 @@ fn sub_differs_only_by_case() {
 
 #[test]
 fn sub_with_team_prefix_or_other_client() {
-    assert!(assert_fails(&with_sub(r#""DEF123GHIJ.com.example.web""#), CheckId::PayloadSub).message.contains("Team ID"));
-    assert!(assert_fails(&with_sub(r#""com.example.ios""#), CheckId::PayloadSub).message.contains("com.example.ios"));
+    assert!(assert_fails(
+        &with_sub(r#""DEF123GHIJ.com.example.web""#),
+        CheckId::PayloadSub
+    )
+    .message
+    .contains("Team ID"));
+    assert!(
+        assert_fails(&with_sub(r#""com.example.ios""#), CheckId::PayloadSub)
+            .message
+            .contains("com.example.ios")
+    );
 }
 
 #[test]
@@ -194,7 +256,10 @@ fn der_signature_the_openssl_sign_mistake() {
     assert!(check.message.contains("openssl_sign"), "{check:?}");
     // The key is right, only the encoding is wrong: say so.
     let report = examine(&token);
-    assert_eq!(report.check(CheckId::SignatureVerify).unwrap().status, Status::Warn);
+    assert_eq!(
+        report.check(CheckId::SignatureVerify).unwrap().status,
+        Status::Warn
+    );
 }
 
 #[test]
@@ -206,11 +271,25 @@ fn kid_does_not_match_key_file_name() {
 
 #[test]
 fn kid_missing_or_malformed() {
-    assert!(assert_fails(&craft(r#"{"alg":"ES256"}"#, &good_claims()), CheckId::HeaderKid).message.contains("no kid"));
-    assert_fails(&craft(r#"{"alg":"ES256","kid":"abc123defg"}"#, &good_claims()), CheckId::HeaderKid);
+    assert!(assert_fails(
+        &craft(r#"{"alg":"ES256"}"#, &good_claims()),
+        CheckId::HeaderKid
+    )
+    .message
+    .contains("no kid"));
+    assert_fails(
+        &craft(r#"{"alg":"ES256","kid":"abc123defg"}"#, &good_claims()),
+        CheckId::HeaderKid,
+    );
     let with_expected = doctor().key_id("QQQ111WWWE");
-    let report = with_expected.examine(&craft(GOOD_HEADER, &good_claims()), UnixTime::from_secs(NOW));
-    assert_eq!(report.check(CheckId::HeaderKid).unwrap().status, Status::Fail);
+    let report = with_expected.examine(
+        &craft(GOOD_HEADER, &good_claims()),
+        UnixTime::from_secs(NOW),
+    );
+    assert_eq!(
+        report.check(CheckId::HeaderKid).unwrap().status,
+        Status::Fail
+    );
 }
 
 #[test]
@@ -227,48 +306,99 @@ fn tampered_after_signing() {
     let (header, _) = input.split_once('.').unwrap();
     let other = b64(good_claims().replace("DEF123GHIJ", "DEF123GHIK").as_bytes());
     let tampered = format!("{header}.{other}.{sig}");
-    let report = doctor().team_id("DEF123GHIK").examine(&tampered, UnixTime::from_secs(NOW));
-    assert_eq!(report.check(CheckId::SignatureVerify).unwrap().status, Status::Fail);
-    assert_eq!(report.checks.iter().filter(|c| c.status == Status::Fail).count(), 1);
+    let report = doctor()
+        .team_id("DEF123GHIK")
+        .examine(&tampered, UnixTime::from_secs(NOW));
+    assert_eq!(
+        report.check(CheckId::SignatureVerify).unwrap().status,
+        Status::Fail
+    );
+    assert_eq!(
+        report
+            .checks
+            .iter()
+            .filter(|c| c.status == Status::Fail)
+            .count(),
+        1
+    );
 }
 
 #[test]
 fn expired() {
-    let payload = claims(&(NOW - 7200).to_string(), &(NOW - 3600).to_string(), r#""https://appleid.apple.com""#, r#""com.example.web""#);
+    let payload = claims(
+        &(NOW - 7200).to_string(),
+        &(NOW - 3600).to_string(),
+        r#""https://appleid.apple.com""#,
+        r#""com.example.web""#,
+    );
     let check = assert_fails(&craft(GOOD_HEADER, &payload), CheckId::PayloadExp);
     assert!(check.message.contains("expired"), "{check:?}");
 }
 
 #[test]
 fn living_past_six_months() {
-    let payload = claims(&(NOW - 60).to_string(), &(NOW - 60 + 15_777_001).to_string(), r#""https://appleid.apple.com""#, r#""com.example.web""#);
+    let payload = claims(
+        &(NOW - 60).to_string(),
+        &(NOW - 60 + 15_777_001).to_string(),
+        r#""https://appleid.apple.com""#,
+        r#""com.example.web""#,
+    );
     let check = assert_fails(&craft(GOOD_HEADER, &payload), CheckId::PayloadExp);
     assert!(check.message.contains("15777000"), "{check:?}");
     // Exactly the limit is fine.
-    let payload = claims(&(NOW - 60).to_string(), &(NOW - 60 + 15_777_000).to_string(), r#""https://appleid.apple.com""#, r#""com.example.web""#);
+    let payload = claims(
+        &(NOW - 60).to_string(),
+        &(NOW - 60 + 15_777_000).to_string(),
+        r#""https://appleid.apple.com""#,
+        r#""com.example.web""#,
+    );
     assert!(examine(&craft(GOOD_HEADER, &payload)).ok);
 }
 
 #[test]
 fn iat_in_the_future() {
-    let payload = claims(&(NOW + 600).to_string(), &(NOW + 3600).to_string(), r#""https://appleid.apple.com""#, r#""com.example.web""#);
+    let payload = claims(
+        &(NOW + 600).to_string(),
+        &(NOW + 3600).to_string(),
+        r#""https://appleid.apple.com""#,
+        r#""com.example.web""#,
+    );
     let check = assert_fails(&craft(GOOD_HEADER, &payload), CheckId::PayloadIat);
     assert!(check.message.contains("future"), "{check:?}");
 }
 
 #[test]
 fn alg_hs256() {
-    let token = craft_with(KEY, r#"{"alg":"HS256","kid":"ABC123DEFG"}"#, &good_claims(), Sig::Hmac);
+    let token = craft_with(
+        KEY,
+        r#"{"alg":"HS256","kid":"ABC123DEFG"}"#,
+        &good_claims(),
+        Sig::Hmac,
+    );
     let check = assert_fails(&token, CheckId::HeaderAlg);
     assert!(check.message.contains("HS256"));
     assert_fails(&token, CheckId::SignatureEncoding);
-    assert_eq!(examine(&token).check(CheckId::SignatureVerify).unwrap().status, Status::Skip);
+    assert_eq!(
+        examine(&token)
+            .check(CheckId::SignatureVerify)
+            .unwrap()
+            .status,
+        Status::Skip
+    );
 }
 
 #[test]
 fn alg_none_or_lowercase() {
-    assert_fails(&craft(r#"{"alg":"none","kid":"ABC123DEFG"}"#, &good_claims()), CheckId::HeaderAlg);
-    assert!(assert_fails(&craft(r#"{"alg":"es256","kid":"ABC123DEFG"}"#, &good_claims()), CheckId::HeaderAlg).message.contains("case"));
+    assert_fails(
+        &craft(r#"{"alg":"none","kid":"ABC123DEFG"}"#, &good_claims()),
+        CheckId::HeaderAlg,
+    );
+    assert!(assert_fails(
+        &craft(r#"{"alg":"es256","kid":"ABC123DEFG"}"#, &good_claims()),
+        CheckId::HeaderAlg
+    )
+    .message
+    .contains("case"));
 }
 
 #[test]
@@ -277,7 +407,11 @@ fn iss_of_another_team() {
     let check = assert_fails(&craft(GOOD_HEADER, &payload), CheckId::PayloadIss);
     assert!(check.message.contains("another team"), "{check:?}");
     let payload = good_claims().replace("\"DEF123GHIJ\"", "\"com.example.web\"");
-    assert!(assert_fails(&craft(GOOD_HEADER, &payload), CheckId::PayloadIss).hint.contains("Team ID"));
+    assert!(
+        assert_fails(&craft(GOOD_HEADER, &payload), CheckId::PayloadIss)
+            .hint
+            .contains("Team ID")
+    );
 }
 
 #[test]
@@ -289,7 +423,14 @@ fn extra_claims() {
 
 #[test]
 fn not_a_jwt() {
-    for input in ["hello", "", "a.b", "a.b.c.d.e", "!!!.###.$$$", "e30.bm90IGpzb24.AA"] {
+    for input in [
+        "hello",
+        "",
+        "a.b",
+        "a.b.c.d.e",
+        "!!!.###.$$$",
+        "e30.bm90IGpzb24.AA",
+    ] {
         let report = examine(input);
         let format = report.check(CheckId::Format).unwrap();
         assert_eq!(format.status, Status::Fail, "{input:?}: {report:#?}");
@@ -309,12 +450,18 @@ fn padded_base64_is_a_warning_and_checks_go_on() {
     if padded.len() != token.len() {
         assert_eq!(report.check(CheckId::Format).unwrap().status, Status::Warn);
     }
-    assert_eq!(report.check(CheckId::PayloadSub).unwrap().status, Status::Pass);
+    assert_eq!(
+        report.check(CheckId::PayloadSub).unwrap().status,
+        Status::Pass
+    );
 }
 
 #[test]
 fn without_a_key_the_signature_check_is_skipped() {
-    let report = Doctor::new().examine(&craft(GOOD_HEADER, &good_claims()), UnixTime::from_secs(NOW));
+    let report = Doctor::new().examine(
+        &craft(GOOD_HEADER, &good_claims()),
+        UnixTime::from_secs(NOW),
+    );
     assert!(report.ok);
     let verify = report.check(CheckId::SignatureVerify).unwrap();
     assert_eq!(verify.status, Status::Skip);
@@ -326,12 +473,26 @@ fn json_shape_is_the_contract() {
     let report = examine(&craft(GOOD_HEADER, &good_claims()));
     let json = serde_json::to_value(&report).unwrap();
     assert_eq!(json["ok"], true);
-    let ids: Vec<&str> = json["checks"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap()).collect();
+    let ids: Vec<&str> = json["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
     assert_eq!(
         ids,
         [
-            "format", "header.alg", "header.kid", "payload.iss", "payload.iat", "payload.exp",
-            "payload.aud", "payload.sub", "payload.claims", "signature.encoding", "signature.verify"
+            "format",
+            "header.alg",
+            "header.kid",
+            "payload.iss",
+            "payload.iat",
+            "payload.exp",
+            "payload.aud",
+            "payload.sub",
+            "payload.claims",
+            "signature.encoding",
+            "signature.verify"
         ]
     );
     for check in json["checks"].as_array().unwrap() {

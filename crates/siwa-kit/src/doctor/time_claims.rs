@@ -34,11 +34,18 @@ pub(super) fn check_iat(claims: &Map<String, Value>, now: UnixTime) -> Check {
     if iat > now.secs() {
         return Check::warn(
             ID,
-            format!("iat {} is {} ahead of this clock", iat_t, span(iat - now.secs())),
+            format!(
+                "iat {} is {} ahead of this clock",
+                iat_t,
+                span(iat - now.secs())
+            ),
             "clocks differ: set iat a minute in the past so Apple never sees it in the future",
         );
     }
-    Check::pass(ID, format!("iat is {iat_t}, {} ago", span(now.secs() - iat)))
+    Check::pass(
+        ID,
+        format!("iat is {iat_t}, {} ago", span(now.secs() - iat)),
+    )
 }
 
 pub(super) fn check_exp(claims: &Map<String, Value>, now: UnixTime) -> Check {
@@ -72,7 +79,10 @@ pub(super) fn check_exp(claims: &Map<String, Value>, now: UnixTime) -> Check {
     if exp <= now.secs() {
         return Check::fail(
             ID,
-            format!("the secret expired at {exp_t}, {} ago", span(now.secs() - exp)),
+            format!(
+                "the secret expired at {exp_t}, {} ago",
+                span(now.secs() - exp)
+            ),
             "make a new secret (`siwa secret`) and renew it before it expires",
         );
     }
@@ -103,22 +113,42 @@ fn read_time(claims: &Map<String, Value>, name: &str, id: CheckId) -> Result<u64
             };
             return Err(Check::fail(id, format!("{name} is {s:?}, {what}"), hint));
         }
-        Some(other) => return Err(Check::fail(id, format!("{name} is {other}, not a number"), hint)),
+        Some(other) => {
+            return Err(Check::fail(
+                id,
+                format!("{name} is {other}, not a number"),
+                hint,
+            ))
+        }
     };
     let secs = match (value.as_u64(), value.as_f64()) {
         (Some(secs), _) => secs,
         (None, Some(f)) if f < 0.0 => {
-            return Err(Check::fail(id, format!("{name} is negative ({value})"), hint))
+            return Err(Check::fail(
+                id,
+                format!("{name} is negative ({value})"),
+                hint,
+            ))
         }
         (None, Some(f)) => {
-            let what = if f.fract() == 0.0 { "written as a decimal" } else { "with a fractional part" };
+            let what = if f.fract() == 0.0 {
+                "written as a decimal"
+            } else {
+                "with a fractional part"
+            };
             return Err(Check::fail(
                 id,
                 format!("{name} is {value}, {what}"),
                 format!("{hint}; write it as an integer"),
             ));
         }
-        _ => return Err(Check::fail(id, format!("{name} is {value}, not a usable number"), hint)),
+        _ => {
+            return Err(Check::fail(
+                id,
+                format!("{name} is {value}, not a usable number"),
+                hint,
+            ))
+        }
     };
     if secs >= MILLISECONDS_THRESHOLD {
         return Err(Check::fail(

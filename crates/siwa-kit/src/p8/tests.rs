@@ -13,7 +13,10 @@ fn loads_apple_shaped_pkcs8_and_derives_openssl_public_pem() {
     let key = SigningKey::from_pem(APPLE_SHAPED).unwrap();
     // The .pub.pem fixture was written by `openssl ec -pubout`.
     assert_eq!(key.public_key().to_pem(), APPLE_SHAPED_PUB);
-    assert_eq!(PublicKey::from_pem(APPLE_SHAPED_PUB).unwrap(), *key.public_key());
+    assert_eq!(
+        PublicKey::from_pem(APPLE_SHAPED_PUB).unwrap(),
+        *key.public_key()
+    );
 }
 
 #[test]
@@ -24,7 +27,7 @@ fn loads_sec1_with_ec_parameters_block() {
 
 #[test]
 fn tolerates_crlf_missing_newline_and_spaces() {
-    let want = SigningKey::from_pem(APPLE_SHAPED).unwrap().public.clone();
+    let want = SigningKey::from_pem(APPLE_SHAPED).unwrap().public;
     let crlf = APPLE_SHAPED.replace('\n', "\r\n");
     let no_final = APPLE_SHAPED.trim_end();
     let spaces = APPLE_SHAPED.trim_end().replace('\n', " ");
@@ -35,7 +38,7 @@ fn tolerates_crlf_missing_newline_and_spaces() {
 
 #[test]
 fn setting_undoes_deployment_mangling() {
-    let want = SigningKey::from_pem(APPLE_SHAPED).unwrap().public.clone();
+    let want = SigningKey::from_pem(APPLE_SHAPED).unwrap().public;
     let escaped = APPLE_SHAPED.replace('\n', "\\n");
     let quoted = format!("\"{escaped}\"");
     let single = format!("'{}'", APPLE_SHAPED.trim_end().replace('\n', " "));
@@ -55,25 +58,43 @@ fn setting_undoes_deployment_mangling() {
 fn loads_der() {
     let blocks = pem_blocks(APPLE_SHAPED).unwrap();
     let key = SigningKey::from_file_bytes(&blocks[0].der).unwrap();
-    assert_eq!(key.public, SigningKey::from_pem(APPLE_SHAPED).unwrap().public);
+    assert_eq!(
+        key.public,
+        SigningKey::from_pem(APPLE_SHAPED).unwrap().public
+    );
 }
 
 #[test]
 fn names_what_is_wrong() {
-    let cases: [(&str, fn(&KeyError) -> bool); 10] = [
-        (include_str!("../../tests/fixtures/rsa_pkcs8.pem"), |e| *e == KeyError::Rsa),
-        (include_str!("../../tests/fixtures/rsa_pkcs1.pem"), |e| *e == KeyError::Rsa),
+    type Expect = fn(&KeyError) -> bool;
+    let cases: [(&str, Expect); 10] = [
+        (include_str!("../../tests/fixtures/rsa_pkcs8.pem"), |e| {
+            *e == KeyError::Rsa
+        }),
+        (include_str!("../../tests/fixtures/rsa_pkcs1.pem"), |e| {
+            *e == KeyError::Rsa
+        }),
         (include_str!("../../tests/fixtures/p384.pem"), |e| {
             *e == KeyError::OtherCurve { curve: "P-384" }
         }),
         (include_str!("../../tests/fixtures/ed25519.pem"), |e| {
             *e == KeyError::NotEc { kind: "Ed25519" }
         }),
-        (include_str!("../../tests/fixtures/certificate.pem"), |e| *e == KeyError::Certificate),
-        (APPLE_SHAPED_PUB, |e| matches!(e, KeyError::PublicKeyOnly { .. })),
-        (include_str!("../../tests/fixtures/encrypted.pem"), |e| *e == KeyError::Encrypted),
-        (include_str!("../../tests/fixtures/truncated.p8"), |e| matches!(e, KeyError::Truncated { .. })),
-        (include_str!("../../tests/fixtures/garbage.txt"), |e| *e == KeyError::NoPem),
+        (include_str!("../../tests/fixtures/certificate.pem"), |e| {
+            *e == KeyError::Certificate
+        }),
+        (APPLE_SHAPED_PUB, |e| {
+            matches!(e, KeyError::PublicKeyOnly { .. })
+        }),
+        (include_str!("../../tests/fixtures/encrypted.pem"), |e| {
+            *e == KeyError::Encrypted
+        }),
+        (include_str!("../../tests/fixtures/truncated.p8"), |e| {
+            matches!(e, KeyError::Truncated { .. })
+        }),
+        (include_str!("../../tests/fixtures/garbage.txt"), |e| {
+            *e == KeyError::NoPem
+        }),
         ("  \n", |e| *e == KeyError::Empty),
     ];
     for (text, expected) in cases {
@@ -90,7 +111,11 @@ fn damaged_body_is_reported() {
     // Valid base64 of a cut DER structure.
     let body = "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg";
     let cut = format!("-----BEGIN PRIVATE KEY-----\n{body}\n-----END PRIVATE KEY-----\n");
-    assert!(matches!(err(&cut), KeyError::Malformed { .. }), "{:?}", err(&cut));
+    assert!(
+        matches!(err(&cut), KeyError::Malformed { .. }),
+        "{:?}",
+        err(&cut)
+    );
     assert!(matches!(
         err(&"A".repeat(MAX_KEY_TEXT_LEN + 1)),
         KeyError::TooLarge { .. }
@@ -99,7 +124,13 @@ fn damaged_body_is_reported() {
 
 #[test]
 fn errors_and_debug_hold_no_key_material() {
-    let body: String = APPLE_SHAPED.lines().nth(1).unwrap().chars().take(20).collect();
+    let body: String = APPLE_SHAPED
+        .lines()
+        .nth(1)
+        .unwrap()
+        .chars()
+        .take(20)
+        .collect();
     let key = SigningKey::from_pem(APPLE_SHAPED).unwrap();
     assert_eq!(format!("{key:?}"), "SigningKey([redacted])");
     let input = KeyInput::from_setting(APPLE_SHAPED);

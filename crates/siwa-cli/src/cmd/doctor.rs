@@ -1,0 +1,157 @@
+//! `siwa doctor`: every reason Apple could answer `invalid_client`, checked.
+
+use std::io::{IsTerminal, Read};
+
+use siwa_kit::clock::{Clock, SystemClock, UnixTime};
+use siwa_kit::doctor::{Check, Doctor, ExpectedKey, Report, Status};
+use siwa_kit::p8::PublicKey;
+
+use crate::args::DoctorArgs;
+use crate::failure::{Failure, Outcome};
+use crate::settings::{file_label, load_private_key, read_bounded, setting};
+use crate::style::{color_stdout, Paint};
+
+/// More than any JWT; bounds what is read from stdin.
+const MAX_INPUT_LEN: u64 = 1024 * 1024;
+
+pub(crate) fn run(args: DoctorArgs) -> Outcome {
+    let token = read_token(args.token.as_deref())?;
+    let mut doctor = Doctor::new();
+    if let Some(team) = setting(args.ids.team_id, "SIWA_TEAM_ID") {
+        doctor = doctor.team_id(team);
+    }
+    if let Some(kid) = setting(args.ids.key_id, "SIWA_KEY_ID") {
+        doctor = doctor.key_id(kid);
+    }
+    if let Some(client) = setting(args.ids.client_id, "SIWA_CLIENT_ID") {
+        doctor = doctor.client_id(client);
+    }
+    if let Some(key) = expected_key(args.key, args.public_key)? {
+        doctor = doctor.key(key);
+    }
+    let now = args
+        .now
+        .map(UnixTime::from_secs)
+        .unwrap_or_else(|| SystemClock.now());
+    let report = doctor.examine(&token, now);
+    if args.json {
+        let text = serde_json::to_string_pretty(&report)
+            .map_err(|e| Failure::usage(format!("cannot print the report: {e}"), ""))?;
+        println!("{text}");
+    } else {
+        print_checklist(&report, Paint { on: color_stdout() });
+    }
+    if report.ok {
+        Ok(())
+    } else {
+        Err(Failure::Judged(String::new()))
+    }
+}
+
+/// The token from the argument, or stdin for `-` or no argument on a pipe.
+fn read_token(arg: Option<&str>) -> Result<String, Failure> {
+    match arg {
+        Some("-") => read_stdin(),
+        Some(token) => Ok(token.to_owned()),
+        None if !std::io::stdin().is_terminal() => read_stdin(),
+        None => Err(Failure::usage(
+            "no client_secret given",
+            "pass it as an argument, or `-` to read it from stdin",
+        )),
+    }
+}
+
+fn read_stdin() -> Result<String, Failure> {
+    let mut bytes = Vec::new();
+    std::io::stdin()
+        .take(MAX_INPUT_LEN + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| Failure::usage(format!("cannot read stdin: {e}"), ""))?;
+    if bytes.len() as u64 > MAX_INPUT_LEN {
+        return Err(Failure::usage(
+            format!("stdin holds more than {MAX_INPUT_LEN} bytes: not a client_secret"),
+            "pipe only the JWT",
+        ));
+    }
+    String::from_utf8(bytes)
+        .map_err(|_| Failure::usage("stdin is not UTF-8 text", "pipe only the JWT"))
+}
+
+fn expected_key(
+    key: Option<String>,
+    public_key: Option<std::path::PathBuf>,
+) -> Result<Option<ExpectedKey>, Failure> {
+    if let Some(path) = public_key {
+        let bytes = read_bounded(&path)?;
+        let text = String::from_utf8_lossy(&bytes);
+        let public = PublicKey::from_pem(&text)
+            .map_err(|e| Failure::usage(format!("{}: {e}", path.display()), e.hint()))?;
+        return Ok(Some(ExpectedKey::new(public, file_label(&path), None)));
+    }
+    if key.is_none() && setting(None, "SIWA_PRIVATE_KEY").is_none() {
+        return Ok(None);
+    }
+    let loaded = load_private_key(key)?;
+    Ok(Some(ExpectedKey::new(
+        loaded.key.public_key().clone(),
+        loaded.label,
+        loaded.file_kid,
+    )))
+}
+
+fn print_checklist(report: &Report, paint: Paint) {
+    println!("{}", paint.bold("siwa doctor: client_secret checks"));
+    println!();
+    for check in &report.checks {
+        print_check(check, paint);
+    }
+    println!();
+    let failed = report
+        .checks
+        .iter()
+        .filter(|c| c.status == Status::Fail)
+        .count();
+    let warned = report
+        .checks
+        .iter()
+        .filter(|c| c.status == Status::Warn)
+        .count();
+    if failed > 0 {
+        let noun = if failed == 1 { "check" } else { "checks" };
+        println!(
+            "{}",
+            paint.red(&format!(
+                "{failed} {noun} failed: Apple will answer invalid_client."
+            ))
+        );
+    } else if warned > 0 {
+        println!(
+            "{}",
+            paint.yellow(&format!(
+                "No check failed, {warned} warning(s): Apple should accept it, but read them."
+            ))
+        );
+    } else {
+        println!(
+            "{}",
+            paint.green("All checks passed: Apple should accept this secret.")
+        );
+    }
+}
+
+fn print_check(check: &Check, paint: Paint) {
+    let colored = match check.status {
+        Status::Pass => paint.green("✓"),
+        Status::Fail => paint.red("✗"),
+        Status::Warn => paint.yellow("!"),
+        _ => paint.dim("-"),
+    };
+    println!("  {colored} {:<19} {}", check.id.as_str(), check.message);
+    if !check.hint.is_empty() && check.status != Status::Pass {
+        println!(
+            "    {:<19} {}",
+            "",
+            paint.dim(&format!("fix: {}", check.hint))
+        );
+    }
+}

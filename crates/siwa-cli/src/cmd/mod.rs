@@ -1,0 +1,5 @@
+//! One module per subcommand.
+
+pub(crate) mod doctor;
+pub(crate) mod pubkey;
+pub(crate) mod secret;

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The test command: the Rust suite, then the independent interop checks
+# (PyJWT + cryptography in a venv this script creates under target/).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+cargo test --workspace --locked "$@"
+
+cargo build --locked --bin siwa
+venv=target/interop-venv
+if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import jwt, cryptography" 2>/dev/null; then
+  echo "interop: creating $venv (PyJWT, cryptography)"
+  if ! { python3 -m venv "$venv" && "$venv/bin/pip" install --quiet --disable-pip-version-check -r scripts/interop/requirements.txt; }; then
+    if [ -n "${CI:-}" ]; then echo "interop: could not build the venv" >&2; exit 1; fi
+    echo "interop: skipping the PyJWT checks (no venv; needs PyPI access once)"
+    exit 0
+  fi
+fi
+passed=0
+for check in scripts/interop/*.py; do
+  "$venv/bin/python" "$check" target/debug/siwa crates/siwa-kit/tests/fixtures/AuthKey_ABC123DEFG.p8
+  passed=$((passed + 1))
+done
+echo "interop: $passed passed, 0 failed"
