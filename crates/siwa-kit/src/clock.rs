@@ -4,6 +4,7 @@
 //! `siwa ... --now` can pin it.
 
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Seconds since the Unix epoch, the unit of every JWT time claim.
@@ -80,6 +81,33 @@ impl Clock for FixedClock {
     }
 }
 
+/// A clock that tests move by hand; shared through an `Arc`.
+#[derive(Debug, Default)]
+pub struct ManualClock(AtomicU64);
+
+impl ManualClock {
+    /// A clock showing `now`.
+    pub fn new(now: UnixTime) -> Self {
+        Self(AtomicU64::new(now.secs()))
+    }
+
+    /// Sets the time.
+    pub fn set(&self, now: UnixTime) {
+        self.0.store(now.secs(), Ordering::SeqCst);
+    }
+
+    /// Moves the time forward by `secs`.
+    pub fn advance(&self, secs: u64) {
+        self.0.fetch_add(secs, Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> UnixTime {
+        UnixTime(self.0.load(Ordering::SeqCst))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -98,5 +126,14 @@ mod tests {
         let c = FixedClock(UnixTime::from_secs(42));
         assert_eq!(c.now().secs(), 42);
         assert!(SystemClock.now().secs() > 1_700_000_000);
+    }
+
+    #[test]
+    fn manual_clock_moves() {
+        let c = ManualClock::new(UnixTime::from_secs(10));
+        c.advance(5);
+        assert_eq!(c.now().secs(), 15);
+        c.set(UnixTime::from_secs(3));
+        assert_eq!(c.now().secs(), 3);
     }
 }
