@@ -3,13 +3,29 @@
 //!
 //! Splitting is strict: exactly three segments, canonical unpadded base64url
 //! (no `=`, no `+`/`/`, no stray trailing bits), size bounded before decoding.
+//! Decoded headers and payloads go through [`strict_json`] (UTF-8, no
+//! duplicate member names, at most [`MAX_DEPTH`] levels) before any parser
+//! sees them.
+//!
+//! Signatures: ES256 (`client_secret`, raw `r || s`) and RS256 (Apple's
+//! identity tokens) with an [`RsaPublicKey`] parsed once from its JWK `n` and
+//! `e` and reused for every verification.
 
-use aws_lc_rs::signature::{UnparsedPublicKey, ECDSA_P256_SHA256_FIXED};
+use std::fmt;
+
+use aws_lc_rs::signature::{
+    ParsedPublicKey, RsaPublicKeyComponents, UnparsedPublicKey, ECDSA_P256_SHA256_FIXED,
+    RSA_PKCS1_2048_8192_SHA256,
+};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use thiserror::Error;
 
 use crate::p8::PublicKey;
+
+mod strict_json;
+
+pub use strict_json::MAX_DEPTH;
 
 /// Largest compact JWS accepted, checked before any decoding.
 pub const MAX_TOKEN_LEN: usize = 16 * 1024;
@@ -65,6 +81,68 @@ pub enum JwsError {
     /// The signature does not verify.
     #[error("the signature does not verify with the given key")]
     BadSignature,
+    /// A decoded segment that is not UTF-8 (or holds an escaped lone surrogate).
+    #[error("the {} is not valid UTF-8 (at byte {offset})", segment.name())]
+    Utf8 {
+        /// Which segment.
+        segment: Segment,
+        /// Byte offset of the first bad byte in the decoded segment.
+        offset: usize,
+    },
+    /// A decoded segment that is not JSON by RFC 8259's grammar.
+    #[error("the {} is not strict JSON: expected {expected} at byte {offset}", segment.name())]
+    Json {
+        /// Which segment.
+        segment: Segment,
+        /// Byte offset in the decoded segment.
+        offset: usize,
+        /// What the grammar wanted there.
+        expected: &'static str,
+    },
+    /// A decoded segment whose top level is not a JSON object.
+    #[error("the {} is not a JSON object", segment.name())]
+    NotObject {
+        /// Which segment.
+        segment: Segment,
+    },
+    /// JSON nested deeper than [`MAX_DEPTH`] levels.
+    #[error("the {} nests JSON deeper than {max} levels", segment.name())]
+    TooDeep {
+        /// Which segment.
+        segment: Segment,
+        /// The limit.
+        max: usize,
+    },
+    /// An object naming the same member twice.
+    #[error("the {} names the member {name:?} twice", segment.name())]
+    DuplicateMember {
+        /// Which segment.
+        segment: Segment,
+        /// The member name (unescaped, cut at 64 characters).
+        name: String,
+    },
+}
+
+impl JwsError {
+    /// What a person can do about it.
+    pub fn hint(&self) -> &'static str {
+        match self {
+            Self::TooLarge { .. } => "pass only the token itself; Apple's tokens are about 1 KB",
+            Self::SegmentCount { .. } | Self::Base64 { .. } => {
+                "pass the compact JWT exactly as received: three base64url segments joined by dots, no spaces, quotes or padding"
+            }
+            Self::BadSignature => {
+                "the token was altered or not signed by this key: never accept it; fetch a fresh key set if keys rotated"
+            }
+            Self::Utf8 { .. }
+            | Self::Json { .. }
+            | Self::NotObject { .. }
+            | Self::TooDeep { .. }
+            | Self::DuplicateMember { .. } => {
+                "the token is malformed or forged: Apple signs plain JSON objects with unique member names"
+            }
+        }
+    }
 }
 
 /// The three segments of a compact JWS, still encoded.
@@ -145,6 +223,57 @@ pub fn decode_segment(text: &str, segment: Segment) -> Result<Vec<u8>, JwsError>
     Err(JwsError::Base64 { segment, reason })
 }
 
+/// Decodes canonical unpadded base64url into `out`, naming the segment on
+/// failure; for segments of bounded size (signatures), without allocating.
+pub fn decode_segment_into<'b>(
+    text: &str,
+    segment: Segment,
+    out: &'b mut [u8],
+) -> Result<&'b [u8], JwsError> {
+    let reason = if text.contains('=') {
+        "it has '=' padding"
+    } else if text.contains(['+', '/']) {
+        "it uses '+' or '/' (standard base64) instead of '-' and '_'"
+    } else {
+        match URL_SAFE_NO_PAD.decode_slice(text, out) {
+            Ok(len) => return Ok(&out[..len]),
+            Err(base64::DecodeSliceError::OutputSliceTooSmall) => "it is longer than any value it may hold",
+            Err(base64::DecodeSliceError::DecodeError(e)) => match e {
+                base64::DecodeError::InvalidLastSymbol(..) => "its last character has stray bits",
+                base64::DecodeError::InvalidLength(_) => "its length is impossible for base64",
+                _ => "it holds characters outside the base64url alphabet",
+            },
+        }
+    };
+    Err(JwsError::Base64 { segment, reason })
+}
+
+/// Checks that a decoded header or payload is strict JSON and returns it as
+/// text: UTF-8, RFC 8259's grammar, a top-level object, no member named twice
+/// in one object, at most [`MAX_DEPTH`] levels. Runs without recursion.
+pub fn strict_json(bytes: &[u8], segment: Segment) -> Result<&str, JwsError> {
+    strict_json::check(bytes).map_err(|problem| match problem {
+        strict_json::Problem::Utf8 { offset } => JwsError::Utf8 { segment, offset },
+        strict_json::Problem::Syntax { offset, expected } => JwsError::Json {
+            segment,
+            offset,
+            expected,
+        },
+        strict_json::Problem::TooDeep => JwsError::TooDeep {
+            segment,
+            max: MAX_DEPTH,
+        },
+        strict_json::Problem::Duplicate { name } => JwsError::DuplicateMember { segment, name },
+        strict_json::Problem::NotObject => JwsError::NotObject { segment },
+    })
+}
+
+/// [`strict_json`] for JSON that is not a JWS segment (a key set, a
+/// notification body): the problem as a sentence.
+pub(crate) fn strict_json_text(bytes: &[u8]) -> Result<&str, String> {
+    strict_json::check(bytes).map_err(|problem| problem.to_string())
+}
+
 /// Encodes bytes as unpadded base64url.
 pub fn encode(bytes: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
@@ -163,6 +292,132 @@ pub fn verify_es256_der(key: &PublicKey, signing_input: &[u8], der: &[u8]) -> Re
     UnparsedPublicKey::new(&aws_lc_rs::signature::ECDSA_P256_SHA256_ASN1, key.point())
         .verify(signing_input, der)
         .map_err(|_| JwsError::BadSignature)
+}
+
+/// Smallest RSA modulus accepted, in bits.
+pub const MIN_RSA_BITS: usize = 2048;
+/// Largest RSA modulus accepted, in bits (bounds the cost of one check).
+pub const MAX_RSA_BITS: usize = 8192;
+/// Smallest public exponent accepted (F4, what Apple and every modern key use).
+pub const MIN_RSA_EXPONENT: u64 = 65_537;
+/// Longest RS256 signature: that of a [`MAX_RSA_BITS`] key.
+pub const MAX_RSA_SIGNATURE_LEN: usize = MAX_RSA_BITS / 8;
+
+/// Why RSA public key components were refused.
+#[derive(Clone, Debug, Eq, Error, PartialEq)]
+#[non_exhaustive]
+pub enum RsaKeyError {
+    /// A modulus outside [`MIN_RSA_BITS`]..=[`MAX_RSA_BITS`].
+    #[error("the RSA modulus has {bits} bits; accepted are {min} to {max}")]
+    ModulusSize {
+        /// Bits of the modulus given.
+        bits: usize,
+        /// [`MIN_RSA_BITS`].
+        min: usize,
+        /// [`MAX_RSA_BITS`].
+        max: usize,
+    },
+    /// A public exponent that is even, below [`MIN_RSA_EXPONENT`], or over 64 bits.
+    #[error("the RSA public exponent is refused: {reason}")]
+    Exponent {
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// Components the crypto library does not accept as an RSA public key.
+    #[error("the RSA public key components are malformed")]
+    Malformed,
+}
+
+impl RsaKeyError {
+    /// What a person can do about it.
+    pub fn hint(&self) -> &'static str {
+        match self {
+            Self::ModulusSize { .. } => {
+                "use an RSA key of 2048 bits or more (Apple's are 2048); a smaller one can be forged"
+            }
+            Self::Exponent { .. } => "use the standard public exponent 65537 (\"e\":\"AQAB\")",
+            Self::Malformed => "take n and e unchanged from the key set (base64url, big-endian)",
+        }
+    }
+}
+
+/// An RSA public key ready for RS256: parsed once from its modulus and
+/// exponent, then reused for every verification (it is `Send + Sync`).
+#[derive(Clone)]
+pub struct RsaPublicKey {
+    key: ParsedPublicKey,
+    bits: usize,
+}
+
+impl RsaPublicKey {
+    /// Parses big-endian `n` and `e` (a JWK's `n` and `e`, decoded). Leading
+    /// zero bytes are ignored. Refuses a modulus outside
+    /// [`MIN_RSA_BITS`]..=[`MAX_RSA_BITS`] and an exponent that is even or
+    /// below [`MIN_RSA_EXPONENT`].
+    pub fn from_components(n: &[u8], e: &[u8]) -> Result<Self, RsaKeyError> {
+        let n = strip_leading_zeros(n);
+        let e = strip_leading_zeros(e);
+        let bits = bit_length(n);
+        if !(MIN_RSA_BITS..=MAX_RSA_BITS).contains(&bits) {
+            return Err(RsaKeyError::ModulusSize {
+                bits,
+                min: MIN_RSA_BITS,
+                max: MAX_RSA_BITS,
+            });
+        }
+        if e.len() > 8 {
+            return Err(RsaKeyError::Exponent {
+                reason: "it is longer than 64 bits",
+            });
+        }
+        let exponent = e.iter().fold(0u64, |acc, &b| acc << 8 | u64::from(b));
+        if exponent % 2 == 0 {
+            return Err(RsaKeyError::Exponent {
+                reason: "it is even",
+            });
+        }
+        if exponent < MIN_RSA_EXPONENT {
+            return Err(RsaKeyError::Exponent {
+                reason: "it is below 65537",
+            });
+        }
+        let key = RsaPublicKeyComponents { n, e }
+            .to_parsed_public_key(&RSA_PKCS1_2048_8192_SHA256)
+            .map_err(|_| RsaKeyError::Malformed)?;
+        Ok(Self { key, bits })
+    }
+
+    /// The size of the modulus in bits.
+    pub fn bits(&self) -> usize {
+        self.bits
+    }
+}
+
+impl fmt::Debug for RsaPublicKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RsaPublicKey").field("bits", &self.bits).finish()
+    }
+}
+
+/// Checks an RS256 signature (RSASSA-PKCS1-v1_5 with SHA-256): the only
+/// algorithm of Apple's identity tokens and notifications.
+pub fn verify_rs256(key: &RsaPublicKey, signing_input: &[u8], signature: &[u8]) -> Result<(), JwsError> {
+    key.key
+        .verify_sig(signing_input, signature)
+        .map_err(|_| JwsError::BadSignature)
+}
+
+fn strip_leading_zeros(bytes: &[u8]) -> &[u8] {
+    let first = bytes.iter().position(|&b| b != 0).unwrap_or(bytes.len());
+    &bytes[first..]
+}
+
+/// Bits of a big-endian number without leading zero bytes.
+fn bit_length(n: &[u8]) -> usize {
+    match n.first() {
+        None => 0,
+        Some(&top) => (n.len() - 1) * 8 + (8 - top.leading_zeros() as usize),
+    }
 }
 
 #[cfg(test)]

@@ -5,6 +5,17 @@
 //!   a renewing cache for servers.
 //! - [`doctor`]: why Apple answers `invalid_client`, check by check.
 //! - [`jws`]: compact JWS split and decode; the one place signatures are checked.
+//! - [`jwks`]: Apple's key set and a cache of it (TTL, single-flight refetch on
+//!   an unknown kid, rate limit, stale-if-error).
+//! - [`id_token`]: [`Verifier`] of identity tokens -> typed [`Claims`] ([`claims`]).
+//! - [`notification`]: Apple's server-to-server notifications, verified and typed.
+//! - [`http`]: the small trait requests are sent through (reqwest behind the
+//!   default feature `reqwest`).
+//! - [`client`]: [`AppleClient`] for Apple's REST API: authorize URL, code
+//!   exchange, refresh, revoke, with typed answers and typed Apple errors.
+//! - [`callback`]: the fields of Apple's callback (`form_post`), incl. the
+//!   first-login-only `user` JSON.
+//! - `axum` (feature `axum`): an extractor of verified identity tokens.
 //!
 //! ## Security notes
 //! Keys, client secrets and tokens are newtypes whose `Debug` prints
@@ -32,11 +43,23 @@
 #![deny(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+#[cfg(feature = "axum")]
+pub mod axum;
+pub mod callback;
+pub mod claims;
+pub mod client;
 pub mod clock;
 pub mod doctor;
+pub mod http;
+pub mod id_token;
 pub mod ids;
+pub mod jwks;
 pub mod jws;
+pub mod notification;
 pub mod p8;
 pub mod secret;
 
+pub use claims::Claims;
+pub use client::AppleClient;
+pub use id_token::Verifier;
 pub use secret::{ClientSecret, ClientSecretBuilder, SecretCache};

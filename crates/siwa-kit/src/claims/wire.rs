@@ -1,0 +1,246 @@
+//! Claims as they come off the wire: every member we read, kept with its JSON
+//! type so a wrong type becomes a precise error instead of a serde message.
+//!
+//! Used by identity tokens and notifications alike; the payload has already
+//! passed `jws::strict_json`, so this parse never sees duplicates or deep
+//! nesting.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
+
+use super::ClaimError;
+use crate::clock::UnixTime;
+
+/// One member's value, typed as JSON typed it.
+#[derive(Debug, Default)]
+pub(crate) enum Wire<'a> {
+    /// The member is not there.
+    #[default]
+    Absent,
+    Null,
+    Bool(bool),
+    /// A non-negative integer.
+    Uint(u64),
+    /// A negative integer.
+    Int,
+    /// A number with a fraction or exponent.
+    Float,
+    Str(Cow<'a, str>),
+    Array(Vec<Wire<'a>>),
+    Object,
+}
+
+impl<'a> Wire<'a> {
+    /// The JSON type, for messages.
+    pub(crate) fn kind(&self) -> &'static str {
+        match self {
+            Self::Absent => "nothing",
+            Self::Null => "null",
+            Self::Bool(_) => "a boolean",
+            Self::Uint(_) => "an integer",
+            Self::Int => "a negative integer",
+            Self::Float => "a number with a fraction",
+            Self::Str(_) => "a string",
+            Self::Array(_) => "an array",
+            Self::Object => "an object",
+        }
+    }
+
+    /// An optional string.
+    pub(crate) fn string(self, claim: &'static str) -> Result<Option<Cow<'a, str>>, ClaimError> {
+        match self {
+            Self::Absent => Ok(None),
+            Self::Str(s) => Ok(Some(s)),
+            other => Err(type_error(claim, "a string", &other)),
+        }
+    }
+
+    /// A string that must be there and not be empty.
+    pub(crate) fn required_string(self, claim: &'static str) -> Result<Cow<'a, str>, ClaimError> {
+        match self.string(claim)? {
+            None => Err(ClaimError::Missing { claim }),
+            Some(s) if s.is_empty() => Err(ClaimError::Empty { claim }),
+            Some(s) => Ok(s),
+        }
+    }
+
+    /// An optional NumericDate: a JSON integer of seconds, not negative.
+    pub(crate) fn time(self, claim: &'static str) -> Result<Option<UnixTime>, ClaimError> {
+        match self {
+            Self::Absent => Ok(None),
+            Self::Uint(n) => Ok(Some(UnixTime::from_secs(n))),
+            other => Err(type_error(claim, "a whole number of seconds since the epoch", &other)),
+        }
+    }
+
+    /// A NumericDate that must be there.
+    pub(crate) fn required_time(self, claim: &'static str) -> Result<UnixTime, ClaimError> {
+        self.time(claim)?.ok_or(ClaimError::Missing { claim })
+    }
+
+    /// An optional non-negative integer.
+    pub(crate) fn uint(self, claim: &'static str) -> Result<Option<u64>, ClaimError> {
+        match self {
+            Self::Absent => Ok(None),
+            Self::Uint(n) => Ok(Some(n)),
+            other => Err(type_error(claim, "a non-negative integer", &other)),
+        }
+    }
+
+    /// An optional flag that Apple sends as a boolean or as `"true"`/`"false"`.
+    pub(crate) fn flag(self, claim: &'static str) -> Result<Option<bool>, ClaimError> {
+        match self {
+            Self::Absent => Ok(None),
+            Self::Bool(b) => Ok(Some(b)),
+            Self::Str(s) => match &*s {
+                "true" => Ok(Some(true)),
+                "false" => Ok(Some(false)),
+                _ => Err(ClaimError::Value {
+                    claim,
+                    reason: format!("{:?} is neither \"true\" nor \"false\"", cut(&s)),
+                }),
+            },
+            other => Err(type_error(claim, "a boolean or \"true\"/\"false\"", &other)),
+        }
+    }
+}
+
+/// Every member an identity token or a notification may carry that we read.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct WireClaims<'a> {
+    #[serde(borrow, default)]
+    pub(crate) iss: Wire<'a>,
+    #[serde(borrow, default)]
+    pub(crate) aud: Wire<'a>,
+    #[serde(borrow, default)]
+    pub(crate) azp: Wire<'a>,
+    #[serde(borrow, default)]
+    pub(crate) sub: Wire<'a>,
+    #[serde(borrow, default)]
+    pub(crate) exp: Wire<'a>,
+    #[serde(borrow, default)]
+    pub(crate) iat: Wire<'a>,
+    #[serde(borrow, default)]
+    pub(crate) nbf: Wire<'a>,
+    #[serde(borrow, default)]
+    pub(crate) nonce: Wire<'a>,
+    #[serde(borrow, default)]
+    pub(crate) nonce_supported: Wire<'a>,
+    #[serde(borrow, default)]
+    pub(crate) auth_time: Wire<'a>,
+    #[serde(borrow, default)]
+    pub(crate) email: Wire<'a>,
+    #[serde(borrow, default)]
+    pub(crate) email_verified: Wire<'a>,
+    #[serde(borrow, default)]
+    pub(crate) is_private_email: Wire<'a>,
+    #[serde(borrow, default)]
+    pub(crate) real_user_status: Wire<'a>,
+    #[serde(borrow, default)]
+    pub(crate) at_hash: Wire<'a>,
+    #[serde(borrow, default)]
+    pub(crate) c_hash: Wire<'a>,
+    #[serde(borrow, default)]
+    pub(crate) transfer_sub: Wire<'a>,
+    #[serde(borrow, default)]
+    pub(crate) jti: Wire<'a>,
+    #[serde(borrow, default)]
+    pub(crate) events: Wire<'a>,
+}
+
+impl<'a> WireClaims<'a> {
+    /// Parses a payload that has passed `jws::strict_json`.
+    pub(crate) fn parse(json: &'a str) -> Result<Self, ClaimError> {
+        serde_json::from_str(json).map_err(|e| ClaimError::Value {
+            claim: "payload",
+            reason: e.to_string(),
+        })
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Wire<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(WireVisitor)
+    }
+}
+
+struct WireVisitor;
+
+impl<'de> Visitor<'de> for WireVisitor {
+    type Value = Wire<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+        Ok(Wire::Bool(v))
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+        Ok(Wire::Uint(v))
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+        Ok(u64::try_from(v).map_or(Wire::Int, Wire::Uint))
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(Wire::Float)
+    }
+
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(Wire::Str(Cow::Borrowed(v)))
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(Wire::Str(Cow::Owned(v.to_owned())))
+    }
+
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+        Ok(Wire::Str(Cow::Owned(v)))
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(Wire::Null)
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(Wire::Null)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element::<Wire<'de>>()? {
+            items.push(item);
+        }
+        Ok(Wire::Array(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(Wire::Object)
+    }
+}
+
+fn type_error(claim: &'static str, expected: &'static str, found: &Wire<'_>) -> ClaimError {
+    ClaimError::Type {
+        claim,
+        expected,
+        found: found.kind(),
+    }
+}
+
+/// Longest claim value quoted back in an error.
+const MAX_VALUE_IN_ERROR: usize = 80;
+
+/// A value cut short for an error message.
+pub(crate) fn cut(value: &str) -> String {
+    match value.char_indices().nth(MAX_VALUE_IN_ERROR) {
+        Some((at, _)) => format!("{}...", &value[..at]),
+        None => value.to_owned(),
+    }
+}

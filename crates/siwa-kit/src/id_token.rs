@@ -1,0 +1,590 @@
+//! Verifying Apple's identity tokens: [`Verifier`] -> [`Claims`].
+//!
+//! The algorithm is fixed here, never read from the token: RS256 with an RSA
+//! key of at least 2048 bits from the key set, chosen by `kid`. In order:
+//! 1. the token is at most 16 KiB and three canonical base64url segments;
+//! 2. the header is strict JSON with `alg` exactly `RS256`, a `kid`, and no
+//!    `crit` or `b64` (`jku`, `x5u`, `jwk`, `x5c` are never followed);
+//! 3. the key for `kid` comes from the [`KeyCache`] and the signature verifies;
+//! 4. the payload is strict JSON; `iss` equals the issuer byte for byte; `aud`
+//!    is an accepted client id (a string, or an array whose members are all
+//!    accepted, with an `azp` naming one of them when there are several);
+//!    `exp` and `iat` are JSON integers; `exp` is not past, `iat` and `nbf`
+//!    not in the future (each with the leeway); `sub` is a non-empty string;
+//! 5. the nonce matches, when a [`NoncePolicy`] asks for one.
+//!
+//! Every rejection is a [`VerifyError`] naming the claim and the values.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use siwa_kit::clock::{FixedClock, UnixTime};
+//! use siwa_kit::id_token::{NoncePolicy, Verifier, VerifyError};
+//! use siwa_kit::claims::Nonce;
+//! use siwa_kit::ids::ClientId;
+//! use siwa_kit::jwks::KeyCache;
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! # let jwks = br#"{"keys":[]}"#;
+//! # let token = "eyJhbGciOiJSUzI1NiIsImtpZCI6IkEifQ.e30.c2ln";
+//! // A saved /auth/keys response; in a service use KeyCache::apple(http).
+//! let keys = Arc::new(KeyCache::from_json(jwks)?);
+//! let verifier = Verifier::new(
+//!     keys,
+//!     [ClientId::new("com.example.web")?, ClientId::new("com.example.ios")?],
+//! )
+//! .clock(Arc::new(FixedClock(UnixTime::from_secs(1_700_000_000))));
+//! let nonce = NoncePolicy::Sha256OfRaw(Nonce::new("the raw nonce the app kept"));
+//! match verifier.verify_with_nonce(token, &nonce).await {
+//!     Ok(claims) => println!("signed in: {}", claims.sub()),
+//!     Err(e) => println!("rejected: {e} ({})", e.hint()),
+//! }
+//! # Ok(()) }
+//! ```
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use aws_lc_rs::constant_time::verify_slices_are_equal;
+use aws_lc_rs::digest::{digest, SHA256};
+use serde::Deserialize;
+use thiserror::Error;
+
+use crate::claims::wire::{cut, Wire, WireClaims};
+use crate::claims::{ClaimError, Claims, Nonce, RealUserStatus};
+use crate::clock::{Clock, SystemClock, UnixTime};
+use crate::ids::ClientId;
+use crate::jwks::{KeyCache, KeyError};
+use crate::jws::{self, JwsError, Segment, MAX_RSA_SIGNATURE_LEN};
+
+/// Apple's issuer, the default.
+pub const APPLE_ISSUER: &str = "https://appleid.apple.com";
+/// Default allowance for clock skew, in seconds.
+pub const DEFAULT_LEEWAY_SECS: u64 = 60;
+/// The one algorithm accepted.
+pub const ALGORITHM: &str = "RS256";
+
+/// How the token's `nonce` is checked.
+#[derive(Clone, Debug, Default)]
+#[non_exhaustive]
+pub enum NoncePolicy {
+    /// Not checked (a `nonce` in the token is ignored). For tokens whose
+    /// sign-in was not started by this service, e.g. a bearer token.
+    #[default]
+    Unchecked,
+    /// The token's `nonce` equals this value (the web flow: the nonce sent
+    /// to `/auth/authorize`).
+    Exact(Nonce),
+    /// The token's `nonce` is the SHA-256 of this raw value, in hex (the
+    /// native flow: iOS apps send Apple the hash and keep the raw nonce).
+    Sha256OfRaw(Nonce),
+}
+
+impl NoncePolicy {
+    fn name(&self) -> &'static str {
+        match self {
+            Self::Unchecked => "unchecked",
+            Self::Exact(_) => "exact",
+            Self::Sha256OfRaw(_) => "sha256-of-raw",
+        }
+    }
+}
+
+/// Why an identity token (or a notification's JWT) was rejected.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum VerifyError {
+    /// `alg` is not `RS256` (`none`, `HS256`, `ES256`, missing, ...).
+    #[error("the token's alg is {found}; only RS256 is accepted")]
+    Algorithm {
+        /// The header's `alg`, quoted, or what it is when not a string.
+        found: String,
+    },
+    /// `aud` holds a value that is not an accepted client id.
+    #[error("the token's aud {found:?} is not accepted (accepted: {accepted:?})")]
+    Audience {
+        /// The token's `aud` values.
+        found: Vec<String>,
+        /// The accepted client ids.
+        accepted: Vec<String>,
+    },
+    /// Several audiences and no `azp` naming one of them, or an `azp` that is
+    /// not accepted.
+    #[error("the token's azp {azp:?} does not name an accepted member of its aud {aud:?}")]
+    AuthorizedParty {
+        /// The token's `azp`.
+        azp: Option<String>,
+        /// The token's `aud` values.
+        aud: Vec<String>,
+    },
+    /// A claim is missing, of the wrong type, or has a bad value.
+    #[error(transparent)]
+    Claim(#[from] ClaimError),
+    /// `exp` is past, beyond the leeway.
+    #[error("the token expired at {exp}; it is now {now} (leeway {leeway} s)")]
+    Expired {
+        /// The token's `exp`.
+        exp: UnixTime,
+        /// The verifier's time.
+        now: UnixTime,
+        /// The leeway allowed.
+        leeway: u64,
+    },
+    /// A header this verifier refuses to process (`crit`, `b64`).
+    #[error("the token's header has {name:?}, which is refused")]
+    ForbiddenHeader {
+        /// The header parameter.
+        name: &'static str,
+    },
+    /// `iat` is in the future, beyond the leeway.
+    #[error("the token's iat {iat} is in the future; it is now {now} (leeway {leeway} s)")]
+    IssuedInFuture {
+        /// The token's `iat`.
+        iat: UnixTime,
+        /// The verifier's time.
+        now: UnixTime,
+        /// The leeway allowed.
+        leeway: u64,
+    },
+    /// `iss` is not the issuer, byte for byte.
+    #[error("the token's iss {found:?} is not {expected:?}")]
+    Issuer {
+        /// The token's `iss`.
+        found: String,
+        /// The expected issuer.
+        expected: String,
+    },
+    /// Not a well-formed compact JWS (size, segments, base64url, strict JSON).
+    #[error(transparent)]
+    Jws(#[from] JwsError),
+    /// No usable key for the token's `kid`.
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    /// The header has no `kid` (or an empty or non-string one).
+    #[error("the token's header has no kid, so no key can be chosen")]
+    KidMissing,
+    /// The token's `nonce` does not match.
+    #[error("the token's nonce does not match the expected one (policy {policy})")]
+    NonceMismatch {
+        /// The nonce policy: `exact` or `sha256-of-raw`.
+        policy: &'static str,
+    },
+    /// The token has no `nonce`, but the policy requires one.
+    #[error("the token has no nonce, but one is expected (policy {policy})")]
+    NonceMissing {
+        /// The nonce policy: `exact` or `sha256-of-raw`.
+        policy: &'static str,
+    },
+    /// `nbf` is in the future, beyond the leeway.
+    #[error("the token's nbf {nbf} is in the future; it is now {now} (leeway {leeway} s)")]
+    NotYetValid {
+        /// The token's `nbf`.
+        nbf: UnixTime,
+        /// The verifier's time.
+        now: UnixTime,
+        /// The leeway allowed.
+        leeway: u64,
+    },
+    /// The signature does not verify with the key for `kid`.
+    #[error("the token's signature does not verify with key {kid:?}")]
+    Signature {
+        /// The key id used.
+        kid: String,
+    },
+}
+
+impl VerifyError {
+    /// The claim (or header parameter) concerned, if one is.
+    pub fn claim(&self) -> Option<&'static str> {
+        match self {
+            Self::Algorithm { .. } => Some("alg"),
+            Self::Audience { .. } => Some("aud"),
+            Self::AuthorizedParty { .. } => Some("azp"),
+            Self::Claim(e) => Some(e.claim()),
+            Self::Expired { .. } => Some("exp"),
+            Self::ForbiddenHeader { name } => Some(name),
+            Self::IssuedInFuture { .. } => Some("iat"),
+            Self::Issuer { .. } => Some("iss"),
+            Self::KidMissing | Self::Key(_) => Some("kid"),
+            Self::NonceMismatch { .. } | Self::NonceMissing { .. } => Some("nonce"),
+            Self::NotYetValid { .. } => Some("nbf"),
+            Self::Jws(_) | Self::Signature { .. } => None,
+        }
+    }
+
+    /// Whether the token was fine as far as known but no key could be had
+    /// (Apple unreachable): a server-side fault, not the client's.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(
+            self,
+            Self::Key(KeyError::Unavailable { .. } | KeyError::Expired { .. })
+        )
+    }
+
+    /// What a person can do about it.
+    pub fn hint(&self) -> &'static str {
+        match self {
+            Self::Algorithm { .. } => {
+                "Apple signs identity tokens with RS256 only; a token with another alg is forged (alg confusion)"
+            }
+            Self::Audience { .. } => {
+                "accept every client id your apps use: the Services ID (web) and each bundle ID (native); otherwise the token is for another app"
+            }
+            Self::AuthorizedParty { .. } => {
+                "a token for several audiences must name the accepted one in azp; Apple's tokens carry one aud"
+            }
+            Self::Claim(e) => e.hint(),
+            Self::Expired { .. } => {
+                "get a fresh token (sign in again); if the clock is wrong, fix NTP; --now pins the time when testing"
+            }
+            Self::IssuedInFuture { .. } | Self::NotYetValid { .. } => {
+                "this machine's clock is behind, or the token is forged: check NTP"
+            }
+            Self::ForbiddenHeader { .. } => "Apple's tokens carry only kid and alg: this one was not made by Apple",
+            Self::Issuer { .. } => {
+                "Apple's issuer is exactly https://appleid.apple.com (no trailing slash); set the verifier's issuer only for the emulator"
+            }
+            Self::Jws(e) => e.hint(),
+            Self::Key(e) => e.hint(),
+            Self::KidMissing => "Apple's tokens always name their key in kid: this one was not made by Apple",
+            Self::NonceMismatch { .. } | Self::NonceMissing { .. } => {
+                "the token belongs to another sign-in attempt (a replay?); the web flow compares the nonce sent, iOS apps send SHA-256(raw nonce) in hex"
+            }
+            Self::Signature { .. } => {
+                "the token was altered or signed by another key: never accept it"
+            }
+        }
+    }
+}
+
+/// Verifies Apple's identity tokens. Build it once and share it (`Arc`): it
+/// is `Send + Sync` and verification takes `&self`.
+#[derive(Debug)]
+pub struct Verifier {
+    keys: Arc<KeyCache>,
+    audiences: Vec<String>,
+    issuer: String,
+    leeway: u64,
+    clock: Arc<dyn Clock>,
+}
+
+impl Verifier {
+    /// A verifier of tokens for these client ids (the Services ID and the
+    /// bundle IDs), with keys from `keys`, issuer [`APPLE_ISSUER`], leeway
+    /// [`DEFAULT_LEEWAY_SECS`] and the system clock. With no client id every
+    /// token is rejected.
+    pub fn new(keys: Arc<KeyCache>, audiences: impl IntoIterator<Item = ClientId>) -> Self {
+        Self {
+            keys,
+            audiences: audiences.into_iter().map(|c| c.as_str().to_owned()).collect(),
+            issuer: APPLE_ISSUER.to_owned(),
+            leeway: DEFAULT_LEEWAY_SECS,
+            clock: Arc::new(SystemClock),
+        }
+    }
+
+    /// The issuer `iss` must equal byte for byte (default [`APPLE_ISSUER`]).
+    pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
+        self.issuer = issuer.into();
+        self
+    }
+
+    /// Allowance for clock skew on `exp`, `iat` and `nbf` (default [`DEFAULT_LEEWAY_SECS`]).
+    pub fn leeway_secs(mut self, secs: u64) -> Self {
+        self.leeway = secs;
+        self
+    }
+
+    /// The clock `exp`, `iat` and `nbf` are judged by (default: the system clock).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The accepted client ids.
+    pub fn audiences(&self) -> &[String] {
+        &self.audiences
+    }
+
+    /// The key cache.
+    pub fn keys(&self) -> &Arc<KeyCache> {
+        &self.keys
+    }
+
+    /// Verifies an identity token without checking its nonce.
+    pub async fn verify(&self, token: &str) -> Result<Claims, VerifyError> {
+        self.verify_with_nonce(token, &NoncePolicy::Unchecked).await
+    }
+
+    /// Verifies an identity token, checking its nonce as `nonce` says.
+    pub async fn verify_with_nonce(&self, token: &str, nonce: &NoncePolicy) -> Result<Claims, VerifyError> {
+        let payload = self.signed_payload(token).await?;
+        let mut wire = WireClaims::parse(&payload)?;
+        let registered = self.check_registered(&mut wire)?;
+        let sub = take(&mut wire.sub).required_string("sub")?.into_owned();
+        let token_nonce = take(&mut wire.nonce).string("nonce")?;
+        check_nonce(nonce, token_nonce.as_deref())?;
+        let real_user_status = match take(&mut wire.real_user_status).uint("real_user_status")? {
+            None => None,
+            Some(code) => Some(RealUserStatus::from_code(code).ok_or_else(|| ClaimError::Value {
+                claim: "real_user_status",
+                reason: format!("{code} is not 0, 1 or 2"),
+            })?),
+        };
+        let claims = Claims {
+            iss: registered.iss,
+            sub,
+            aud: registered.aud,
+            azp: registered.azp,
+            exp: registered.exp,
+            iat: registered.iat,
+            auth_time: take(&mut wire.auth_time).time("auth_time")?,
+            email: owned(take(&mut wire.email).string("email")?),
+            email_verified: take(&mut wire.email_verified).flag("email_verified")?,
+            is_private_email: take(&mut wire.is_private_email).flag("is_private_email")?,
+            real_user_status,
+            nonce: token_nonce.map(|n| Nonce::new(n.into_owned())),
+            nonce_supported: take(&mut wire.nonce_supported).flag("nonce_supported")?,
+            at_hash: owned(take(&mut wire.at_hash).string("at_hash")?),
+            c_hash: owned(take(&mut wire.c_hash).string("c_hash")?),
+            transfer_sub: owned(take(&mut wire.transfer_sub).string("transfer_sub")?),
+            raw: String::new(),
+        };
+        drop(wire);
+        Ok(Claims { raw: payload, ..claims })
+    }
+
+    /// Steps 1 to 3, and the payload checked as strict JSON.
+    pub(crate) async fn signed_payload(&self, token: &str) -> Result<String, VerifyError> {
+        let parts = jws::split(token)?;
+        let header = parts.decode(Segment::Header)?;
+        let header = jws::strict_json(&header, Segment::Header)?;
+        let kid = check_header(header)?;
+        let key = self.keys.key(&kid).await?;
+        let mut buf = [0u8; SIGNATURE_BUF_LEN];
+        let signature = jws::decode_segment_into(parts.signature(), Segment::Signature, &mut buf)?;
+        jws::verify_rs256(&key, parts.signing_input(), signature)
+            .map_err(|_| VerifyError::Signature { kid: cut(&kid) })?;
+        let payload = parts.decode(Segment::Payload)?;
+        jws::strict_json(&payload, Segment::Payload)?;
+        // strict_json has just checked the bytes are UTF-8.
+        String::from_utf8(payload).map_err(|e| {
+            VerifyError::Jws(JwsError::Utf8 {
+                segment: Segment::Payload,
+                offset: e.utf8_error().valid_up_to(),
+            })
+        })
+    }
+
+    /// `iss`, `aud`/`azp`, `exp`, `iat`, `nbf`.
+    pub(crate) fn check_registered(&self, wire: &mut WireClaims<'_>) -> Result<Registered, VerifyError> {
+        let now = self.clock.now();
+        let iss = take(&mut wire.iss).required_string("iss")?;
+        if iss != self.issuer {
+            return Err(VerifyError::Issuer {
+                found: cut(&iss),
+                expected: self.issuer.clone(),
+            });
+        }
+        let aud = self.check_audience(take(&mut wire.aud), take(&mut wire.azp))?;
+        let exp = take(&mut wire.exp).required_time("exp")?;
+        let iat = take(&mut wire.iat).required_time("iat")?;
+        let nbf = take(&mut wire.nbf).time("nbf")?;
+        if now >= exp.plus(self.leeway) {
+            return Err(VerifyError::Expired {
+                exp,
+                now,
+                leeway: self.leeway,
+            });
+        }
+        if iat > now.plus(self.leeway) {
+            return Err(VerifyError::IssuedInFuture {
+                iat,
+                now,
+                leeway: self.leeway,
+            });
+        }
+        if let Some(nbf) = nbf.filter(|nbf| *nbf > now.plus(self.leeway)) {
+            return Err(VerifyError::NotYetValid {
+                nbf,
+                now,
+                leeway: self.leeway,
+            });
+        }
+        Ok(Registered {
+            iss: iss.into_owned(),
+            aud: aud.0,
+            azp: aud.1,
+            exp,
+            iat,
+        })
+    }
+
+    fn check_audience(&self, aud: Wire<'_>, azp: Wire<'_>) -> Result<(Vec<String>, Option<String>), VerifyError> {
+        let values: Vec<Cow<'_, str>> = match aud {
+            Wire::Absent => return Err(ClaimError::Missing { claim: "aud" }.into()),
+            Wire::Str(one) => vec![one],
+            Wire::Array(items) => {
+                let mut values = Vec::with_capacity(items.len());
+                for item in items {
+                    match item {
+                        Wire::Str(s) => values.push(s),
+                        other => {
+                            return Err(ClaimError::Type {
+                                claim: "aud",
+                                expected: "a string or an array of strings",
+                                found: if matches!(other, Wire::Array(_)) {
+                                    "an array holding an array"
+                                } else {
+                                    "an array holding a non-string"
+                                },
+                            }
+                            .into())
+                        }
+                    }
+                }
+                values
+            }
+            other => {
+                return Err(ClaimError::Type {
+                    claim: "aud",
+                    expected: "a string or an array of strings",
+                    found: other.kind(),
+                }
+                .into())
+            }
+        };
+        let accepted = |value: &str| self.audiences.iter().any(|a| a == value);
+        if values.is_empty() || !values.iter().all(|v| accepted(v)) {
+            return Err(VerifyError::Audience {
+                found: values.iter().take(16).map(|v| cut(v)).collect(),
+                accepted: self.audiences.clone(),
+            });
+        }
+        let azp = azp.string("azp")?;
+        let azp_ok = match &azp {
+            Some(azp) => accepted(azp) && values.iter().any(|v| v == azp),
+            None => values.len() == 1,
+        };
+        if !azp_ok {
+            return Err(VerifyError::AuthorizedParty {
+                azp: azp.as_deref().map(cut),
+                aud: values.iter().take(16).map(|v| cut(v)).collect(),
+            });
+        }
+        Ok((
+            values.into_iter().map(Cow::into_owned).collect(),
+            azp.map(Cow::into_owned),
+        ))
+    }
+}
+
+/// The registered claims, checked.
+pub(crate) struct Registered {
+    pub(crate) iss: String,
+    pub(crate) aud: Vec<String>,
+    pub(crate) azp: Option<String>,
+    pub(crate) exp: UnixTime,
+    pub(crate) iat: UnixTime,
+}
+
+/// Room for the longest RS256 signature plus base64's rounding.
+const SIGNATURE_BUF_LEN: usize = MAX_RSA_SIGNATURE_LEN + 8;
+
+#[derive(Deserialize)]
+struct Header<'a> {
+    #[serde(borrow, default)]
+    alg: Wire<'a>,
+    #[serde(borrow, default)]
+    kid: Wire<'a>,
+    #[serde(borrow, default)]
+    crit: Wire<'a>,
+    #[serde(borrow, default)]
+    b64: Wire<'a>,
+}
+
+/// Checks the header and returns its `kid`.
+fn check_header(json: &str) -> Result<Cow<'_, str>, VerifyError> {
+    let header: Header<'_> = serde_json::from_str(json).map_err(|_| {
+        VerifyError::Jws(JwsError::NotObject {
+            segment: Segment::Header,
+        })
+    })?;
+    match &header.alg {
+        Wire::Str(alg) if alg == ALGORITHM => {}
+        Wire::Str(alg) => {
+            return Err(VerifyError::Algorithm {
+                found: format!("{:?}", cut(alg)),
+            })
+        }
+        Wire::Absent => {
+            return Err(VerifyError::Algorithm {
+                found: "missing".to_owned(),
+            })
+        }
+        other => {
+            return Err(VerifyError::Algorithm {
+                found: other.kind().to_owned(),
+            })
+        }
+    }
+    if !matches!(header.crit, Wire::Absent) {
+        return Err(VerifyError::ForbiddenHeader { name: "crit" });
+    }
+    if !matches!(header.b64, Wire::Absent) {
+        return Err(VerifyError::ForbiddenHeader { name: "b64" });
+    }
+    match header.kid {
+        Wire::Str(kid) if !kid.is_empty() => Ok(kid),
+        _ => Err(VerifyError::KidMissing),
+    }
+}
+
+fn check_nonce(policy: &NoncePolicy, found: Option<&str>) -> Result<(), VerifyError> {
+    let expected = match policy {
+        NoncePolicy::Unchecked => return Ok(()),
+        NoncePolicy::Exact(expected) | NoncePolicy::Sha256OfRaw(expected) => expected,
+    };
+    let Some(found) = found else {
+        return Err(VerifyError::NonceMissing {
+            policy: policy.name(),
+        });
+    };
+    let matches = match policy {
+        NoncePolicy::Sha256OfRaw(_) => {
+            let hash = digest(&SHA256, expected.secret().as_bytes());
+            let mut hex = [0u8; 64];
+            for (pair, byte) in hex.chunks_exact_mut(2).zip(hash.as_ref()) {
+                pair[0] = HEX[usize::from(byte >> 4)];
+                pair[1] = HEX[usize::from(byte & 0x0f)];
+            }
+            // Apps print the hash in lower case; accept upper case too.
+            let mut lower = [0u8; 64];
+            found.len() == 64 && {
+                for (l, f) in lower.iter_mut().zip(found.bytes()) {
+                    *l = f.to_ascii_lowercase();
+                }
+                verify_slices_are_equal(&lower, &hex).is_ok()
+            }
+        }
+        _ => verify_slices_are_equal(found.as_bytes(), expected.secret().as_bytes()).is_ok(),
+    };
+    if matches {
+        Ok(())
+    } else {
+        Err(VerifyError::NonceMismatch {
+            policy: policy.name(),
+        })
+    }
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+pub(crate) fn take<'a>(wire: &mut Wire<'a>) -> Wire<'a> {
+    std::mem::take(wire)
+}
+
+fn owned(value: Option<Cow<'_, str>>) -> Option<String> {
+    value.map(Cow::into_owned)
+}
+
+#[cfg(test)]
+mod tests;

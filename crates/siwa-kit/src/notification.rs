@@ -1,0 +1,320 @@
+//! Apple's server-to-server notifications: `POST {"payload":"<JWT>"}` to the
+//! URL registered for the app, when a user changes their email forwarding,
+//! revokes consent, or deletes their Apple Account.
+//!
+//! The JWT is verified exactly as an identity token is (same keys, RS256
+//! only, `iss`, `aud` = an accepted client id, `exp`, `iat`), then its
+//! `events` claim, a JSON *string*, is parsed strictly into an [`Event`].
+//!
+//! ```
+//! # use std::sync::Arc;
+//! # use siwa_kit::{ids::ClientId, jwks::KeyCache, Verifier};
+//! use siwa_kit::notification::EventKind;
+//! # async fn handle(verifier: &Verifier, body: &[u8]) -> Result<(), Box<dyn std::error::Error>> {
+//! let notification = verifier.verify_notification_body(body).await?;
+//! let event = notification.event();
+//! match event.kind() {
+//!     EventKind::AccountDelete | EventKind::ConsentRevoked => { /* sign the user out, erase or detach */ }
+//!     EventKind::EmailDisabled | EventKind::EmailEnabled => { /* stop or resume mail to event.email() */ }
+//!     _ => { /* a type this version does not know: answer 200 all the same */ }
+//! }
+//! # Ok(()) }
+//! ```
+
+use serde::Deserialize;
+use thiserror::Error;
+
+use crate::claims::wire::{cut, Wire, WireClaims};
+use crate::claims::ClaimError;
+use crate::clock::UnixTime;
+use crate::id_token::{take, Verifier, VerifyError};
+use crate::jws;
+
+/// Largest notification body accepted: a JWT of [`jws::MAX_TOKEN_LEN`] plus JSON.
+pub const MAX_BODY_LEN: usize = jws::MAX_TOKEN_LEN + 1024;
+
+/// What happened to the user's account.
+#[derive(Clone, Debug, Eq, Hash, PartialEq)]
+#[non_exhaustive]
+pub enum EventKind {
+    /// `account-delete`: the user deleted their Apple Account.
+    AccountDelete,
+    /// `consent-revoked`: the user stopped using Sign in with Apple with the app.
+    ConsentRevoked,
+    /// `email-disabled`: the user stopped forwarding the private relay email.
+    EmailDisabled,
+    /// `email-enabled`: the user resumed forwarding the private relay email.
+    EmailEnabled,
+    /// A type this version does not know (kept, so the receiver can still answer 200).
+    Other(String),
+}
+
+impl EventKind {
+    /// Apple's name for it.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::AccountDelete => "account-delete",
+            Self::ConsentRevoked => "consent-revoked",
+            Self::EmailDisabled => "email-disabled",
+            Self::EmailEnabled => "email-enabled",
+            Self::Other(name) => name,
+        }
+    }
+
+    fn from_name(name: &str) -> Self {
+        match name {
+            "account-delete" => Self::AccountDelete,
+            "consent-revoked" => Self::ConsentRevoked,
+            "email-disabled" => Self::EmailDisabled,
+            "email-enabled" => Self::EmailEnabled,
+            other => Self::Other(cut(other)),
+        }
+    }
+}
+
+/// The event of a notification (its `events` claim, decoded).
+#[derive(Clone, Debug, Eq, PartialEq)]
+pub struct Event {
+    kind: EventKind,
+    sub: String,
+    email: Option<String>,
+    is_private_email: Option<bool>,
+    event_time_ms: u64,
+}
+
+impl Event {
+    /// What happened.
+    pub fn kind(&self) -> &EventKind {
+        &self.kind
+    }
+
+    /// The user's `sub`, as in their identity tokens.
+    pub fn sub(&self) -> &str {
+        &self.sub
+    }
+
+    /// The relay address concerned (email-disabled / email-enabled).
+    pub fn email(&self) -> Option<&str> {
+        self.email.as_deref()
+    }
+
+    /// Whether the address is a private relay (sent as `"true"` or a boolean).
+    pub fn is_private_email(&self) -> Option<bool> {
+        self.is_private_email
+    }
+
+    /// When it happened, in milliseconds since the epoch (as Apple sends it).
+    pub fn event_time_ms(&self) -> u64 {
+        self.event_time_ms
+    }
+
+    /// When it happened, in seconds.
+    pub fn event_time(&self) -> UnixTime {
+        UnixTime::from_secs(self.event_time_ms / 1000)
+    }
+}
+
+/// A verified server-to-server notification.
+#[derive(Clone, Debug, Eq, PartialEq)]
+pub struct Notification {
+    aud: String,
+    iat: UnixTime,
+    exp: UnixTime,
+    jti: String,
+    event: Event,
+}
+
+impl Notification {
+    /// The client id (the app's primary App ID) it was sent for.
+    pub fn audience(&self) -> &str {
+        &self.aud
+    }
+
+    /// `iat`.
+    pub fn issued_at(&self) -> UnixTime {
+        self.iat
+    }
+
+    /// `exp`.
+    pub fn expires_at(&self) -> UnixTime {
+        self.exp
+    }
+
+    /// `jti`: unique per notification; use it to drop retries already handled.
+    pub fn jti(&self) -> &str {
+        &self.jti
+    }
+
+    /// The event.
+    pub fn event(&self) -> &Event {
+        &self.event
+    }
+}
+
+/// Why a notification was rejected.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum NotificationError {
+    /// The body is not `{"payload":"<JWT>"}`.
+    #[error("the notification body is not {{\"payload\":\"<JWT>\"}}: {reason}")]
+    Body {
+        /// What is wrong.
+        reason: String,
+    },
+    /// The JWT failed verification.
+    #[error(transparent)]
+    Token(#[from] VerifyError),
+    /// The `events` claim is missing or not a JSON string, or one of its
+    /// members is missing or of the wrong type.
+    #[error("the notification's events: {0}")]
+    Events(#[source] ClaimError),
+}
+
+impl NotificationError {
+    /// What a person can do about it.
+    pub fn hint(&self) -> &'static str {
+        match self {
+            Self::Body { .. } => "pass the request body Apple POSTed, unchanged, or the JWT of its payload member",
+            Self::Token(e) => e.hint(),
+            Self::Events(_) => {
+                "Apple's events claim is a JSON string holding type, sub and event_time: this notification was not made by Apple"
+            }
+        }
+    }
+}
+
+impl From<ClaimError> for NotificationError {
+    fn from(e: ClaimError) -> Self {
+        Self::Token(VerifyError::Claim(e))
+    }
+}
+
+impl Verifier {
+    /// Verifies a notification's JWT (the `payload` member of the body).
+    pub async fn verify_notification(&self, token: &str) -> Result<Notification, NotificationError> {
+        let payload = self.signed_payload(token).await?;
+        let mut wire = WireClaims::parse(&payload)?;
+        let registered = self.check_registered(&mut wire)?;
+        let jti = take(&mut wire.jti).required_string("jti")?.into_owned();
+        let events = take(&mut wire.events)
+            .required_string("events")
+            .map_err(NotificationError::Events)?;
+        let event = parse_event(&events)?;
+        Ok(Notification {
+            aud: registered.azp.or_else(|| registered.aud.into_iter().next()).unwrap_or_default(),
+            iat: registered.iat,
+            exp: registered.exp,
+            jti,
+            event,
+        })
+    }
+
+    /// Verifies a notification from the body Apple POSTed
+    /// (`{"payload":"<JWT>"}`), at most [`MAX_BODY_LEN`] bytes.
+    pub async fn verify_notification_body(&self, body: &[u8]) -> Result<Notification, NotificationError> {
+        let token = payload_of(body)?;
+        self.verify_notification(&token).await
+    }
+}
+
+/// The JWT of a notification body.
+pub fn payload_of(body: &[u8]) -> Result<String, NotificationError> {
+    #[derive(Deserialize)]
+    struct Body {
+        payload: String,
+    }
+    if body.len() > MAX_BODY_LEN {
+        return Err(NotificationError::Body {
+            reason: format!("it is {} bytes, over the {MAX_BODY_LEN}-byte limit", body.len()),
+        });
+    }
+    let text = jws::strict_json_text(body).map_err(|reason| NotificationError::Body { reason })?;
+    let body: Body = serde_json::from_str(text).map_err(|e| NotificationError::Body {
+        reason: e.to_string(),
+    })?;
+    Ok(body.payload)
+}
+
+#[derive(Default, Deserialize)]
+struct WireEvent<'a> {
+    #[serde(borrow, default, rename = "type")]
+    kind: Wire<'a>,
+    #[serde(borrow, default)]
+    sub: Wire<'a>,
+    #[serde(borrow, default)]
+    email: Wire<'a>,
+    #[serde(borrow, default)]
+    is_private_email: Wire<'a>,
+    #[serde(borrow, default)]
+    event_time: Wire<'a>,
+}
+
+fn parse_event(events: &str) -> Result<Event, NotificationError> {
+    let text = jws::strict_json_text(events.as_bytes()).map_err(|reason| {
+        NotificationError::Events(ClaimError::Value {
+            claim: "events",
+            reason: format!("its JSON is {reason}"),
+        })
+    })?;
+    let wire: WireEvent<'_> = serde_json::from_str(text).map_err(|e| {
+        NotificationError::Events(ClaimError::Value {
+            claim: "events",
+            reason: e.to_string(),
+        })
+    })?;
+    let events = |e: ClaimError| NotificationError::Events(e);
+    Ok(Event {
+        kind: EventKind::from_name(&wire.kind.required_string("type").map_err(events)?),
+        sub: wire.sub.required_string("sub").map_err(events)?.into_owned(),
+        email: wire.email.string("email").map_err(events)?.map(|e| e.into_owned()),
+        is_private_email: wire.is_private_email.flag("is_private_email").map_err(events)?,
+        event_time_ms: wire
+            .event_time
+            .uint("event_time")
+            .map_err(events)?
+            .ok_or(NotificationError::Events(ClaimError::Missing { claim: "event_time" }))?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_events() {
+        let event = parse_event(
+            r#"{"type":"email-disabled","sub":"001.abc.1","event_time":1630085403648,"email":"x@privaterelay.appleid.com","is_private_email":"true"}"#,
+        )
+        .unwrap();
+        assert_eq!(event.kind(), &EventKind::EmailDisabled);
+        assert_eq!(event.event_time().secs(), 1_630_085_403);
+        assert_eq!(event.is_private_email(), Some(true));
+        let event = parse_event(r#"{"type":"something-new","sub":"s","event_time":1}"#).unwrap();
+        assert_eq!(event.kind().as_str(), "something-new");
+    }
+
+    #[test]
+    fn rejects_bad_events() {
+        for (events, claim) in [
+            (r#"{"sub":"s","event_time":1}"#, "type"),
+            (r#"{"type":"account-delete","event_time":1}"#, "sub"),
+            (r#"{"type":"account-delete","sub":"s"}"#, "event_time"),
+            (r#"{"type":"account-delete","sub":"s","event_time":"1"}"#, "event_time"),
+            (r#"{"type":"account-delete","sub":"s","sub":"t","event_time":1}"#, "events"),
+            ("not json", "events"),
+        ] {
+            match parse_event(events) {
+                Err(NotificationError::Events(e)) => assert_eq!(e.claim(), claim, "{events}"),
+                other => panic!("{events}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn reads_bodies() {
+        assert_eq!(payload_of(br#"{"payload":"a.b.c"}"#).unwrap(), "a.b.c");
+        assert!(payload_of(br#"{"payload":"a.b.c","payload":"d.e.f"}"#).is_err());
+        assert!(payload_of(br#"{"token":"a.b.c"}"#).is_err());
+        assert!(payload_of(&vec![b' '; MAX_BODY_LEN + 1]).is_err());
+    }
+}
