@@ -1,0 +1,210 @@
+//! The `/emulator/` routes for scripts and tests: native sign-in, signed
+//! notifications, key rotation, faults, revocations.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::faults::Fault;
+use crate::keys::RsaSigner;
+use crate::mint::{first_login_user, Binding};
+use crate::random::apple_token;
+use crate::state::{CodeGrant, Grant, CODE_TTL_SECS};
+use crate::App;
+
+/// The event types Apple sends.
+const EVENT_TYPES: [&str; 4] = [
+    "email-disabled",
+    "email-enabled",
+    "consent-revoked",
+    "account-delete",
+];
+
+fn bad_request(reason: impl Into<String>) -> Response {
+    let reason = reason.into();
+    tracing::info!(reason, "emulator control request refused");
+    (
+        StatusCode::BAD_REQUEST,
+        Json(json!({"error": "invalid_request", "reason": reason})),
+    )
+        .into_response()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NativeRequest {
+    client_id: String,
+    user: String,
+    /// What the app passed to Apple as `nonce` (typically the SHA-256 hex of its raw nonce).
+    #[serde(default)]
+    nonce: Option<String>,
+    /// `share` (default) or `hide`.
+    #[serde(default)]
+    consent: Option<String>,
+}
+
+/// `POST /emulator/native`: what an iOS device gets from `ASAuthorizationAppleIDCredential`.
+pub(crate) async fn native(
+    State(app): State<Arc<App>>,
+    Json(request): Json<NativeRequest>,
+) -> Response {
+    let Some((team, _)) = app.config.client(&request.client_id) else {
+        return bad_request(format!(
+            "client_id {:?} is not configured",
+            request.client_id
+        ));
+    };
+    let Some(user) = app.config.user(&request.user) else {
+        return bad_request(format!("user {:?} is not configured", request.user));
+    };
+    let hide_email = match request.consent.as_deref() {
+        None | Some("share") => false,
+        Some("hide") => true,
+        Some(other) => return bad_request(format!("consent {other:?} is not share or hide")),
+    };
+    let now = app.now().secs();
+    let grant = Grant {
+        client_id: request.client_id.clone(),
+        team_id: team.id.as_str().to_owned(),
+        user_id: user.id.clone(),
+        scope: vec!["name".into(), "email".into()],
+        hide_email,
+        nonce: request.nonce.clone(),
+        auth_time: now,
+        native: true,
+    };
+    let code = apple_token('c');
+    let first = {
+        let mut inner = app.store.lock();
+        let first = inner
+            .durable
+            .authorized
+            .insert((user.id.clone(), request.client_id.clone()));
+        inner.codes.retain(|_, c| c.expires_at > now);
+        inner.codes.insert(
+            code.clone(),
+            CodeGrant {
+                grant: grant.clone(),
+                redirect_uri: None,
+                expires_at: now + CODE_TTL_SECS,
+                used: false,
+            },
+        );
+        app.store.save(&inner);
+        first
+    };
+    let identity_token = match app.sign_id_token(&grant, Binding::Code(&code), true, now) {
+        Ok(token) => token,
+        Err(refusal) => return refusal.into_response(),
+    };
+    let mut out = json!({"identity_token": identity_token, "authorization_code": code});
+    if first {
+        if let Some(user_json) = first_login_user(&grant, user) {
+            out["user"] = user_json;
+        }
+    }
+    Json(out).into_response()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NotifyRequest {
+    client_id: String,
+    user: String,
+    #[serde(rename = "type")]
+    kind: String,
+}
+
+/// `POST /emulator/notify`: sends a signed event to `notification_url`.
+pub(crate) async fn notify(
+    State(app): State<Arc<App>>,
+    Json(request): Json<NotifyRequest>,
+) -> Response {
+    if !EVENT_TYPES.contains(&request.kind.as_str()) {
+        return bad_request(format!(
+            "type {:?} is not one of {EVENT_TYPES:?}",
+            request.kind
+        ));
+    }
+    let Some((team, _)) = app.config.client(&request.client_id) else {
+        return bad_request(format!(
+            "client_id {:?} is not configured",
+            request.client_id
+        ));
+    };
+    if app.config.user(&request.user).is_none() {
+        return bad_request(format!("user {:?} is not configured", request.user));
+    }
+    if app.config.notification_url.is_none() {
+        return (
+            StatusCode::CONFLICT,
+            Json(json!({"error": "no notification_url configured"})),
+        )
+            .into_response();
+    }
+    let grant = Grant {
+        client_id: request.client_id.clone(),
+        team_id: team.id.as_str().to_owned(),
+        user_id: request.user.clone(),
+        scope: vec!["email".into()],
+        hide_email: true,
+        nonce: None,
+        auth_time: 0,
+        native: false,
+    };
+    if matches!(request.kind.as_str(), "consent-revoked" | "account-delete") {
+        app.forget_authorization(&grant);
+    }
+    match app.notify(&grant, &request.kind).await {
+        Ok(status) => Json(json!({"status": status})).into_response(),
+        Err(e) => (StatusCode::BAD_GATEWAY, Json(json!({"error": e}))).into_response(),
+    }
+}
+
+/// `POST /emulator/rotate-keys`: a new current key; the old ones stay published for a while.
+pub(crate) async fn rotate_keys(State(app): State<Arc<App>>) -> Response {
+    let generated = tokio::task::spawn_blocking(RsaSigner::generate).await;
+    match generated {
+        Ok(Ok(signer)) => {
+            let kid = signer.kid.clone();
+            let published = app.keys.rotate(signer);
+            tracing::info!(kid, "signing key rotated");
+            Json(json!({"kid": kid, "published": published})).into_response()
+        }
+        _ => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            Json(json!({"error": "key generation failed"})),
+        )
+            .into_response(),
+    }
+}
+
+/// `POST /emulator/faults`.
+pub(crate) async fn add_fault(State(app): State<Arc<App>>, Json(fault): Json<Fault>) -> Response {
+    match app.faults.add(fault) {
+        Ok(()) => Json(json!({"ok": true})).into_response(),
+        Err(reason) => bad_request(reason),
+    }
+}
+
+/// `GET /emulator/faults`: the faults still pending.
+pub(crate) async fn list_faults(State(app): State<Arc<App>>) -> Json<Value> {
+    Json(json!({"faults": app.faults.list()}))
+}
+
+/// `DELETE /emulator/faults`.
+pub(crate) async fn clear_faults(State(app): State<Arc<App>>) -> StatusCode {
+    app.faults.clear();
+    StatusCode::NO_CONTENT
+}
+
+/// `GET /emulator/revocations`.
+pub(crate) async fn revocations(State(app): State<Arc<App>>) -> Json<Value> {
+    let inner = app.store.lock();
+    Json(json!({"revocations": inner.durable.revocations}))
+}

@@ -1,0 +1,150 @@
+//! Fault injection: the next `count` calls of a route fail or stall.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+
+use crate::App;
+
+/// Longest stall a fault may ask for.
+const MAX_DELAY_MS: u64 = 120_000;
+
+/// A fault as posted to `/emulator/faults`.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Fault {
+    /// `/auth/token`, `/auth/keys`, ... (matches both API families) or an exact path.
+    pub(crate) route: String,
+    /// Answer with this status instead of the real answer.
+    #[serde(default)]
+    pub(crate) status: Option<u16>,
+    /// Wait this long first.
+    #[serde(default)]
+    pub(crate) delay_ms: Option<u64>,
+    /// How many calls it affects (default 1).
+    #[serde(default = "one")]
+    pub(crate) count: u32,
+    /// The body to answer with (garbage, an empty key set...); with no status, 200.
+    #[serde(default)]
+    pub(crate) body: Option<String>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// Pending faults by route.
+#[derive(Debug, Default)]
+pub(crate) struct Faults(Mutex<HashMap<String, Fault>>);
+
+impl Faults {
+    pub(crate) fn add(&self, fault: Fault) -> Result<(), String> {
+        if fault.status.is_none() && fault.delay_ms.is_none() && fault.body.is_none() {
+            return Err("a fault needs status, delay_ms or body".into());
+        }
+        if let Some(status) = fault.status {
+            StatusCode::from_u16(status)
+                .map_err(|_| format!("status {status} is not an HTTP status"))?;
+        }
+        if fault.delay_ms.is_some_and(|d| d > MAX_DELAY_MS) {
+            return Err(format!("delay_ms is at most {MAX_DELAY_MS}"));
+        }
+        let route = normalize(&fault.route);
+        self.lock().insert(route, fault);
+        Ok(())
+    }
+
+    pub(crate) fn clear(&self) {
+        self.lock().clear();
+    }
+
+    pub(crate) fn list(&self) -> Vec<Fault> {
+        self.lock().values().cloned().collect()
+    }
+
+    /// Takes one use of the fault for `path`, if any.
+    fn take(&self, path: &str) -> Option<Fault> {
+        let mut faults = self.lock();
+        let key = normalize(path);
+        let fault = faults.get_mut(&key)?;
+        fault.count = fault.count.saturating_sub(1);
+        let taken = fault.clone();
+        if fault.count == 0 {
+            faults.remove(&key);
+        }
+        Some(taken)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Fault>> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// `/auth/oauth2/v2/token` and `/auth/token` are the same route for faults.
+fn normalize(path: &str) -> String {
+    let path = path.trim_end_matches('/');
+    match path.strip_prefix("/auth/oauth2/v2") {
+        Some(rest) => format!("/auth{rest}"),
+        None => path.to_owned(),
+    }
+}
+
+/// Middleware applying a pending fault before the route runs.
+pub(crate) async fn inject(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
+    let Some(fault) = app.faults.take(request.uri().path()) else {
+        return next.run(request).await;
+    };
+    tracing::info!(route = %fault.route, status = ?fault.status, delay_ms = ?fault.delay_ms, "injecting fault");
+    if let Some(delay) = fault.delay_ms {
+        tokio::time::sleep(Duration::from_millis(delay)).await;
+    }
+    match (fault.status, fault.body) {
+        (None, None) => next.run(request).await,
+        (status, body) => {
+            let status = status
+                .and_then(|s| StatusCode::from_u16(s).ok())
+                .unwrap_or(StatusCode::OK);
+            let body = body.unwrap_or_else(|| r#"{"error":"emulator_fault"}"#.to_owned());
+            (status, body).into_response()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn families_share_faults_and_counts_run_out() {
+        let faults = Faults::default();
+        faults
+            .add(Fault {
+                route: "/auth/token".into(),
+                status: Some(500),
+                delay_ms: None,
+                count: 2,
+                body: None,
+            })
+            .unwrap();
+        assert!(faults.take("/auth/oauth2/v2/token").is_some());
+        assert!(faults.take("/auth/token").is_some());
+        assert!(faults.take("/auth/token").is_none());
+        assert!(faults
+            .add(Fault {
+                route: "/x".into(),
+                status: None,
+                delay_ms: None,
+                count: 1,
+                body: None
+            })
+            .is_err());
+    }
+}

@@ -1,0 +1,132 @@
+//! What the emulator remembers: codes (memory only, 5 minutes), refresh and
+//! access tokens, which users already authorized which client (so `user` is
+//! sent once), and revocations. With `--state FILE` the durable part is
+//! written after every change, so a restart keeps users and refresh tokens.
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::PathBuf;
+use std::sync::{Mutex, MutexGuard};
+
+use serde::{Deserialize, Serialize};
+
+/// How long an authorization code lives (Apple: five minutes).
+pub(crate) const CODE_TTL_SECS: u64 = 300;
+/// How long an access token lives (Apple's `expires_in`).
+pub(crate) const ACCESS_TTL_SECS: u64 = 3600;
+
+/// Who authorized what, as carried by codes and refresh tokens.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub(crate) struct Grant {
+    pub(crate) client_id: String,
+    pub(crate) team_id: String,
+    pub(crate) user_id: String,
+    /// The scope granted (`name`, `email`).
+    pub(crate) scope: Vec<String>,
+    /// The user hid the email: the relay address is shared instead.
+    pub(crate) hide_email: bool,
+    pub(crate) nonce: Option<String>,
+    pub(crate) auth_time: u64,
+    /// Native sign-ins carry real_user_status.
+    pub(crate) native: bool,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct CodeGrant {
+    pub(crate) grant: Grant,
+    pub(crate) redirect_uri: Option<String>,
+    pub(crate) expires_at: u64,
+    pub(crate) used: bool,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub(crate) struct RefreshGrant {
+    pub(crate) grant: Grant,
+    pub(crate) revoked: bool,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct AccessGrant {
+    pub(crate) client_id: String,
+    pub(crate) user_id: String,
+    pub(crate) revoked: bool,
+}
+
+/// One entry of `GET /emulator/revocations`.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub(crate) struct Revocation {
+    pub(crate) token: String,
+    pub(crate) token_type: String,
+    pub(crate) client_id: String,
+    pub(crate) user: String,
+    pub(crate) revoked_at: u64,
+}
+
+/// The part of the state that `--state` keeps across restarts.
+#[derive(Debug, Default, Deserialize, Serialize)]
+pub(crate) struct Durable {
+    /// (user, client) pairs that already authorized: `user` JSON is not sent again.
+    pub(crate) authorized: BTreeSet<(String, String)>,
+    pub(crate) refresh_tokens: HashMap<String, RefreshGrant>,
+    pub(crate) revocations: Vec<Revocation>,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Inner {
+    pub(crate) durable: Durable,
+    pub(crate) codes: HashMap<String, CodeGrant>,
+    pub(crate) access_tokens: HashMap<String, AccessGrant>,
+}
+
+/// The state behind one lock: every critical section is short and never awaits.
+#[derive(Debug)]
+pub(crate) struct Store {
+    inner: Mutex<Inner>,
+    file: Option<PathBuf>,
+}
+
+impl Store {
+    /// A store, loaded from `file` when it exists.
+    pub(crate) fn open(file: Option<PathBuf>) -> Result<Self, std::io::Error> {
+        let durable = match &file {
+            Some(path) if path.exists() => {
+                let text = std::fs::read_to_string(path)?;
+                serde_json::from_str(&text).map_err(|e| {
+                    std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        format!("{}: not an emulator state file: {e}", path.display()),
+                    )
+                })?
+            }
+            _ => Durable::default(),
+        };
+        Ok(Self {
+            inner: Mutex::new(Inner {
+                durable,
+                ..Inner::default()
+            }),
+            file,
+        })
+    }
+
+    /// Locks the state.
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Writes the durable part to the state file, if there is one (atomically: temp file + rename).
+    pub(crate) fn save(&self, inner: &Inner) {
+        let Some(path) = &self.file else { return };
+        let result = serde_json::to_vec(&inner.durable)
+            .map_err(std::io::Error::other)
+            .and_then(|bytes| {
+                let tmp = path.with_extension("tmp");
+                std::fs::write(&tmp, bytes)?;
+                std::fs::rename(&tmp, path)
+            });
+        if let Err(e) = result {
+            tracing::error!(path = %path.display(), error = %e, "cannot write the emulator state file");
+        }
+    }
+}
