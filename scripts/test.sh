@@ -8,8 +8,8 @@ cargo test --workspace --locked "$@"
 
 cargo build --locked --bin siwa
 venv=target/interop-venv
-if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import jwt, cryptography" 2>/dev/null; then
-  echo "interop: creating $venv (PyJWT, cryptography)"
+if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import jwt, cryptography, requests" 2>/dev/null; then
+  echo "interop: creating $venv (PyJWT, cryptography, requests)"
   if ! { python3 -m venv "$venv" && "$venv/bin/pip" install --quiet --disable-pip-version-check -r scripts/interop/requirements.txt; }; then
     if [ -n "${CI:-}" ]; then echo "interop: could not build the venv" >&2; exit 1; fi
     echo "interop: skipping the PyJWT checks (no venv; needs PyPI access once)"
@@ -18,7 +18,7 @@ if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import jwt, cryptogra
 fi
 passed=0
 for check in scripts/interop/*.py; do
-  "$venv/bin/python" "$check" target/debug/siwa crates/siwa-kit/tests/fixtures/AuthKey_ABC123DEFG.p8
+  "$venv/bin/python" "$check" target/debug/siwa
   passed=$((passed + 1))
 done
 echo "interop: $passed passed, 0 failed"

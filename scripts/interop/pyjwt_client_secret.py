@@ -1,7 +1,7 @@
 """Independent check of `siwa secret`: PyJWT + cryptography verify the secret
 against the public key that `openssl ec -pubout` derives from the same .p8.
 
-Usage: python pyjwt_client_secret.py SIWA_BINARY KEY_FILE
+Usage: python pyjwt_client_secret.py SIWA_BINARY
 Exits non-zero (with the reason) on any mismatch.
 """
 import base64
@@ -9,8 +9,11 @@ import json
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import jwt  # PyJWT
+
+FIXTURES = Path(__file__).resolve().parents[2] / "crates" / "siwa-kit" / "tests" / "fixtures"
 
 TEAM = "DEF123GHIJ"
 CLIENT = "com.example.web"
@@ -21,7 +24,8 @@ def b64decode(segment: str) -> bytes:
 
 
 def main() -> int:
-    siwa, key_file = sys.argv[1], sys.argv[2]
+    siwa = sys.argv[1]
+    key_file = str(FIXTURES / "AuthKey_ABC123DEFG.p8")
     public_pem = subprocess.run(
         ["openssl", "ec", "-in", key_file, "-pubout"],
         check=True, capture_output=True, text=True,
@@ -50,7 +54,7 @@ def main() -> int:
     assert claims["iat"] <= time.time(), claims
 
     # A secret from another key must not verify against this public key.
-    other = key_file.replace("AuthKey_ABC123DEFG.p8", "AuthKey_ZZZ999YYYX.p8")
+    other = str(FIXTURES / "AuthKey_ZZZ999YYYX.p8")
     other_out = subprocess.run(
         [siwa, "secret", "--team-id", TEAM, "--key-id", "ABC123DEFG", "--client-id", CLIENT,
          "--key", other],

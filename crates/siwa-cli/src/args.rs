@@ -22,6 +22,8 @@ pub(crate) enum Command {
     Pubkey(PubkeyArgs),
     /// Explain why Apple answers `invalid_client` to a client_secret.
     Doctor(DoctorArgs),
+    /// Run a local stand-in for appleid.apple.com (authorize, token, keys, revoke).
+    Emulator(crate::cmd::emulator::EmulatorArgs),
 }
 
 /// The team, key and client a secret is for.

@@ -3,6 +3,7 @@
 mod args;
 mod cmd;
 mod failure;
+mod logging;
 mod settings;
 mod style;
 
@@ -18,6 +19,7 @@ fn main() -> ExitCode {
         Command::Secret(args) => cmd::secret::run(args),
         Command::Pubkey(args) => cmd::pubkey::run(args),
         Command::Doctor(args) => cmd::doctor::run(args),
+        Command::Emulator(args) => cmd::emulator::run(args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
