@@ -3,6 +3,7 @@
 //! then the ratio of their throughputs (goal: at least 0.90x).
 //!
 //! `cargo bench -p siwa-kit --bench verify -- --warm-up-time 1 --measurement-time 3`
+#![allow(clippy::expect_used, clippy::panic)]
 
 use std::future::Future;
 use std::hint::black_box;
@@ -42,15 +43,31 @@ fn setup() -> Setup {
 
     let header = r#"{"kid":"BENCHKEY01","alg":"RS256"}"#;
     let claims = r#"{"iss":"https://appleid.apple.com","aud":"com.example.ios","exp":1700086400,"iat":1700000000,"sub":"001234.0123456789abcdef0123456789abcdef.1234","nonce":"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08","c_hash":"4B6JY58Nk-UBlcwLkeKsig","email":"abcdef1234@privaterelay.appleid.com","email_verified":true,"is_private_email":true,"auth_time":1700000000,"nonce_supported":true,"real_user_status":2}"#;
-    let signing_input = format!("{}.{}", URL_SAFE_NO_PAD.encode(header), URL_SAFE_NO_PAD.encode(claims));
+    let signing_input = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(header),
+        URL_SAFE_NO_PAD.encode(claims)
+    );
     let mut signature = vec![0u8; pair.public_modulus_len()];
-    pair.sign(&RSA_PKCS1_SHA256, &SystemRandom::new(), signing_input.as_bytes(), &mut signature)
-        .expect("sign");
+    pair.sign(
+        &RSA_PKCS1_SHA256,
+        &SystemRandom::new(),
+        signing_input.as_bytes(),
+        &mut signature,
+    )
+    .expect("sign");
     let token = format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(&signature));
 
-    let keys = KeyCache::from_jwks(&JwkSet::new(vec![Jwk::rsa("BENCHKEY01", &public.n, &public.e)]));
-    let verifier = Verifier::new(Arc::new(keys), [ClientId::new("com.example.ios").expect("client id")])
-        .clock(Arc::new(FixedClock(UnixTime::from_secs(NOW))));
+    let keys = KeyCache::from_jwks(&JwkSet::new(vec![Jwk::rsa(
+        "BENCHKEY01",
+        &public.n,
+        &public.e,
+    )]));
+    let verifier = Verifier::new(
+        Arc::new(keys),
+        [ClientId::new("com.example.ios").expect("client id")],
+    )
+    .clock(Arc::new(FixedClock(UnixTime::from_secs(NOW))));
     let bare = public
         .to_parsed_public_key(&RSA_PKCS1_2048_8192_SHA256)
         .expect("parse key");
@@ -66,7 +83,10 @@ fn setup() -> Setup {
 /// Runs a future that must complete without waiting (a warm cache never does).
 fn ready<F: Future>(future: F) -> F::Output {
     let mut future = std::pin::pin!(future);
-    match future.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+    match future
+        .as_mut()
+        .poll(&mut Context::from_waker(Waker::noop()))
+    {
         Poll::Ready(output) => output,
         Poll::Pending => panic!("verification with a warm cache waited"),
     }

@@ -109,7 +109,9 @@ impl IntoResponse for IdentityRejection {
             Some(e) => {
                 let description = description(e);
                 (
-                    format!(r#"Bearer realm="siwa", error="invalid_token", error_description="{description}""#),
+                    format!(
+                        r#"Bearer realm="siwa", error="invalid_token", error_description="{description}""#
+                    ),
                     format!(r#"{{"error":"invalid_token","error_description":"{description}"}}"#),
                 )
             }
@@ -140,15 +142,21 @@ fn bearer(parts: &Parts) -> Option<&str> {
 fn description(error: &VerifyError) -> &'static str {
     match error {
         VerifyError::Expired { .. } => "the token expired",
-        VerifyError::IssuedInFuture { .. } | VerifyError::NotYetValid { .. } => "the token is not valid yet",
-        VerifyError::Audience { .. } | VerifyError::AuthorizedParty { .. } => "the token is for another client",
+        VerifyError::IssuedInFuture { .. } | VerifyError::NotYetValid { .. } => {
+            "the token is not valid yet"
+        }
+        VerifyError::Audience { .. } | VerifyError::AuthorizedParty { .. } => {
+            "the token is for another client"
+        }
         VerifyError::Issuer { .. } => "the token has the wrong issuer",
         VerifyError::Signature { .. } => "the signature does not verify",
         VerifyError::Key(KeyError::UnknownKid { .. }) | VerifyError::KidMissing => {
             "the token names no known key"
         }
         VerifyError::Algorithm { .. } => "the algorithm is not accepted",
-        VerifyError::NonceMismatch { .. } | VerifyError::NonceMissing { .. } => "the nonce does not match",
+        VerifyError::NonceMismatch { .. } | VerifyError::NonceMissing { .. } => {
+            "the nonce does not match"
+        }
         VerifyError::Claim(_) => "a claim is missing or malformed",
         _ => "the token is malformed",
     }
@@ -162,7 +170,10 @@ mod tests {
 
     fn verifier() -> Arc<Verifier> {
         let keys = Arc::new(KeyCache::from_json(br#"{"keys":[]}"#).unwrap());
-        Arc::new(Verifier::new(keys, [ClientId::new("com.example.ios").unwrap()]))
+        Arc::new(Verifier::new(
+            keys,
+            [ClientId::new("com.example.ios").unwrap()],
+        ))
     }
 
     async fn reject(authorization: Option<&str>) -> Response {
@@ -179,10 +190,18 @@ mod tests {
 
     #[tokio::test]
     async fn missing_token_is_a_bare_challenge() {
-        for auth in [None, Some("Basic dXNlcjpwYXNz"), Some("Bearer "), Some("Bearer")] {
+        for auth in [
+            None,
+            Some("Basic dXNlcjpwYXNz"),
+            Some("Bearer "),
+            Some("Bearer"),
+        ] {
             let response = reject(auth).await;
             assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
-            assert_eq!(response.headers()[WWW_AUTHENTICATE], r#"Bearer realm="siwa""#);
+            assert_eq!(
+                response.headers()[WWW_AUTHENTICATE],
+                r#"Bearer realm="siwa""#
+            );
         }
     }
 

@@ -59,7 +59,10 @@ pub enum HttpError {
 
 impl HttpError {
     /// A transport failure with its cause.
-    pub fn transport(message: impl Into<String>, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+    pub fn transport(
+        message: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
         Self::Transport {
             message: message.into(),
             source: Some(Box::new(source)),
@@ -69,9 +72,13 @@ impl HttpError {
     /// What a person can do about it.
     pub fn hint(&self) -> &'static str {
         match self {
-            Self::BodyTooLarge { .. } => "check the URL: it answers with far more than the expected document",
+            Self::BodyTooLarge { .. } => {
+                "check the URL: it answers with far more than the expected document"
+            }
             Self::Timeout { .. } => "check the network path to the server, or raise the timeout",
-            Self::Transport { .. } => "check the URL, DNS, the network and the server's TLS certificate",
+            Self::Transport { .. } => {
+                "check the URL, DNS, the network and the server's TLS certificate"
+            }
         }
     }
 }
@@ -124,15 +131,24 @@ mod reqwest_client {
             })
         }
 
-        async fn exchange(&self, request: http::Request<Vec<u8>>) -> Result<http::Response<Vec<u8>>, HttpError> {
+        async fn exchange(
+            &self,
+            request: http::Request<Vec<u8>>,
+        ) -> Result<http::Response<Vec<u8>>, HttpError> {
             let request = reqwest::Request::try_from(request)
                 .map_err(|e| HttpError::transport("the request is not valid", e))?;
-            let mut response = self.client.execute(request).await.map_err(|e| self.error(e))?;
+            let mut response = self
+                .client
+                .execute(request)
+                .await
+                .map_err(|e| self.error(e))?;
             if response
                 .content_length()
                 .is_some_and(|len| len > self.max_body as u64)
             {
-                return Err(HttpError::BodyTooLarge { limit: self.max_body });
+                return Err(HttpError::BodyTooLarge {
+                    limit: self.max_body,
+                });
             }
             let mut builder = http::Response::builder()
                 .status(response.status())
@@ -143,7 +159,9 @@ mod reqwest_client {
             let mut body = Vec::new();
             while let Some(chunk) = response.chunk().await.map_err(|e| self.error(e))? {
                 if body.len() + chunk.len() > self.max_body {
-                    return Err(HttpError::BodyTooLarge { limit: self.max_body });
+                    return Err(HttpError::BodyTooLarge {
+                        limit: self.max_body,
+                    });
                 }
                 body.extend_from_slice(&chunk);
             }
@@ -154,7 +172,9 @@ mod reqwest_client {
 
         fn error(&self, e: reqwest::Error) -> HttpError {
             if e.is_timeout() {
-                HttpError::Timeout { after: self.timeout }
+                HttpError::Timeout {
+                    after: self.timeout,
+                }
             } else {
                 // Without the URL: it may carry a query the caller considers private.
                 let e = e.without_url();

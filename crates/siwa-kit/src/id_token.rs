@@ -274,7 +274,10 @@ impl Verifier {
     pub fn new(keys: Arc<KeyCache>, audiences: impl IntoIterator<Item = ClientId>) -> Self {
         Self {
             keys,
-            audiences: audiences.into_iter().map(|c| c.as_str().to_owned()).collect(),
+            audiences: audiences
+                .into_iter()
+                .map(|c| c.as_str().to_owned())
+                .collect(),
             issuer: APPLE_ISSUER.to_owned(),
             leeway: DEFAULT_LEEWAY_SECS,
             clock: Arc::new(SystemClock),
@@ -315,7 +318,11 @@ impl Verifier {
     }
 
     /// Verifies an identity token, checking its nonce as `nonce` says.
-    pub async fn verify_with_nonce(&self, token: &str, nonce: &NoncePolicy) -> Result<Claims, VerifyError> {
+    pub async fn verify_with_nonce(
+        &self,
+        token: &str,
+        nonce: &NoncePolicy,
+    ) -> Result<Claims, VerifyError> {
         let payload = self.signed_payload(token).await?;
         let mut wire = WireClaims::parse(&payload)?;
         let registered = self.check_registered(&mut wire)?;
@@ -324,10 +331,14 @@ impl Verifier {
         check_nonce(nonce, token_nonce.as_deref())?;
         let real_user_status = match take(&mut wire.real_user_status).uint("real_user_status")? {
             None => None,
-            Some(code) => Some(RealUserStatus::from_code(code).ok_or_else(|| ClaimError::Value {
-                claim: "real_user_status",
-                reason: format!("{code} is not 0, 1 or 2"),
-            })?),
+            Some(code) => {
+                Some(
+                    RealUserStatus::from_code(code).ok_or_else(|| ClaimError::Value {
+                        claim: "real_user_status",
+                        reason: format!("{code} is not 0, 1 or 2"),
+                    })?,
+                )
+            }
         };
         let claims = Claims {
             iss: registered.iss,
@@ -349,21 +360,26 @@ impl Verifier {
             raw: String::new(),
         };
         drop(wire);
-        Ok(Claims { raw: payload, ..claims })
+        Ok(Claims {
+            raw: payload,
+            ..claims
+        })
     }
 
-    /// Steps 1 to 3, and the payload checked as strict JSON.
+    /// Steps 1 to 3, and the payload checked as strict JSON. Every segment's
+    /// encoding is checked before the signature (so a malformed token gets a
+    /// precise error); the payload's JSON is read only after it.
     pub(crate) async fn signed_payload(&self, token: &str) -> Result<String, VerifyError> {
         let parts = jws::split(token)?;
         let header = parts.decode(Segment::Header)?;
         let header = jws::strict_json(&header, Segment::Header)?;
         let kid = check_header(header)?;
-        let key = self.keys.key(&kid).await?;
+        let payload = parts.decode(Segment::Payload)?;
         let mut buf = [0u8; SIGNATURE_BUF_LEN];
         let signature = jws::decode_segment_into(parts.signature(), Segment::Signature, &mut buf)?;
+        let key = self.keys.key(&kid).await?;
         jws::verify_rs256(&key, parts.signing_input(), signature)
             .map_err(|_| VerifyError::Signature { kid: cut(&kid) })?;
-        let payload = parts.decode(Segment::Payload)?;
         jws::strict_json(&payload, Segment::Payload)?;
         // strict_json has just checked the bytes are UTF-8.
         String::from_utf8(payload).map_err(|e| {
@@ -375,7 +391,10 @@ impl Verifier {
     }
 
     /// `iss`, `aud`/`azp`, `exp`, `iat`, `nbf`.
-    pub(crate) fn check_registered(&self, wire: &mut WireClaims<'_>) -> Result<Registered, VerifyError> {
+    pub(crate) fn check_registered(
+        &self,
+        wire: &mut WireClaims<'_>,
+    ) -> Result<Registered, VerifyError> {
         let now = self.clock.now();
         let iss = take(&mut wire.iss).required_string("iss")?;
         if iss != self.issuer {
@@ -418,7 +437,11 @@ impl Verifier {
         })
     }
 
-    fn check_audience(&self, aud: Wire<'_>, azp: Wire<'_>) -> Result<(Vec<String>, Option<String>), VerifyError> {
+    fn check_audience(
+        &self,
+        aud: Wire<'_>,
+        azp: Wire<'_>,
+    ) -> Result<(Vec<String>, Option<String>), VerifyError> {
         let values: Vec<Cow<'_, str>> = match aud {
             Wire::Absent => return Err(ClaimError::Missing { claim: "aud" }.into()),
             Wire::Str(one) => vec![one],

@@ -109,7 +109,11 @@ impl Jwk {
         if let Some(found) = self.alg.as_deref().filter(|a| *a != "RS256") {
             return Err(KeyProblem::Alg { found: cut(found) });
         }
-        if let Some(ops) = self.key_ops.as_ref().filter(|ops| !ops.iter().any(|op| op == "verify")) {
+        if let Some(ops) = self
+            .key_ops
+            .as_ref()
+            .filter(|ops| !ops.iter().any(|op| op == "verify"))
+        {
             return Err(KeyProblem::KeyOps {
                 found: ops.iter().take(8).map(|op| cut(op)).collect(),
             });
@@ -287,7 +291,9 @@ impl KeySet {
     pub fn key(&self, kid: &str) -> Result<Arc<RsaPublicKey>, KeyError> {
         match self.find(kid) {
             Some(KeyEntry { key: Ok(key), .. }) => Ok(Arc::clone(key)),
-            Some(KeyEntry { key: Err(problem), .. }) => Err(KeyError::Unusable {
+            Some(KeyEntry {
+                key: Err(problem), ..
+            }) => Err(KeyError::Unusable {
                 kid: cut(kid),
                 problem: problem.clone(),
             }),
@@ -609,19 +615,28 @@ impl KeyCache {
         }
     }
 
-    async fn key_slow(&self, kid: &str, attempts_seen: u64, now: UnixTime) -> Result<Arc<RsaPublicKey>, KeyError> {
+    async fn key_slow(
+        &self,
+        kid: &str,
+        attempts_seen: u64,
+        now: UnixTime,
+    ) -> Result<Arc<RsaPublicKey>, KeyError> {
         let snapshot = self.snapshot.load_full();
         if snapshot.is_usable(now) && snapshot.keys.find(kid).is_some() {
             // Known but stale: refresh unless someone already is (they will
             // update the set); meanwhile the stale key serves.
             if let Ok(mut flight) = self.flight.try_lock() {
-                if self.attempts.load(Ordering::Acquire) == attempts_seen && self.may_fetch(&flight, now) {
+                if self.attempts.load(Ordering::Acquire) == attempts_seen
+                    && self.may_fetch(&flight, now)
+                {
                     self.fetch_into(&mut flight, now).await;
                 }
             }
         } else {
             let mut flight = self.flight.lock().await;
-            if self.attempts.load(Ordering::Acquire) == attempts_seen && self.may_fetch(&flight, now) {
+            if self.attempts.load(Ordering::Acquire) == attempts_seen
+                && self.may_fetch(&flight, now)
+            {
                 self.fetch_into(&mut flight, now).await;
             }
         }
@@ -676,7 +691,11 @@ impl KeyCache {
         self.attempts.fetch_add(1, Ordering::AcqRel);
     }
 
-    async fn fetch(&self, url: &http::Uri, http: &dyn HttpClient) -> Result<(JwkSet, u64), FetchError> {
+    async fn fetch(
+        &self,
+        url: &http::Uri,
+        http: &dyn HttpClient,
+    ) -> Result<(JwkSet, u64), FetchError> {
         let url_text = || url.to_string();
         let request = http::Request::get(url.clone())
             .header(http::header::ACCEPT, "application/json")
@@ -692,8 +711,14 @@ impl KeyCache {
                 after: self.timing.fetch_timeout,
             })?
             .map_err(|source| match source {
-                HttpError::Timeout { after } => FetchError::Timeout { url: url_text(), after },
-                source => FetchError::Http { url: url_text(), source },
+                HttpError::Timeout { after } => FetchError::Timeout {
+                    url: url_text(),
+                    after,
+                },
+                source => FetchError::Http {
+                    url: url_text(),
+                    source,
+                },
             })?;
         if response.status() != http::StatusCode::OK {
             return Err(FetchError::Status {

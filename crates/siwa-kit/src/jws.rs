@@ -237,7 +237,9 @@ pub fn decode_segment_into<'b>(
     } else {
         match URL_SAFE_NO_PAD.decode_slice(text, out) {
             Ok(len) => return Ok(&out[..len]),
-            Err(base64::DecodeSliceError::OutputSliceTooSmall) => "it is longer than any value it may hold",
+            Err(base64::DecodeSliceError::OutputSliceTooSmall) => {
+                "it is longer than any value it may hold"
+            }
             Err(base64::DecodeSliceError::DecodeError(e)) => match e {
                 base64::DecodeError::InvalidLastSymbol(..) => "its last character has stray bits",
                 base64::DecodeError::InvalidLength(_) => "its length is impossible for base64",
@@ -280,7 +282,11 @@ pub fn encode(bytes: &[u8]) -> String {
 }
 
 /// Checks an ES256 signature in JWS form (64 bytes, `r || s`).
-pub fn verify_es256(key: &PublicKey, signing_input: &[u8], signature: &[u8]) -> Result<(), JwsError> {
+pub fn verify_es256(
+    key: &PublicKey,
+    signing_input: &[u8],
+    signature: &[u8],
+) -> Result<(), JwsError> {
     UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, key.point())
         .verify(signing_input, signature)
         .map_err(|_| JwsError::BadSignature)
@@ -395,13 +401,19 @@ impl RsaPublicKey {
 
 impl fmt::Debug for RsaPublicKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RsaPublicKey").field("bits", &self.bits).finish()
+        f.debug_struct("RsaPublicKey")
+            .field("bits", &self.bits)
+            .finish()
     }
 }
 
 /// Checks an RS256 signature (RSASSA-PKCS1-v1_5 with SHA-256): the only
 /// algorithm of Apple's identity tokens and notifications.
-pub fn verify_rs256(key: &RsaPublicKey, signing_input: &[u8], signature: &[u8]) -> Result<(), JwsError> {
+pub fn verify_rs256(
+    key: &RsaPublicKey,
+    signing_input: &[u8],
+    signature: &[u8],
+) -> Result<(), JwsError> {
     key.key
         .verify_sig(signing_input, signature)
         .map_err(|_| JwsError::BadSignature)
@@ -436,9 +448,18 @@ mod tests {
 
     #[test]
     fn rejects_wrong_segment_counts() {
-        assert_eq!(split("a.b").unwrap_err(), JwsError::SegmentCount { count: 2 });
-        assert_eq!(split("a.b.c.d").unwrap_err(), JwsError::SegmentCount { count: 4 });
-        assert_eq!(split("abc").unwrap_err(), JwsError::SegmentCount { count: 1 });
+        assert_eq!(
+            split("a.b").unwrap_err(),
+            JwsError::SegmentCount { count: 2 }
+        );
+        assert_eq!(
+            split("a.b.c.d").unwrap_err(),
+            JwsError::SegmentCount { count: 4 }
+        );
+        assert_eq!(
+            split("abc").unwrap_err(),
+            JwsError::SegmentCount { count: 1 }
+        );
     }
 
     #[test]

@@ -191,17 +191,23 @@ impl From<ClaimError> for NotificationError {
 
 impl Verifier {
     /// Verifies a notification's JWT (the `payload` member of the body).
-    pub async fn verify_notification(&self, token: &str) -> Result<Notification, NotificationError> {
+    pub async fn verify_notification(
+        &self,
+        token: &str,
+    ) -> Result<Notification, NotificationError> {
         let payload = self.signed_payload(token).await?;
         let mut wire = WireClaims::parse(&payload)?;
         let registered = self.check_registered(&mut wire)?;
-        let jti = take(&mut wire.jti).required_string("jti")?.into_owned();
         let events = take(&mut wire.events)
             .required_string("events")
             .map_err(NotificationError::Events)?;
         let event = parse_event(&events)?;
+        let jti = take(&mut wire.jti).required_string("jti")?.into_owned();
         Ok(Notification {
-            aud: registered.azp.or_else(|| registered.aud.into_iter().next()).unwrap_or_default(),
+            aud: registered
+                .azp
+                .or_else(|| registered.aud.into_iter().next())
+                .unwrap_or_default(),
             iat: registered.iat,
             exp: registered.exp,
             jti,
@@ -211,7 +217,10 @@ impl Verifier {
 
     /// Verifies a notification from the body Apple POSTed
     /// (`{"payload":"<JWT>"}`), at most [`MAX_BODY_LEN`] bytes.
-    pub async fn verify_notification_body(&self, body: &[u8]) -> Result<Notification, NotificationError> {
+    pub async fn verify_notification_body(
+        &self,
+        body: &[u8],
+    ) -> Result<Notification, NotificationError> {
         let token = payload_of(body)?;
         self.verify_notification(&token).await
     }
@@ -225,7 +234,10 @@ pub fn payload_of(body: &[u8]) -> Result<String, NotificationError> {
     }
     if body.len() > MAX_BODY_LEN {
         return Err(NotificationError::Body {
-            reason: format!("it is {} bytes, over the {MAX_BODY_LEN}-byte limit", body.len()),
+            reason: format!(
+                "it is {} bytes, over the {MAX_BODY_LEN}-byte limit",
+                body.len()
+            ),
         });
     }
     let text = jws::strict_json_text(body).map_err(|reason| NotificationError::Body { reason })?;
@@ -265,14 +277,25 @@ fn parse_event(events: &str) -> Result<Event, NotificationError> {
     let events = |e: ClaimError| NotificationError::Events(e);
     Ok(Event {
         kind: EventKind::from_name(&wire.kind.required_string("type").map_err(events)?),
-        sub: wire.sub.required_string("sub").map_err(events)?.into_owned(),
-        email: wire.email.string("email").map_err(events)?.map(|e| e.into_owned()),
-        is_private_email: wire.is_private_email.flag("is_private_email").map_err(events)?,
-        event_time_ms: wire
-            .event_time
-            .uint("event_time")
+        sub: wire
+            .sub
+            .required_string("sub")
             .map_err(events)?
-            .ok_or(NotificationError::Events(ClaimError::Missing { claim: "event_time" }))?,
+            .into_owned(),
+        email: wire
+            .email
+            .string("email")
+            .map_err(events)?
+            .map(|e| e.into_owned()),
+        is_private_email: wire
+            .is_private_email
+            .flag("is_private_email")
+            .map_err(events)?,
+        event_time_ms: wire.event_time.uint("event_time").map_err(events)?.ok_or(
+            NotificationError::Events(ClaimError::Missing {
+                claim: "event_time",
+            }),
+        )?,
     })
 }
 
@@ -299,8 +322,14 @@ mod tests {
             (r#"{"sub":"s","event_time":1}"#, "type"),
             (r#"{"type":"account-delete","event_time":1}"#, "sub"),
             (r#"{"type":"account-delete","sub":"s"}"#, "event_time"),
-            (r#"{"type":"account-delete","sub":"s","event_time":"1"}"#, "event_time"),
-            (r#"{"type":"account-delete","sub":"s","sub":"t","event_time":1}"#, "events"),
+            (
+                r#"{"type":"account-delete","sub":"s","event_time":"1"}"#,
+                "event_time",
+            ),
+            (
+                r#"{"type":"account-delete","sub":"s","sub":"t","event_time":1}"#,
+                "events",
+            ),
             ("not json", "events"),
         ] {
             match parse_event(events) {

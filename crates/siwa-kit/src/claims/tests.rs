@@ -62,7 +62,10 @@ fn serializes_normalised_claims() {
 #[test]
 fn real_user_status_codes() {
     for code in 0..3 {
-        assert_eq!(u64::from(RealUserStatus::from_code(code).unwrap().code()), code);
+        assert_eq!(
+            u64::from(RealUserStatus::from_code(code).unwrap().code()),
+            code
+        );
     }
     assert_eq!(RealUserStatus::from_code(3), None);
 }

@@ -72,7 +72,11 @@ impl<'a> Wire<'a> {
         match self {
             Self::Absent => Ok(None),
             Self::Uint(n) => Ok(Some(UnixTime::from_secs(n))),
-            other => Err(type_error(claim, "a whole number of seconds since the epoch", &other)),
+            other => Err(type_error(
+                claim,
+                "a whole number of seconds since the epoch",
+                &other,
+            )),
         }
     }
 

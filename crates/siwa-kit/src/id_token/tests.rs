@@ -3,7 +3,10 @@ use super::*;
 #[test]
 fn header_needs_rs256_and_a_kid() {
     assert_eq!(check_header(r#"{"kid":"A","alg":"RS256"}"#).unwrap(), "A");
-    assert_eq!(check_header(r#"{"kid":"\u0041","alg":"RS256","typ":"JWT"}"#).unwrap(), "A");
+    assert_eq!(
+        check_header(r#"{"kid":"\u0041","alg":"RS256","typ":"JWT"}"#).unwrap(),
+        "A"
+    );
     for (json, found) in [
         (r#"{"kid":"A","alg":"none"}"#, "\"none\""),
         (r#"{"kid":"A","alg":"rs256"}"#, "\"rs256\""),
@@ -16,8 +19,15 @@ fn header_needs_rs256_and_a_kid() {
             other => panic!("{json}: {other:?}"),
         }
     }
-    for json in [r#"{"alg":"RS256"}"#, r#"{"alg":"RS256","kid":""}"#, r#"{"alg":"RS256","kid":7}"#] {
-        assert!(matches!(check_header(json), Err(VerifyError::KidMissing)), "{json}");
+    for json in [
+        r#"{"alg":"RS256"}"#,
+        r#"{"alg":"RS256","kid":""}"#,
+        r#"{"alg":"RS256","kid":7}"#,
+    ] {
+        assert!(
+            matches!(check_header(json), Err(VerifyError::KidMissing)),
+            "{json}"
+        );
     }
     assert!(matches!(
         check_header(r#"{"alg":"RS256","kid":"A","crit":["exp"]}"#),
@@ -36,7 +46,10 @@ fn nonce_policies() {
     let hashed = "6ca08b1bc38e1d7e9a3e3b5b1b6a3a2dc1d0bd4ae1a5f3e1a0e38d04d8be2e0c";
     let real = {
         let d = digest(&SHA256, b"raw-nonce");
-        d.as_ref().iter().map(|b| format!("{b:02x}")).collect::<String>()
+        d.as_ref()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
     };
     assert_ne!(real, hashed);
     let sha = NoncePolicy::Sha256OfRaw(raw.clone());
@@ -44,13 +57,18 @@ fn nonce_policies() {
     assert!(check_nonce(&sha, Some(&real.to_ascii_uppercase())).is_ok());
     assert!(matches!(
         check_nonce(&sha, Some(hashed)),
-        Err(VerifyError::NonceMismatch { policy: "sha256-of-raw" })
+        Err(VerifyError::NonceMismatch {
+            policy: "sha256-of-raw"
+        })
     ));
     assert!(matches!(
         check_nonce(&sha, Some("raw-nonce")),
         Err(VerifyError::NonceMismatch { .. })
     ));
-    assert!(matches!(check_nonce(&sha, None), Err(VerifyError::NonceMissing { .. })));
+    assert!(matches!(
+        check_nonce(&sha, None),
+        Err(VerifyError::NonceMissing { .. })
+    ));
     let exact = NoncePolicy::Exact(raw);
     assert!(check_nonce(&exact, Some("raw-nonce")).is_ok());
     assert!(matches!(
@@ -66,5 +84,8 @@ fn errors_never_show_the_nonce() {
     let policy = NoncePolicy::Exact(Nonce::new("s3cret-nonce"));
     let err = check_nonce(&policy, Some("other-value")).unwrap_err();
     let text = format!("{err} {err:?} {policy:?}");
-    assert!(!text.contains("s3cret-nonce") && !text.contains("other-value"), "{text}");
+    assert!(
+        !text.contains("s3cret-nonce") && !text.contains("other-value"),
+        "{text}"
+    );
 }

@@ -3,7 +3,10 @@ use super::*;
 fn header_map(values: &[&str]) -> http::HeaderMap {
     let mut map = http::HeaderMap::new();
     for v in values {
-        map.append(http::header::CACHE_CONTROL, http::HeaderValue::from_str(v).unwrap());
+        map.append(
+            http::header::CACHE_CONTROL,
+            http::HeaderValue::from_str(v).unwrap(),
+        );
     }
     map
 }
@@ -12,7 +15,10 @@ fn header_map(values: &[&str]) -> http::HeaderMap {
 fn reads_max_age() {
     assert_eq!(max_age(&header_map(&[])), None);
     assert_eq!(max_age(&header_map(&["max-age=600"])), Some(600));
-    assert_eq!(max_age(&header_map(&["public, Max-Age = 86400 , must-revalidate"])), Some(86_400));
+    assert_eq!(
+        max_age(&header_map(&["public, Max-Age = 86400 , must-revalidate"])),
+        Some(86_400)
+    );
     assert_eq!(max_age(&header_map(&["no-store"])), Some(0));
     assert_eq!(max_age(&header_map(&["max-age=60", "no-cache"])), Some(0));
     assert_eq!(max_age(&header_map(&["max-age=soon"])), None);
@@ -67,9 +73,24 @@ fn keeps_unusable_keys_with_their_reason() {
     };
     assert_eq!(keys.key("GOOD").unwrap().bits(), 2048);
     assert_eq!(problem("EC"), KeyProblem::NotRsa { kty: "EC".into() });
-    assert_eq!(problem("ENC"), KeyProblem::Use { found: "enc".into() });
-    assert_eq!(problem("RS512"), KeyProblem::Alg { found: "RS512".into() });
-    assert_eq!(problem("OPS"), KeyProblem::KeyOps { found: vec!["sign".into()] });
+    assert_eq!(
+        problem("ENC"),
+        KeyProblem::Use {
+            found: "enc".into()
+        }
+    );
+    assert_eq!(
+        problem("RS512"),
+        KeyProblem::Alg {
+            found: "RS512".into()
+        }
+    );
+    assert_eq!(
+        problem("OPS"),
+        KeyProblem::KeyOps {
+            found: vec!["sign".into()]
+        }
+    );
     assert_eq!(
         problem("SMALL"),
         KeyProblem::Rsa(RsaKeyError::ModulusSize {
@@ -78,7 +99,10 @@ fn keeps_unusable_keys_with_their_reason() {
             max: 8192
         })
     );
-    assert!(matches!(problem("E3"), KeyProblem::Rsa(RsaKeyError::Exponent { .. })));
+    assert!(matches!(
+        problem("E3"),
+        KeyProblem::Rsa(RsaKeyError::Exponent { .. })
+    ));
     assert_eq!(problem("PAD"), KeyProblem::Encoding { member: "n" });
     assert_eq!(problem("NOE"), KeyProblem::Missing { member: "e" });
     assert_eq!(problem("TWICE"), KeyProblem::DuplicateKid);
@@ -95,8 +119,14 @@ fn parses_and_writes_key_sets() {
         JwkSet::from_json(br#"{"keys":[],"keys":[]}"#),
         Err(JwksError::Json { .. })
     ));
-    assert!(matches!(JwkSet::from_json(br#"{"key":[]}"#), Err(JwksError::Shape { .. })));
-    assert!(matches!(JwkSet::from_json(b"[]"), Err(JwksError::Json { .. })));
+    assert!(matches!(
+        JwkSet::from_json(br#"{"key":[]}"#),
+        Err(JwksError::Shape { .. })
+    ));
+    assert!(matches!(
+        JwkSet::from_json(b"[]"),
+        Err(JwksError::Json { .. })
+    ));
 }
 
 #[test]

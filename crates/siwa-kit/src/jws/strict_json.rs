@@ -23,7 +23,10 @@ pub(crate) enum Problem {
     /// Not UTF-8 at this byte offset (or an escape that is a lone surrogate).
     Utf8 { offset: usize },
     /// Outside the grammar at this offset.
-    Syntax { offset: usize, expected: &'static str },
+    Syntax {
+        offset: usize,
+        expected: &'static str,
+    },
     /// More than [`MAX_DEPTH`] levels.
     TooDeep,
     /// A member name seen twice in one object (already unescaped, possibly truncated).
@@ -234,7 +237,10 @@ impl<'a> Scanner<'a> {
         if keys.len() <= 8 && all_plain {
             for (i, a) in keys.iter().enumerate() {
                 let a = &self.bytes[a.start..a.end];
-                if keys[i + 1..].iter().any(|b| &self.bytes[b.start..b.end] == a) {
+                if keys[i + 1..]
+                    .iter()
+                    .any(|b| &self.bytes[b.start..b.end] == a)
+                {
                     return Err(duplicate(a));
                 }
             }
@@ -513,7 +519,10 @@ mod tests {
             r#"{"a":"unterminated}"#,
             r#"{"a":[1 2]}"#,
         ] {
-            assert!(matches!(bad(text.as_bytes()), Problem::Syntax { .. }), "{text}");
+            assert!(
+                matches!(bad(text.as_bytes()), Problem::Syntax { .. }),
+                "{text}"
+            );
         }
     }
 
@@ -528,10 +537,16 @@ mod tests {
     fn rejects_invalid_utf8_and_lone_surrogates() {
         assert_eq!(bad(b"{\"a\":\"\xff\"}"), Problem::Utf8 { offset: 6 });
         assert!(matches!(bad(b"{\"a\":\"\xc0\xaf\"}"), Problem::Utf8 { .. }));
-        assert!(matches!(bad(b"{\"a\":\"\xed\xa0\x80\"}"), Problem::Utf8 { .. }));
+        assert!(matches!(
+            bad(b"{\"a\":\"\xed\xa0\x80\"}"),
+            Problem::Utf8 { .. }
+        ));
         assert!(matches!(bad(br#"{"a":"\ud800"}"#), Problem::Utf8 { .. }));
         assert!(matches!(bad(br#"{"a":"\udc00"}"#), Problem::Utf8 { .. }));
-        assert!(matches!(bad(br#"{"a":"\ud800\u0041"}"#), Problem::Utf8 { .. }));
+        assert!(matches!(
+            bad(br#"{"a":"\ud800\u0041"}"#),
+            Problem::Utf8 { .. }
+        ));
         assert!(matches!(bad(b"\xef\xbb\xbf{}"), Problem::NotObject));
     }
 
@@ -552,7 +567,10 @@ mod tests {
         let many: Vec<String> = (0..100).map(|i| format!("\"k{i}\":{i}")).collect();
         ok(&format!("{{{}}}", many.join(",")));
         let dup = format!("{{{},\"k42\":0}}", many.join(","));
-        assert_eq!(bad(dup.as_bytes()), Problem::Duplicate { name: "k42".into() });
+        assert_eq!(
+            bad(dup.as_bytes()),
+            Problem::Duplicate { name: "k42".into() }
+        );
         // The same name in two different objects is fine.
         ok(r#"{"a":{"k":1},"b":{"k":2},"k":3}"#);
     }
@@ -571,6 +589,9 @@ mod tests {
 
     #[test]
     fn unescapes_names() {
-        assert_eq!(unescape(br#"a\u00e9\n\ud83d\ude00\/"#), "aé\n😀/".as_bytes());
+        assert_eq!(
+            unescape(br#"a\u00e9\n\ud83d\ude00\/"#),
+            "aé\n😀/".as_bytes()
+        );
     }
 }
