@@ -22,6 +22,14 @@ pub(crate) enum Command {
     Pubkey(PubkeyArgs),
     /// Explain why Apple answers `invalid_client` to a client_secret.
     Doctor(DoctorArgs),
+    /// Exchange an authorization code for tokens at Apple's token endpoint.
+    Exchange(ExchangeArgs),
+    /// Get a fresh access token and identity token with a refresh token.
+    Refresh(RefreshArgs),
+    /// Revoke a refresh token or an access token.
+    Revoke(RevokeArgs),
+    /// Print the URL that starts a sign-in (Apple's authorization request).
+    AuthorizeUrl(AuthorizeUrlArgs),
     /// Run a local stand-in for appleid.apple.com (authorize, token, keys, revoke).
     Emulator(crate::cmd::emulator::EmulatorArgs),
 }
@@ -92,7 +100,154 @@ pub(crate) struct DoctorArgs {
     /// Judge the secret at this Unix time (seconds) instead of now.
     #[arg(long, value_name = "UNIX")]
     pub(crate) now: Option<u64>,
+    /// Also ask Apple (check `apple.probe`): the token endpoint gets the secret and a made-up
+    /// code; `invalid_grant` means Apple accepted the secret, `invalid_client` that it did not.
+    #[arg(long)]
+    pub(crate) probe: bool,
+    #[command(flatten)]
+    pub(crate) endpoint: EndpointArgs,
     /// Print the report as JSON: {"ok":bool,"checks":[{"id","status","message","hint"}]}.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+/// Where Apple is: `--apple-url` and `--api`.
+#[derive(Args, Debug)]
+pub(crate) struct EndpointArgs {
+    /// Apple's base URL, or the emulator's (env SIWA_APPLE_BASE_URL) [default: https://appleid.apple.com].
+    #[arg(long, value_name = "URL")]
+    pub(crate) apple_url: Option<String>,
+    /// API family: sign-in-with-apple (/auth/...) or org-data-sharing (/auth/oauth2/v2/...).
+    #[arg(
+        long,
+        value_enum,
+        default_value = "sign-in-with-apple",
+        env = "SIWA_API"
+    )]
+    pub(crate) api: ApiArg,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub(crate) enum ApiArg {
+    /// Sign in with Apple: /auth/authorize|token|keys|revoke.
+    SignInWithApple,
+    /// Account & Organizational Data Sharing: /auth/oauth2/v2/authorize|token|keys|revoke.
+    OrgDataSharing,
+}
+
+/// What the token and revoke endpoints need: the secret's inputs and where Apple is.
+#[derive(Args, Debug)]
+pub(crate) struct AppleArgs {
+    #[command(flatten)]
+    pub(crate) ids: IdentityArgs,
+    /// The .p8 private key file (env SIWA_PRIVATE_KEY: a path or the PEM text).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) key: Option<String>,
+    #[command(flatten)]
+    pub(crate) endpoint: EndpointArgs,
+    /// Print Apple's answer as one line of JSON (default: indented JSON, or text).
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct ExchangeArgs {
+    /// The authorization code (single use, valid 5 minutes), or `-` to read it from stdin.
+    #[arg(long, value_name = "CODE|-")]
+    pub(crate) code: String,
+    /// The redirect_uri of the authorization request; leave it out if that request had none
+    /// (a native app's code).
+    #[arg(long, value_name = "URL")]
+    pub(crate) redirect_uri: Option<String>,
+    #[command(flatten)]
+    pub(crate) apple: AppleArgs,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct RefreshArgs {
+    /// The refresh token from the code exchange, or `-` to read it from stdin.
+    #[arg(long, value_name = "TOKEN|-")]
+    pub(crate) refresh_token: String,
+    #[command(flatten)]
+    pub(crate) apple: AppleArgs,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub(crate) enum TokenTypeHintArg {
+    /// A refresh token: revoking it ends the user's authorization of the app.
+    #[value(name = "refresh_token")]
+    RefreshToken,
+    /// An access token.
+    #[value(name = "access_token")]
+    AccessToken,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct RevokeArgs {
+    /// The token to revoke, or `-` to read it from stdin.
+    #[arg(long, value_name = "TOKEN|-")]
+    pub(crate) token: String,
+    /// What kind of token it is.
+    #[arg(
+        long,
+        visible_alias = "hint",
+        value_enum,
+        default_value = "refresh_token"
+    )]
+    pub(crate) token_type_hint: TokenTypeHintArg,
+    #[command(flatten)]
+    pub(crate) apple: AppleArgs,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub(crate) enum ResponseModeArg {
+    /// In the redirect URL's query.
+    #[value(name = "query")]
+    Query,
+    /// In the redirect URL's fragment.
+    #[value(name = "fragment")]
+    Fragment,
+    /// A form POSTed to the redirect URL (required with --scope).
+    #[value(name = "form_post")]
+    FormPost,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub(crate) enum ResponseTypeArg {
+    /// A code only.
+    #[value(name = "code")]
+    Code,
+    /// A code and an identity token.
+    #[value(name = "code id_token")]
+    CodeIdToken,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct AuthorizeUrlArgs {
+    /// Services ID (web) or bundle ID (env SIWA_CLIENT_ID).
+    #[arg(long, value_name = "CLIENT_ID")]
+    pub(crate) client_id: Option<String>,
+    /// Where Apple sends the answer: registered for the client, exactly.
+    #[arg(long, value_name = "URL")]
+    pub(crate) redirect_uri: String,
+    /// What to ask the user to share, e.g. "name email" (forces response_mode form_post).
+    #[arg(long, value_name = "SCOPES")]
+    pub(crate) scope: Option<String>,
+    /// A value the callback echoes (tie it to the browser session; compare it on return).
+    #[arg(long, value_name = "STATE")]
+    pub(crate) state: Option<String>,
+    /// A value Apple copies into the identity token's nonce claim.
+    #[arg(long, value_name = "NONCE")]
+    pub(crate) nonce: Option<String>,
+    /// How the answer comes back [default: form_post with a scope, fragment with id_token, else query].
+    #[arg(long, value_enum)]
+    pub(crate) response_mode: Option<ResponseModeArg>,
+    /// What comes back.
+    #[arg(long, value_enum, default_value = "code")]
+    pub(crate) response_type: ResponseTypeArg,
+    #[command(flatten)]
+    pub(crate) endpoint: EndpointArgs,
+    /// Print {"url": ...} as JSON.
     #[arg(long)]
     pub(crate) json: bool,
 }

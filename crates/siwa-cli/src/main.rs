@@ -19,6 +19,10 @@ fn main() -> ExitCode {
         Command::Secret(args) => cmd::secret::run(args),
         Command::Pubkey(args) => cmd::pubkey::run(args),
         Command::Doctor(args) => cmd::doctor::run(args),
+        Command::Exchange(args) => cmd::exchange::run(args),
+        Command::Refresh(args) => cmd::refresh::run(args),
+        Command::Revoke(args) => cmd::revoke::run(args),
+        Command::AuthorizeUrl(args) => cmd::authorize_url::run(args),
         Command::Emulator(args) => cmd::emulator::run(args),
     };
     match outcome {

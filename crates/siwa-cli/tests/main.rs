@@ -1,6 +1,7 @@
 //! End-to-end tests of the `siwa` binary: one integration test binary, modules beside it.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod apple;
 mod cli;
 mod doctor;
 mod pubkey;

@@ -214,7 +214,13 @@ impl User {
 
 impl fmt::Debug for User {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let shown = |v: &Option<String>| if v.is_some() { "Some([redacted])" } else { "None" };
+        let shown = |v: &Option<String>| {
+            if v.is_some() {
+                "Some([redacted])"
+            } else {
+                "None"
+            }
+        };
         f.debug_struct("User")
             .field("first_name", &format_args!("{}", shown(&self.first_name)))
             .field("last_name", &format_args!("{}", shown(&self.last_name)))

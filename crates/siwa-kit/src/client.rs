@@ -58,10 +58,13 @@ pub use self::authorize::{AuthorizeRequest, RedirectUri, ResponseMode, ResponseT
 pub use self::error::{AppleErrorCode, ClientError, ConfigError, Operation};
 pub use self::probe::{probe_check, PROBE_CODE};
 pub use self::tokens::{
-    AccessToken, AuthorizationCode, ClientSecretText, IdToken, RefreshToken, RevokeToken, State, TokenResponse,
-    TokenTypeHint,
+    AccessToken, AuthorizationCode, ClientSecretText, IdToken, RefreshToken, RevokeToken, State,
+    TokenResponse, TokenTypeHint,
 };
-pub use self::wire::{form_post, parse_revoke_response, parse_token_response, EMULATOR_REASON_HEADER, FORM_CONTENT_TYPE};
+pub use self::wire::{
+    form_post, parse_revoke_response, parse_token_response, EMULATOR_REASON_HEADER,
+    FORM_CONTENT_TYPE,
+};
 
 /// Apple's base URL.
 pub const APPLE_BASE_URL: &str = "https://appleid.apple.com";
@@ -171,7 +174,9 @@ impl Endpoints {
         }
         match uri.authority() {
             None => return Err(bad("it has no host")),
-            Some(a) if a.as_str().contains('@') => return Err(bad("it holds a user name or password")),
+            Some(a) if a.as_str().contains('@') => {
+                return Err(bad("it holds a user name or password"))
+            }
             Some(a) if a.host().is_empty() => return Err(bad("it has no host")),
             Some(_) => {}
         }
@@ -226,8 +231,16 @@ impl Endpoints {
 
     /// The URL to send the user's browser to, every value percent-encoded.
     /// Needs no client_secret.
-    pub fn authorize_url(&self, client_id: &ClientId, request: &AuthorizeRequest) -> Result<String, ConfigError> {
-        Ok(format!("{}?{}", self.authorize, request.query(client_id.as_str())?))
+    pub fn authorize_url(
+        &self,
+        client_id: &ClientId,
+        request: &AuthorizeRequest,
+    ) -> Result<String, ConfigError> {
+        Ok(format!(
+            "{}?{}",
+            self.authorize,
+            request.query(client_id.as_str())?
+        ))
     }
 }
 
@@ -309,7 +322,11 @@ impl AppleClient {
     /// A client for `client_id` at Apple's Sign in with Apple endpoints.
     ///
     /// The secret's `sub` must be `client_id`, or Apple answers `invalid_client`.
-    pub fn new(client_id: ClientId, secret: impl Into<SecretSource>, http: Arc<dyn HttpClient>) -> Self {
+    pub fn new(
+        client_id: ClientId,
+        secret: impl Into<SecretSource>,
+        http: Arc<dyn HttpClient>,
+    ) -> Self {
         Self {
             client_id,
             secret: secret.into(),
@@ -390,7 +407,10 @@ impl AppleClient {
     }
 
     /// The refresh request (`grant_type=refresh_token`).
-    pub fn refresh_request(&self, refresh_token: &RefreshToken) -> Result<http::Request<Vec<u8>>, ClientError> {
+    pub fn refresh_request(
+        &self,
+        refresh_token: &RefreshToken,
+    ) -> Result<http::Request<Vec<u8>>, ClientError> {
         let uri = self.endpoints.token_uri();
         self.with_secret(|client_id, secret| {
             form_post(
@@ -408,14 +428,20 @@ impl AppleClient {
     /// Asks for a new access token and identity token; the answer has no
     /// refresh token (keep the one you have). Apple answers `invalid_grant`
     /// once the user has revoked the app.
-    pub async fn refresh(&self, refresh_token: &RefreshToken) -> Result<TokenResponse, ClientError> {
+    pub async fn refresh(
+        &self,
+        refresh_token: &RefreshToken,
+    ) -> Result<TokenResponse, ClientError> {
         let request = self.refresh_request(refresh_token)?;
         let response = self.send(Operation::Refresh, request).await?;
         parse_token_response(Operation::Refresh, &response)
     }
 
     /// The revoke request, with `token_type_hint` from the token's type.
-    pub fn revoke_request(&self, token: RevokeToken<'_>) -> Result<http::Request<Vec<u8>>, ClientError> {
+    pub fn revoke_request(
+        &self,
+        token: RevokeToken<'_>,
+    ) -> Result<http::Request<Vec<u8>>, ClientError> {
         let uri = self.endpoints.revoke_uri();
         self.with_secret(|client_id, secret| {
             form_post(
@@ -472,7 +498,9 @@ impl AppleClient {
 
 fn without_userinfo(url: &str) -> String {
     let shown = match (url.find("://"), url.find('@')) {
-        (Some(scheme_end), Some(at)) if at > scheme_end => format!("{}[…]{}", &url[..scheme_end + 3], &url[at..]),
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            format!("{}[…]{}", &url[..scheme_end + 3], &url[at..])
+        }
         _ => url.to_owned(),
     };
     authorize::shorten(&shown, 120)

@@ -7,6 +7,7 @@ use siwa_kit::doctor::{Check, Doctor, ExpectedKey, Report, Status};
 use siwa_kit::p8::PublicKey;
 
 use crate::args::DoctorArgs;
+use crate::cmd::apple::{own_secret, probe};
 use crate::failure::{Failure, Outcome};
 use crate::settings::{file_label, load_private_key, read_bounded, setting};
 use crate::style::{color_stdout, Paint};
@@ -15,7 +16,15 @@ use crate::style::{color_stdout, Paint};
 const MAX_INPUT_LEN: u64 = 1024 * 1024;
 
 pub(crate) fn run(args: DoctorArgs) -> Outcome {
-    let token = read_token(args.token.as_deref())?;
+    let token = match read_token(args.token.as_deref())? {
+        Some(token) => token,
+        None => own_secret(&args.ids, args.key.as_deref())?.ok_or_else(|| {
+            Failure::usage(
+                "no client_secret given",
+                "pass it as an argument or `-` to read it from stdin, or give the key and ids (--key, --team-id, --client-id or SIWA_*) to check a secret made from them",
+            )
+        })?,
+    };
     let mut doctor = Doctor::new();
     if let Some(team) = setting(args.ids.team_id, "SIWA_TEAM_ID") {
         doctor = doctor.team_id(team);
@@ -23,7 +32,8 @@ pub(crate) fn run(args: DoctorArgs) -> Outcome {
     if let Some(kid) = setting(args.ids.key_id, "SIWA_KEY_ID") {
         doctor = doctor.key_id(kid);
     }
-    if let Some(client) = setting(args.ids.client_id, "SIWA_CLIENT_ID") {
+    let client_id = setting(args.ids.client_id, "SIWA_CLIENT_ID");
+    if let Some(client) = client_id.clone() {
         doctor = doctor.client_id(client);
     }
     if let Some(key) = expected_key(args.key, args.public_key)? {
@@ -33,7 +43,10 @@ pub(crate) fn run(args: DoctorArgs) -> Outcome {
         .now
         .map(UnixTime::from_secs)
         .unwrap_or_else(|| SystemClock.now());
-    let report = doctor.examine(&token, now);
+    let mut report = doctor.examine(&token, now);
+    if args.probe {
+        report.push(probe(&token, client_id.as_deref(), args.endpoint)?);
+    }
     if args.json {
         let text = serde_json::to_string_pretty(&report)
             .map_err(|e| Failure::usage(format!("cannot print the report: {e}"), ""))?;
@@ -48,16 +61,16 @@ pub(crate) fn run(args: DoctorArgs) -> Outcome {
     }
 }
 
-/// The token from the argument, or stdin for `-` or no argument on a pipe.
-fn read_token(arg: Option<&str>) -> Result<String, Failure> {
+/// The token from the argument, or stdin for `-` or no argument on a pipe;
+/// `None` when there is no argument and nothing on stdin.
+fn read_token(arg: Option<&str>) -> Result<Option<String>, Failure> {
     match arg {
-        Some("-") => read_stdin(),
-        Some(token) => Ok(token.to_owned()),
-        None if !std::io::stdin().is_terminal() => read_stdin(),
-        None => Err(Failure::usage(
-            "no client_secret given",
-            "pass it as an argument, or `-` to read it from stdin",
-        )),
+        Some("-") => read_stdin().map(Some),
+        Some(token) => Ok(Some(token.to_owned())),
+        None if !std::io::stdin().is_terminal() => {
+            read_stdin().map(|text| Some(text).filter(|t| !t.trim().is_empty()))
+        }
+        None => Ok(None),
     }
 }
 

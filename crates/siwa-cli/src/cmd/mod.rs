@@ -1,6 +1,11 @@
 //! One module per subcommand.
 
+pub(crate) mod apple;
+pub(crate) mod authorize_url;
 pub(crate) mod doctor;
 pub(crate) mod emulator;
+pub(crate) mod exchange;
 pub(crate) mod pubkey;
+pub(crate) mod refresh;
+pub(crate) mod revoke;
 pub(crate) mod secret;

@@ -111,7 +111,11 @@ impl FromStr for ResponseMode {
             "form_post" | "form-post" => Ok(Self::FormPost),
             "fragment" => Ok(Self::Fragment),
             "query" => Ok(Self::Query),
-            other => Err(unknown("response_mode", other, "query, fragment, form_post")),
+            other => Err(unknown(
+                "response_mode",
+                other,
+                "query, fragment, form_post",
+            )),
         }
     }
 }
@@ -239,7 +243,9 @@ impl AuthorizeRequest {
             None if !self.scopes.is_empty() => Ok(ResponseMode::FormPost),
             None if wants_id_token => Ok(ResponseMode::Fragment),
             None => Ok(ResponseMode::Query),
-            Some(mode @ (ResponseMode::Query | ResponseMode::Fragment)) if !self.scopes.is_empty() => {
+            Some(mode @ (ResponseMode::Query | ResponseMode::Fragment))
+                if !self.scopes.is_empty() =>
+            {
                 Err(ConfigError::ResponseMode {
                     mode: mode.as_str(),
                     reason: "with a scope: Apple requires form_post",
@@ -247,7 +253,8 @@ impl AuthorizeRequest {
             }
             Some(ResponseMode::Query) if wants_id_token => Err(ConfigError::ResponseMode {
                 mode: "query",
-                reason: "with response_type \"code id_token\": Apple requires fragment or form_post",
+                reason:
+                    "with response_type \"code id_token\": Apple requires fragment or form_post",
             }),
             Some(mode) => Ok(mode),
         }

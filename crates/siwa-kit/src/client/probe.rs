@@ -16,7 +16,9 @@ impl AppleClient {
     /// Asks the token endpoint to judge the client_secret with [`PROBE_CODE`]
     /// and no redirect_uri; the verdict is the `apple.probe` check.
     pub async fn probe(&self) -> Check {
-        let answer = self.exchange_code(&AuthorizationCode::new(PROBE_CODE), None).await;
+        let answer = self
+            .exchange_code(&AuthorizationCode::new(PROBE_CODE), None)
+            .await;
         probe_check(&answer)
     }
 }
@@ -83,8 +85,12 @@ fn chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
+        // Some errors repeat their cause's text in their own; say it once.
+        let cause_text = cause.to_string();
+        if !text.ends_with(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
         source = cause.source();
     }
     text

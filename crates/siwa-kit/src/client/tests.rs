@@ -20,7 +20,8 @@ const ACCESS: &str = "a8725df60b37c4894af23724edbd3a15c.0.rsqsu.mzsChoTGGE9JJSYD
 const REFRESH: &str = "rb2ae81cc3283454cbc9e8f010530a7dd.0.rsqsu.fi7hx7kpvMDrwWQrBrJmhA";
 const ID_TOKEN: &str = "eyJraWQiOiJZdXlYb1kiLCJhbGciOiJSUzI1NiJ9.eyJpc3MiOiJodHRwczovL2FwcGxlaWQuYXBwbGUuY29tIn0.c2lnbmF0dXJlc2lnbmF0dXJl";
 
-type Handler = dyn Fn(http::Request<Vec<u8>>) -> Result<http::Response<Vec<u8>>, HttpError> + Send + Sync;
+type Handler =
+    dyn Fn(http::Request<Vec<u8>>) -> Result<http::Response<Vec<u8>>, HttpError> + Send + Sync;
 
 /// An HttpClient that hands each request to a closure, which asserts it.
 struct Mock {
@@ -43,7 +44,10 @@ impl HttpClient for Mock {
 }
 
 fn mock(
-    handler: impl Fn(http::Request<Vec<u8>>) -> Result<http::Response<Vec<u8>>, HttpError> + Send + Sync + 'static,
+    handler: impl Fn(http::Request<Vec<u8>>) -> Result<http::Response<Vec<u8>>, HttpError>
+        + Send
+        + Sync
+        + 'static,
 ) -> Arc<Mock> {
     Arc::new(Mock {
         handler: Box::new(handler),
@@ -78,7 +82,9 @@ fn builder(client_id: &str) -> ClientSecretBuilder {
 }
 
 fn secret(client_id: &str) -> ClientSecret {
-    builder(client_id).sign(&key(), UnixTime::from_secs(NOW)).unwrap()
+    builder(client_id)
+        .sign(&key(), UnixTime::from_secs(NOW))
+        .unwrap()
 }
 
 fn client_id(id: &str) -> ClientId {
@@ -106,8 +112,13 @@ fn assert_form(request: &http::Request<Vec<u8>>, uri: &str, fields: &[(&str, &st
         "application/x-www-form-urlencoded"
     );
     assert_eq!(request.headers().get("accept").unwrap(), "application/json");
-    let sent: Vec<(String, String)> = form_urlencoded::parse(request.body()).into_owned().collect();
-    let expected: Vec<(String, String)> = fields.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let sent: Vec<(String, String)> = form_urlencoded::parse(request.body())
+        .into_owned()
+        .collect();
+    let expected: Vec<(String, String)> = fields
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
     assert_eq!(sent, expected);
 }
 
@@ -124,19 +135,46 @@ fn run<T>(future: impl std::future::Future<Output = T>) -> T {
 #[test]
 fn apple_endpoints_of_both_families() {
     let siwa = Endpoints::apple(Api::SignInWithApple);
-    assert_eq!(siwa.authorize_endpoint(), "https://appleid.apple.com/auth/authorize");
-    assert_eq!(siwa.token_uri().to_string(), "https://appleid.apple.com/auth/token");
-    assert_eq!(siwa.keys_uri().to_string(), "https://appleid.apple.com/auth/keys");
-    assert_eq!(siwa.revoke_uri().to_string(), "https://appleid.apple.com/auth/revoke");
+    assert_eq!(
+        siwa.authorize_endpoint(),
+        "https://appleid.apple.com/auth/authorize"
+    );
+    assert_eq!(
+        siwa.token_uri().to_string(),
+        "https://appleid.apple.com/auth/token"
+    );
+    assert_eq!(
+        siwa.keys_uri().to_string(),
+        "https://appleid.apple.com/auth/keys"
+    );
+    assert_eq!(
+        siwa.revoke_uri().to_string(),
+        "https://appleid.apple.com/auth/revoke"
+    );
     let org = Endpoints::apple(Api::OrgDataSharing);
-    assert_eq!(org.authorize_endpoint(), "https://appleid.apple.com/auth/oauth2/v2/authorize");
-    assert_eq!(org.token_uri().to_string(), "https://appleid.apple.com/auth/oauth2/v2/token");
-    assert_eq!(org.keys_uri().to_string(), "https://appleid.apple.com/auth/oauth2/v2/keys");
-    assert_eq!(org.revoke_uri().to_string(), "https://appleid.apple.com/auth/oauth2/v2/revoke");
+    assert_eq!(
+        org.authorize_endpoint(),
+        "https://appleid.apple.com/auth/oauth2/v2/authorize"
+    );
+    assert_eq!(
+        org.token_uri().to_string(),
+        "https://appleid.apple.com/auth/oauth2/v2/token"
+    );
+    assert_eq!(
+        org.keys_uri().to_string(),
+        "https://appleid.apple.com/auth/oauth2/v2/keys"
+    );
+    assert_eq!(
+        org.revoke_uri().to_string(),
+        "https://appleid.apple.com/auth/oauth2/v2/revoke"
+    );
     assert_eq!(Endpoints::default(), siwa);
     // The static table agrees with the general constructor.
     for api in [Api::SignInWithApple, Api::OrgDataSharing] {
-        assert_eq!(Endpoints::new(APPLE_BASE_URL, api).unwrap(), Endpoints::apple(api));
+        assert_eq!(
+            Endpoints::new(APPLE_BASE_URL, api).unwrap(),
+            Endpoints::apple(api)
+        );
     }
 }
 
@@ -144,9 +182,15 @@ fn apple_endpoints_of_both_families() {
 fn custom_base_url_with_port_prefix_and_trailing_slash() {
     let e = Endpoints::new("http://127.0.0.1:8123/", Api::SignInWithApple).unwrap();
     assert_eq!(e.base_url(), "http://127.0.0.1:8123");
-    assert_eq!(e.token_uri().to_string(), "http://127.0.0.1:8123/auth/token");
+    assert_eq!(
+        e.token_uri().to_string(),
+        "http://127.0.0.1:8123/auth/token"
+    );
     let e = Endpoints::new("https://proxy.example/apple", Api::OrgDataSharing).unwrap();
-    assert_eq!(e.keys_uri().to_string(), "https://proxy.example/apple/auth/oauth2/v2/keys");
+    assert_eq!(
+        e.keys_uri().to_string(),
+        "https://proxy.example/apple/auth/oauth2/v2/keys"
+    );
     assert_eq!(e.api(), Api::OrgDataSharing);
 }
 
@@ -176,7 +220,11 @@ fn api_names() {
     }
     assert_eq!(Api::OrgDataSharing.path_prefix(), "/auth/oauth2/v2");
     let err = "oauth".parse::<Api>().unwrap_err();
-    assert!(err.to_string().contains("sign-in-with-apple, org-data-sharing"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("sign-in-with-apple, org-data-sharing"),
+        "{err}"
+    );
 }
 
 // ---- authorize URL --------------------------------------------------------
@@ -222,49 +270,89 @@ fn response_mode_rules() {
     let base = AuthorizeRequest::new(redirect());
     assert_eq!(base.effective_response_mode().unwrap(), ResponseMode::Query);
     let with_id = base.clone().response_type(ResponseType::CodeIdToken);
-    assert_eq!(with_id.effective_response_mode().unwrap(), ResponseMode::Fragment);
+    assert_eq!(
+        with_id.effective_response_mode().unwrap(),
+        ResponseMode::Fragment
+    );
     assert!(matches!(
-        with_id.response_mode(ResponseMode::Query).effective_response_mode(),
+        with_id
+            .response_mode(ResponseMode::Query)
+            .effective_response_mode(),
         Err(ConfigError::ResponseMode { mode: "query", .. })
     ));
     let scoped = base.clone().scope(Scope::Email);
-    assert_eq!(scoped.effective_response_mode().unwrap(), ResponseMode::FormPost);
+    assert_eq!(
+        scoped.effective_response_mode().unwrap(),
+        ResponseMode::FormPost
+    );
     for mode in [ResponseMode::Query, ResponseMode::Fragment] {
-        let err = scoped.clone().response_mode(mode).effective_response_mode().unwrap_err();
+        let err = scoped
+            .clone()
+            .response_mode(mode)
+            .effective_response_mode()
+            .unwrap_err();
         assert!(err.to_string().contains("form_post"), "{err}");
         assert!(err.hint().contains("form_post"));
-        assert!(Endpoints::default().authorize_url(&client_id(WEB), &scoped.clone().response_mode(mode)).is_err());
+        assert!(Endpoints::default()
+            .authorize_url(&client_id(WEB), &scoped.clone().response_mode(mode))
+            .is_err());
     }
     assert_eq!(
-        base.response_mode(ResponseMode::Fragment).effective_response_mode().unwrap(),
+        base.response_mode(ResponseMode::Fragment)
+            .effective_response_mode()
+            .unwrap(),
         ResponseMode::Fragment
     );
 }
 
 #[test]
 fn authorize_url_from_the_client_uses_its_client_id() {
-    let client = AppleClient::new(client_id("com.example.ios"), secret("com.example.ios"), answering(500, ""));
-    let url = client.authorize_url(&AuthorizeRequest::new(redirect())).unwrap();
+    let client = AppleClient::new(
+        client_id("com.example.ios"),
+        secret("com.example.ios"),
+        answering(500, ""),
+    );
+    let url = client
+        .authorize_url(&AuthorizeRequest::new(redirect()))
+        .unwrap();
     assert!(url.contains("client_id=com.example.ios&"), "{url}");
 }
 
 #[test]
 fn scopes_and_modes_parse() {
-    assert_eq!(Scope::parse_list("name email").unwrap(), vec![Scope::Name, Scope::Email]);
-    assert_eq!(Scope::parse_list(" email,name email ").unwrap(), vec![Scope::Email, Scope::Name]);
+    assert_eq!(
+        Scope::parse_list("name email").unwrap(),
+        vec![Scope::Name, Scope::Email]
+    );
+    assert_eq!(
+        Scope::parse_list(" email,name email ").unwrap(),
+        vec![Scope::Email, Scope::Name]
+    );
     assert!(Scope::parse_list("").unwrap().is_empty());
     assert!(Scope::parse_list("name openid").is_err());
-    assert_eq!("form_post".parse::<ResponseMode>().unwrap(), ResponseMode::FormPost);
-    assert_eq!("fragment".parse::<ResponseMode>().unwrap(), ResponseMode::Fragment);
+    assert_eq!(
+        "form_post".parse::<ResponseMode>().unwrap(),
+        ResponseMode::FormPost
+    );
+    assert_eq!(
+        "fragment".parse::<ResponseMode>().unwrap(),
+        ResponseMode::Fragment
+    );
     assert!("post".parse::<ResponseMode>().is_err());
-    assert_eq!("code id_token".parse::<ResponseType>().unwrap(), ResponseType::CodeIdToken);
+    assert_eq!(
+        "code id_token".parse::<ResponseType>().unwrap(),
+        ResponseType::CodeIdToken
+    );
     assert!("id_token".parse::<ResponseType>().is_err());
 }
 
 #[test]
 fn redirect_uris_are_checked_and_kept_verbatim() {
     // No normalization: Apple compares character for character.
-    assert_eq!(RedirectUri::new("https://example.com").unwrap().as_str(), "https://example.com");
+    assert_eq!(
+        RedirectUri::new("https://example.com").unwrap().as_str(),
+        "https://example.com"
+    );
     assert!(RedirectUri::new("http://127.0.0.1:8080/cb").is_ok());
     for bad in [
         "/auth/apple/callback",
@@ -276,7 +364,10 @@ fn redirect_uris_are_checked_and_kept_verbatim() {
         "",
     ] {
         let err = RedirectUri::new(bad).unwrap_err();
-        assert!(matches!(err, ConfigError::RedirectUri { .. }), "{bad}: {err}");
+        assert!(
+            matches!(err, ConfigError::RedirectUri { .. }),
+            "{bad}: {err}"
+        );
     }
 }
 
@@ -302,8 +393,10 @@ fn exchange_code_sends_apples_fields_and_reads_the_tokens() {
             );
             Ok(response(200, &token_body(true)))
         });
-        let client = AppleClient::new(client_id(WEB), secret, http.clone()).endpoints(Endpoints::apple(api));
-        let tokens = run(client.exchange_code(&AuthorizationCode::new(CODE), Some(&redirect()))).unwrap();
+        let client =
+            AppleClient::new(client_id(WEB), secret, http.clone()).endpoints(Endpoints::apple(api));
+        let tokens =
+            run(client.exchange_code(&AuthorizationCode::new(CODE), Some(&redirect()))).unwrap();
         assert_eq!(tokens.access_token.secret(), ACCESS);
         assert_eq!(tokens.token_type, "Bearer");
         assert_eq!(tokens.expires_in, 3600);
@@ -380,7 +473,8 @@ fn refresh_sends_apples_fields_and_has_no_refresh_token_in_the_answer() {
             );
             Ok(response(200, &token_body(false)))
         });
-        let client = AppleClient::new(client_id(WEB), secret, http).endpoints(Endpoints::apple(api));
+        let client =
+            AppleClient::new(client_id(WEB), secret, http).endpoints(Endpoints::apple(api));
         let tokens = run(client.refresh(&RefreshToken::new(REFRESH))).unwrap();
         assert!(tokens.refresh_token.is_none());
         assert_eq!(tokens.access_token.secret(), ACCESS);
@@ -410,7 +504,8 @@ fn revoke_sends_the_token_and_its_type_hint() {
                 );
                 Ok(response(200, ""))
             });
-            let client = AppleClient::new(client_id(WEB), secret, http).endpoints(Endpoints::apple(api));
+            let client =
+                AppleClient::new(client_id(WEB), secret, http).endpoints(Endpoints::apple(api));
             if hint == "refresh_token" {
                 run(client.revoke(&RefreshToken::new(token))).unwrap();
             } else {
@@ -424,10 +519,21 @@ fn revoke_sends_the_token_and_its_type_hint() {
 fn revoke_is_success_on_200_whatever_the_body_and_apples_error_otherwise() {
     let client = AppleClient::new(client_id(WEB), secret(WEB), answering(200, "{}"));
     run(client.revoke(&RefreshToken::new(REFRESH))).unwrap();
-    let client = AppleClient::new(client_id(WEB), secret(WEB), answering(400, r#"{"error":"invalid_client"}"#));
+    let client = AppleClient::new(
+        client_id(WEB),
+        secret(WEB),
+        answering(400, r#"{"error":"invalid_client"}"#),
+    );
     let err = run(client.revoke(&RefreshToken::new(REFRESH))).unwrap_err();
     assert_eq!(err.apple_code(), Some(&AppleErrorCode::InvalidClient));
-    assert!(matches!(err, ClientError::Apple { operation: Operation::Revoke, status: 400, .. }));
+    assert!(matches!(
+        err,
+        ClientError::Apple {
+            operation: Operation::Revoke,
+            status: 400,
+            ..
+        }
+    ));
 }
 
 // ---- error shapes ----------------------------------------------------------
@@ -439,9 +545,15 @@ fn each_apple_error_code_is_typed_with_a_hint() {
         ("invalid_client", AppleErrorCode::InvalidClient),
         ("invalid_grant", AppleErrorCode::InvalidGrant),
         ("unauthorized_client", AppleErrorCode::UnauthorizedClient),
-        ("unsupported_grant_type", AppleErrorCode::UnsupportedGrantType),
+        (
+            "unsupported_grant_type",
+            AppleErrorCode::UnsupportedGrantType,
+        ),
         ("invalid_scope", AppleErrorCode::InvalidScope),
-        ("invalid_dpop_proof", AppleErrorCode::Other("invalid_dpop_proof".into())),
+        (
+            "invalid_dpop_proof",
+            AppleErrorCode::Other("invalid_dpop_proof".into()),
+        ),
     ];
     for (wire, code) in cases {
         for operation in [Operation::ExchangeCode, Operation::Refresh] {
@@ -459,7 +571,9 @@ fn each_apple_error_code_is_typed_with_a_hint() {
 
 #[test]
 fn hints_point_at_the_fix() {
-    let err = |op, code: &str| parse_token_response(op, &response(400, &format!(r#"{{"error":"{code}"}}"#))).unwrap_err();
+    let err = |op, code: &str| {
+        parse_token_response(op, &response(400, &format!(r#"{{"error":"{code}"}}"#))).unwrap_err()
+    };
     let hint = err(Operation::ExchangeCode, "invalid_client").hint();
     assert!(hint.contains("siwa doctor"), "{hint}");
     let hint = err(Operation::ExchangeCode, "invalid_grant").hint();
@@ -467,11 +581,16 @@ fn hints_point_at_the_fix() {
         assert!(hint.contains(cause), "{cause}: {hint}");
     }
     let hint = err(Operation::Refresh, "invalid_grant").hint();
-    assert!(hint.contains("revoked") && hint.contains("sign the user in again"), "{hint}");
-    assert!(parse_revoke_response(&response(400, r#"{"error":"invalid_grant"}"#))
-        .unwrap_err()
-        .hint()
-        .contains("client_id"));
+    assert!(
+        hint.contains("revoked") && hint.contains("sign the user in again"),
+        "{hint}"
+    );
+    assert!(
+        parse_revoke_response(&response(400, r#"{"error":"invalid_grant"}"#))
+            .unwrap_err()
+            .hint()
+            .contains("client_id")
+    );
 }
 
 #[test]
@@ -485,7 +604,9 @@ fn description_and_emulator_reason_are_kept_short_and_masked() {
         .insert("x-emulator-reason", "iat is in the future".parse().unwrap());
     let err = parse_token_response(Operation::ExchangeCode, &answer).unwrap_err();
     let ClientError::Apple {
-        description, reason, ..
+        description,
+        reason,
+        ..
     } = &err
     else {
         panic!("{err:?}")
@@ -500,7 +621,11 @@ fn description_and_emulator_reason_are_kept_short_and_masked() {
 
 #[test]
 fn a_401_with_an_error_member_is_still_apples_error() {
-    let err = parse_token_response(Operation::ExchangeCode, &response(401, r#"{"error":"invalid_client"}"#)).unwrap_err();
+    let err = parse_token_response(
+        Operation::ExchangeCode,
+        &response(401, r#"{"error":"invalid_client"}"#),
+    )
+    .unwrap_err();
     assert_eq!(err.apple_code(), Some(&AppleErrorCode::InvalidClient));
     assert_eq!(err.status(), Some(401));
 }
@@ -516,17 +641,54 @@ fn unexpected_answers_keep_the_status_and_no_token() {
         (400, r#"{"message":"nope"}"#.into(), "members [message]"),
         (200, "<html>hello</html>".into(), "not JSON"),
         (200, "[1,2]".into(), "an array"),
-        (200, format!(r#"{{"access_token":"{ACCESS}","token_type":"Bearer","expires_in":3600}}"#), "`id_token` is missing"),
-        (200, format!(r#"{{"access_token":"{ACCESS}","token_type":"Bearer","expires_in":"3600","id_token":"{ID_TOKEN}"}}"#), "`expires_in` is a string"),
-        (200, format!(r#"{{"access_token":7,"token_type":"Bearer","expires_in":3600,"id_token":"{ID_TOKEN}"}}"#), "`access_token` is a number"),
-        (200, format!(r#"{{"access_token":"{ACCESS}","token_type":"Bearer","expires_in":-1,"id_token":"{ID_TOKEN}"}}"#), "whole number"),
-        (200, format!(r#"{{"access_token":"{ACCESS}","token_type":"Bearer","expires_in":1,"refresh_token":1,"id_token":"{ID_TOKEN}"}}"#), "`refresh_token` is a number"),
-        (200, format!(r#"{{"access_token":"","token_type":"Bearer","expires_in":1,"id_token":"{ID_TOKEN}"}}"#), "`access_token` is empty"),
+        (
+            200,
+            format!(r#"{{"access_token":"{ACCESS}","token_type":"Bearer","expires_in":3600}}"#),
+            "`id_token` is missing",
+        ),
+        (
+            200,
+            format!(
+                r#"{{"access_token":"{ACCESS}","token_type":"Bearer","expires_in":"3600","id_token":"{ID_TOKEN}"}}"#
+            ),
+            "`expires_in` is a string",
+        ),
+        (
+            200,
+            format!(
+                r#"{{"access_token":7,"token_type":"Bearer","expires_in":3600,"id_token":"{ID_TOKEN}"}}"#
+            ),
+            "`access_token` is a number",
+        ),
+        (
+            200,
+            format!(
+                r#"{{"access_token":"{ACCESS}","token_type":"Bearer","expires_in":-1,"id_token":"{ID_TOKEN}"}}"#
+            ),
+            "whole number",
+        ),
+        (
+            200,
+            format!(
+                r#"{{"access_token":"{ACCESS}","token_type":"Bearer","expires_in":1,"refresh_token":1,"id_token":"{ID_TOKEN}"}}"#
+            ),
+            "`refresh_token` is a number",
+        ),
+        (
+            200,
+            format!(
+                r#"{{"access_token":"","token_type":"Bearer","expires_in":1,"id_token":"{ID_TOKEN}"}}"#
+            ),
+            "`access_token` is empty",
+        ),
     ];
     for (status, body, says) in shapes {
         let err = parse_token_response(Operation::Refresh, &response(status, &body)).unwrap_err();
         let text = err.to_string();
-        assert!(matches!(err, ClientError::Unexpected { .. }), "{status} {body}: {err:?}");
+        assert!(
+            matches!(err, ClientError::Unexpected { .. }),
+            "{status} {body}: {err:?}"
+        );
         assert_eq!(err.status(), Some(status));
         assert!(text.contains(&format!("HTTP {status}")), "{text}");
         assert!(text.contains(says), "{says}: {text}");
@@ -546,13 +708,32 @@ fn a_server_error_hints_at_retrying() {
 
 #[test]
 fn transport_errors_keep_their_source() {
-    let http = mock(|_| Err(HttpError::Timeout { after: Duration::from_secs(10) }));
+    let http = mock(|_| {
+        Err(HttpError::Timeout {
+            after: Duration::from_secs(10),
+        })
+    });
     let client = AppleClient::new(client_id(WEB), secret(WEB), http);
     let err = run(client.refresh(&RefreshToken::new(REFRESH))).unwrap_err();
-    assert!(matches!(err, ClientError::Http { operation: Operation::Refresh, .. }), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            ClientError::Http {
+                operation: Operation::Refresh,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
     let source = std::error::Error::source(&err).unwrap();
     assert!(source.to_string().contains("10000 ms"), "{source}");
-    assert_eq!(err.hint(), HttpError::Timeout { after: Duration::ZERO }.hint());
+    assert_eq!(
+        err.hint(),
+        HttpError::Timeout {
+            after: Duration::ZERO
+        }
+        .hint()
+    );
     assert_eq!(err.status(), None);
 }
 
@@ -565,10 +746,16 @@ fn unknown_codes_that_look_like_tokens_are_masked() {
 
 #[test]
 fn mask_keeps_words_and_hides_tokens() {
-    assert_eq!(wire::mask("invalid_client unsupported_grant_type"), "invalid_client unsupported_grant_type");
+    assert_eq!(
+        wire::mask("invalid_client unsupported_grant_type"),
+        "invalid_client unsupported_grant_type"
+    );
     assert_eq!(wire::mask(&format!("x {ACCESS}, y")), "x […], y");
     assert_eq!(wire::mask(ID_TOKEN), "[…]");
-    assert_eq!(wire::mask("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"), "[…]");
+    assert_eq!(
+        wire::mask("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"),
+        "[…]"
+    );
 }
 
 // ---- secret sources --------------------------------------------------------
@@ -583,7 +770,9 @@ fn a_renewing_cache_supplies_the_secret_and_the_client_id() {
     let seen = Arc::new(Mutex::new(String::new()));
     let seen_in = Arc::clone(&seen);
     let http = mock(move |request| {
-        let fields: Vec<(String, String)> = form_urlencoded::parse(request.body()).into_owned().collect();
+        let fields: Vec<(String, String)> = form_urlencoded::parse(request.body())
+            .into_owned()
+            .collect();
         assert_eq!(fields[0], ("client_id".into(), WEB.into()));
         *seen_in.lock().unwrap() = fields[1].1.clone();
         Ok(response(200, ""))
@@ -605,7 +794,10 @@ fn a_cache_for_another_client_id_is_refused_before_sending() {
     let client = AppleClient::new(client_id("com.example.ios"), cache, http);
     let err = run(client.exchange_code(&AuthorizationCode::new(CODE), None)).unwrap_err();
     assert!(
-        matches!(&err, ClientError::Config(ConfigError::SecretClientMismatch { .. })),
+        matches!(
+            &err,
+            ClientError::Config(ConfigError::SecretClientMismatch { .. })
+        ),
         "{err:?}"
     );
     assert!(err.hint().contains("sub"), "{}", err.hint());
@@ -619,7 +811,9 @@ fn a_native_apps_code_goes_out_with_its_bundle_id() {
     let jwt = ios_secret.secret().to_owned();
     let ios = web.for_client(client_id("com.example.ios"), ios_secret);
     assert_eq!(ios.current_endpoints().api(), Api::OrgDataSharing);
-    let request = ios.exchange_code_request(&AuthorizationCode::new(CODE), None).unwrap();
+    let request = ios
+        .exchange_code_request(&AuthorizationCode::new(CODE), None)
+        .unwrap();
     assert_form(
         &request,
         "https://appleid.apple.com/auth/oauth2/v2/token",
@@ -634,9 +828,15 @@ fn a_native_apps_code_goes_out_with_its_bundle_id() {
 
 #[test]
 fn a_text_secret_is_sent_as_is() {
-    let client = AppleClient::new(client_id(WEB), ClientSecretText::new("not.a.jwt"), answering(500, ""));
+    let client = AppleClient::new(
+        client_id(WEB),
+        ClientSecretText::new("not.a.jwt"),
+        answering(500, ""),
+    );
     let request = client.refresh_request(&RefreshToken::new(REFRESH)).unwrap();
-    let fields: Vec<(String, String)> = form_urlencoded::parse(request.body()).into_owned().collect();
+    let fields: Vec<(String, String)> = form_urlencoded::parse(request.body())
+        .into_owned()
+        .collect();
     assert_eq!(fields[1], ("client_secret".into(), "not.a.jwt".into()));
 }
 
@@ -644,22 +844,34 @@ fn a_text_secret_is_sent_as_is() {
 
 #[test]
 fn access_token_debug_is_redacted() {
-    assert_eq!(format!("{:?}", AccessToken::new(ACCESS)), "AccessToken([redacted])");
+    assert_eq!(
+        format!("{:?}", AccessToken::new(ACCESS)),
+        "AccessToken([redacted])"
+    );
 }
 
 #[test]
 fn refresh_token_debug_is_redacted() {
-    assert_eq!(format!("{:?}", RefreshToken::new(REFRESH)), "RefreshToken([redacted])");
+    assert_eq!(
+        format!("{:?}", RefreshToken::new(REFRESH)),
+        "RefreshToken([redacted])"
+    );
 }
 
 #[test]
 fn id_token_debug_is_redacted() {
-    assert_eq!(format!("{:?}", IdToken::new(ID_TOKEN)), "IdToken([redacted])");
+    assert_eq!(
+        format!("{:?}", IdToken::new(ID_TOKEN)),
+        "IdToken([redacted])"
+    );
 }
 
 #[test]
 fn authorization_code_debug_is_redacted() {
-    assert_eq!(format!("{:?}", AuthorizationCode::new(CODE)), "AuthorizationCode([redacted])");
+    assert_eq!(
+        format!("{:?}", AuthorizationCode::new(CODE)),
+        "AuthorizationCode([redacted])"
+    );
 }
 
 #[test]
@@ -669,12 +881,16 @@ fn state_debug_is_redacted() {
 
 #[test]
 fn client_secret_text_debug_is_redacted() {
-    assert_eq!(format!("{:?}", ClientSecretText::new("e.y.J")), "ClientSecretText([redacted])");
+    assert_eq!(
+        format!("{:?}", ClientSecretText::new("e.y.J")),
+        "ClientSecretText([redacted])"
+    );
 }
 
 #[test]
 fn composite_debugs_hold_no_secret() {
-    let tokens = parse_token_response(Operation::ExchangeCode, &response(200, &token_body(true))).unwrap();
+    let tokens =
+        parse_token_response(Operation::ExchangeCode, &response(200, &token_body(true))).unwrap();
     let secret = secret(WEB);
     let jwt = secret.secret().to_owned();
     let client = AppleClient::new(client_id(WEB), secret, answering(200, ""));
@@ -689,7 +905,15 @@ fn composite_debugs_hold_no_secret() {
         format!("{:?}", SecretSource::from(ClientSecretText::new("e.y.J"))),
     ];
     for debug in debugs {
-        for secret in [ACCESS, REFRESH, ID_TOKEN, jwt.as_str(), "st4te-value", "n0nce-value", "e.y.J"] {
+        for secret in [
+            ACCESS,
+            REFRESH,
+            ID_TOKEN,
+            jwt.as_str(),
+            "st4te-value",
+            "n0nce-value",
+            "e.y.J",
+        ] {
             assert!(!debug.contains(secret), "{debug}");
         }
     }
@@ -724,17 +948,37 @@ fn probe_verdicts() {
     let apple = |code: &str, reason: Option<&str>| -> Result<TokenResponse, ClientError> {
         let mut answer = response(400, &format!(r#"{{"error":"{code}"}}"#));
         if let Some(reason) = reason {
-            answer.headers_mut().insert("x-emulator-reason", reason.parse().unwrap());
+            answer
+                .headers_mut()
+                .insert("x-emulator-reason", reason.parse().unwrap());
         }
         Err(parse_token_response(Operation::ExchangeCode, &answer).unwrap_err())
     };
-    assert_eq!(probe_check(&apple("invalid_grant", None)).status, Status::Pass);
-    let check = probe_check(&apple("invalid_client", Some("kid XYZ is not a key of team DEF123GHIJ")));
+    assert_eq!(
+        probe_check(&apple("invalid_grant", None)).status,
+        Status::Pass
+    );
+    let check = probe_check(&apple(
+        "invalid_client",
+        Some("kid XYZ is not a key of team DEF123GHIJ"),
+    ));
     assert_eq!(check.status, Status::Fail);
-    assert!(check.message.contains("(invalid_client): kid XYZ is not a key of team"), "{}", check.message);
+    assert!(
+        check
+            .message
+            .contains("(invalid_client): kid XYZ is not a key of team"),
+        "{}",
+        check.message
+    );
     assert!(check.hint.contains("other checks"), "{}", check.hint);
-    assert_eq!(probe_check(&apple("unauthorized_client", None)).status, Status::Fail);
-    assert_eq!(probe_check(&apple("invalid_request", None)).status, Status::Warn);
+    assert_eq!(
+        probe_check(&apple("unauthorized_client", None)).status,
+        Status::Fail
+    );
+    assert_eq!(
+        probe_check(&apple("invalid_request", None)).status,
+        Status::Warn
+    );
     let ok = parse_token_response(Operation::ExchangeCode, &response(200, &token_body(true)));
     assert_eq!(probe_check(&ok).status, Status::Warn);
     let unreachable = Err(ClientError::Http {
@@ -743,7 +987,15 @@ fn probe_verdicts() {
     });
     let check = probe_check(&unreachable);
     assert_eq!(check.status, Status::Warn);
-    assert!(check.message.contains("connection refused"), "{}", check.message);
-    let html = Err(parse_token_response(Operation::ExchangeCode, &response(404, "<h1>Not Found</h1>")).unwrap_err());
+    assert!(
+        check.message.contains("connection refused"),
+        "{}",
+        check.message
+    );
+    let html = Err(parse_token_response(
+        Operation::ExchangeCode,
+        &response(404, "<h1>Not Found</h1>"),
+    )
+    .unwrap_err());
     assert_eq!(probe_check(&html).status, Status::Warn);
 }

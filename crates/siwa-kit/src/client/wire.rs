@@ -15,7 +15,10 @@ pub const FORM_CONTENT_TYPE: &str = "application/x-www-form-urlencoded";
 pub const EMULATOR_REASON_HEADER: &str = "x-emulator-reason";
 
 /// A `POST` of `fields` as `application/x-www-form-urlencoded` to `uri`.
-pub fn form_post(uri: &http::Uri, fields: &[(&str, &str)]) -> Result<http::Request<Vec<u8>>, ClientError> {
+pub fn form_post(
+    uri: &http::Uri,
+    fields: &[(&str, &str)],
+) -> Result<http::Request<Vec<u8>>, ClientError> {
     let body = form_urlencoded::Serializer::new(String::new())
         .extend_pairs(fields)
         .finish();
@@ -47,7 +50,10 @@ pub fn parse_token_response(
     let value: Value = serde_json::from_slice(response.body())
         .map_err(|_| unexpected(format!("not JSON: {}", excerpt(response.body()))))?;
     let Value::Object(mut object) = value else {
-        return Err(unexpected(format!("not a JSON object but {}", kind(&value))));
+        return Err(unexpected(format!(
+            "not a JSON object but {}",
+            kind(&value)
+        )));
     };
     let access_token = required_string(&mut object, "access_token").map_err(&unexpected)?;
     let token_type = required_string(&mut object, "token_type").map_err(&unexpected)?;
@@ -160,7 +166,11 @@ pub(crate) fn excerpt(body: &[u8]) -> String {
     }
     match serde_json::from_slice::<Value>(body) {
         Ok(Value::Object(object)) => {
-            let mut names: Vec<String> = object.keys().take(8).map(|k| shorten(&mask(k), 32)).collect();
+            let mut names: Vec<String> = object
+                .keys()
+                .take(8)
+                .map(|k| shorten(&mask(k), 32))
+                .collect();
             if object.len() > names.len() {
                 names.push("…".into());
             }
