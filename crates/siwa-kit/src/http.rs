@@ -178,8 +178,15 @@ mod reqwest_client {
             } else {
                 // Without the URL: it may carry a query the caller considers private.
                 let e = e.without_url();
+                let mut message = e.to_string();
+                let mut cause = std::error::Error::source(&e);
+                while let Some(inner) = cause {
+                    message.push_str(": ");
+                    message.push_str(&inner.to_string());
+                    cause = inner.source();
+                }
                 HttpError::Transport {
-                    message: e.to_string(),
+                    message,
                     source: Some(Box::new(e)),
                 }
             }
