@@ -880,6 +880,14 @@ fn state_debug_is_redacted() {
 }
 
 #[test]
+fn states_compare_by_value() {
+    assert!(State::new("s-1").matches(&State::new("s-1")));
+    assert!(!State::new("s-1").matches(&State::new("s-2")));
+    assert!(!State::new("s-1").matches(&State::new("s-10")));
+    assert!(!State::new("").matches(&State::new("s")));
+}
+
+#[test]
 fn client_secret_text_debug_is_redacted() {
     assert_eq!(
         format!("{:?}", ClientSecretText::new("e.y.J")),

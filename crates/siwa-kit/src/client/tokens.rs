@@ -4,6 +4,7 @@
 
 use std::fmt;
 
+use aws_lc_rs::constant_time::verify_slices_are_equal;
 use zeroize::Zeroizing;
 
 macro_rules! secret_string {
@@ -66,7 +67,7 @@ secret_string!(
 secret_string!(
     /// The `state` of an authorization request, echoed by Apple's callback: it
     /// binds the callback to the browser that started the sign-in. Compare it
-    /// in constant time.
+    /// with [`State::matches`] (constant time).
     State,
     "**Secret** until the callback: whoever knows it can forge a callback for that sign-in (CSRF). Do not log it."
 );
@@ -78,6 +79,14 @@ secret_string!(
     ClientSecretText,
     "**Secret**: whoever holds it can act as your app at Apple until it expires. Do not log it."
 );
+
+impl State {
+    /// Whether this state (from the callback) is `expected` (the one kept for
+    /// the sign-in), compared in constant time.
+    pub fn matches(&self, expected: &State) -> bool {
+        verify_slices_are_equal(self.secret().as_bytes(), expected.secret().as_bytes()).is_ok()
+    }
+}
 
 /// Apple's answer to a code exchange or a refresh.
 ///
