@@ -87,7 +87,7 @@ fn chain(error: &dyn std::error::Error) -> String {
     while let Some(cause) = source {
         // Some errors repeat their cause's text in their own; say it once.
         let cause_text = cause.to_string();
-        if !text.ends_with(&cause_text) {
+        if !text.contains(&cause_text) {
             text.push_str(": ");
             text.push_str(&cause_text);
         }
