@@ -22,6 +22,8 @@ pub(crate) enum Command {
     Pubkey(PubkeyArgs),
     /// Explain why Apple answers `invalid_client` to a client_secret.
     Doctor(DoctorArgs),
+    /// Verify an Apple identity token (or, with --notification, a server-to-server notification).
+    Verify(crate::cmd::verify::VerifyArgs),
     /// Exchange an authorization code for tokens at Apple's token endpoint.
     Exchange(ExchangeArgs),
     /// Get a fresh access token and identity token with a refresh token.

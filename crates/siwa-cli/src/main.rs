@@ -19,6 +19,7 @@ fn main() -> ExitCode {
         Command::Secret(args) => cmd::secret::run(args),
         Command::Pubkey(args) => cmd::pubkey::run(args),
         Command::Doctor(args) => cmd::doctor::run(args),
+        Command::Verify(args) => cmd::verify::run(args),
         Command::Exchange(args) => cmd::exchange::run(args),
         Command::Refresh(args) => cmd::refresh::run(args),
         Command::Revoke(args) => cmd::revoke::run(args),

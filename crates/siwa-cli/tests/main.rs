@@ -6,3 +6,4 @@ mod cli;
 mod doctor;
 mod pubkey;
 mod secret;
+mod verify;

@@ -1,3 +1,196 @@
-//! siwa-server: placeholder crate of the workspace layout in DESIGN.md.
+//! # siwa-server: a self-hosted Sign in with Apple login service
 //!
-//! Nothing is implemented here yet; see the issue tracker.
+//! Web flow (`/auth/apple/login` -> Apple -> `/auth/apple/callback`), native
+//! flow (`/auth/apple/native`), users persisted (SQLite or PostgreSQL), our own
+//! sessions (short-lived access JWTs and rotating refresh tokens), Apple's
+//! server-to-server notifications, and account deletion that revokes at Apple.
+//!
+//! The library exposes [`router`] for tests (`tower::ServiceExt::oneshot`) and
+//! [`start`] for serving; `siwa serve` is a thin wrapper.
+#![deny(missing_docs)]
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+
+mod api;
+pub mod app;
+pub mod config;
+mod cookies;
+mod crypto;
+pub mod deletion;
+mod error;
+pub mod keys;
+mod metrics;
+mod notifications;
+mod ops;
+mod pages;
+mod session;
+mod signin;
+pub mod store;
+mod web;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use axum::Router;
+use tokio::sync::oneshot;
+use tower_http::timeout::TimeoutLayer;
+
+pub use app::AppState;
+pub use config::{ConfigError, RawSettings, Settings};
+pub use keys::ServiceKeys;
+
+/// Largest request body (Apple's form_post and notifications are a few KiB).
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+/// Longest a request may take, Apple calls included.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The service's routes.
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/", get(web::home))
+        .route("/auth/apple/login", get(web::login))
+        .route("/auth/apple/callback", post(web::callback))
+        .route("/auth/apple/native", post(api::native))
+        .route("/auth/apple/notifications", post(notifications::receive))
+        .route("/session/refresh", post(api::refresh))
+        .route("/session/logout", post(api::logout))
+        .route("/me", get(api::me).delete(api::delete_me))
+        .route("/.well-known/jwks.json", get(ops::jwks))
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            REQUEST_TIMEOUT,
+        ))
+        .with_state(state)
+}
+
+/// Why the service could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// A setting is missing or wrong.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The database is unreachable or its schema could not be migrated.
+    #[error("database {url}: {source}")]
+    Store {
+        /// The URL, password masked.
+        url: String,
+        /// The cause.
+        #[source]
+        source: store::StoreError,
+    },
+    /// The listen address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        /// The address.
+        addr: String,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Connects the store, loads the keys and builds the state, refusing to start on any problem.
+pub async fn prepare(settings: Settings) -> Result<Arc<AppState>, StartError> {
+    let store = store::connect(&settings.database_url)
+        .await
+        .map_err(|source| StartError::Store {
+            url: store::masked_url(&settings.database_url).to_string(),
+            source,
+        })?;
+    let keys = ServiceKeys::load(&settings)?;
+    Ok(Arc::new(AppState::new(settings, Arc::from(store), keys)?))
+}
+
+/// A running service; dropping it stops the server.
+#[derive(Debug)]
+pub struct RunningServer {
+    addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+    worker: tokio::task::JoinHandle<()>,
+}
+
+impl RunningServer {
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://ADDR`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops serving, waiting at most 5 s for requests in flight.
+    pub async fn stop(mut self) {
+        self.worker.abort();
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
+        }
+    }
+}
+
+impl Drop for RunningServer {
+    fn drop(&mut self) {
+        self.worker.abort();
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// Serves `state` on `addr` (port 0 for any) with the deletion worker, in the background.
+pub async fn start(state: Arc<AppState>, addr: &str) -> Result<RunningServer, StartError> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartError::Listen {
+            addr: addr.to_owned(),
+            source,
+        })?;
+    start_on(state, listener)
+}
+
+/// Serves `state` on a bound listener (tests bind first to learn the port).
+pub fn start_on(
+    state: Arc<AppState>,
+    listener: tokio::net::TcpListener,
+) -> Result<RunningServer, StartError> {
+    let addr = listener.local_addr().map_err(|source| StartError::Listen {
+        addr: "the listener".to_owned(),
+        source,
+    })?;
+    let worker = deletion::spawn_worker(Arc::clone(&state));
+    let (stop, stopped) = oneshot::channel::<()>();
+    let app = router(state);
+    let task = tokio::spawn(async move {
+        let shutdown = async {
+            let _ = stopped.await;
+        };
+        if let Err(e) = axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await
+        {
+            tracing::error!(error = %e, "server stopped");
+        }
+    });
+    tracing::info!(%addr, "siwa serve listening");
+    Ok(RunningServer {
+        addr,
+        stop: Some(stop),
+        task: Some(task),
+        worker,
+    })
+}

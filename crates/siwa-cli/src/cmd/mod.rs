@@ -9,3 +9,4 @@ pub(crate) mod pubkey;
 pub(crate) mod refresh;
 pub(crate) mod revoke;
 pub(crate) mod secret;
+pub(crate) mod verify;

@@ -1,0 +1,83 @@
+//! Account deletions that wait for Apple: revoke the user's Apple refresh
+//! token at `/auth/revoke` (the App Store rule), then erase. A worker retries
+//! queued jobs with growing delays; nothing is dropped silently.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use siwa_kit::client::RefreshToken;
+
+use crate::app::AppState;
+use crate::metrics::Metrics;
+
+/// Longest wait between two attempts of one job.
+const MAX_BACKOFF_SECS: i64 = 3_600;
+/// How long a worker owns a job it took.
+const LEASE_SECS: i64 = 120;
+/// Jobs taken per round.
+const BATCH: i64 = 16;
+
+/// Revokes a sealed Apple refresh token of `client_id`.
+pub(crate) async fn revoke_at_apple(
+    app: &AppState,
+    client_id: &str,
+    sealed: &[u8],
+) -> Result<(), String> {
+    let token = app
+        .keys
+        .open(sealed)
+        .ok_or("the stored Apple token cannot be decrypted with the configured encryption_key")?;
+    let apple = app
+        .apple_for(client_id)
+        .ok_or_else(|| format!("no Apple client for {client_id}"))?;
+    let refresh = RefreshToken::new(token.as_str());
+    apple.revoke(&refresh).await.map_err(|e| e.to_string())
+}
+
+/// One round: every due job is tried once. Returns how many finished.
+pub async fn run_due(app: &AppState) -> usize {
+    let now = app.now();
+    let jobs = match app.store.due_deletions(now, BATCH, LEASE_SECS).await {
+        Ok(jobs) => jobs,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot read the deletion queue");
+            return 0;
+        }
+    };
+    let mut finished = 0;
+    for job in jobs {
+        match revoke_at_apple(app, &job.client_id, &job.token_ciphertext).await {
+            Ok(()) => match app.store.finish_deletion(job.id).await {
+                Ok(()) => {
+                    finished += 1;
+                    Metrics::inc(&app.metrics.deletions_completed);
+                    tracing::info!(user = %job.user_id, attempts = job.attempts + 1, "queued account deletion completed");
+                }
+                Err(e) => tracing::error!(job = job.id, error = %e, "cannot finish a deletion"),
+            },
+            Err(e) => {
+                let base = i64::try_from(app.settings.deletion_retry_secs).unwrap_or(30);
+                let exponent = u32::try_from(job.attempts.clamp(0, 16)).unwrap_or(16);
+                let wait = base
+                    .saturating_mul(2i64.saturating_pow(exponent))
+                    .min(MAX_BACKOFF_SECS);
+                tracing::warn!(job = job.id, attempts = job.attempts + 1, retry_in = wait, error = %e, "deletion still waiting for Apple");
+                if let Err(e) = app.store.retry_deletion(job.id, now + wait, &e).await {
+                    tracing::error!(job = job.id, error = %e, "cannot reschedule a deletion");
+                }
+            }
+        }
+    }
+    finished
+}
+
+/// Runs rounds forever, every `deletion_retry_secs`.
+pub fn spawn_worker(app: Arc<AppState>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let period = Duration::from_secs(app.settings.deletion_retry_secs);
+        loop {
+            tokio::time::sleep(period).await;
+            run_due(&app).await;
+        }
+    })
+}

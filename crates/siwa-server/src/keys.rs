@@ -1,0 +1,288 @@
+//! The service's own keys: `session_key` signs our access tokens (ES256),
+//! `encryption_key` encrypts Apple refresh tokens at rest (AES-256-GCM).
+//!
+//! From the configuration when given. On SQLite, when absent, they are
+//! generated on first start into a key file (mode 0600) beside the database; a
+//! PostgreSQL deployment must configure both, so replicas share them and a
+//! stolen database holds no key.
+
+use std::fmt;
+use std::path::Path;
+
+use aws_lc_rs::aead::{Aad, RandomizedNonceKey, AES_256_GCM, NONCE_LEN};
+use aws_lc_rs::digest::{digest, SHA256};
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::signature::{EcdsaKeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+use siwa_kit::p8::{KeyInput, SigningKey};
+use zeroize::Zeroizing;
+
+use crate::config::{ConfigError, Settings};
+
+/// The key file written beside a SQLite database.
+pub const KEY_FILE_NAME: &str = "siwa-service-keys.json";
+
+/// Binds ciphertexts to their purpose and format version.
+const TOKEN_AAD: &[u8] = b"siwa apple refresh token v1";
+
+/// The service's keys.
+pub struct ServiceKeys {
+    session: SigningKey,
+    session_kid: String,
+    encryption: RandomizedNonceKey,
+}
+
+impl fmt::Debug for ServiceKeys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServiceKeys")
+            .field("session_kid", &self.session_kid)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the key file holds.
+#[derive(Deserialize, Serialize)]
+struct KeyFile {
+    session_key: String,
+    encryption_key: String,
+}
+
+impl ServiceKeys {
+    /// Loads the keys from settings, or from/into the key file beside a SQLite database.
+    pub fn load(settings: &Settings) -> Result<Self, ConfigError> {
+        match (&settings.session_key, &settings.encryption_key) {
+            (Some(session), Some(encryption)) => Self::from_settings(session, encryption),
+            (None, None) => match settings.sqlite_dir() {
+                Some(dir) => Self::from_key_file(&dir.join(KEY_FILE_NAME)),
+                None if settings.database_url.starts_with("sqlite:") => Self::generate(),
+                None => Err(ConfigError::new(
+                    "session_key/encryption_key",
+                    "a PostgreSQL deployment must configure both (shared by every replica); generate them with `siwa serve --print-new-keys`",
+                )),
+            },
+            _ => Err(ConfigError::new("session_key/encryption_key", "configure both or neither")),
+        }
+    }
+
+    /// Fresh keys (for in-memory databases and tests).
+    pub fn generate() -> Result<Self, ConfigError> {
+        let file = new_key_file()?;
+        Self::from_settings(&file.session_key, &file.encryption_key)
+    }
+
+    /// New keys as settings text: (session_key PEM, encryption_key base64).
+    pub fn new_settings() -> Result<(Zeroizing<String>, Zeroizing<String>), ConfigError> {
+        let file = new_key_file()?;
+        Ok((
+            Zeroizing::new(file.session_key),
+            Zeroizing::new(file.encryption_key),
+        ))
+    }
+
+    fn from_settings(session: &str, encryption: &str) -> Result<Self, ConfigError> {
+        let pem = match KeyInput::from_setting(session) {
+            KeyInput::Pem(pem) => pem,
+            KeyInput::Path(path) => {
+                Zeroizing::new(std::fs::read_to_string(&path).map_err(|e| {
+                    ConfigError::new(
+                        "session_key",
+                        format!("cannot read {}: {e}", path.display()),
+                    )
+                })?)
+            }
+            _ => {
+                return Err(ConfigError::new(
+                    "session_key",
+                    "give a P-256 PEM key or a path to one",
+                ))
+            }
+        };
+        let session = SigningKey::from_pem(&pem).map_err(|e| {
+            ConfigError::new(
+                "session_key",
+                format!("{e}; it must be a P-256 private key"),
+            )
+        })?;
+        let raw = Zeroizing::new(
+            STANDARD
+                .decode(encryption.trim())
+                .map_err(|_| ConfigError::new("encryption_key", "not base64"))?,
+        );
+        if raw.len() != 32 {
+            return Err(ConfigError::new(
+                "encryption_key",
+                format!(
+                    "{} bytes; it must be 32 random bytes, base64 (openssl rand -base64 32)",
+                    raw.len()
+                ),
+            ));
+        }
+        let encryption = RandomizedNonceKey::new(&AES_256_GCM, &raw)
+            .map_err(|_| ConfigError::new("encryption_key", "rejected by AES-256-GCM"))?;
+        let thumb = digest(&SHA256, session.public_key().point());
+        let session_kid = URL_SAFE_NO_PAD.encode(&thumb.as_ref()[..12]);
+        Ok(Self {
+            session,
+            session_kid,
+            encryption,
+        })
+    }
+
+    fn from_key_file(path: &Path) -> Result<Self, ConfigError> {
+        let shown = path.display().to_string();
+        if path.exists() {
+            let text = Zeroizing::new(
+                std::fs::read_to_string(path)
+                    .map_err(|e| ConfigError::new(&shown, format!("cannot read: {e}")))?,
+            );
+            let file: KeyFile = serde_json::from_str(&text)
+                .map_err(|e| ConfigError::new(&shown, format!("not a siwa key file: {e}")))?;
+            return Self::from_settings(&file.session_key, &file.encryption_key);
+        }
+        let file = new_key_file()?;
+        let text = Zeroizing::new(
+            serde_json::to_string_pretty(&file)
+                .map_err(|e| ConfigError::new(&shown, e.to_string()))?,
+        );
+        write_private(path, text.as_bytes())
+            .map_err(|e| ConfigError::new(&shown, format!("cannot write: {e}")))?;
+        tracing::info!(path = %shown, "generated the service keys (session signing, token encryption)");
+        Self::from_settings(&file.session_key, &file.encryption_key)
+    }
+
+    /// The key that signs our tokens.
+    pub(crate) fn session(&self) -> &SigningKey {
+        &self.session
+    }
+
+    /// Its `kid`.
+    pub(crate) fn session_kid(&self) -> &str {
+        &self.session_kid
+    }
+
+    /// The JWKS of `/.well-known/jwks.json`.
+    pub fn jwks(&self) -> serde_json::Value {
+        let mut jwk = self.session.public_key().to_jwk(None);
+        if let Some(obj) = jwk.as_object_mut() {
+            obj.insert("kid".into(), self.session_kid.clone().into());
+        }
+        serde_json::json!({ "keys": [jwk] })
+    }
+
+    /// Encrypts an Apple refresh token: `nonce || ciphertext || tag`.
+    pub(crate) fn seal(&self, plaintext: &str) -> Option<Vec<u8>> {
+        let mut data = plaintext.as_bytes().to_vec();
+        let nonce = self
+            .encryption
+            .seal_in_place_append_tag(Aad::from(TOKEN_AAD), &mut data)
+            .ok()?;
+        let mut out = nonce.as_ref().to_vec();
+        out.extend_from_slice(&data);
+        Some(out)
+    }
+
+    /// Decrypts what [`Self::seal`] made; `None` when it was altered or another key made it.
+    pub(crate) fn open(&self, sealed: &[u8]) -> Option<Zeroizing<String>> {
+        if sealed.len() < NONCE_LEN {
+            return None;
+        }
+        let (nonce, ciphertext) = sealed.split_at(NONCE_LEN);
+        let nonce = aws_lc_rs::aead::Nonce::try_assume_unique_for_key(nonce).ok()?;
+        let mut data = Zeroizing::new(ciphertext.to_vec());
+        let plain = self
+            .encryption
+            .open_in_place(nonce, Aad::from(TOKEN_AAD), &mut data)
+            .ok()?;
+        String::from_utf8(plain.to_vec()).ok().map(Zeroizing::new)
+    }
+}
+
+fn new_key_file() -> Result<KeyFile, ConfigError> {
+    let rng = SystemRandom::new();
+    let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
+        .map_err(|_| ConfigError::new("session_key", "key generation failed"))?;
+    let b64 = Zeroizing::new(STANDARD.encode(pkcs8.as_ref()));
+    let mut pem = String::from("-----BEGIN PRIVATE KEY-----\n");
+    for line in b64.as_bytes().chunks(64) {
+        pem.push_str(&String::from_utf8_lossy(line));
+        pem.push('\n');
+    }
+    pem.push_str("-----END PRIVATE KEY-----\n");
+    let mut raw = Zeroizing::new([0u8; 32]);
+    aws_lc_rs::rand::fill(raw.as_mut())
+        .map_err(|_| ConfigError::new("encryption_key", "random generator failed"))?;
+    Ok(KeyFile {
+        session_key: pem,
+        encryption_key: STANDARD.encode(raw.as_ref()),
+    })
+}
+
+/// Writes a file readable by its owner only.
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seal_and_open_round_trip_and_detect_tampering() {
+        let keys = ServiceKeys::generate().unwrap();
+        let sealed = keys
+            .seal("rb2ae81cc3283454cbc9e8f010530a7dd.0.rsqsu.fi7hx7kpvMDrwWQrBrJmhA")
+            .unwrap();
+        assert!(!String::from_utf8_lossy(&sealed).contains("rb2ae81"));
+        assert_eq!(
+            keys.open(&sealed).unwrap().as_str(),
+            "rb2ae81cc3283454cbc9e8f010530a7dd.0.rsqsu.fi7hx7kpvMDrwWQrBrJmhA"
+        );
+        let mut tampered = sealed.clone();
+        let last = tampered.len() - 1;
+        tampered[last] ^= 1;
+        assert!(keys.open(&tampered).is_none());
+        assert!(
+            ServiceKeys::generate().unwrap().open(&sealed).is_none(),
+            "another key cannot open it"
+        );
+    }
+
+    #[test]
+    fn key_file_is_created_once_with_owner_only_mode() {
+        let dir = std::env::temp_dir().join(format!("siwa-keys-test-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let path = dir.join(KEY_FILE_NAME);
+        let first = ServiceKeys::from_key_file(&path).unwrap();
+        let second = ServiceKeys::from_key_file(&path).unwrap();
+        assert_eq!(first.session_kid(), second.session_kid());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600);
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn bad_encryption_key_is_refused() {
+        let (session, _) = ServiceKeys::new_settings().unwrap();
+        let err = ServiceKeys::from_settings(&session, "c2hvcnQ=").unwrap_err();
+        assert!(err.problem.contains("32"), "{err}");
+    }
+}

@@ -1,0 +1,496 @@
+//! An emulator and a `siwa serve` on loopback, wired to each other, on
+//! SQLite or PostgreSQL; and a browser-like client.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use siwa_emulator::{Config, Emulator, Options, RunningEmulator};
+use siwa_kit::clock::{Clock, ManualClock, SystemClock};
+use siwa_server::{AppState, RawSettings, RunningServer, ServiceKeys, Settings};
+
+pub(crate) const TEAM: &str = "DEF123GHIJ";
+pub(crate) const WEB: &str = "com.example.web";
+pub(crate) const IOS: &str = "com.example.ios";
+
+/// Which store a test runs on.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs a test body on SQLite, and on PostgreSQL when `SIWA_TEST_DATABASE_URL` is set.
+macro_rules! on_both_stores {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::harness::Backend::Sqlite).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if $crate::harness::postgres_url().is_none() {
+                        eprintln!("skipping the PostgreSQL run: SIWA_TEST_DATABASE_URL is not set");
+                        return;
+                    }
+                    super::$name($crate::harness::Backend::Postgres).await;
+                }
+            )*
+        }
+    };
+}
+pub(crate) use on_both_stores;
+
+pub(crate) fn postgres_url() -> Option<String> {
+    std::env::var("SIWA_TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+}
+
+pub(crate) fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../siwa-kit/tests/fixtures")
+}
+
+fn unique(prefix: &str) -> String {
+    let mut bytes = [0u8; 6];
+    aws_lc_rs::rand::fill(&mut bytes).unwrap();
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!("{prefix}_{}_{hex}", std::process::id())
+}
+
+/// A database for one test: a SQLite file in a fresh directory, or a fresh
+/// PostgreSQL schema (dropped when the test's database is dropped).
+pub(crate) struct Database {
+    pub(crate) url: String,
+    dir: Option<PathBuf>,
+    schema: Option<(String, String)>,
+}
+
+impl Database {
+    pub(crate) async fn new(backend: Backend) -> Self {
+        match backend {
+            Backend::Sqlite => {
+                let dir = std::env::temp_dir().join(unique("siwa-e2e"));
+                std::fs::create_dir_all(&dir).unwrap();
+                let url = format!("sqlite://{}", dir.join("siwa.db").display());
+                Self {
+                    url,
+                    dir: Some(dir),
+                    schema: None,
+                }
+            }
+            Backend::Postgres => {
+                let base = postgres_url().unwrap();
+                let schema = unique("siwa_e2e");
+                let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&base)
+                    .await
+                    .unwrap();
+                sqlx::query(&format!("CREATE SCHEMA {schema}"))
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
+                let sep = if base.contains('?') { '&' } else { '?' };
+                let url = format!("{base}{sep}options=-c%20search_path%3D{schema}");
+                Self {
+                    url,
+                    dir: None,
+                    schema: Some((base, schema)),
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Database {
+    fn drop(&mut self) {
+        if let Some(dir) = &self.dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+        if let Some((base, schema)) = self.schema.take() {
+            // Best effort, on a thread of its own: Drop cannot await.
+            std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                rt.block_on(async {
+                    if let Ok(mut conn) =
+                        <sqlx::PgConnection as sqlx::Connection>::connect(&base).await
+                    {
+                        let _ = sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
+                            .execute(&mut conn)
+                            .await;
+                    }
+                });
+            })
+            .join()
+            .ok();
+        }
+    }
+}
+
+/// Keys shared by every replica of one test (PostgreSQL requires configured keys).
+pub(crate) fn shared_keys() -> (String, String) {
+    let (session, encryption) = ServiceKeys::new_settings().unwrap();
+    (session.to_string(), encryption.to_string())
+}
+
+/// An emulator and one (or more) services on one database.
+pub(crate) struct World {
+    pub(crate) apple: RunningEmulator,
+    pub(crate) servers: Vec<RunningServer>,
+    pub(crate) states: Vec<Arc<AppState>>,
+    _db: Database,
+    pub(crate) http: reqwest::Client,
+    pub(crate) clock: Arc<ManualClock>,
+}
+
+impl World {
+    pub(crate) async fn start(backend: Backend) -> Self {
+        Self::start_replicas(backend, 1).await
+    }
+
+    /// `n` services on one database, sharing keys, behind one public URL (the first's).
+    pub(crate) async fn start_replicas(backend: Backend, n: usize) -> Self {
+        let db = Database::new(backend).await;
+        let listeners: Vec<tokio::net::TcpListener> = futures_join(n).await;
+        let public = format!("http://{}", listeners[0].local_addr().unwrap());
+        let emulator_toml = format!(
+            r#"notification_url = "{public}/auth/apple/notifications"
+notify_on_revoke = false
+[[team]]
+id = "{TEAM}"
+  [[team.key]]
+  id = "ABC123DEFG"
+  public_key = "AuthKey_ABC123DEFG.pub.pem"
+  [[team.client]]
+  id = "{WEB}"
+  redirect_uris = ["{public}/auth/apple/callback"]
+  [[team.client]]
+  id = "{IOS}"
+[[user]]
+id = "alice"
+email = "alice@example.com"
+first_name = "Alice"
+last_name = "Appleseed"
+[[user]]
+id = "bob"
+email = "bob@example.com"
+first_name = "Bob"
+last_name = "Builder"
+real_user_status = 1
+"#
+        );
+        let clock = Arc::new(ManualClock::new(SystemClock.now()));
+        let config = Config::from_toml(&emulator_toml, &fixtures()).unwrap();
+        let apple = Emulator::with_options(
+            config,
+            Options {
+                clock: Some(clock.clone() as Arc<dyn Clock>),
+                state_file: None,
+            },
+        )
+        .unwrap()
+        .start("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+        let (session_key, encryption_key) = shared_keys();
+        let mut servers = Vec::new();
+        let mut states = Vec::new();
+        for listener in listeners {
+            let raw = RawSettings {
+                team_id: Some(TEAM.into()),
+                key_id: Some("ABC123DEFG".into()),
+                private_key: Some(
+                    fixtures()
+                        .join("AuthKey_ABC123DEFG.p8")
+                        .display()
+                        .to_string(),
+                ),
+                client_id: Some(WEB.into()),
+                bundle_ids: Some(vec![IOS.into()]),
+                redirect_uri: Some(format!("{public}/auth/apple/callback")),
+                public_url: Some(public.clone()),
+                database_url: Some(db.url.clone()),
+                apple_base_url: Some(apple.base_url()),
+                session_key: Some(session_key.clone()),
+                encryption_key: Some(encryption_key.clone()),
+                deletion_retry_secs: Some(1),
+                apple_timeout_secs: Some(3),
+                ..RawSettings::default()
+            };
+            let settings = Settings::validate(raw).unwrap();
+            let store = siwa_server::store::connect(&settings.database_url)
+                .await
+                .unwrap();
+            let keys = ServiceKeys::load(&settings).unwrap();
+            let state = Arc::new(
+                AppState::with_clock(
+                    settings,
+                    Arc::from(store),
+                    keys,
+                    clock.clone() as Arc<dyn Clock>,
+                )
+                .unwrap(),
+            );
+            servers.push(siwa_server::start_on(Arc::clone(&state), listener).unwrap());
+            states.push(state);
+        }
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(std::time::Duration::from_secs(20))
+            .build()
+            .unwrap();
+        Self {
+            apple,
+            servers,
+            states,
+            _db: db,
+            http,
+            clock,
+        }
+    }
+
+    pub(crate) fn server(&self, i: usize) -> String {
+        self.servers[i].base_url()
+    }
+
+    pub(crate) fn apple_url(&self, path: &str) -> String {
+        format!("{}{path}", self.apple.base_url())
+    }
+
+    /// Injects a fault into the emulator.
+    pub(crate) async fn fault(&self, fault: serde_json::Value) {
+        let status = self
+            .http
+            .post(self.apple_url("/emulator/faults"))
+            .json(&fault)
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert_eq!(status, 200);
+    }
+
+    /// What a native app gets from Apple.
+    pub(crate) async fn native_credential(
+        &self,
+        user: &str,
+        nonce_hash: Option<&str>,
+    ) -> serde_json::Value {
+        let mut body = serde_json::json!({"client_id": IOS, "user": user});
+        if let Some(nonce) = nonce_hash {
+            body["nonce"] = nonce.into();
+        }
+        self.http
+            .post(self.apple_url("/emulator/native"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+}
+
+async fn futures_join(n: usize) -> Vec<tokio::net::TcpListener> {
+    let mut out = Vec::new();
+    for _ in 0..n {
+        out.push(tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap());
+    }
+    out
+}
+
+/// A browser: a cookie jar keyed by nothing but name (one site), no redirects followed.
+pub(crate) struct Browser {
+    pub(crate) http: reqwest::Client,
+    pub(crate) cookies: HashMap<String, String>,
+}
+
+/// What a browser saw after a sign-in attempt.
+#[derive(Debug)]
+pub(crate) struct Landing {
+    pub(crate) status: u16,
+    pub(crate) location: Option<String>,
+    pub(crate) body: String,
+}
+
+impl Browser {
+    pub(crate) fn new() -> Self {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(std::time::Duration::from_secs(20))
+            .build()
+            .unwrap();
+        Self {
+            http,
+            cookies: HashMap::new(),
+        }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    fn keep_cookies(&mut self, response: &reqwest::Response) {
+        for value in response.headers().get_all("set-cookie") {
+            let text = value.to_str().unwrap();
+            let pair = text.split(';').next().unwrap();
+            let (name, value) = pair.split_once('=').unwrap();
+            if value.is_empty() || text.contains("Max-Age=0") {
+                self.cookies.remove(name);
+            } else {
+                self.cookies.insert(name.to_owned(), value.to_owned());
+            }
+        }
+    }
+
+    pub(crate) async fn get(&mut self, url: &str) -> reqwest::Response {
+        let response = self
+            .http
+            .get(url)
+            .header("cookie", self.cookie_header())
+            .send()
+            .await
+            .unwrap();
+        self.keep_cookies(&response);
+        response
+    }
+
+    /// Starts a sign-in at the service; the URL of Apple's authorize page.
+    pub(crate) async fn start_sign_in(&mut self, server: &str, return_to: &str) -> String {
+        let response = self
+            .get(&format!(
+                "{server}/auth/apple/login?return_to={}",
+                urlencode(return_to)
+            ))
+            .await;
+        assert_eq!(response.status(), 302, "{:?}", response.text().await);
+        response.headers()["location"].to_str().unwrap().to_owned()
+    }
+
+    /// Consents on the emulator (scripted): the fields Apple form_posts.
+    pub(crate) async fn consent(&self, authorize_url: &str, user: &str) -> Vec<(String, String)> {
+        let url = format!("{authorize_url}&emulator_user={user}&emulator_consent=share");
+        let html = self
+            .http
+            .get(url)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        hidden_fields(&html)
+    }
+
+    /// Apple's cross-site form_post: no cookies are sent with it (SameSite=Lax),
+    /// so the service answers with a re-post page; the browser then re-posts
+    /// from the service's own origin, with its cookies.
+    pub(crate) async fn form_post(&mut self, server: &str, fields: &[(String, String)]) -> Landing {
+        let url = format!("{server}/auth/apple/callback");
+        let first = self.http.post(&url).form(fields).send().await.unwrap();
+        let status = first.status().as_u16();
+        let html = first.text().await.unwrap();
+        if status != 200 || !html.contains("_siwa_repost") {
+            return Landing {
+                status,
+                location: None,
+                body: html,
+            };
+        }
+        let fields = hidden_fields(&html);
+        let second = self
+            .http
+            .post(&url)
+            .header("cookie", self.cookie_header())
+            .form(&fields)
+            .send()
+            .await
+            .unwrap();
+        self.keep_cookies(&second);
+        Landing {
+            status: second.status().as_u16(),
+            location: second
+                .headers()
+                .get("location")
+                .map(|v| v.to_str().unwrap().to_owned()),
+            body: second.text().await.unwrap(),
+        }
+    }
+
+    /// The whole web sign-in.
+    pub(crate) async fn sign_in(&mut self, server: &str, user: &str) -> Landing {
+        let authorize = self.start_sign_in(server, "/").await;
+        let fields = self.consent(&authorize, user).await;
+        self.form_post(server, &fields).await
+    }
+
+    /// `GET /me` with the session cookie.
+    pub(crate) async fn me(&mut self, server: &str) -> (u16, serde_json::Value) {
+        let response = self.get(&format!("{server}/me")).await;
+        let status = response.status().as_u16();
+        (
+            status,
+            response.json().await.unwrap_or(serde_json::Value::Null),
+        )
+    }
+}
+
+pub(crate) fn urlencode(text: &str) -> String {
+    form_urlencoded::byte_serialize(text.as_bytes()).collect()
+}
+
+/// Hidden inputs of an HTML form, in order.
+pub(crate) fn hidden_fields(html: &str) -> Vec<(String, String)> {
+    let mut fields = Vec::new();
+    for tag in html.split("<input").skip(1) {
+        let tag = &tag[..tag.find('>').unwrap()];
+        if !tag.contains(r#"type="hidden""#) {
+            continue;
+        }
+        let attr = |name: &str| {
+            let start = tag.find(&format!("{name}=\""))? + name.len() + 2;
+            let end = start + tag[start..].find('"')?;
+            Some(
+                tag[start..end]
+                    .replace("&quot;", "\"")
+                    .replace("&#39;", "'")
+                    .replace("&lt;", "<")
+                    .replace("&gt;", ">")
+                    .replace("&amp;", "&"),
+            )
+        };
+        if let (Some(name), Some(value)) = (attr("name"), attr("value")) {
+            fields.push((name, value));
+        }
+    }
+    fields
+}
+
+pub(crate) fn field<'a>(fields: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    fields
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+/// SHA-256 hex, as an iOS app hashes its raw nonce.
+pub(crate) fn sha256_hex(text: &str) -> String {
+    aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, text.as_bytes())
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}

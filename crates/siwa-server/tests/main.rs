@@ -1,0 +1,6 @@
+//! siwa-server integration tests.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod e2e;
+mod harness;
+mod store;
