@@ -34,6 +34,10 @@ pub(crate) enum Command {
     AuthorizeUrl(AuthorizeUrlArgs),
     /// Run a local stand-in for appleid.apple.com (authorize, token, keys, revoke).
     Emulator(crate::cmd::emulator::EmulatorArgs),
+    /// Run the login service (web and native Sign in with Apple, users, sessions).
+    Serve(crate::cmd::serve::ServeArgs),
+    /// Run the emulator and the login service together on SQLite: sign in locally, no Apple account.
+    Demo(crate::cmd::demo::DemoArgs),
 }
 
 /// The team, key and client a secret is for.

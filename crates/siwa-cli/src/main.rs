@@ -25,6 +25,8 @@ fn main() -> ExitCode {
         Command::Revoke(args) => cmd::revoke::run(args),
         Command::AuthorizeUrl(args) => cmd::authorize_url::run(args),
         Command::Emulator(args) => cmd::emulator::run(args),
+        Command::Serve(args) => cmd::serve::run(args),
+        Command::Demo(args) => cmd::demo::run(args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -2,6 +2,7 @@
 
 pub(crate) mod apple;
 pub(crate) mod authorize_url;
+pub(crate) mod demo;
 pub(crate) mod doctor;
 pub(crate) mod emulator;
 pub(crate) mod exchange;
@@ -9,4 +10,5 @@ pub(crate) mod pubkey;
 pub(crate) mod refresh;
 pub(crate) mod revoke;
 pub(crate) mod secret;
+pub(crate) mod serve;
 pub(crate) mod verify;

@@ -1,0 +1,144 @@
+//! `siwa demo`: the emulator and the login service together, on an embedded
+//! SQLite database, so a newcomer can sign in locally with no Apple account.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use clap::Args;
+use siwa_emulator::{Config, Emulator, Options};
+use siwa_kit::p8::SigningKey;
+use siwa_server::{AppState, RawSettings, ServiceKeys, Settings};
+
+use crate::cmd::serve::start_failure;
+use crate::failure::{Failure, Outcome};
+
+const TEAM: &str = "DEMOTEAM01";
+const KEY_ID: &str = "DEMOKEY001";
+const WEB_CLIENT: &str = "com.example.web";
+const IOS_CLIENT: &str = "com.example.ios";
+
+#[derive(Args, Debug)]
+pub(crate) struct DemoArgs {
+    /// Port of the login service (0: any free port).
+    #[arg(long, default_value_t = 8080)]
+    pub(crate) port: u16,
+    /// Port of the emulated Apple (0: any free port).
+    #[arg(long, default_value_t = 8081)]
+    pub(crate) apple_port: u16,
+    /// Where the demo keeps its database, keys and emulator state.
+    #[arg(long, default_value = "siwa-demo")]
+    pub(crate) data_dir: PathBuf,
+}
+
+pub(crate) fn run(args: DemoArgs) -> Outcome {
+    crate::logging::init();
+    std::fs::create_dir_all(&args.data_dir)
+        .map_err(|e| Failure::usage(format!("cannot create {}: {e}", args.data_dir.display()), ""))?;
+    let team_key = demo_team_key(&args.data_dir)?;
+    let runtime = tokio::runtime::Runtime::new()
+        .map_err(|e| Failure::usage(format!("cannot start the async runtime: {e}"), ""))?;
+    runtime.block_on(async move {
+        let service_listener = bind(args.port).await?;
+        let service = format!("http://{}", service_listener.local_addr().map_err(|e| Failure::usage(e, ""))?);
+        let public_pem = SigningKey::from_pem(&team_key)
+            .map_err(|e| Failure::usage(e, ""))?
+            .public_key()
+            .to_pem();
+        let emulator_config = emulator_config(&service, &public_pem)?;
+        let emulator = Emulator::with_options(
+            emulator_config,
+            Options {
+                clock: None,
+                state_file: Some(args.data_dir.join("emulator-state.json")),
+            },
+        )
+        .map_err(|e| Failure::usage(format!("cannot start the emulator: {e}"), ""))?;
+        let apple = emulator
+            .start(SocketAddr::from(([127, 0, 0, 1], args.apple_port)))
+            .await
+            .map_err(|e| Failure::usage(format!("cannot listen on port {}: {e}", args.apple_port), "pass --apple-port 0"))?;
+        let settings = demo_settings(&service, &apple.base_url(), &team_key, &args.data_dir)?;
+        let store = siwa_server::store::connect(&settings.database_url)
+            .await
+            .map_err(|e| Failure::usage(format!("cannot open the demo database: {e}"), ""))?;
+        let keys = ServiceKeys::load(&settings).map_err(|e| Failure::usage(e, ""))?;
+        let state = Arc::new(AppState::new(settings, Arc::from(store), keys).map_err(|e| Failure::usage(e, ""))?);
+        let running = siwa_server::start_on(state, service_listener).map_err(start_failure)?;
+        println!("siwa demo: open {}/ and click \"Sign in with Apple\"", running.base_url());
+        eprintln!(
+            "  Apple (emulated): {}   data: {}\n  test users: alice, bob (no password; pick one on the consent page)\n  Ctrl-C stops it",
+            apple.base_url(),
+            args.data_dir.display()
+        );
+        crate::cmd::emulator::shutdown_signal().await;
+        running.stop().await;
+        apple.stop().await;
+        Ok(())
+    })
+}
+
+async fn bind(port: u16) -> Result<tokio::net::TcpListener, Failure> {
+    tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port)))
+        .await
+        .map_err(|e| Failure::usage(format!("cannot listen on port {port}: {e}"), "pass --port 0 for any free port"))
+}
+
+/// The demo team's .p8, made once and kept in the data directory.
+fn demo_team_key(dir: &Path) -> Result<String, Failure> {
+    let path = dir.join(format!("AuthKey_{KEY_ID}.p8"));
+    if let Ok(pem) = std::fs::read_to_string(&path) {
+        return Ok(pem);
+    }
+    let (pem, _) = ServiceKeys::new_settings().map_err(|e| Failure::usage(e, ""))?;
+    std::fs::write(&path, pem.as_bytes())
+        .map_err(|e| Failure::usage(format!("cannot write {}: {e}", path.display()), ""))?;
+    Ok(pem.to_string())
+}
+
+fn emulator_config(service: &str, public_pem: &str) -> Result<Config, Failure> {
+    let localhost = service.replace("127.0.0.1", "localhost");
+    let toml = format!(
+        r#"notification_url = "{service}/auth/apple/notifications"
+[[team]]
+id = "{TEAM}"
+  [[team.key]]
+  id = "{KEY_ID}"
+  public_key_pem = """{public_pem}"""
+  [[team.client]]
+  id = "{WEB_CLIENT}"
+  redirect_uris = ["{service}/auth/apple/callback", "{localhost}/auth/apple/callback"]
+  [[team.client]]
+  id = "{IOS_CLIENT}"
+[[user]]
+id = "alice"
+email = "alice@example.com"
+first_name = "Alice"
+last_name = "Appleseed"
+real_user_status = 2
+[[user]]
+id = "bob"
+email = "bob@example.com"
+first_name = "Bob"
+last_name = "Builder"
+real_user_status = 1
+"#
+    );
+    Config::from_toml(&toml, Path::new(".")).map_err(|e| Failure::usage(e, ""))
+}
+
+fn demo_settings(service: &str, apple: &str, team_key: &str, dir: &Path) -> Result<Settings, Failure> {
+    let raw = RawSettings {
+        team_id: Some(TEAM.into()),
+        key_id: Some(KEY_ID.into()),
+        private_key: Some(team_key.to_owned()),
+        client_id: Some(WEB_CLIENT.into()),
+        bundle_ids: Some(vec![IOS_CLIENT.into()]),
+        redirect_uri: Some(format!("{service}/auth/apple/callback")),
+        public_url: Some(service.to_owned()),
+        database_url: Some(format!("sqlite://{}", dir.join("siwa.db").display())),
+        apple_base_url: Some(apple.to_owned()),
+        ..RawSettings::default()
+    };
+    Settings::validate(raw).map_err(|e| Failure::usage(e, ""))
+}
