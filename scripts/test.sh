@@ -8,8 +8,8 @@ cargo test --workspace --locked "$@"
 
 cargo build --locked --bin siwa
 venv=target/interop-venv
-if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import jwt, cryptography, requests" 2>/dev/null; then
-  echo "interop: creating $venv (PyJWT, cryptography, requests)"
+if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import jwt, cryptography, requests, selenium" 2>/dev/null; then
+  echo "interop: creating $venv (PyJWT, cryptography, requests, selenium)"
   if ! { python3 -m venv "$venv" && "$venv/bin/pip" install --quiet --disable-pip-version-check -r scripts/interop/requirements.txt; }; then
     if [ -n "${CI:-}" ]; then echo "interop: could not build the venv" >&2; exit 1; fi
     echo "interop: skipping the PyJWT checks (no venv; needs PyPI access once)"
