@@ -208,3 +208,8 @@ pub(crate) async fn revocations(State(app): State<Arc<App>>) -> Json<Value> {
     let inner = app.store.lock();
     Json(json!({"revocations": inner.durable.revocations}))
 }
+
+/// `GET /emulator/stats`: requests served per route (`/auth/keys`, `/auth/token`...).
+pub(crate) async fn stats(State(app): State<Arc<App>>) -> Json<Value> {
+    Json(json!({"requests": app.stats.snapshot()}))
+}

@@ -33,10 +33,28 @@ pub(crate) struct Fault {
     /// The body to answer with (garbage, an empty key set...); with no status, 200.
     #[serde(default)]
     pub(crate) body: Option<String>,
+    /// Close the connection without answering (after any delay).
+    #[serde(default)]
+    pub(crate) close: bool,
 }
 
 fn one() -> u32 {
     1
+}
+
+/// Requests served per route (families merged), for `GET /emulator/stats`.
+#[derive(Debug, Default)]
+pub(crate) struct Stats(Mutex<HashMap<String, u64>>);
+
+impl Stats {
+    fn count(&self, path: &str) {
+        let mut map = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        *map.entry(normalize(path)).or_default() += 1;
+    }
+
+    pub(crate) fn snapshot(&self) -> HashMap<String, u64> {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
 }
 
 /// Pending faults by route.
@@ -45,8 +63,8 @@ pub(crate) struct Faults(Mutex<HashMap<String, Fault>>);
 
 impl Faults {
     pub(crate) fn add(&self, fault: Fault) -> Result<(), String> {
-        if fault.status.is_none() && fault.delay_ms.is_none() && fault.body.is_none() {
-            return Err("a fault needs status, delay_ms or body".into());
+        if fault.status.is_none() && fault.delay_ms.is_none() && fault.body.is_none() && !fault.close {
+            return Err("a fault needs status, delay_ms, body or close".into());
         }
         if let Some(status) = fault.status {
             StatusCode::from_u16(status)
@@ -99,12 +117,19 @@ fn normalize(path: &str) -> String {
 
 /// Middleware applying a pending fault before the route runs.
 pub(crate) async fn inject(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
+    app.stats.count(request.uri().path());
     let Some(fault) = app.faults.take(request.uri().path()) else {
         return next.run(request).await;
     };
     tracing::info!(route = %fault.route, status = ?fault.status, delay_ms = ?fault.delay_ms, "injecting fault");
     if let Some(delay) = fault.delay_ms {
         tokio::time::sleep(Duration::from_millis(delay)).await;
+    }
+    if fault.close {
+        // Unwinding out of the connection's task makes hyper drop the socket
+        // without an answer, as a crashed or cut-off server would. No panic
+        // hook runs for `resume_unwind`, so nothing is printed.
+        std::panic::resume_unwind(Box::new("emulator fault: connection closed"));
     }
     match (fault.status, fault.body) {
         (None, None) => next.run(request).await,
@@ -132,6 +157,7 @@ mod tests {
                 delay_ms: None,
                 count: 2,
                 body: None,
+                close: false,
             })
             .unwrap();
         assert!(faults.take("/auth/oauth2/v2/token").is_some());
@@ -143,7 +169,8 @@ mod tests {
                 status: None,
                 delay_ms: None,
                 count: 1,
-                body: None
+                body: None,
+                close: false,
             })
             .is_err());
     }

@@ -9,7 +9,7 @@
 //! - Routes for scripts and tests under `/emulator/`: scripted consent
 //!   (`emulator_user` on the authorize URL), `/emulator/native`,
 //!   `/emulator/notify`, `/emulator/rotate-keys`, `/emulator/faults`,
-//!   `/emulator/revocations`.
+//!   `/emulator/revocations`, `/emulator/stats` (requests per route).
 //!
 //! Its judgement of a `client_secret` is its own code (`client_auth`), not
 //! siwa-kit's doctor or verifier: a shared bug would hide itself.
@@ -57,7 +57,7 @@ pub use config::{
 };
 pub use keys::KeyGenError;
 
-use crate::faults::Faults;
+use crate::faults::{Faults, Stats};
 use crate::keys::SigningKeys;
 use crate::mint::{id_token_claims, notification_claims, Binding};
 use crate::reply::Refusal;
@@ -116,6 +116,7 @@ impl Emulator {
                 keys: SigningKeys::new()?,
                 store: Store::open(options.state_file).map_err(EmulatorError::State)?,
                 faults: Faults::default(),
+                stats: Stats::default(),
                 clock: options.clock.unwrap_or_else(|| Arc::new(SystemClock)),
                 http,
                 config,
@@ -144,6 +145,7 @@ impl Emulator {
                     .delete(control::clear_faults),
             )
             .route("/emulator/revocations", get(control::revocations))
+            .route("/emulator/stats", get(control::stats))
             .route("/healthz", get(|| async { "ok" }))
             .layer(axum::middleware::from_fn_with_state(
                 Arc::clone(&self.app),
@@ -224,6 +226,7 @@ pub(crate) struct App {
     pub(crate) keys: SigningKeys,
     pub(crate) store: Store,
     pub(crate) faults: Faults,
+    pub(crate) stats: Stats,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) http: reqwest::Client,
 }

@@ -647,7 +647,18 @@ impl KeyCache {
         let now = self.clock.now();
         let snapshot = self.snapshot.load();
         if snapshot.is_usable(now) {
-            return snapshot.keys.key(kid);
+            return match snapshot.keys.key(kid) {
+                Err(KeyError::UnknownKid { .. }) => {
+                    // An unknown kid while the last fetch failed may be a new key we
+                    // could not load (Apple down mid-rotation): say unavailable (retry),
+                    // not "unknown" (the client's fault).
+                    match self.flight.lock().await.last_error.clone() {
+                        Some(source) => Err(KeyError::Unavailable { source }),
+                        None => snapshot.keys.key(kid),
+                    }
+                }
+                other => other,
+            };
         }
         let last_error = self.flight.lock().await.last_error.clone();
         match (snapshot.loaded, last_error) {

@@ -65,6 +65,13 @@ async fn native_inner(app: &AppState, request: NativeRequest) -> Result<Response
         .verify_with_nonce(&request.identity_token, &policy)
         .await
         .map_err(|e| {
+            if e.is_unavailable() {
+                return ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "apple_unavailable",
+                    "Apple's signing keys cannot be fetched right now; try again in a moment",
+                );
+            }
             tracing::info!(error = %e, "native identity token rejected");
             ApiError::unauthorized(format!("the identity token was rejected: {e}"))
         })?;

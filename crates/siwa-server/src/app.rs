@@ -16,6 +16,7 @@ use siwa_kit::Verifier;
 
 use crate::config::{ConfigError, Settings};
 use crate::keys::ServiceKeys;
+use crate::limits::Limiter;
 use crate::metrics::Metrics;
 use crate::store::Store;
 
@@ -38,6 +39,7 @@ pub struct AppState {
     pub(crate) redirect_uri: RedirectUri,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) metrics: Metrics,
+    pub(crate) limiter: Limiter,
 }
 
 impl fmt::Debug for AppState {
@@ -115,6 +117,7 @@ impl AppState {
         let redirect_uri = RedirectUri::new(settings.redirect_uri.clone())
             .map_err(|e| ConfigError::new("redirect_uri", e.to_string()))?;
         Ok(Self {
+            limiter: Limiter::new(settings.rate_limits),
             settings,
             store,
             keys,

@@ -80,6 +80,14 @@ pub struct RawSettings {
     pub deletion_retry_secs: Option<u64>,
     /// Timeout of calls to Apple, seconds.
     pub apple_timeout_secs: Option<u64>,
+    /// Sign-in requests per minute per client IP (0: off).
+    pub rate_limit_per_ip_per_minute: Option<u64>,
+    /// Sign-in requests an IP may make at once.
+    pub rate_limit_burst: Option<u64>,
+    /// Sign-in requests per second from everyone together (0: off).
+    pub rate_limit_global_per_second: Option<u64>,
+    /// Take the client IP from X-Forwarded-For (only behind a proxy that sets it).
+    pub trust_forwarded_for: Option<bool>,
 }
 
 impl fmt::Debug for RawSettings {
@@ -179,6 +187,9 @@ impl RawSettings {
         if let Some(v) = get("link_by_email") {
             self.link_by_email = Some(flag("link_by_email", v)?);
         }
+        if let Some(v) = get("trust_forwarded_for") {
+            self.trust_forwarded_for = Some(flag("trust_forwarded_for", v)?);
+        }
         if let Some(v) = get("require_native_nonce") {
             self.require_native_nonce = Some(flag("require_native_nonce", v)?);
         }
@@ -240,6 +251,8 @@ pub struct Settings {
     pub deletion_retry_secs: u64,
     /// Timeout of calls to Apple, seconds.
     pub apple_timeout_secs: u64,
+    /// Rate limits of the sign-in routes.
+    pub rate_limits: crate::limits::RateLimits,
 }
 
 impl fmt::Debug for Settings {
@@ -381,6 +394,12 @@ impl Settings {
             session_ttl,
             deletion_retry_secs: raw.deletion_retry_secs.unwrap_or(30).max(1),
             apple_timeout_secs: raw.apple_timeout_secs.unwrap_or(10).max(1),
+            rate_limits: crate::limits::RateLimits {
+                per_ip_per_minute: clamp_u32(raw.rate_limit_per_ip_per_minute.unwrap_or(60)),
+                burst: clamp_u32(raw.rate_limit_burst.unwrap_or(20)),
+                global_per_second: clamp_u32(raw.rate_limit_global_per_second.unwrap_or(200)),
+                trust_forwarded_for: raw.trust_forwarded_for.unwrap_or(false),
+            },
         })
     }
 
@@ -411,6 +430,10 @@ impl Settings {
     pub fn secure_cookies(&self) -> bool {
         self.public_url.starts_with("https://")
     }
+}
+
+fn clamp_u32(value: u64) -> u32 {
+    u32::try_from(value).unwrap_or(u32::MAX)
 }
 
 /// `scheme://host[:port]` of an absolute http(s) URL, lower-cased.

@@ -21,6 +21,7 @@ mod crypto;
 pub mod deletion;
 mod error;
 pub mod keys;
+pub mod limits;
 mod metrics;
 mod notifications;
 mod ops;
@@ -51,11 +52,14 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The service's routes.
 pub fn router(state: Arc<AppState>) -> Router {
-    Router::new()
-        .route("/", get(web::home))
+    let sign_in = Router::new()
         .route("/auth/apple/login", get(web::login))
         .route("/auth/apple/callback", post(web::callback))
         .route("/auth/apple/native", post(api::native))
+        .route_layer(axum::middleware::from_fn_with_state(Arc::clone(&state), limits::rate_limit));
+    Router::new()
+        .merge(sign_in)
+        .route("/", get(web::home))
         .route("/auth/apple/notifications", post(notifications::receive))
         .route("/session/refresh", post(api::refresh))
         .route("/session/logout", post(api::logout))
@@ -65,6 +69,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(limits::header_limit))
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::SERVICE_UNAVAILABLE,
             REQUEST_TIMEOUT,

@@ -153,11 +153,16 @@ pub(crate) struct World {
 
 impl World {
     pub(crate) async fn start(backend: Backend) -> Self {
-        Self::start_replicas(backend, 1).await
+        Self::start_with(backend, 1, |_| {}).await
     }
 
     /// `n` services on one database, sharing keys, behind one public URL (the first's).
     pub(crate) async fn start_replicas(backend: Backend, n: usize) -> Self {
+        Self::start_with(backend, n, |_| {}).await
+    }
+
+    /// As [`Self::start_replicas`], with settings adjusted by `tweak`.
+    pub(crate) async fn start_with(backend: Backend, n: usize, tweak: impl Fn(&mut RawSettings)) -> Self {
         let db = Database::new(backend).await;
         let listeners: Vec<tokio::net::TcpListener> = futures_join(n).await;
         let public = format!("http://{}", listeners[0].local_addr().unwrap());
@@ -204,7 +209,7 @@ real_user_status = 1
         let mut servers = Vec::new();
         let mut states = Vec::new();
         for listener in listeners {
-            let raw = RawSettings {
+            let mut raw = RawSettings {
                 team_id: Some(TEAM.into()),
                 key_id: Some("ABC123DEFG".into()),
                 private_key: Some(
@@ -222,9 +227,10 @@ real_user_status = 1
                 session_key: Some(session_key.clone()),
                 encryption_key: Some(encryption_key.clone()),
                 deletion_retry_secs: Some(1),
-                apple_timeout_secs: Some(3),
+                apple_timeout_secs: Some(2),
                 ..RawSettings::default()
             };
+            tweak(&mut raw);
             let settings = Settings::validate(raw).unwrap();
             let store = siwa_server::store::connect(&settings.database_url)
                 .await
@@ -276,6 +282,27 @@ real_user_status = 1
             .unwrap()
             .status();
         assert_eq!(status, 200);
+    }
+
+    /// Requests the emulator served per route.
+    pub(crate) async fn apple_requests(&self, route: &str) -> u64 {
+        let stats: serde_json::Value = self.http.get(self.apple_url("/emulator/stats")).send().await.unwrap().json().await.unwrap();
+        stats["requests"][route].as_u64().unwrap_or(0)
+    }
+
+    /// A native sign-in at service `i`: status and body.
+    pub(crate) async fn native_sign_in(&self, i: usize, user: &str) -> (u16, serde_json::Value) {
+        let credential = self.native_credential(user, None).await;
+        let mut body = serde_json::json!({
+            "identity_token": credential["identity_token"],
+            "authorization_code": credential["authorization_code"],
+        });
+        if !credential["user"].is_null() {
+            body["user"] = credential["user"].clone();
+        }
+        let response = self.http.post(format!("{}/auth/apple/native", self.server(i))).json(&body).send().await.unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(serde_json::Value::Null))
     }
 
     /// What a native app gets from Apple.
