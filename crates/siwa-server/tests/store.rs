@@ -1,0 +1,1222 @@
+//! The store suite: written once, run on SQLite always and on PostgreSQL when
+//! `SIWA_TEST_DATABASE_URL` is set (each PostgreSQL test in a fresh schema,
+//! dropped afterwards).
+
+use std::collections::HashSet;
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::sync::{Arc, Once};
+
+use sqlx::Connection as _;
+use tokio::task::JoinSet;
+
+use siwa_server::store::{
+    AppleProfile, NewLogin, NewSession, PostgresStore, Rotation, SqliteStore, Store,
+};
+
+/// Runs each named test body on SQLite, and on PostgreSQL when configured.
+macro_rules! store_suite {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    let db = super::TestDb::sqlite().await;
+                    super::$name(&db).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    let Some(db) = super::TestDb::postgres().await else { return };
+                    super::$name(&db).await;
+                }
+            )*
+        }
+    };
+}
+
+store_suite!(
+    take_login_is_single_use,
+    take_login_refuses_expired_and_purges,
+    concurrent_take_login_has_one_winner,
+    sign_in_creates_then_updates,
+    sign_in_never_erases_a_name,
+    sign_in_updates_email_only_when_given,
+    concurrent_first_sign_in_creates_one_user,
+    email_association_is_off_unless_asked,
+    email_association_joins_verified_email_case_insensitively,
+    email_association_never_for_private_relay_or_unverified,
+    apple_token_and_client_stay_together,
+    rotation_and_reuse_detection,
+    rotation_refuses_unknown_expired_and_revoked,
+    concurrent_rotation_has_one_winner,
+    session_user_after_ending_sessions,
+    first_seen_event_is_idempotent,
+    email_forwarding_events,
+    deletion_queue_lease_retry_finish,
+    concurrent_due_deletions_never_share_a_job,
+    finish_deletion_keeps_user_until_last_job,
+    erase_user_cascades,
+    lookups_use_indexes_at_10k_users,
+);
+
+// ---------------------------------------------------------------- the suite
+
+async fn take_login_is_single_use(db: &TestDb) {
+    let s = db.store();
+    s.put_login(&login("state-1", NOW + 600)).await.unwrap();
+    let taken = s
+        .take_login(&hash("state-1"), NOW + 1)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(taken.nonce, "nonce-state-1");
+    assert_eq!(taken.browser_hash, hash("browser-state-1"));
+    assert_eq!(taken.return_to, "https://example.com/after");
+    assert!(s
+        .take_login(&hash("state-1"), NOW + 2)
+        .await
+        .unwrap()
+        .is_none());
+    assert!(s
+        .take_login(&hash("never-put"), NOW)
+        .await
+        .unwrap()
+        .is_none());
+}
+
+async fn take_login_refuses_expired_and_purges(db: &TestDb) {
+    let s = db.store();
+    s.put_login(&login("old", NOW + 600)).await.unwrap();
+    s.put_login(&login("fresh", NOW + 600)).await.unwrap();
+    // The expiry is exclusive: at `expires_at` it is already refused.
+    assert!(s
+        .take_login(&hash("old"), NOW + 600)
+        .await
+        .unwrap()
+        .is_none());
+    assert!(s
+        .take_login(&hash("fresh"), NOW + 599)
+        .await
+        .unwrap()
+        .is_some());
+    assert_eq!(db.count("SELECT COUNT(*) FROM logins").await, 1);
+    // A later sign-in start purges what has expired.
+    let mut later = login("later", NOW + 1200);
+    later.created_at = NOW + 700;
+    s.put_login(&later).await.unwrap();
+    assert_eq!(db.count("SELECT COUNT(*) FROM logins").await, 1);
+    assert!(s
+        .take_login(&hash("later"), NOW + 701)
+        .await
+        .unwrap()
+        .is_some());
+}
+
+async fn concurrent_take_login_has_one_winner(db: &TestDb) {
+    for round in 0..5 {
+        let state = format!("contested-{round}");
+        db.store()
+            .put_login(&login(&state, NOW + 600))
+            .await
+            .unwrap();
+        let mut tasks = JoinSet::new();
+        for _ in 0..16 {
+            let store = Arc::clone(&db.store);
+            let state_hash = hash(&state);
+            tasks.spawn(async move { store.take_login(&state_hash, NOW).await.unwrap() });
+        }
+        let winners = tasks.join_all().await.into_iter().flatten().count();
+        assert_eq!(winners, 1, "round {round}");
+    }
+}
+
+async fn sign_in_creates_then_updates(db: &TestDb) {
+    let s = db.store();
+    let mut first = profile("sub-1");
+    first.email = Some("ann@example.com".into());
+    first.email_verified = true;
+    first.first_name = Some("Ann".into());
+    first.last_name = Some("Lee".into());
+    let created = s.sign_in(&first, NOW, false).await.unwrap();
+    assert_eq!(created.id.len(), 32);
+    assert!(created.id.bytes().all(|b| b.is_ascii_hexdigit()));
+    assert_eq!(created.email.as_deref(), Some("ann@example.com"));
+    assert!(created.email_verified && !created.is_private_email && created.email_forwarding);
+    assert_eq!(created.first_name.as_deref(), Some("Ann"));
+    assert_eq!(created.last_name.as_deref(), Some("Lee"));
+    assert_eq!(created.real_user_status, None);
+    assert_eq!((created.created_at, created.last_login_at), (NOW, NOW));
+    assert_eq!(s.user(&created.id).await.unwrap(), Some(created.clone()));
+    let link = s.apple_link(TEAM, "sub-1").await.unwrap().unwrap();
+    assert_eq!(
+        (link.user_id.as_str(), link.client_id.as_str()),
+        (created.id.as_str(), WEB)
+    );
+    assert!(!link.revoked && link.token_ciphertext.is_none());
+
+    // The second sign-in: Apple sends no `user`, a native one adds real_user_status.
+    let mut second = profile("sub-1");
+    second.real_user_status = Some(2);
+    let updated = s.sign_in(&second, NOW + 60, false).await.unwrap();
+    assert_eq!(updated.id, created.id);
+    assert_eq!(updated.created_at, NOW);
+    assert_eq!(updated.last_login_at, NOW + 60);
+    assert_eq!(updated.first_name.as_deref(), Some("Ann"));
+    assert_eq!(updated.last_name.as_deref(), Some("Lee"));
+    assert_eq!(updated.email.as_deref(), Some("ann@example.com"));
+    assert!(updated.email_verified);
+    assert_eq!(updated.real_user_status, Some(2));
+    // Not given again: kept.
+    let third = s
+        .sign_in(&profile("sub-1"), NOW + 120, false)
+        .await
+        .unwrap();
+    assert_eq!(third.real_user_status, Some(2));
+    assert_eq!(s.user_links(&created.id).await.unwrap().len(), 1);
+    assert!(s.user("no-such-user").await.unwrap().is_none());
+    assert!(s.apple_link(TEAM, "no-such-sub").await.unwrap().is_none());
+}
+
+async fn sign_in_never_erases_a_name(db: &TestDb) {
+    let s = db.store();
+    // The user JSON lost on the first sign-in, sent on a later one: written then.
+    let nameless = s.sign_in(&profile("sub-n"), NOW, false).await.unwrap();
+    assert_eq!(nameless.first_name, None);
+    let mut named = profile("sub-n");
+    named.first_name = Some("Émile".into());
+    named.last_name = Some("Zola".into());
+    assert_eq!(
+        s.sign_in(&named, NOW + 1, false)
+            .await
+            .unwrap()
+            .first_name
+            .as_deref(),
+        Some("Émile")
+    );
+    // Neither None nor a blank string erases it; one part alone updates that part.
+    let mut blank = profile("sub-n");
+    blank.first_name = Some("  ".into());
+    blank.last_name = Some(String::new());
+    let kept = s.sign_in(&blank, NOW + 2, false).await.unwrap();
+    assert_eq!(kept.first_name.as_deref(), Some("Émile"));
+    assert_eq!(kept.last_name.as_deref(), Some("Zola"));
+    let mut partial = profile("sub-n");
+    partial.last_name = Some("Zola-Martin".into());
+    let updated = s.sign_in(&partial, NOW + 3, false).await.unwrap();
+    assert_eq!(updated.first_name.as_deref(), Some("Émile"));
+    assert_eq!(updated.last_name.as_deref(), Some("Zola-Martin"));
+    assert_eq!(s.user(&updated.id).await.unwrap(), Some(updated));
+}
+
+async fn sign_in_updates_email_only_when_given(db: &TestDb) {
+    let s = db.store();
+    let mut p = profile("sub-e");
+    p.email = Some("x1@privaterelay.appleid.com".into());
+    p.email_verified = true;
+    p.is_private_email = true;
+    let user = s.sign_in(&p, NOW, false).await.unwrap();
+    assert!(user.is_private_email);
+    // No email in this token: the stored one and its flags stay.
+    let kept = s.sign_in(&profile("sub-e"), NOW + 1, false).await.unwrap();
+    assert_eq!(kept.email.as_deref(), Some("x1@privaterelay.appleid.com"));
+    assert!(kept.email_verified && kept.is_private_email);
+    // A new email comes with its own flags.
+    let mut changed = profile("sub-e");
+    changed.email = Some("real@example.com".into());
+    changed.email_verified = true;
+    let changed = s.sign_in(&changed, NOW + 2, false).await.unwrap();
+    assert_eq!(changed.email.as_deref(), Some("real@example.com"));
+    assert!(changed.email_verified && !changed.is_private_email);
+}
+
+async fn concurrent_first_sign_in_creates_one_user(db: &TestDb) {
+    let mut tasks = JoinSet::new();
+    for i in 0..12 {
+        let store = Arc::clone(&db.store);
+        tasks.spawn(async move {
+            let mut p = profile("sub-race");
+            p.first_name = Some("Race".into());
+            p.email = Some("race@example.com".into());
+            p.email_verified = true;
+            store.sign_in(&p, NOW + i, i % 2 == 0).await.unwrap()
+        });
+    }
+    let users = tasks.join_all().await;
+    let ids: HashSet<_> = users.iter().map(|u| u.id.clone()).collect();
+    assert_eq!(ids.len(), 1, "one sub, one user: {ids:?}");
+    assert_eq!(db.count("SELECT COUNT(*) FROM users").await, 1);
+    assert_eq!(db.count("SELECT COUNT(*) FROM apple_identities").await, 1);
+    assert!(users
+        .iter()
+        .all(|u| u.first_name.as_deref() == Some("Race")));
+}
+
+async fn email_association_is_off_unless_asked(db: &TestDb) {
+    let s = db.store();
+    let a = s
+        .sign_in(&verified("sub-a", "same@example.com"), NOW, false)
+        .await
+        .unwrap();
+    let b = s
+        .sign_in(&verified("sub-b", "same@example.com"), NOW, false)
+        .await
+        .unwrap();
+    assert_ne!(a.id, b.id);
+}
+
+async fn email_association_joins_verified_email_case_insensitively(db: &TestDb) {
+    let s = db.store();
+    let mut first = verified("sub-a", "Bob@Example.COM");
+    first.first_name = Some("Bob".into());
+    let a = s.sign_in(&first, NOW, true).await.unwrap();
+    let mut other_team = verified("sub-b", "bob@example.com");
+    other_team.team_id = "OTHERTEAM1".into();
+    let b = s.sign_in(&other_team, NOW + 5, true).await.unwrap();
+    assert_eq!(a.id, b.id);
+    // The join is a sign-in of that user: the name stays, the email is the newest.
+    assert_eq!(b.first_name.as_deref(), Some("Bob"));
+    assert_eq!(b.email.as_deref(), Some("bob@example.com"));
+    assert_eq!(b.last_login_at, NOW + 5);
+    let links = s.user_links(&a.id).await.unwrap();
+    assert_eq!(links.len(), 2);
+    assert!(links.iter().all(|l| l.user_id == a.id));
+    // Each identity stays its own link afterwards.
+    let again = s.sign_in(&profile("sub-a"), NOW + 10, true).await.unwrap();
+    assert_eq!(again.id, a.id);
+}
+
+async fn email_association_never_for_private_relay_or_unverified(db: &TestDb) {
+    let s = db.store();
+    let relay = "abc123@privaterelay.appleid.com";
+    let mut private = verified("sub-p1", relay);
+    private.is_private_email = true;
+    let p1 = s.sign_in(&private, NOW, true).await.unwrap();
+    private.sub = "sub-p2".into();
+    let p2 = s.sign_in(&private, NOW, true).await.unwrap();
+    assert_ne!(p1.id, p2.id, "private relay addresses never associate");
+    // A relay address without Apple's flag is still a relay address.
+    let p3 = s
+        .sign_in(&verified("sub-p3", relay), NOW, true)
+        .await
+        .unwrap();
+    assert_ne!(p3.id, p1.id);
+
+    let v = s
+        .sign_in(&verified("sub-v", "carol@example.com"), NOW, true)
+        .await
+        .unwrap();
+    let mut unverified = verified("sub-u", "carol@example.com");
+    unverified.email_verified = false;
+    let u = s.sign_in(&unverified, NOW, true).await.unwrap();
+    assert_ne!(u.id, v.id, "an unverified email never joins");
+    // Nor does a verified one join a user whose own copy is unverified.
+    let mut unverified_first = verified("sub-w1", "dave@example.com");
+    unverified_first.email_verified = false;
+    let w1 = s.sign_in(&unverified_first, NOW, true).await.unwrap();
+    let w2 = s
+        .sign_in(&verified("sub-w2", "dave@example.com"), NOW, true)
+        .await
+        .unwrap();
+    assert_ne!(w1.id, w2.id);
+}
+
+async fn apple_token_and_client_stay_together(db: &TestDb) {
+    let s = db.store();
+    let user = s.sign_in(&profile("sub-t"), NOW, false).await.unwrap();
+    s.set_apple_token(TEAM, "sub-t", IOS, b"ciphertext-1")
+        .await
+        .unwrap();
+    let link = s.apple_link(TEAM, "sub-t").await.unwrap().unwrap();
+    assert_eq!(link.client_id, IOS);
+    assert_eq!(link.token_ciphertext.as_deref(), Some(&b"ciphertext-1"[..]));
+    // A sign-in through another client does not re-label the held token.
+    s.sign_in(&profile("sub-t"), NOW + 1, false).await.unwrap();
+    let link = s.apple_link(TEAM, "sub-t").await.unwrap().unwrap();
+    assert_eq!(link.client_id, IOS);
+    // consent-revoked: revoked, token forgotten; twice changes nothing more.
+    s.revoke_apple_link(TEAM, "sub-t").await.unwrap();
+    s.revoke_apple_link(TEAM, "sub-t").await.unwrap();
+    let link = s.apple_link(TEAM, "sub-t").await.unwrap().unwrap();
+    assert!(link.revoked && link.token_ciphertext.is_none());
+    // Signing in again restores the link, now through the client used.
+    s.sign_in(&profile("sub-t"), NOW + 2, false).await.unwrap();
+    let link = s.apple_link(TEAM, "sub-t").await.unwrap().unwrap();
+    assert!(!link.revoked);
+    assert_eq!(link.client_id, WEB);
+    assert_eq!(link.user_id, user.id);
+    // Unknown identities are no-ops.
+    s.set_apple_token(TEAM, "nobody", WEB, b"x").await.unwrap();
+    s.revoke_apple_link(TEAM, "nobody").await.unwrap();
+}
+
+async fn rotation_and_reuse_detection(db: &TestDb) {
+    let s = db.store();
+    let user = s.sign_in(&profile("sub-r"), NOW, false).await.unwrap();
+    s.create_session(&session("fam-1", &user.id, "rt-0"))
+        .await
+        .unwrap();
+    let rotated = Rotation::Rotated {
+        user_id: user.id.clone(),
+        family_id: "fam-1".into(),
+    };
+    assert_eq!(
+        s.rotate_session(&hash("rt-0"), &hash("rt-1"), NOW + 1, NOW + 90_000)
+            .await
+            .unwrap(),
+        rotated
+    );
+    assert_eq!(
+        s.rotate_session(&hash("rt-1"), &hash("rt-2"), NOW + 2, NOW + 90_000)
+            .await
+            .unwrap(),
+        rotated
+    );
+    assert!(s.session_user("fam-1", &user.id).await.unwrap().is_some());
+    // rt-0 again: stolen. The whole family goes, rt-2 included.
+    assert_eq!(
+        s.rotate_session(&hash("rt-0"), &hash("rt-x"), NOW + 3, NOW + 90_000)
+            .await
+            .unwrap(),
+        Rotation::Reused {
+            family_id: "fam-1".into()
+        }
+    );
+    assert!(s.session_user("fam-1", &user.id).await.unwrap().is_none());
+    assert_eq!(
+        s.rotate_session(&hash("rt-2"), &hash("rt-3"), NOW + 4, NOW + 90_000)
+            .await
+            .unwrap(),
+        Rotation::Invalid
+    );
+    // Another family of the same user is untouched.
+    s.create_session(&session("fam-2", &user.id, "other-0"))
+        .await
+        .unwrap();
+    assert!(s.session_user("fam-2", &user.id).await.unwrap().is_some());
+}
+
+async fn rotation_refuses_unknown_expired_and_revoked(db: &TestDb) {
+    let s = db.store();
+    let user = s.sign_in(&profile("sub-x"), NOW, false).await.unwrap();
+    assert_eq!(
+        s.rotate_session(&hash("unknown"), &hash("n"), NOW, NOW + 10)
+            .await
+            .unwrap(),
+        Rotation::Invalid
+    );
+    let mut short = session("fam-short", &user.id, "short-0");
+    short.expires_at = NOW + 100;
+    s.create_session(&short).await.unwrap();
+    assert_eq!(
+        s.rotate_session(&hash("short-0"), &hash("short-1"), NOW + 100, NOW + 200)
+            .await
+            .unwrap(),
+        Rotation::Invalid
+    );
+    s.create_session(&session("fam-out", &user.id, "out-0"))
+        .await
+        .unwrap();
+    s.end_session("fam-out").await.unwrap();
+    assert_eq!(
+        s.rotate_session(&hash("out-0"), &hash("out-1"), NOW + 1, NOW + 200)
+            .await
+            .unwrap(),
+        Rotation::Invalid
+    );
+}
+
+async fn concurrent_rotation_has_one_winner(db: &TestDb) {
+    let user = db
+        .store()
+        .sign_in(&profile("sub-cr"), NOW, false)
+        .await
+        .unwrap();
+    for round in 0..3 {
+        let family = format!("fam-cr-{round}");
+        let old = format!("cr-{round}");
+        db.store()
+            .create_session(&session(&family, &user.id, &old))
+            .await
+            .unwrap();
+        let mut tasks = JoinSet::new();
+        for i in 0..12 {
+            let store = Arc::clone(&db.store);
+            let (old, new) = (hash(&old), hash(&format!("{old}-next-{i}")));
+            tasks.spawn(async move {
+                store
+                    .rotate_session(&old, &new, NOW + 1, NOW + 500)
+                    .await
+                    .unwrap()
+            });
+        }
+        let results = tasks.join_all().await;
+        let wins = results
+            .iter()
+            .filter(|r| matches!(r, Rotation::Rotated { .. }))
+            .count();
+        assert_eq!(wins, 1, "round {round}: {results:?}");
+        // The others presented a token already spent: the family is revoked.
+        assert!(results.iter().all(|r| match r {
+            Rotation::Rotated { family_id, .. } | Rotation::Reused { family_id } =>
+                family_id == &family,
+            Rotation::Invalid => false,
+        }));
+        assert!(db
+            .store()
+            .session_user(&family, &user.id)
+            .await
+            .unwrap()
+            .is_none());
+    }
+}
+
+async fn session_user_after_ending_sessions(db: &TestDb) {
+    let s = db.store();
+    let user = s.sign_in(&profile("sub-s"), NOW, false).await.unwrap();
+    let other = s.sign_in(&profile("sub-s2"), NOW, false).await.unwrap();
+    for f in ["f-1", "f-2", "f-3"] {
+        s.create_session(&session(f, &user.id, &format!("{f}-token")))
+            .await
+            .unwrap();
+    }
+    s.create_session(&session("f-other", &other.id, "f-other-token"))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.session_user("f-1", &user.id).await.unwrap(),
+        Some(user.clone())
+    );
+    assert!(
+        s.session_user("f-1", &other.id).await.unwrap().is_none(),
+        "not their family"
+    );
+    assert!(s
+        .session_user("no-family", &user.id)
+        .await
+        .unwrap()
+        .is_none());
+
+    s.end_session("f-1").await.unwrap();
+    s.end_session("f-1").await.unwrap();
+    assert!(s.session_user("f-1", &user.id).await.unwrap().is_none());
+    assert!(s.session_user("f-2", &user.id).await.unwrap().is_some());
+
+    s.end_user_sessions(&user.id).await.unwrap();
+    assert!(s.session_user("f-2", &user.id).await.unwrap().is_none());
+    assert!(s.session_user("f-3", &user.id).await.unwrap().is_none());
+    assert!(s
+        .session_user("f-other", &other.id)
+        .await
+        .unwrap()
+        .is_some());
+
+    s.create_session(&session("f-4", &user.id, "f-4-token"))
+        .await
+        .unwrap();
+    assert!(s.session_user("f-4", &user.id).await.unwrap().is_some());
+    s.revoke_apple_link(TEAM, "sub-s").await.unwrap();
+    assert!(s.session_user("f-4", &user.id).await.unwrap().is_none());
+    assert!(s
+        .session_user("f-other", &other.id)
+        .await
+        .unwrap()
+        .is_some());
+}
+
+async fn first_seen_event_is_idempotent(db: &TestDb) {
+    let s = db.store();
+    assert!(s.first_seen_event("jti-1", NOW).await.unwrap());
+    assert!(!s.first_seen_event("jti-1", NOW).await.unwrap());
+    assert!(!s.first_seen_event("jti-1", NOW + 3600).await.unwrap());
+    assert!(s.first_seen_event("jti-2", NOW).await.unwrap());
+    let mut tasks = JoinSet::new();
+    for _ in 0..8 {
+        let store = Arc::clone(&db.store);
+        tasks.spawn(async move { store.first_seen_event("jti-race", NOW).await.unwrap() });
+    }
+    assert_eq!(
+        tasks
+            .join_all()
+            .await
+            .into_iter()
+            .filter(|first| *first)
+            .count(),
+        1
+    );
+}
+
+async fn email_forwarding_events(db: &TestDb) {
+    let s = db.store();
+    let mut p = verified("sub-f", "r1@privaterelay.appleid.com");
+    p.is_private_email = true;
+    let user = s.sign_in(&p, NOW, false).await.unwrap();
+    assert!(user.email_forwarding);
+    s.set_email_forwarding(TEAM, "sub-f", None, false)
+        .await
+        .unwrap();
+    s.set_email_forwarding(TEAM, "sub-f", None, false)
+        .await
+        .unwrap();
+    let off = s.user(&user.id).await.unwrap().unwrap();
+    assert!(!off.email_forwarding);
+    assert_eq!(off.email, user.email);
+    s.set_email_forwarding(TEAM, "sub-f", Some("r2@privaterelay.appleid.com"), true)
+        .await
+        .unwrap();
+    let on = s.user(&user.id).await.unwrap().unwrap();
+    assert!(on.email_forwarding);
+    assert_eq!(on.email.as_deref(), Some("r2@privaterelay.appleid.com"));
+    // A sign-in does not turn forwarding back on; it is Apple's to say.
+    s.set_email_forwarding(TEAM, "sub-f", None, false)
+        .await
+        .unwrap();
+    assert!(
+        !s.sign_in(&p, NOW + 1, false)
+            .await
+            .unwrap()
+            .email_forwarding
+    );
+    s.set_email_forwarding(TEAM, "unknown-sub", None, false)
+        .await
+        .unwrap();
+}
+
+async fn deletion_queue_lease_retry_finish(db: &TestDb) {
+    let s = db.store();
+    let user = s.sign_in(&profile("sub-d"), NOW, false).await.unwrap();
+    s.set_apple_token(TEAM, "sub-d", WEB, b"ct-old")
+        .await
+        .unwrap();
+    s.create_session(&session("fam-d", &user.id, "d-0"))
+        .await
+        .unwrap();
+    assert_eq!(s.pending_deletions().await.unwrap(), 0);
+
+    s.enqueue_deletion(&user.id, WEB, b"ct-old", NOW)
+        .await
+        .unwrap();
+    // Asked twice: still one job, holding the newest token.
+    s.enqueue_deletion(&user.id, WEB, b"ct-new", NOW)
+        .await
+        .unwrap();
+    assert_eq!(s.pending_deletions().await.unwrap(), 1);
+    assert!(
+        s.session_user("fam-d", &user.id).await.unwrap().is_none(),
+        "sessions end at once"
+    );
+    assert!(
+        s.user(&user.id).await.unwrap().is_some(),
+        "the user stays until Apple revokes"
+    );
+
+    assert!(
+        s.due_deletions(NOW - 1, 10, 60).await.unwrap().is_empty(),
+        "not due yet"
+    );
+    assert!(s.due_deletions(NOW, 0, 60).await.unwrap().is_empty());
+    let jobs = s.due_deletions(NOW, 10, 60).await.unwrap();
+    assert_eq!(jobs.len(), 1);
+    let job = &jobs[0];
+    assert_eq!(
+        (job.user_id.as_str(), job.client_id.as_str(), job.attempts),
+        (user.id.as_str(), WEB, 0)
+    );
+    assert_eq!(job.token_ciphertext, b"ct-new");
+    // Leased: nobody else gets it until the lease runs out...
+    assert!(s.due_deletions(NOW + 59, 10, 60).await.unwrap().is_empty());
+    // ...then it comes back (the worker died).
+    let again = s.due_deletions(NOW + 60, 10, 60).await.unwrap();
+    assert_eq!(again.iter().map(|j| j.id).collect::<Vec<_>>(), [job.id]);
+
+    s.retry_deletion(job.id, NOW + 300, &"Apple unreachable: ".repeat(100))
+        .await
+        .unwrap();
+    assert!(s.due_deletions(NOW + 299, 10, 60).await.unwrap().is_empty());
+    let retried = s.due_deletions(NOW + 300, 10, 60).await.unwrap();
+    assert_eq!(retried.len(), 1);
+    assert_eq!(retried[0].attempts, 1);
+    assert_eq!(s.pending_deletions().await.unwrap(), 1);
+
+    s.finish_deletion(job.id).await.unwrap();
+    s.finish_deletion(job.id).await.unwrap();
+    assert_eq!(s.pending_deletions().await.unwrap(), 0);
+    assert!(s.user(&user.id).await.unwrap().is_none());
+    assert!(s.apple_link(TEAM, "sub-d").await.unwrap().is_none());
+    assert!(s
+        .due_deletions(NOW + 10_000, 10, 60)
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+async fn concurrent_due_deletions_never_share_a_job(db: &TestDb) {
+    let s = db.store();
+    for i in 0..40 {
+        let user = s
+            .sign_in(&profile(&format!("sub-q{i}")), NOW, false)
+            .await
+            .unwrap();
+        s.enqueue_deletion(&user.id, WEB, b"ct", NOW + i)
+            .await
+            .unwrap();
+    }
+    let mut seen = HashSet::new();
+    for round in 0..10 {
+        let mut tasks = JoinSet::new();
+        for _ in 0..8 {
+            let store = Arc::clone(&db.store);
+            tasks.spawn(async move { store.due_deletions(NOW + 100, 3, 600).await.unwrap() });
+        }
+        for jobs in tasks.join_all().await {
+            assert!(jobs.len() <= 3);
+            for job in jobs {
+                assert!(
+                    seen.insert(job.id),
+                    "job {} handed out twice (round {round})",
+                    job.id
+                );
+            }
+        }
+        if seen.len() == 40 {
+            break;
+        }
+    }
+    assert_eq!(seen.len(), 40);
+}
+
+async fn finish_deletion_keeps_user_until_last_job(db: &TestDb) {
+    let s = db.store();
+    let user = s.sign_in(&profile("sub-two"), NOW, false).await.unwrap();
+    s.enqueue_deletion(&user.id, WEB, b"ct-web", NOW)
+        .await
+        .unwrap();
+    s.enqueue_deletion(&user.id, IOS, b"ct-ios", NOW)
+        .await
+        .unwrap();
+    let jobs = s.due_deletions(NOW, 10, 60).await.unwrap();
+    assert_eq!(jobs.len(), 2);
+    assert!(jobs[0].id < jobs[1].id, "oldest first");
+    s.finish_deletion(jobs[0].id).await.unwrap();
+    assert!(
+        s.user(&user.id).await.unwrap().is_some(),
+        "another revoke is still waiting"
+    );
+    assert_eq!(s.pending_deletions().await.unwrap(), 1);
+    s.finish_deletion(jobs[1].id).await.unwrap();
+    assert!(s.user(&user.id).await.unwrap().is_none());
+    assert_eq!(s.pending_deletions().await.unwrap(), 0);
+}
+
+async fn erase_user_cascades(db: &TestDb) {
+    let s = db.store();
+    let user = s
+        .sign_in(&verified("sub-gone", "gone@example.com"), NOW, true)
+        .await
+        .unwrap();
+    let mut second = verified("sub-gone-2", "gone@example.com");
+    second.team_id = "OTHERTEAM1".into();
+    s.sign_in(&second, NOW, true).await.unwrap();
+    s.set_apple_token(TEAM, "sub-gone", WEB, b"ct")
+        .await
+        .unwrap();
+    s.create_session(&session("fam-gone", &user.id, "g-0"))
+        .await
+        .unwrap();
+    s.rotate_session(&hash("g-0"), &hash("g-1"), NOW + 1, NOW + 500)
+        .await
+        .unwrap();
+    s.enqueue_deletion(&user.id, WEB, b"ct", NOW).await.unwrap();
+    let keep = s.sign_in(&profile("sub-keep"), NOW, false).await.unwrap();
+    s.create_session(&session("fam-keep", &keep.id, "k-0"))
+        .await
+        .unwrap();
+
+    s.erase_user(&user.id).await.unwrap();
+    s.erase_user(&user.id).await.unwrap();
+    assert!(s.user(&user.id).await.unwrap().is_none());
+    assert!(s.apple_link(TEAM, "sub-gone").await.unwrap().is_none());
+    assert!(s.user_links(&user.id).await.unwrap().is_empty());
+    assert!(s
+        .session_user("fam-gone", &user.id)
+        .await
+        .unwrap()
+        .is_none());
+    assert_eq!(s.pending_deletions().await.unwrap(), 0);
+    assert_eq!(db.count("SELECT COUNT(*) FROM apple_identities").await, 1);
+    assert_eq!(db.count("SELECT COUNT(*) FROM session_families").await, 1);
+    assert_eq!(db.count("SELECT COUNT(*) FROM sessions").await, 1);
+    // The token is gone with the family: presenting it is merely invalid.
+    assert_eq!(
+        s.rotate_session(&hash("g-1"), &hash("g-2"), NOW + 2, NOW + 500)
+            .await
+            .unwrap(),
+        Rotation::Invalid
+    );
+    // A new sign-in of that identity is a new user.
+    let back = s
+        .sign_in(&profile("sub-gone"), NOW + 3, false)
+        .await
+        .unwrap();
+    assert_ne!(back.id, user.id);
+    assert_eq!(back.first_name, None);
+    assert!(s
+        .session_user("fam-keep", &keep.id)
+        .await
+        .unwrap()
+        .is_some());
+}
+
+async fn lookups_use_indexes_at_10k_users(db: &TestDb) {
+    const USERS: i64 = 10_000;
+    const WRITERS: i64 = 8;
+    let mut tasks = JoinSet::new();
+    for w in 0..WRITERS {
+        let store = Arc::clone(&db.store);
+        tasks.spawn(async move {
+            for i in (w..USERS).step_by(WRITERS as usize) {
+                let mut p = verified(&format!("sub-{i:05}"), &format!("user{i}@example.com"));
+                p.first_name = Some(format!("First{i}"));
+                let user = store.sign_in(&p, NOW + i, false).await.unwrap();
+                if i % 10 == 0 {
+                    let family = format!("fam-{i}");
+                    store
+                        .create_session(&session(&family, &user.id, &family))
+                        .await
+                        .unwrap();
+                }
+                if i % 10 == 1 {
+                    store
+                        .put_login(&login(&format!("state-{i}"), NOW + 600))
+                        .await
+                        .unwrap();
+                }
+                if i % 10 == 5 {
+                    store
+                        .enqueue_deletion(&user.id, WEB, b"ct", NOW + i)
+                        .await
+                        .unwrap();
+                }
+            }
+        });
+    }
+    tasks.join_all().await;
+    assert_eq!(db.count("SELECT COUNT(*) FROM users").await, USERS);
+
+    // Lookups by the API still answer...
+    let link = db
+        .store()
+        .apple_link(TEAM, "sub-04321")
+        .await
+        .unwrap()
+        .unwrap();
+    let user = db.store().user(&link.user_id).await.unwrap().unwrap();
+    assert_eq!(user.first_name.as_deref(), Some("First4321"));
+    assert!(db
+        .store()
+        .session_user(
+            "fam-4320",
+            &db.store()
+                .apple_link(TEAM, "sub-04320")
+                .await
+                .unwrap()
+                .unwrap()
+                .user_id
+        )
+        .await
+        .unwrap()
+        .is_some());
+
+    // ...and the planner answers them from an index, never a table scan.
+    let lookups: [(&str, &str, Vec<Param>); 11] = [
+        ("user by id", "SELECT * FROM users WHERE id = {1}", vec![Param::Text(user.id.clone())]),
+        (
+            "identity by team and sub",
+            "SELECT * FROM apple_identities WHERE team_id = {1} AND sub = {2}",
+            vec![Param::Text(TEAM.into()), Param::Text("sub-04321".into())],
+        ),
+        ("identities of a user", "SELECT * FROM apple_identities WHERE user_id = {1}", vec![Param::Text(user.id.clone())]),
+        ("session by token hash", "SELECT * FROM sessions WHERE token_hash = {1}", vec![Param::Bytes(hash("fam-4320"))]),
+        ("tokens of a family", "SELECT * FROM sessions WHERE family_id = {1}", vec![Param::Text("fam-4320".into())]),
+        ("families of a user", "SELECT * FROM session_families WHERE user_id = {1}", vec![Param::Text(user.id.clone())]),
+        ("user by email", "SELECT id FROM users WHERE email_key = {1}", vec![Param::Text("user4321@example.com".into())]),
+        (
+            "take a login",
+            "DELETE FROM logins WHERE state_hash = {1} AND expires_at > {2}",
+            vec![Param::Bytes(hash("state-4321")), Param::Int(NOW)],
+        ),
+        (
+            "spend a refresh token",
+            "UPDATE sessions SET spent_at = {2} WHERE token_hash = {1} AND spent_at IS NULL \
+             AND expires_at > {2} AND EXISTS (SELECT 1 FROM session_families f \
+             WHERE f.family_id = sessions.family_id AND NOT f.revoked)",
+            vec![Param::Bytes(hash("fam-4320")), Param::Int(NOW)],
+        ),
+        (
+            "user of an active session",
+            "SELECT id FROM users WHERE id = {2} AND EXISTS (SELECT 1 FROM session_families \
+             WHERE family_id = {1} AND user_id = {2} AND NOT revoked)",
+            vec![Param::Text("fam-4320".into()), Param::Text(user.id.clone())],
+        ),
+        (
+            "due deletions",
+            "SELECT id FROM deletion_jobs WHERE next_attempt_at <= {1} ORDER BY next_attempt_at, id LIMIT 10",
+            vec![Param::Int(NOW + 100)],
+        ),
+    ];
+    for (what, sql, params) in lookups {
+        let plan = db.plan(sql, &params).await;
+        println!("{what}:\n{plan}");
+        assert!(db.uses_index(&plan), "{what}: {sql}\nplan:\n{plan}");
+    }
+}
+
+// ------------------------------------------------------- backend-specific
+
+#[tokio::test]
+async fn sqlite_creates_the_file_in_wal_mode() {
+    let path = temp_path("settings");
+    let url = format!("sqlite://{}", path.display());
+    let store = siwa_server::store::connect(&url).await.unwrap();
+    assert!(path.exists());
+    store.ping().await.unwrap();
+    let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(mode, "wal");
+    // Migrating again is a no-op.
+    store.migrate().await.unwrap();
+    drop(conn);
+    drop(store);
+    remove_sqlite(&path);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_memory_is_one_database() {
+    let store: Arc<dyn Store> = Arc::from(
+        siwa_server::store::connect("sqlite::memory:")
+            .await
+            .unwrap(),
+    );
+    let user = store
+        .sign_in(&profile("sub-mem"), NOW, false)
+        .await
+        .unwrap();
+    store.put_login(&login("mem", NOW + 600)).await.unwrap();
+    let mut tasks = JoinSet::new();
+    for _ in 0..8 {
+        let store = Arc::clone(&store);
+        let id = user.id.clone();
+        tasks.spawn(async move {
+            let user = store.user(&id).await.unwrap();
+            let login = store.take_login(&hash("mem"), NOW).await.unwrap();
+            (user.is_some(), login.is_some())
+        });
+    }
+    let results = tasks.join_all().await;
+    assert!(
+        results.iter().all(|(found, _)| *found),
+        "every connection sees the same database"
+    );
+    assert_eq!(results.iter().filter(|(_, taken)| *taken).count(), 1);
+    // A second in-memory store is another database.
+    let other = siwa_server::store::connect("sqlite::memory:")
+        .await
+        .unwrap();
+    assert!(other.user(&user.id).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn postgres_errors_and_debug_hide_the_password() {
+    let Err(err) = PostgresStore::connect("postgres://app:s3cret-pw@127.0.0.1:1/siwa").await else {
+        panic!("nothing listens on port 1");
+    };
+    assert!(!format!("{err} {err:?}").contains("s3cret-pw"), "{err}");
+    let Err(err) = siwa_server::store::connect("mysql://app:s3cret-pw@db/siwa").await else {
+        panic!("mysql is not supported");
+    };
+    assert!(!err.to_string().contains("s3cret-pw"), "{err}");
+
+    let Some(base) = postgres_url() else { return };
+    // With trust authentication any password is accepted, so one can be shown not to leak.
+    let Some((scheme, rest)) = base.split_once("://") else {
+        return;
+    };
+    let Some((user, host)) = rest.split_once('@') else {
+        return;
+    };
+    if user.contains(':') {
+        return;
+    }
+    let store = PostgresStore::connect(&format!("{scheme}://{user}:s3cret-pw@{host}"))
+        .await
+        .unwrap();
+    store.ping().await.unwrap();
+    let shown = format!("{store:?}");
+    assert!(
+        !shown.contains("s3cret-pw") && shown.contains("***"),
+        "{shown}"
+    );
+}
+
+#[test]
+fn sqlite_store_debug_is_printable() {
+    // Compile-time: both stores are Debug (missing_debug_implementations).
+    fn is_debug<T: std::fmt::Debug>() {}
+    is_debug::<SqliteStore>();
+    is_debug::<PostgresStore>();
+}
+
+// -------------------------------------------------------------- the rig
+
+const NOW: i64 = 1_700_000_000;
+const TEAM: &str = "DEF123GHIJ";
+const WEB: &str = "com.example.web";
+const IOS: &str = "com.example.ios";
+
+/// A store under test, with a side door for inspecting its database.
+struct TestDb {
+    store: Arc<dyn Store>,
+    backend: Backend,
+}
+
+enum Backend {
+    Sqlite {
+        path: PathBuf,
+        url: String,
+    },
+    Postgres {
+        base: String,
+        schema: String,
+        url: String,
+    },
+}
+
+/// A bind parameter for [`TestDb::plan`].
+enum Param {
+    Bytes(Vec<u8>),
+    Int(i64),
+    Text(String),
+}
+
+impl TestDb {
+    async fn sqlite() -> Self {
+        let path = temp_path("suite");
+        let url = format!("sqlite://{}", path.display());
+        let store = siwa_server::store::connect(&url).await.unwrap();
+        Self {
+            store: Arc::from(store),
+            backend: Backend::Sqlite { path, url },
+        }
+    }
+
+    /// A store in a fresh schema, or `None` (said once) without a database.
+    async fn postgres() -> Option<Self> {
+        let Some(base) = postgres_url() else {
+            static SAID: Once = Once::new();
+            SAID.call_once(|| {
+                // Straight to stderr: the test harness captures `eprintln!`.
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "skipping PostgreSQL store tests: SIWA_TEST_DATABASE_URL is not set"
+                );
+            });
+            return None;
+        };
+        let schema = format!("siwa_test_{}", random_hex(8));
+        let mut admin = sqlx::PgConnection::connect(&base).await.unwrap();
+        sqlx::query(&format!("CREATE SCHEMA {schema}"))
+            .execute(&mut admin)
+            .await
+            .unwrap();
+        let sep = if base.contains('?') { '&' } else { '?' };
+        let url = format!("{base}{sep}options=-c%20search_path%3D{schema}");
+        let store = siwa_server::store::connect(&url).await.unwrap();
+        Some(Self {
+            store: Arc::from(store),
+            backend: Backend::Postgres { base, schema, url },
+        })
+    }
+
+    fn store(&self) -> &dyn Store {
+        self.store.as_ref()
+    }
+
+    /// A count, straight from the database.
+    async fn count(&self, sql: &str) -> i64 {
+        match &self.backend {
+            Backend::Sqlite { url, .. } => {
+                let mut conn = sqlx::SqliteConnection::connect(url).await.unwrap();
+                sqlx::query_scalar(sql).fetch_one(&mut conn).await.unwrap()
+            }
+            Backend::Postgres { url, .. } => {
+                let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+                sqlx::query_scalar(sql).fetch_one(&mut conn).await.unwrap()
+            }
+        }
+    }
+
+    /// The query plan of `sql`, whose `{n}` are bind parameters, as text.
+    async fn plan(&self, sql: &str, params: &[Param]) -> String {
+        match &self.backend {
+            Backend::Sqlite { url, .. } => {
+                let mut sql = sql.to_string();
+                for n in 1..=params.len() {
+                    sql = sql.replace(&format!("{{{n}}}"), &format!("?{n}"));
+                }
+                let mut conn = sqlx::SqliteConnection::connect(url).await.unwrap();
+                sqlx::query("ANALYZE").execute(&mut conn).await.unwrap();
+                let explain = format!("EXPLAIN QUERY PLAN {sql}");
+                let mut q = sqlx::query(&explain);
+                for p in params {
+                    q = match p {
+                        Param::Bytes(b) => q.bind(b.clone()),
+                        Param::Int(i) => q.bind(*i),
+                        Param::Text(t) => q.bind(t.clone()),
+                    };
+                }
+                let rows = q.fetch_all(&mut conn).await.unwrap();
+                rows.iter()
+                    .map(|row| sqlx::Row::get::<String, _>(row, "detail"))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            }
+            Backend::Postgres { url, .. } => {
+                let mut sql = sql.to_string();
+                for n in 1..=params.len() {
+                    sql = sql.replace(&format!("{{{n}}}"), &format!("${n}"));
+                }
+                let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+                sqlx::query("ANALYZE").execute(&mut conn).await.unwrap();
+                let explain = format!("EXPLAIN {sql}");
+                let mut q = sqlx::query(&explain);
+                for p in params {
+                    q = match p {
+                        Param::Bytes(b) => q.bind(b.clone()),
+                        Param::Int(i) => q.bind(*i),
+                        Param::Text(t) => q.bind(t.clone()),
+                    };
+                }
+                let rows = q.fetch_all(&mut conn).await.unwrap();
+                rows.iter()
+                    .map(|row| sqlx::Row::get::<String, _>(row, 0))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            }
+        }
+    }
+
+    /// Whether a plan reads through an index and never scans a table.
+    fn uses_index(&self, plan: &str) -> bool {
+        match self.backend {
+            // "SEARCH users USING PRIMARY KEY (id=?)", "... USING INDEX ...",
+            // never "SCAN users".
+            Backend::Sqlite { .. } => {
+                plan.contains("SEARCH") && plan.contains("USING") && !plan.contains("SCAN")
+            }
+            // "Index Scan", "Index Only Scan", "Bitmap Index Scan"; never "Seq Scan".
+            Backend::Postgres { .. } => plan.contains("Index") && !plan.contains("Seq Scan"),
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        match &self.backend {
+            Backend::Sqlite { path, .. } => remove_sqlite(path),
+            Backend::Postgres { base, schema, .. } => {
+                // Drop runs inside the test's runtime (or while unwinding): a
+                // thread of its own with its own runtime does the async part.
+                let (base, schema) = (base.clone(), schema.clone());
+                let dropped = std::thread::spawn(move || {
+                    let runtime = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .unwrap();
+                    runtime.block_on(async {
+                        let mut admin = sqlx::PgConnection::connect(&base).await.unwrap();
+                        sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+                            .execute(&mut admin)
+                            .await
+                            .unwrap();
+                    });
+                });
+                let _ = dropped.join();
+            }
+        }
+    }
+}
+
+fn postgres_url() -> Option<String> {
+    std::env::var("SIWA_TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+}
+
+fn temp_path(what: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("siwa-store-{what}-{}.db", random_hex(8)))
+}
+
+fn remove_sqlite(path: &std::path::Path) {
+    for suffix in ["", "-wal", "-shm"] {
+        let mut file = path.as_os_str().to_owned();
+        file.push(suffix);
+        let _ = std::fs::remove_file(file);
+    }
+}
+
+fn random_hex(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    aws_lc_rs::rand::fill(&mut buf).unwrap();
+    buf.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// SHA-256 of a test secret, as the server stores states and tokens.
+fn hash(secret: &str) -> Vec<u8> {
+    aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, secret.as_bytes())
+        .as_ref()
+        .to_vec()
+}
+
+fn profile(sub: &str) -> AppleProfile {
+    AppleProfile {
+        team_id: TEAM.into(),
+        sub: sub.into(),
+        client_id: WEB.into(),
+        ..AppleProfile::default()
+    }
+}
+
+fn verified(sub: &str, email: &str) -> AppleProfile {
+    AppleProfile {
+        email: Some(email.into()),
+        email_verified: true,
+        ..profile(sub)
+    }
+}
+
+fn login(state: &str, expires_at: i64) -> NewLogin {
+    NewLogin {
+        state_hash: hash(state),
+        nonce: format!("nonce-{state}"),
+        browser_hash: hash(&format!("browser-{state}")),
+        return_to: "https://example.com/after".into(),
+        created_at: NOW,
+        expires_at,
+    }
+}
+
+fn session(family: &str, user_id: &str, token: &str) -> NewSession {
+    NewSession {
+        family_id: family.into(),
+        user_id: user_id.into(),
+        token_hash: hash(token),
+        created_at: NOW,
+        expires_at: NOW + 30 * 86_400,
+    }
+}
