@@ -143,7 +143,7 @@ impl fmt::Debug for Nonce {
 /// and the raw JSON.
 #[derive(Clone)]
 pub struct Claims {
-    pub(crate) iss: String,
+    pub(crate) iss: std::sync::Arc<str>,
     pub(crate) sub: String,
     pub(crate) aud: Vec<String>,
     pub(crate) azp: Option<String>,

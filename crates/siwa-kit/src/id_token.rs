@@ -45,7 +45,6 @@ use std::sync::Arc;
 
 use aws_lc_rs::constant_time::verify_slices_are_equal;
 use aws_lc_rs::digest::{digest, SHA256};
-use serde::Deserialize;
 use thiserror::Error;
 
 use crate::claims::wire::{cut, Wire, WireClaims};
@@ -53,7 +52,7 @@ use crate::claims::{ClaimError, Claims, Nonce, RealUserStatus};
 use crate::clock::{Clock, SystemClock, UnixTime};
 use crate::ids::ClientId;
 use crate::jwks::{KeyCache, KeyError};
-use crate::jws::{self, JwsError, Segment, MAX_RSA_SIGNATURE_LEN};
+use crate::jws::{self, JwsError, Members, Segment, MAX_RSA_SIGNATURE_LEN};
 
 /// Apple's issuer, the default.
 pub const APPLE_ISSUER: &str = "https://appleid.apple.com";
@@ -261,7 +260,7 @@ impl VerifyError {
 pub struct Verifier {
     keys: Arc<KeyCache>,
     audiences: Vec<String>,
-    issuer: String,
+    issuer: Arc<str>,
     leeway: u64,
     clock: Arc<dyn Clock>,
 }
@@ -278,7 +277,7 @@ impl Verifier {
                 .into_iter()
                 .map(|c| c.as_str().to_owned())
                 .collect(),
-            issuer: APPLE_ISSUER.to_owned(),
+            issuer: Arc::from(APPLE_ISSUER),
             leeway: DEFAULT_LEEWAY_SECS,
             clock: Arc::new(SystemClock),
         }
@@ -286,7 +285,7 @@ impl Verifier {
 
     /// The issuer `iss` must equal byte for byte (default [`APPLE_ISSUER`]).
     pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
-        self.issuer = issuer.into();
+        self.issuer = Arc::from(issuer.into());
         self
     }
 
@@ -323,8 +322,8 @@ impl Verifier {
         token: &str,
         nonce: &NoncePolicy,
     ) -> Result<Claims, VerifyError> {
-        let payload = self.signed_payload(token).await?;
-        let mut wire = WireClaims::parse(&payload)?;
+        let (payload, members) = self.signed_payload(token).await?;
+        let mut wire = WireClaims::from_object(&payload, &members);
         let registered = self.check_registered(&mut wire)?;
         let sub = take(&mut wire.sub).required_string("sub")?.into_owned();
         let token_nonce = take(&mut wire.nonce).string("nonce")?;
@@ -369,25 +368,31 @@ impl Verifier {
     /// Steps 1 to 3, and the payload checked as strict JSON. Every segment's
     /// encoding is checked before the signature (so a malformed token gets a
     /// precise error); the payload's JSON is read only after it.
-    pub(crate) async fn signed_payload(&self, token: &str) -> Result<String, VerifyError> {
+    pub(crate) async fn signed_payload(
+        &self,
+        token: &str,
+    ) -> Result<(String, Members), VerifyError> {
         let parts = jws::split(token)?;
-        let header = parts.decode(Segment::Header)?;
-        let header = jws::strict_json(&header, Segment::Header)?;
-        let kid = check_header(header)?;
+        let mut header_buf = [0u8; HEADER_BUF_LEN];
+        let header =
+            jws::decode_segment_buffered(parts.header(), Segment::Header, &mut header_buf)?;
+        let (header, members) = jws::strict_object(&header, Segment::Header)?;
+        let kid = check_header(header, &members)?;
         let payload = parts.decode(Segment::Payload)?;
         let mut buf = [0u8; SIGNATURE_BUF_LEN];
         let signature = jws::decode_segment_into(parts.signature(), Segment::Signature, &mut buf)?;
         let key = self.keys.key(&kid).await?;
         jws::verify_rs256(&key, parts.signing_input(), signature)
             .map_err(|_| VerifyError::Signature { kid: cut(&kid) })?;
-        jws::strict_json(&payload, Segment::Payload)?;
-        // strict_json has just checked the bytes are UTF-8.
-        String::from_utf8(payload).map_err(|e| {
+        let (_, members) = jws::strict_object(&payload, Segment::Payload)?;
+        // strict_object has just checked the bytes are UTF-8.
+        let payload = String::from_utf8(payload).map_err(|e| {
             VerifyError::Jws(JwsError::Utf8 {
                 segment: Segment::Payload,
                 offset: e.utf8_error().valid_up_to(),
             })
-        })
+        })?;
+        Ok((payload, members))
     }
 
     /// `iss`, `aud`/`azp`, `exp`, `iat`, `nbf`.
@@ -397,10 +402,10 @@ impl Verifier {
     ) -> Result<Registered, VerifyError> {
         let now = self.clock.now();
         let iss = take(&mut wire.iss).required_string("iss")?;
-        if iss != self.issuer {
+        if *iss != *self.issuer {
             return Err(VerifyError::Issuer {
                 found: cut(&iss),
-                expected: self.issuer.clone(),
+                expected: self.issuer.to_string(),
             });
         }
         let aud = self.check_audience(take(&mut wire.aud), take(&mut wire.azp))?;
@@ -429,7 +434,7 @@ impl Verifier {
             });
         }
         Ok(Registered {
-            iss: iss.into_owned(),
+            iss: Arc::clone(&self.issuer),
             aud: aud.0,
             azp: aud.1,
             exp,
@@ -442,8 +447,16 @@ impl Verifier {
         aud: Wire<'_>,
         azp: Wire<'_>,
     ) -> Result<(Vec<String>, Option<String>), VerifyError> {
+        let accepted = |value: &str| self.audiences.iter().any(|a| a == value);
         let values: Vec<Cow<'_, str>> = match aud {
             Wire::Absent => return Err(ClaimError::Missing { claim: "aud" }.into()),
+            // Apple's form: one string, no azp.
+            Wire::Str(one) if matches!(azp, Wire::Absent) => {
+                if accepted(&one) {
+                    return Ok((vec![one.into_owned()], None));
+                }
+                vec![one]
+            }
             Wire::Str(one) => vec![one],
             Wire::Array(items) => {
                 let mut values = Vec::with_capacity(items.len());
@@ -475,7 +488,6 @@ impl Verifier {
                 .into())
             }
         };
-        let accepted = |value: &str| self.audiences.iter().any(|a| a == value);
         if values.is_empty() || !values.iter().all(|v| accepted(v)) {
             return Err(VerifyError::Audience {
                 found: values.iter().take(16).map(|v| cut(v)).collect(),
@@ -502,36 +514,32 @@ impl Verifier {
 
 /// The registered claims, checked.
 pub(crate) struct Registered {
-    pub(crate) iss: String,
+    pub(crate) iss: Arc<str>,
     pub(crate) aud: Vec<String>,
     pub(crate) azp: Option<String>,
     pub(crate) exp: UnixTime,
     pub(crate) iat: UnixTime,
 }
 
+/// Headers up to this size are decoded without allocating (Apple's are 35 bytes).
+const HEADER_BUF_LEN: usize = 128;
+
 /// Room for the longest RS256 signature plus base64's rounding.
 const SIGNATURE_BUF_LEN: usize = MAX_RSA_SIGNATURE_LEN + 8;
 
-#[derive(Deserialize)]
-struct Header<'a> {
-    #[serde(borrow, default)]
-    alg: Wire<'a>,
-    #[serde(borrow, default)]
-    kid: Wire<'a>,
-    #[serde(borrow, default)]
-    crit: Wire<'a>,
-    #[serde(borrow, default)]
-    b64: Wire<'a>,
-}
-
-/// Checks the header and returns its `kid`.
-fn check_header(json: &str) -> Result<Cow<'_, str>, VerifyError> {
-    let header: Header<'_> = serde_json::from_str(json).map_err(|_| {
-        VerifyError::Jws(JwsError::NotObject {
-            segment: Segment::Header,
-        })
-    })?;
-    match &header.alg {
+/// Checks the header (already strict JSON) and returns its `kid`.
+fn check_header<'h>(json: &'h str, members: &Members) -> Result<Cow<'h, str>, VerifyError> {
+    let (mut alg, mut kid) = (Wire::Absent, Wire::Absent);
+    for member in members.iter() {
+        match &*member.name(json) {
+            b"alg" => alg = Wire::of(member, json),
+            b"kid" => kid = Wire::of(member, json),
+            b"crit" => return Err(VerifyError::ForbiddenHeader { name: "crit" }),
+            b"b64" => return Err(VerifyError::ForbiddenHeader { name: "b64" }),
+            _ => {}
+        }
+    }
+    match &alg {
         Wire::Str(alg) if alg == ALGORITHM => {}
         Wire::Str(alg) => {
             return Err(VerifyError::Algorithm {
@@ -549,13 +557,7 @@ fn check_header(json: &str) -> Result<Cow<'_, str>, VerifyError> {
             })
         }
     }
-    if !matches!(header.crit, Wire::Absent) {
-        return Err(VerifyError::ForbiddenHeader { name: "crit" });
-    }
-    if !matches!(header.b64, Wire::Absent) {
-        return Err(VerifyError::ForbiddenHeader { name: "b64" });
-    }
-    match header.kid {
+    match kid {
         Wire::Str(kid) if !kid.is_empty() => Ok(kid),
         _ => Err(VerifyError::KidMissing),
     }

@@ -18,14 +18,16 @@ use aws_lc_rs::signature::{
     RSA_PKCS1_2048_8192_SHA256,
 };
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
+use base64::Engine as _;
 use thiserror::Error;
 
 use crate::p8::PublicKey;
 
+mod base64url;
 mod strict_json;
 
 pub use strict_json::MAX_DEPTH;
+pub(crate) use strict_json::{Member, Members};
 
 /// Largest compact JWS accepted, checked before any decoding.
 pub const MAX_TOKEN_LEN: usize = 16 * 1024;
@@ -208,19 +210,11 @@ pub fn split(token: &str) -> Result<Parts<'_>, JwsError> {
 
 /// Decodes canonical unpadded base64url, naming the segment on failure.
 pub fn decode_segment(text: &str, segment: Segment) -> Result<Vec<u8>, JwsError> {
-    let reason = if text.contains('=') {
-        "it has '=' padding"
-    } else if text.contains(['+', '/']) {
-        "it uses '+' or '/' (standard base64) instead of '-' and '_'"
-    } else {
-        match URL_SAFE_NO_PAD.decode(text) {
-            Ok(bytes) => return Ok(bytes),
-            Err(base64::DecodeError::InvalidLastSymbol(..)) => "its last character has stray bits",
-            Err(base64::DecodeError::InvalidLength(_)) => "its length is impossible for base64",
-            Err(_) => "it holds characters outside the base64url alphabet",
-        }
-    };
-    Err(JwsError::Base64 { segment, reason })
+    let mut out = vec![0u8; base64url::decoded_len(text).unwrap_or(0)];
+    let len = base64url::decode_into(text, &mut out)
+        .map_err(|reason| JwsError::Base64 { segment, reason })?;
+    out.truncate(len);
+    Ok(out)
 }
 
 /// Decodes canonical unpadded base64url into `out`, naming the segment on
@@ -230,31 +224,33 @@ pub fn decode_segment_into<'b>(
     segment: Segment,
     out: &'b mut [u8],
 ) -> Result<&'b [u8], JwsError> {
-    let reason = if text.contains('=') {
-        "it has '=' padding"
-    } else if text.contains(['+', '/']) {
-        "it uses '+' or '/' (standard base64) instead of '-' and '_'"
+    let len =
+        base64url::decode_into(text, out).map_err(|reason| JwsError::Base64 { segment, reason })?;
+    Ok(&out[..len])
+}
+
+/// Decodes into `buf` when the result fits, else into a new `Vec`.
+pub(crate) fn decode_segment_buffered<'b>(
+    text: &str,
+    segment: Segment,
+    buf: &'b mut [u8],
+) -> Result<std::borrow::Cow<'b, [u8]>, JwsError> {
+    if base64url::decoded_len(text).is_some_and(|len| len <= buf.len()) {
+        decode_segment_into(text, segment, buf).map(std::borrow::Cow::Borrowed)
     } else {
-        match URL_SAFE_NO_PAD.decode_slice(text, out) {
-            Ok(len) => return Ok(&out[..len]),
-            Err(base64::DecodeSliceError::OutputSliceTooSmall) => {
-                "it is longer than any value it may hold"
-            }
-            Err(base64::DecodeSliceError::DecodeError(e)) => match e {
-                base64::DecodeError::InvalidLastSymbol(..) => "its last character has stray bits",
-                base64::DecodeError::InvalidLength(_) => "its length is impossible for base64",
-                _ => "it holds characters outside the base64url alphabet",
-            },
-        }
-    };
-    Err(JwsError::Base64 { segment, reason })
+        decode_segment(text, segment).map(std::borrow::Cow::Owned)
+    }
 }
 
 /// Checks that a decoded header or payload is strict JSON and returns it as
 /// text: UTF-8, RFC 8259's grammar, a top-level object, no member named twice
 /// in one object, at most [`MAX_DEPTH`] levels. Runs without recursion.
 pub fn strict_json(bytes: &[u8], segment: Segment) -> Result<&str, JwsError> {
-    strict_json::check(bytes).map_err(|problem| match problem {
+    strict_json::check(bytes).map_err(|problem| problem_error(problem, segment))
+}
+
+fn problem_error(problem: strict_json::Problem, segment: Segment) -> JwsError {
+    match problem {
         strict_json::Problem::Utf8 { offset } => JwsError::Utf8 { segment, offset },
         strict_json::Problem::Syntax { offset, expected } => JwsError::Json {
             segment,
@@ -267,7 +263,12 @@ pub fn strict_json(bytes: &[u8], segment: Segment) -> Result<&str, JwsError> {
         },
         strict_json::Problem::Duplicate { name } => JwsError::DuplicateMember { segment, name },
         strict_json::Problem::NotObject => JwsError::NotObject { segment },
-    })
+    }
+}
+
+/// [`strict_json`], also returning the spans of the top-level members.
+pub(crate) fn strict_object(bytes: &[u8], segment: Segment) -> Result<(&str, Members), JwsError> {
+    strict_json::check_object(bytes).map_err(|problem| problem_error(problem, segment))
 }
 
 /// [`strict_json`] for JSON that is not a JWS segment (a key set, a

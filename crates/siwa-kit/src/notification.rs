@@ -195,8 +195,8 @@ impl Verifier {
         &self,
         token: &str,
     ) -> Result<Notification, NotificationError> {
-        let payload = self.signed_payload(token).await?;
-        let mut wire = WireClaims::parse(&payload)?;
+        let (payload, members) = self.signed_payload(token).await?;
+        let mut wire = WireClaims::from_object(&payload, &members);
         let registered = self.check_registered(&mut wire)?;
         let events = take(&mut wire.events)
             .required_string("events")

@@ -13,6 +13,7 @@ use serde::Deserialize;
 
 use super::ClaimError;
 use crate::clock::UnixTime;
+use crate::jws::{Member, Members};
 
 /// One member's value, typed as JSON typed it.
 #[derive(Debug, Default)]
@@ -28,6 +29,8 @@ pub(crate) enum Wire<'a> {
     Int,
     /// A number with a fraction or exponent.
     Float,
+    /// An integer beyond `u64`.
+    Big,
     Str(Cow<'a, str>),
     Array(Vec<Wire<'a>>),
     Object,
@@ -43,6 +46,7 @@ impl<'a> Wire<'a> {
             Self::Uint(_) => "an integer",
             Self::Int => "a negative integer",
             Self::Float => "a number with a fraction",
+            Self::Big => "an integer too large",
             Self::Str(_) => "a string",
             Self::Array(_) => "an array",
             Self::Object => "an object",
@@ -113,55 +117,97 @@ impl<'a> Wire<'a> {
 }
 
 /// Every member an identity token or a notification may carry that we read.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default)]
 pub(crate) struct WireClaims<'a> {
-    #[serde(borrow, default)]
     pub(crate) iss: Wire<'a>,
-    #[serde(borrow, default)]
     pub(crate) aud: Wire<'a>,
-    #[serde(borrow, default)]
     pub(crate) azp: Wire<'a>,
-    #[serde(borrow, default)]
     pub(crate) sub: Wire<'a>,
-    #[serde(borrow, default)]
     pub(crate) exp: Wire<'a>,
-    #[serde(borrow, default)]
     pub(crate) iat: Wire<'a>,
-    #[serde(borrow, default)]
     pub(crate) nbf: Wire<'a>,
-    #[serde(borrow, default)]
     pub(crate) nonce: Wire<'a>,
-    #[serde(borrow, default)]
     pub(crate) nonce_supported: Wire<'a>,
-    #[serde(borrow, default)]
     pub(crate) auth_time: Wire<'a>,
-    #[serde(borrow, default)]
     pub(crate) email: Wire<'a>,
-    #[serde(borrow, default)]
     pub(crate) email_verified: Wire<'a>,
-    #[serde(borrow, default)]
     pub(crate) is_private_email: Wire<'a>,
-    #[serde(borrow, default)]
     pub(crate) real_user_status: Wire<'a>,
-    #[serde(borrow, default)]
     pub(crate) at_hash: Wire<'a>,
-    #[serde(borrow, default)]
     pub(crate) c_hash: Wire<'a>,
-    #[serde(borrow, default)]
     pub(crate) transfer_sub: Wire<'a>,
-    #[serde(borrow, default)]
     pub(crate) jti: Wire<'a>,
-    #[serde(borrow, default)]
     pub(crate) events: Wire<'a>,
 }
 
 impl<'a> WireClaims<'a> {
-    /// Parses a payload that has passed `jws::strict_json`.
-    pub(crate) fn parse(json: &'a str) -> Result<Self, ClaimError> {
-        serde_json::from_str(json).map_err(|e| ClaimError::Value {
-            claim: "payload",
-            reason: e.to_string(),
-        })
+    /// Reads the members of a payload that has passed
+    /// `jws::strict_object` (so it is valid JSON without duplicate names).
+    pub(crate) fn from_object(text: &'a str, members: &Members) -> Self {
+        let mut claims = Self::default();
+        for member in members.iter() {
+            let slot = match &*member.name(text) {
+                b"iss" => &mut claims.iss,
+                b"aud" => &mut claims.aud,
+                b"azp" => &mut claims.azp,
+                b"sub" => &mut claims.sub,
+                b"exp" => &mut claims.exp,
+                b"iat" => &mut claims.iat,
+                b"nbf" => &mut claims.nbf,
+                b"nonce" => &mut claims.nonce,
+                b"nonce_supported" => &mut claims.nonce_supported,
+                b"auth_time" => &mut claims.auth_time,
+                b"email" => &mut claims.email,
+                b"email_verified" => &mut claims.email_verified,
+                b"is_private_email" => &mut claims.is_private_email,
+                b"real_user_status" => &mut claims.real_user_status,
+                b"at_hash" => &mut claims.at_hash,
+                b"c_hash" => &mut claims.c_hash,
+                b"transfer_sub" => &mut claims.transfer_sub,
+                b"jti" => &mut claims.jti,
+                b"events" => &mut claims.events,
+                _ => continue,
+            };
+            *slot = Wire::of(member, text);
+        }
+        claims
+    }
+}
+
+impl<'a> Wire<'a> {
+    /// Types a member's value of an object the strict checker has accepted.
+    pub(crate) fn of(member: &Member, text: &'a str) -> Self {
+        Self::parse(member.value(text), member.value_escaped)
+    }
+
+    /// Types one JSON value that the strict checker has accepted; `escaped`
+    /// tells whether, if a string, it holds escape sequences.
+    pub(crate) fn parse(value: &'a str, escaped: bool) -> Self {
+        let bytes = value.as_bytes();
+        match bytes.first() {
+            Some(b'"') => {
+                let inner = value.get(1..value.len() - 1).unwrap_or_default();
+                if escaped {
+                    // Escapes are rare in Apple's tokens: let serde_json unescape.
+                    serde_json::from_str::<String>(value)
+                        .map_or(Self::Null, |s| Self::Str(Cow::Owned(s)))
+                } else {
+                    Self::Str(Cow::Borrowed(inner))
+                }
+            }
+            Some(b't') => Self::Bool(true),
+            Some(b'f') => Self::Bool(false),
+            Some(b'n') => Self::Null,
+            Some(b'{') => Self::Object,
+            Some(b'[') => {
+                serde_json::from_str::<Vec<Wire<'a>>>(value).map_or(Self::Null, Self::Array)
+            }
+            Some(b'-') if bytes[1..].iter().all(u8::is_ascii_digit) => Self::Int,
+            Some(_) if bytes.iter().all(u8::is_ascii_digit) => {
+                value.parse().map_or(Self::Big, Self::Uint)
+            }
+            _ => Self::Float,
+        }
     }
 }
 

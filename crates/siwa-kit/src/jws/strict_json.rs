@@ -49,39 +49,187 @@ impl std::fmt::Display for Problem {
 
 /// Checks `bytes` and returns them as text.
 pub(crate) fn check(bytes: &[u8]) -> Result<&str, Problem> {
+    check_object(bytes).map(|(text, _)| text)
+}
+
+/// Checks `bytes` and returns them as text, with the spans of the top-level
+/// object's members, so that reading them needs no second parser.
+pub(crate) fn check_object(bytes: &[u8]) -> Result<(&str, Members), Problem> {
+    if u32::try_from(bytes.len()).is_err() {
+        return Err(Problem::Syntax {
+            offset: 0,
+            expected: "a text shorter than 4 GiB",
+        });
+    }
     let text = std::str::from_utf8(bytes).map_err(|e| Problem::Utf8 {
         offset: e.valid_up_to(),
     })?;
-    Scanner {
+    let mut scanner = Scanner {
         bytes,
         at: 0,
-        keys: Vec::new(),
-        frames: Vec::new(),
+        keys: Keys::default(),
+        frames: Frames::default(),
+        members: Members::default(),
+        pending: None,
+        last_string_escaped: false,
+    };
+    scanner.document()?;
+    Ok((text, scanner.members))
+}
+
+/// One member of the top-level object: byte ranges of its name (between the
+/// quotes) and of its value (as written).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Member {
+    pub(crate) name_start: u32,
+    pub(crate) name_end: u32,
+    /// Whether the name holds escape sequences.
+    pub(crate) name_escaped: bool,
+    pub(crate) value_start: u32,
+    pub(crate) value_end: u32,
+    /// Whether the value, when a string, holds escape sequences.
+    pub(crate) value_escaped: bool,
+}
+
+impl Member {
+    /// The name, unescaped.
+    pub(crate) fn name<'t>(&self, text: &'t str) -> Cow<'t, [u8]> {
+        let raw = &text.as_bytes()[self.name_start as usize..self.name_end as usize];
+        if self.name_escaped {
+            Cow::Owned(unescape(raw))
+        } else {
+            Cow::Borrowed(raw)
+        }
     }
-    .document()?;
-    Ok(text)
+
+    /// The value as written.
+    pub(crate) fn value<'t>(&self, text: &'t str) -> &'t str {
+        text.get(self.value_start as usize..self.value_end as usize)
+            .unwrap_or_default()
+    }
+}
+
+/// The members of the top-level object, in order; the first
+/// [`INLINE_MEMBERS`] without allocating.
+#[derive(Debug, Default)]
+pub(crate) struct Members {
+    inline: [Member; INLINE_MEMBERS],
+    spill: Vec<Member>,
+    len: usize,
+}
+
+const INLINE_MEMBERS: usize = 24;
+
+impl Members {
+    fn push(&mut self, member: Member) {
+        match self.inline.get_mut(self.len) {
+            Some(slot) => *slot = member,
+            None => self.spill.push(member),
+        }
+        self.len += 1;
+    }
+
+    /// Every member, in order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &Member> {
+        self.inline[..self.len.min(INLINE_MEMBERS)]
+            .iter()
+            .chain(&self.spill)
+    }
 }
 
 /// An open object or array.
+#[derive(Clone, Copy, Default)]
 struct Frame {
     object: bool,
     /// Index into `Scanner::keys` of this object's first member name.
-    keys_from: usize,
+    keys_from: u32,
 }
 
 /// A member name as it appears in the text (between the quotes).
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Default)]
 struct Key {
-    start: usize,
-    end: usize,
+    start: u32,
+    end: u32,
     escaped: bool,
 }
 
 struct Scanner<'a> {
     bytes: &'a [u8],
     at: usize,
-    keys: Vec<Key>,
-    frames: Vec<Frame>,
+    keys: Keys,
+    frames: Frames,
+    members: Members,
+    /// A top-level member whose value is being read: its name, and where
+    /// the value starts.
+    pending: Option<(Key, u32)>,
+    /// Whether the last string read held escapes.
+    last_string_escaped: bool,
+}
+
+/// The open containers: at most [`MAX_DEPTH`], so no allocation.
+struct Frames {
+    items: [Frame; MAX_DEPTH],
+    len: usize,
+}
+
+impl Default for Frames {
+    fn default() -> Self {
+        Self {
+            items: [Frame::default(); MAX_DEPTH],
+            len: 0,
+        }
+    }
+}
+
+impl Frames {
+    fn push(&mut self, frame: Frame) -> Result<(), Problem> {
+        let slot = self.items.get_mut(self.len).ok_or(Problem::TooDeep)?;
+        *slot = frame;
+        self.len += 1;
+        Ok(())
+    }
+
+    fn pop(&mut self) -> Option<Frame> {
+        self.len = self.len.checked_sub(1)?;
+        Some(self.items[self.len])
+    }
+
+    fn last(&self) -> Option<&Frame> {
+        self.items[..self.len].last()
+    }
+}
+
+/// Member names of the open objects: the first [`INLINE_KEYS`] without
+/// allocating (Apple's payloads have about 15), the rest on the heap.
+#[derive(Default)]
+struct Keys {
+    inline: [Key; INLINE_KEYS],
+    spill: Vec<Key>,
+    len: usize,
+}
+
+const INLINE_KEYS: usize = 32;
+
+impl Keys {
+    fn push(&mut self, key: Key) {
+        match self.inline.get_mut(self.len) {
+            Some(slot) => *slot = key,
+            None => self.spill.push(key),
+        }
+        self.len += 1;
+    }
+
+    fn get(&self, index: usize) -> Key {
+        match self.inline.get(index) {
+            Some(key) => *key,
+            None => self.spill[index - INLINE_KEYS],
+        }
+    }
+
+    fn truncate(&mut self, len: usize) {
+        self.len = len;
+        self.spill.truncate(len.saturating_sub(INLINE_KEYS));
+    }
 }
 
 enum State {
@@ -105,9 +253,17 @@ impl<'a> Scanner<'a> {
         }
         let mut state = State::Value;
         loop {
+            let value_end = self.at;
             self.whitespace();
             state = match state {
-                State::Value => self.value()?,
+                State::Value => {
+                    if self.frames.len == 1 {
+                        if let Some((_, start)) = self.pending.as_mut() {
+                            *start = self.at as u32;
+                        }
+                    }
+                    self.value()?
+                }
                 State::ValueOrClose => {
                     if self.peek() == Some(b']') {
                         self.at += 1;
@@ -128,11 +284,26 @@ impl<'a> Scanner<'a> {
                 }
                 State::Key => {
                     self.member_name()?;
+                    if self.frames.len == 1 {
+                        self.pending = Some((self.keys.get(self.keys.len - 1), 0));
+                    }
                     self.whitespace();
                     self.expect(b':', "':' after a member name")?;
                     State::Value
                 }
                 State::AfterValue => {
+                    if self.frames.len == 1 {
+                        if let Some((name, start)) = self.pending.take() {
+                            self.members.push(Member {
+                                name_start: name.start,
+                                name_end: name.end,
+                                name_escaped: name.escaped,
+                                value_start: start,
+                                value_end: value_end as u32,
+                                value_escaped: self.last_string_escaped,
+                            });
+                        }
+                    }
                     let Some(frame) = self.frames.last() else {
                         break;
                     };
@@ -180,7 +351,7 @@ impl<'a> Scanner<'a> {
                 Ok(State::ValueOrClose)
             }
             Some(b'"') => {
-                self.string()?;
+                self.last_string_escaped = self.string()?;
                 Ok(State::AfterValue)
             }
             Some(b't') => self.literal(b"true"),
@@ -195,19 +366,16 @@ impl<'a> Scanner<'a> {
     }
 
     fn open(&mut self, object: bool) -> Result<(), Problem> {
-        if self.frames.len() >= MAX_DEPTH {
-            return Err(Problem::TooDeep);
-        }
-        self.at += 1;
         self.frames.push(Frame {
             object,
-            keys_from: self.keys.len(),
-        });
+            keys_from: self.keys.len as u32,
+        })?;
+        self.at += 1;
         Ok(())
     }
 
     fn close_object(&mut self) -> Result<(), Problem> {
-        let from = self.frames.pop().map_or(0, |f| f.keys_from);
+        let from = self.frames.pop().map_or(0, |f| f.keys_from as usize);
         let result = self.no_duplicates(from);
         self.keys.truncate(from);
         result
@@ -220,8 +388,8 @@ impl<'a> Scanner<'a> {
         let start = self.at + 1;
         let escaped = self.string()?;
         self.keys.push(Key {
-            start,
-            end: self.at - 1,
+            start: start as u32,
+            end: (self.at - 1) as u32,
             escaped,
         });
         Ok(())
@@ -229,24 +397,30 @@ impl<'a> Scanner<'a> {
 
     /// The member names from `from` on are all different.
     fn no_duplicates(&self, from: usize) -> Result<(), Problem> {
-        let keys = &self.keys[from..];
-        if keys.len() < 2 {
+        let count = self.keys.len - from;
+        if count < 2 {
             return Ok(());
         }
-        let all_plain = keys.iter().all(|k| !k.escaped);
-        if keys.len() <= 8 && all_plain {
-            for (i, a) in keys.iter().enumerate() {
-                let a = &self.bytes[a.start..a.end];
-                if keys[i + 1..]
-                    .iter()
-                    .any(|b| &self.bytes[b.start..b.end] == a)
-                {
+        let all_plain = (from..self.keys.len).all(|i| !self.keys.get(i).escaped);
+        if count <= 64 && all_plain {
+            // A 64-bit filter on (length, first byte, last byte): names are
+            // compared only when their bit was already set.
+            let mut seen = 0u64;
+            for i in from..self.keys.len {
+                let a = self.raw(self.keys.get(i));
+                let first = a.first().copied().unwrap_or(0);
+                let last = a.last().copied().unwrap_or(0);
+                let bit = 1u64 << ((a.len() * 7 + usize::from(first) + usize::from(last) * 3) & 63);
+                if seen & bit != 0 && (from..i).any(|j| self.raw(self.keys.get(j)) == a) {
                     return Err(duplicate(a));
                 }
+                seen |= bit;
             }
             return Ok(());
         }
-        let mut names: Vec<Cow<'_, [u8]>> = keys.iter().map(|k| self.name(*k)).collect();
+        let mut names: Vec<Cow<'_, [u8]>> = (from..self.keys.len)
+            .map(|i| self.name(self.keys.get(i)))
+            .collect();
         names.sort_unstable();
         match names.windows(2).find(|pair| pair[0] == pair[1]) {
             Some(pair) => Err(duplicate(&pair[0])),
@@ -254,9 +428,14 @@ impl<'a> Scanner<'a> {
         }
     }
 
+    /// A member name as written.
+    fn raw(&self, key: Key) -> &'a [u8] {
+        &self.bytes[key.start as usize..key.end as usize]
+    }
+
     /// A member name, unescaped.
     fn name(&self, key: Key) -> Cow<'a, [u8]> {
-        let raw = &self.bytes[key.start..key.end];
+        let raw = self.raw(key);
         if key.escaped {
             Cow::Owned(unescape(raw))
         } else {
@@ -265,10 +444,16 @@ impl<'a> Scanner<'a> {
     }
 
     /// A string starting at the opening quote; returns whether it had escapes.
+    #[inline]
     fn string(&mut self) -> Result<bool, Problem> {
         self.at += 1;
         let mut escaped = false;
         loop {
+            let rest = self.bytes.get(self.at..).unwrap_or_default();
+            self.at += rest
+                .iter()
+                .position(|&b| !PLAIN[usize::from(b)])
+                .unwrap_or(rest.len());
             let Some(&byte) = self.bytes.get(self.at) else {
                 return Err(self.syntax("a closing '\"'"));
             };
@@ -414,6 +599,20 @@ impl<'a> Scanner<'a> {
         }
     }
 }
+
+/// Bytes that stand for themselves inside a string: all but `"`, `\\` and
+/// the control characters.
+static PLAIN: [bool; 256] = {
+    let mut table = [true; 256];
+    let mut i = 0;
+    while i < 0x20 {
+        table[i] = false;
+        i += 1;
+    }
+    table[b'"' as usize] = false;
+    table[b'\\' as usize] = false;
+    table
+};
 
 /// Longest member name quoted back in an error.
 const MAX_NAME_IN_ERROR: usize = 64;
@@ -585,6 +784,30 @@ mod tests {
         );
         let very = format!("{{\"a\":{}", "[".repeat(100_000));
         assert_eq!(bad(very.as_bytes()), Problem::TooDeep);
+    }
+
+    #[test]
+    fn records_top_level_members() {
+        let text = r#" {"a" : 1 , "b":[2,{"c":3}], "d\u0065":"x\"y" ,"e":{} } "#;
+        let (_, members) = check_object(text.as_bytes()).unwrap();
+        let found: Vec<(Vec<u8>, &str)> = members
+            .iter()
+            .map(|m| (m.name(text).into_owned(), m.value(text)))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                (b"a".to_vec(), "1"),
+                (b"b".to_vec(), r#"[2,{"c":3}]"#),
+                (b"de".to_vec(), r#""x\"y""#),
+                (b"e".to_vec(), "{}"),
+            ]
+        );
+        let many: Vec<String> = (0..40).map(|i| format!("\"k{i}\":{i}")).collect();
+        let text = format!("{{{}}}", many.join(","));
+        let (_, members) = check_object(text.as_bytes()).unwrap();
+        assert_eq!(members.iter().count(), 40);
+        assert_eq!(members.iter().last().unwrap().value(&text), "39");
     }
 
     #[test]
