@@ -4,13 +4,19 @@
 //! atomic in the database, whichever process runs it:
 //! - a sign-in attempt is taken by one `DELETE ... RETURNING` with its expiry
 //!   in the `WHERE`;
-//! - a refresh token is spent by one conditional `UPDATE`; a concurrent second
-//!   spender blocks on the row, then finds it spent (reuse);
+//! - a refresh token is spent under its family's row lock; a concurrent second
+//!   spender waits for that lock, then finds the token spent (reuse);
 //! - deletion jobs are leased with `FOR UPDATE SKIP LOCKED`;
 //! - the first sign-in of an identity inserts with `ON CONFLICT DO NOTHING`;
 //!   the loser of a race retries as an update of the winner's user.
 //!
-//! Transactions run at READ COMMITTED (the default). A `search_path` given in
+//! Transactions run at READ COMMITTED (the default). Row locks are always
+//! taken in one order, so that replicas cannot deadlock: deletion jobs, Apple
+//! identities, users, session families, refresh tokens. (A sign-in locks the
+//! identity before its user; a rotation locks the family before its token;
+//! erasing locks jobs, identities, then the user, whose delete cascades.)
+//!
+//! A `search_path` given in
 //! the URL (`?options=-c search_path=NAME`) places the tables in that schema.
 
 use std::fmt;
@@ -237,29 +243,62 @@ impl Store for PostgresStore {
         expires_at: i64,
     ) -> StoreResult<Rotation> {
         let mut tx = self.pool.begin().await?;
-        // Spend the old token if it is live and its family active. A second
-        // transaction spending the same token waits on the row lock, then
-        // re-checks `spent_at IS NULL` against the committed row: false.
-        let spent: Option<String> = sqlx::query_scalar(
-            "UPDATE sessions SET spent_at = $2 \
-             WHERE token_hash = $1 AND spent_at IS NULL AND expires_at > $2 \
-             AND EXISTS (SELECT 1 FROM session_families f \
-                         WHERE f.family_id = sessions.family_id AND NOT f.revoked) \
-             RETURNING family_id",
+        let family_id: Option<String> =
+            sqlx::query_scalar("SELECT family_id FROM sessions WHERE token_hash = $1")
+                .bind(old_hash)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some(family_id) = family_id else {
+            return Ok(Rotation::Invalid);
+        };
+        // Every writer of a family's tokens locks the family first, so from
+        // here the token cannot change under us: a concurrent rotation of the
+        // same token waits here, then finds it spent.
+        let family: Option<(String, bool)> = sqlx::query_as(
+            "SELECT user_id, revoked FROM session_families WHERE family_id = $1 FOR UPDATE",
         )
-        .bind(old_hash)
-        .bind(now)
+        .bind(&family_id)
         .fetch_optional(&mut *tx)
         .await?;
-        let rotation = match spent {
-            Some(family_id) => {
-                let user_id: String = sqlx::query_scalar(
+        let Some((user_id, revoked)) = family else {
+            return Ok(Rotation::Invalid);
+        };
+        let token: Option<(Option<i64>, i64)> =
+            sqlx::query_as("SELECT spent_at, expires_at FROM sessions WHERE token_hash = $1")
+                .bind(old_hash)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let rotation = match token {
+            None => Rotation::Invalid,
+            Some((Some(_spent_at), _)) => {
+                sqlx::query("UPDATE session_families SET revoked = TRUE WHERE family_id = $1")
+                    .bind(&family_id)
+                    .execute(&mut *tx)
+                    .await?;
+                Rotation::Reused { family_id }
+            }
+            Some((None, token_expires_at)) if revoked || token_expires_at <= now => {
+                Rotation::Invalid
+            }
+            Some((None, _)) => {
+                let spent = sqlx::query(
+                    "UPDATE sessions SET spent_at = $2 WHERE token_hash = $1 AND spent_at IS NULL",
+                )
+                .bind(old_hash)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                if spent.rows_affected() != 1 {
+                    // Cannot happen under the family lock; refuse rather than fork.
+                    return Ok(Rotation::Invalid);
+                }
+                sqlx::query(
                     "UPDATE session_families SET expires_at = GREATEST(expires_at, $2) \
-                     WHERE family_id = $1 RETURNING user_id",
+                     WHERE family_id = $1",
                 )
                 .bind(&family_id)
                 .bind(expires_at)
-                .fetch_one(&mut *tx)
+                .execute(&mut *tx)
                 .await?;
                 sqlx::query(
                     "INSERT INTO sessions (token_hash, family_id, created_at, expires_at, spent_at) \
@@ -272,26 +311,6 @@ impl Store for PostgresStore {
                 .execute(&mut *tx)
                 .await?;
                 Rotation::Rotated { user_id, family_id }
-            }
-            None => {
-                let previous: Option<(String, Option<i64>)> = sqlx::query_as(
-                    "SELECT family_id, spent_at FROM sessions WHERE token_hash = $1",
-                )
-                .bind(old_hash)
-                .fetch_optional(&mut *tx)
-                .await?;
-                match previous {
-                    Some((family_id, Some(_spent_at))) => {
-                        sqlx::query(
-                            "UPDATE session_families SET revoked = TRUE WHERE family_id = $1",
-                        )
-                        .bind(&family_id)
-                        .execute(&mut *tx)
-                        .await?;
-                        Rotation::Reused { family_id }
-                    }
-                    _ => Rotation::Invalid,
-                }
             }
         };
         tx.commit().await?;
@@ -481,12 +500,9 @@ impl Store for PostgresStore {
         if let Some(user_id) = user_id {
             // The user goes with their last job (another client's revoke may
             // still be waiting). Two replicas finishing a user's last two jobs
-            // at once would each see the other's job: the user row lock
-            // serializes them, and the second one erases.
-            sqlx::query("SELECT id FROM users WHERE id = $1 FOR UPDATE")
-                .bind(&user_id)
-                .fetch_optional(&mut *tx)
-                .await?;
+            // at once would each see the other's job: the user's row locks
+            // serialize them, and the second one erases.
+            lock_user(&mut tx, &user_id).await?;
             let others: i64 =
                 sqlx::query_scalar("SELECT COUNT(*) FROM deletion_jobs WHERE user_id = $1")
                     .bind(&user_id)
@@ -543,9 +559,11 @@ impl PostgresStore {
                     .bind(format!("siwa-email:{key}"))
                     .execute(&mut *tx)
                     .await?;
+                // KEY SHARE: the user cannot be erased before our link to it
+                // is in (a sign-in's own update of it does not conflict).
                 sqlx::query_scalar(
                     "SELECT id FROM users WHERE email_key = $1 AND email_verified \
-                     AND NOT is_private_email ORDER BY created_at, id LIMIT 1",
+                     AND NOT is_private_email ORDER BY created_at, id LIMIT 1 FOR KEY SHARE",
                 )
                 .bind(key)
                 .fetch_optional(&mut *tx)
@@ -553,9 +571,15 @@ impl PostgresStore {
             }
             _ => None,
         };
-        let user = match existing {
-            Some(user_id) => update_user(&mut tx, &user_id, profile, now).await?,
-            None => insert_user(&mut tx, profile, now).await?,
+        // Lock order (see the module docs): the identity before the user. A
+        // joined user is updated only once the identity is ours; a new user is
+        // invisible to everyone else until we commit.
+        let (user_id, new_user) = match existing {
+            Some(user_id) => (user_id, None),
+            None => {
+                let user = insert_user(&mut tx, profile, now).await?;
+                (user.id.clone(), Some(user))
+            }
         };
         let insert = if last {
             "INSERT INTO apple_identities \
@@ -569,7 +593,7 @@ impl PostgresStore {
         let inserted = sqlx::query(insert)
             .bind(&profile.team_id)
             .bind(&profile.sub)
-            .bind(&user.id)
+            .bind(&user_id)
             .bind(&profile.client_id)
             .bind(now)
             .execute(&mut *tx)
@@ -578,6 +602,10 @@ impl PostgresStore {
             tx.rollback().await?;
             return Ok(None);
         }
+        let user = match new_user {
+            Some(user) => user,
+            None => update_user(&mut tx, &user_id, profile, now).await?,
+        };
         tx.commit().await?;
         Ok(Some(user))
     }
@@ -643,13 +671,28 @@ async fn insert_user(
     Ok(user_from_row(&row)?)
 }
 
-/// Deletes a user's pending jobs and the user (links and sessions cascade).
+/// Deletes a user's pending jobs and the user (links and sessions cascade),
+/// taking row locks in the store's order.
 async fn erase(tx: &mut Transaction<'static, Postgres>, user_id: &str) -> StoreResult<()> {
     sqlx::query("DELETE FROM deletion_jobs WHERE user_id = $1")
         .bind(user_id)
         .execute(&mut **tx)
         .await?;
+    lock_user(tx, user_id).await?;
     sqlx::query("DELETE FROM users WHERE id = $1")
+        .bind(user_id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Locks a user's identities, then the user: the order sign-in takes them in.
+async fn lock_user(tx: &mut Transaction<'static, Postgres>, user_id: &str) -> StoreResult<()> {
+    sqlx::query("SELECT 1 FROM apple_identities WHERE user_id = $1 FOR UPDATE")
+        .bind(user_id)
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query("SELECT 1 FROM users WHERE id = $1 FOR UPDATE")
         .bind(user_id)
         .execute(&mut **tx)
         .await?;

@@ -168,12 +168,16 @@ impl Store for SqliteStore {
                     }
                     _ => None,
                 };
-                let user = match existing {
-                    Some(user_id) => update_user(&mut tx, &user_id, profile, now).await?,
-                    None => insert_user(&mut tx, profile, now).await?,
+                // The identity first, then the user (the PostgreSQL store's
+                // lock order; here the write lock, held since BEGIN IMMEDIATE,
+                // already means nobody else can have linked this identity).
+                let (user_id, new_user) = match existing {
+                    Some(user_id) => (user_id, None),
+                    None => {
+                        let user = insert_user(&mut tx, profile, now).await?;
+                        (user.id.clone(), Some(user))
+                    }
                 };
-                // The write lock is held since BEGIN IMMEDIATE: nobody else can
-                // have linked this identity in between.
                 sqlx::query(
                     "INSERT INTO apple_identities \
                      (team_id, sub, user_id, client_id, token_ciphertext, revoked, linked_at) \
@@ -181,12 +185,15 @@ impl Store for SqliteStore {
                 )
                 .bind(&profile.team_id)
                 .bind(&profile.sub)
-                .bind(&user.id)
+                .bind(&user_id)
                 .bind(&profile.client_id)
                 .bind(now)
                 .execute(&mut *tx)
                 .await?;
-                user
+                match new_user {
+                    Some(user) => user,
+                    None => update_user(&mut tx, &user_id, profile, now).await?,
+                }
             }
         };
         tx.commit().await?;
@@ -287,28 +294,61 @@ impl Store for SqliteStore {
         expires_at: i64,
     ) -> StoreResult<Rotation> {
         let mut tx = self.begin().await?;
-        // Spend the old token if it is live and its family active: whoever
-        // spends it is the one rotation that succeeds.
-        let spent: Option<String> = sqlx::query_scalar(
-            "UPDATE sessions SET spent_at = ?2 \
-             WHERE token_hash = ?1 AND spent_at IS NULL AND expires_at > ?2 \
-             AND EXISTS (SELECT 1 FROM session_families f \
-                         WHERE f.family_id = sessions.family_id AND f.revoked = 0) \
-             RETURNING family_id",
-        )
-        .bind(old_hash)
-        .bind(now)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let rotation = match spent {
-            Some(family_id) => {
-                let user_id: String = sqlx::query_scalar(
+        // The write lock is held since BEGIN IMMEDIATE: the token cannot
+        // change under us, and a concurrent rotation of it waits, then finds
+        // it spent. The steps are the PostgreSQL store's.
+        let family_id: Option<String> =
+            sqlx::query_scalar("SELECT family_id FROM sessions WHERE token_hash = ?1")
+                .bind(old_hash)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some(family_id) = family_id else {
+            return Ok(Rotation::Invalid);
+        };
+        let family: Option<(String, bool)> =
+            sqlx::query_as("SELECT user_id, revoked FROM session_families WHERE family_id = ?1")
+                .bind(&family_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some((user_id, revoked)) = family else {
+            return Ok(Rotation::Invalid);
+        };
+        let token: Option<(Option<i64>, i64)> =
+            sqlx::query_as("SELECT spent_at, expires_at FROM sessions WHERE token_hash = ?1")
+                .bind(old_hash)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let rotation = match token {
+            None => Rotation::Invalid,
+            Some((Some(_spent_at), _)) => {
+                sqlx::query("UPDATE session_families SET revoked = 1 WHERE family_id = ?1")
+                    .bind(&family_id)
+                    .execute(&mut *tx)
+                    .await?;
+                Rotation::Reused { family_id }
+            }
+            Some((None, token_expires_at)) if revoked || token_expires_at <= now => {
+                Rotation::Invalid
+            }
+            Some((None, _)) => {
+                let spent = sqlx::query(
+                    "UPDATE sessions SET spent_at = ?2 WHERE token_hash = ?1 AND spent_at IS NULL",
+                )
+                .bind(old_hash)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                if spent.rows_affected() != 1 {
+                    // Cannot happen under the write lock; refuse rather than fork.
+                    return Ok(Rotation::Invalid);
+                }
+                sqlx::query(
                     "UPDATE session_families SET expires_at = MAX(expires_at, ?2) \
-                     WHERE family_id = ?1 RETURNING user_id",
+                     WHERE family_id = ?1",
                 )
                 .bind(&family_id)
                 .bind(expires_at)
-                .fetch_one(&mut *tx)
+                .execute(&mut *tx)
                 .await?;
                 sqlx::query(
                     "INSERT INTO sessions (token_hash, family_id, created_at, expires_at, spent_at) \
@@ -321,24 +361,6 @@ impl Store for SqliteStore {
                 .execute(&mut *tx)
                 .await?;
                 Rotation::Rotated { user_id, family_id }
-            }
-            None => {
-                let previous: Option<(String, Option<i64>)> = sqlx::query_as(
-                    "SELECT family_id, spent_at FROM sessions WHERE token_hash = ?1",
-                )
-                .bind(old_hash)
-                .fetch_optional(&mut *tx)
-                .await?;
-                match previous {
-                    Some((family_id, Some(_spent_at))) => {
-                        sqlx::query("UPDATE session_families SET revoked = 1 WHERE family_id = ?1")
-                            .bind(&family_id)
-                            .execute(&mut *tx)
-                            .await?;
-                        Rotation::Reused { family_id }
-                    }
-                    _ => Rotation::Invalid,
-                }
             }
         };
         tx.commit().await?;
