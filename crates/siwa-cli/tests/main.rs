@@ -3,6 +3,7 @@
 
 mod apple;
 mod cli;
+mod crash;
 mod doctor;
 mod pubkey;
 mod secret;

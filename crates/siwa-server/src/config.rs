@@ -200,7 +200,10 @@ impl RawSettings {
             access_token_ttl,
             session_ttl,
             deletion_retry_secs,
-            apple_timeout_secs
+            apple_timeout_secs,
+            rate_limit_per_ip_per_minute,
+            rate_limit_burst,
+            rate_limit_global_per_second
         );
         Ok(self)
     }
@@ -502,6 +505,8 @@ redirect_uri = "https://example.com/auth/apple/callback"
             ("SIWA_CLIENT_ID", "com.example.other"),
             ("SIWA_BUNDLE_IDS", "com.example.ios, com.example.mac"),
             ("SIWA_LINK_BY_EMAIL", "true"),
+            ("SIWA_RATE_LIMIT_PER_IP_PER_MINUTE", "0"),
+            ("SIWA_TRUST_FORWARDED_FOR", "yes"),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
@@ -510,6 +515,8 @@ redirect_uri = "https://example.com/auth/apple/callback"
         assert_eq!(s.client_id.as_str(), "com.example.other");
         assert_eq!(s.bundle_ids.len(), 2);
         assert!(s.link_by_email);
+        assert_eq!(s.rate_limits.per_ip_per_minute, 0);
+        assert!(s.rate_limits.trust_forwarded_for);
     }
 
     #[test]

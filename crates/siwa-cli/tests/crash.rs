@@ -1,0 +1,426 @@
+//! Crash safety: native sign-ins against a real `siwa serve` process that is
+//! killed with SIGKILL at random points, again and again. After each restart,
+//! every sign-in that was answered with success must be in the store with its
+//! first-login name, every name the service received must be kept, and the
+//! SQLite database must pass `PRAGMA integrity_check`. The same on PostgreSQL
+//! when `SIWA_TEST_DATABASE_URL` is set.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasher, Hasher};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use siwa_emulator::{Config, Emulator, RunningEmulator};
+
+use crate::cli::fixture;
+
+/// Kill/restart cycles per backend.
+const CYCLES: usize = 50;
+/// Sign-ins started per cycle (concurrently), before the kill lands.
+const SIGN_INS_PER_CYCLE: usize = 8;
+const TEAM: &str = "DEF123GHIJ";
+const IOS: &str = "com.example.ios";
+
+#[test]
+fn sigkill_during_sign_ins_loses_nothing_on_sqlite() {
+    let dir = scratch_dir("crash-sqlite");
+    let db = dir.join("siwa.db");
+    let url = format!("sqlite://{}", db.display());
+    let (acknowledged, checked) = run_cycles(&dir, &url, &[]);
+    integrity_check(&db);
+    println!(
+        "crash test (SQLite): {CYCLES} SIGKILL cycles; {acknowledged} sign-ins acknowledged before a kill and all found with their names; {} interrupted ones retried; 0 lost",
+        checked - acknowledged
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn sigkill_during_sign_ins_loses_nothing_on_postgres() {
+    let Some(base) = std::env::var("SIWA_TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+    else {
+        eprintln!("skipping the PostgreSQL crash test: SIWA_TEST_DATABASE_URL is not set");
+        return;
+    };
+    let dir = scratch_dir("crash-postgres");
+    let schema = format!("siwa_crash_{}", std::process::id());
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&base)
+            .await
+            .unwrap();
+        sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        sqlx::query(&format!("CREATE SCHEMA {schema}"))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    });
+    let sep = if base.contains('?') { '&' } else { '?' };
+    let url = format!("{base}{sep}options=-c%20search_path%3D{schema}");
+    let (session_key, encryption_key) = siwa_server::ServiceKeys::new_settings().unwrap();
+    let keys = [
+        ("SIWA_SESSION_KEY", session_key.to_string()),
+        ("SIWA_ENCRYPTION_KEY", encryption_key.to_string()),
+    ];
+    let (acknowledged, checked) = run_cycles(&dir, &url, &keys);
+    println!(
+        "crash test (PostgreSQL): {CYCLES} SIGKILL cycles; {acknowledged} sign-ins acknowledged before a kill and all found with their names; {} interrupted ones retried; 0 lost",
+        checked - acknowledged
+    );
+    runtime.block_on(async {
+        let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&base)
+            .await
+            .unwrap();
+        sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    });
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// One sign-in as the app saw it.
+struct Attempt {
+    user: String,
+    first_name: String,
+    /// The access token, when the service answered 200.
+    access_token: Option<String>,
+}
+
+/// Runs the cycles; returns (sign-ins acknowledged before a kill, all sign-ins checked).
+fn run_cycles(dir: &Path, database_url: &str, extra_env: &[(&str, String)]) -> (usize, usize) {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let users = CYCLES * SIGN_INS_PER_CYCLE;
+    let apple = runtime.block_on(start_emulator(users));
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let mut rng = Lcg::seeded();
+    let mut attempts: Vec<Attempt> = Vec::new();
+    // One port for the whole run: the public URL is the issuer of our tokens.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut next_user = 0;
+    for _ in 0..CYCLES {
+        let (mut child, base) = spawn_server(dir, port, database_url, &apple.base_url(), extra_env);
+        runtime.block_on(wait_healthy(&http, &base, &mut child));
+        // Everything acknowledged so far survived the last kill.
+        runtime.block_on(check_acknowledged(&http, &base, &attempts));
+        let batch: Vec<String> = (0..SIGN_INS_PER_CYCLE)
+            .map(|i| format!("u{}", next_user + i))
+            .collect();
+        next_user += SIGN_INS_PER_CYCLE;
+        // Anywhere from before the first request to after the last answer.
+        let kill_after = Duration::from_millis(rng.below(1_500));
+        let batch_attempts = runtime.block_on(sign_ins_then_kill(
+            &http,
+            &apple.base_url(),
+            &base,
+            &batch,
+            kill_after,
+            &mut child,
+        ));
+        // Unacknowledged attempts are kept too: the app retries them at the end,
+        // resending the name it still holds (Apple will not send it again).
+        attempts.extend(batch_attempts);
+    }
+    let acknowledged = attempts.iter().filter(|a| a.access_token.is_some()).count();
+    // A last start: retry the unacknowledged sign-ins, then check everything.
+    let (mut child, base) = spawn_server(dir, port, database_url, &apple.base_url(), extra_env);
+    runtime.block_on(wait_healthy(&http, &base, &mut child));
+    runtime.block_on(async {
+        for attempt in attempts.iter_mut().filter(|a| a.access_token.is_none()) {
+            let (token, _) = native_sign_in(
+                &http,
+                &apple.base_url(),
+                &base,
+                &attempt.user,
+                Some(&attempt.first_name),
+            )
+            .await;
+            attempt.access_token =
+                Some(token.unwrap_or_else(|| panic!("retry of {} failed", attempt.user)));
+        }
+    });
+    runtime.block_on(check_acknowledged(&http, &base, &attempts));
+    let _ = child.kill();
+    let _ = child.wait();
+    drop(apple);
+    (acknowledged, attempts.len())
+}
+
+async fn start_emulator(users: usize) -> RunningEmulator {
+    let mut toml = format!(
+        r#"
+[[team]]
+id = "{TEAM}"
+  [[team.key]]
+  id = "ABC123DEFG"
+  public_key = "AuthKey_ABC123DEFG.pub.pem"
+  [[team.client]]
+  id = "com.example.web"
+  redirect_uris = ["http://127.0.0.1:9/auth/apple/callback"]
+  [[team.client]]
+  id = "{IOS}"
+"#
+    );
+    for i in 0..users {
+        toml.push_str(&format!(
+            "[[user]]\nid = \"u{i}\"\nemail = \"u{i}@example.com\"\nfirst_name = \"First{i}\"\nlast_name = \"Last{i}\"\n"
+        ));
+    }
+    let config = Config::from_toml(&toml, &fixture("")).unwrap();
+    Emulator::new(config)
+        .unwrap()
+        .start("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap()
+}
+
+fn spawn_server(
+    dir: &Path,
+    port: u16,
+    database_url: &str,
+    apple: &str,
+    extra_env: &[(&str, String)],
+) -> (Child, String) {
+    let base = format!("http://127.0.0.1:{port}");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_siwa"));
+    cmd.arg("serve")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    for (key, _) in std::env::vars() {
+        if key.starts_with("SIWA_") {
+            cmd.env_remove(key);
+        }
+    }
+    let key = fixture("AuthKey_ABC123DEFG.p8");
+    let env = [
+        ("SIWA_TEAM_ID", TEAM.to_owned()),
+        ("SIWA_KEY_ID", "ABC123DEFG".to_owned()),
+        ("SIWA_PRIVATE_KEY", key.display().to_string()),
+        ("SIWA_CLIENT_ID", "com.example.web".to_owned()),
+        ("SIWA_BUNDLE_IDS", IOS.to_owned()),
+        ("SIWA_REDIRECT_URI", format!("{base}/auth/apple/callback")),
+        ("SIWA_LISTEN", format!("127.0.0.1:{port}")),
+        ("SIWA_PUBLIC_URL", base.clone()),
+        ("SIWA_DATABASE_URL", database_url.to_owned()),
+        ("SIWA_APPLE_BASE_URL", apple.to_owned()),
+        ("SIWA_RATE_LIMIT_PER_IP_PER_MINUTE", "0".to_owned()),
+        ("SIWA_RATE_LIMIT_GLOBAL_PER_SECOND", "0".to_owned()),
+        ("SIWA_LOG", "warn".to_owned()),
+    ];
+    cmd.envs(env.iter().map(|(k, v)| (*k, v.as_str())));
+    cmd.envs(extra_env.iter().map(|(k, v)| (*k, v.as_str())));
+    cmd.current_dir(dir);
+    (cmd.spawn().unwrap(), base)
+}
+
+async fn wait_healthy(http: &reqwest::Client, base: &str, child: &mut Child) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Ok(response) = http.get(format!("{base}/readyz")).send().await {
+            if response.status() == 200 {
+                return;
+            }
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("siwa serve exited at start: {status}");
+        }
+        assert!(Instant::now() < deadline, "siwa serve did not become ready");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Starts the batch concurrently, kills the server after `kill_after`, and
+/// collects what each request got.
+async fn sign_ins_then_kill(
+    http: &reqwest::Client,
+    apple: &str,
+    base: &str,
+    users: &[String],
+    kill_after: Duration,
+    child: &mut Child,
+) -> Vec<Attempt> {
+    let mut tasks = Vec::new();
+    for (i, user) in users.iter().enumerate() {
+        let (http, apple, base, user) = (
+            http.clone(),
+            apple.to_owned(),
+            base.to_owned(),
+            user.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(80 * i as u64)).await;
+            let (token, first_name) = native_sign_in(&http, &apple, &base, &user, None).await;
+            Attempt {
+                user,
+                first_name,
+                access_token: token,
+            }
+        }));
+    }
+    tokio::time::sleep(kill_after).await;
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let mut attempts = Vec::new();
+    for task in tasks {
+        attempts.push(task.await.unwrap());
+    }
+    attempts
+}
+
+/// One native sign-in: Apple's credential from the emulator, then the service.
+/// `resend_name`: the name the app still holds when Apple does not send it again.
+async fn native_sign_in(
+    http: &reqwest::Client,
+    apple: &str,
+    base: &str,
+    user: &str,
+    resend_name: Option<&str>,
+) -> (Option<String>, String) {
+    let credential: Value = http
+        .post(format!("{apple}/emulator/native"))
+        .json(&json!({"client_id": IOS, "user": user}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let first_name = credential["user"]["name"]["firstName"]
+        .as_str()
+        .map(str::to_owned)
+        .or_else(|| resend_name.map(str::to_owned))
+        .unwrap_or_default();
+    let user_json = if credential["user"].is_null() {
+        resend_name.map(|name| json!({"name": {"firstName": name, "lastName": ""}}))
+    } else {
+        Some(credential["user"].clone())
+    };
+    let mut body = json!({
+        "identity_token": credential["identity_token"],
+        "authorization_code": credential["authorization_code"],
+    });
+    if let Some(user_json) = user_json {
+        body["user"] = user_json;
+    }
+    let Ok(response) = http
+        .post(format!("{base}/auth/apple/native"))
+        .json(&body)
+        .send()
+        .await
+    else {
+        return (None, first_name);
+    };
+    if response.status() != 200 {
+        eprintln!(
+            "sign-in of {user}: {} {}",
+            response.status(),
+            response.text().await.unwrap_or_default()
+        );
+        return (None, first_name);
+    }
+    let Ok(answer) = response.json::<Value>().await else {
+        return (None, first_name);
+    };
+    (
+        answer["access_token"].as_str().map(str::to_owned),
+        first_name,
+    )
+}
+
+/// Every acknowledged sign-in is there, with its name.
+async fn check_acknowledged(http: &reqwest::Client, base: &str, attempts: &[Attempt]) {
+    let mut seen: HashMap<String, String> = HashMap::new();
+    for attempt in attempts {
+        let Some(token) = &attempt.access_token else {
+            continue;
+        };
+        let response = http
+            .get(format!("{base}/me"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            response.status(),
+            200,
+            "acknowledged sign-in of {} is lost",
+            attempt.user
+        );
+        let me: Value = response.json().await.unwrap();
+        assert_eq!(
+            me["first_name"],
+            attempt.first_name.as_str(),
+            "the name of {} is lost: {me}",
+            attempt.user
+        );
+        seen.insert(attempt.user.clone(), me["id"].as_str().unwrap().to_owned());
+    }
+    let distinct: std::collections::HashSet<&String> = seen.values().collect();
+    assert_eq!(distinct.len(), seen.len(), "one account per Apple user");
+}
+
+fn integrity_check(db: &Path) {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let url = format!("sqlite://{}", db.display());
+        let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect(&url)
+            .await
+            .unwrap();
+        let (result,): (String,) = sqlx::query_as("PRAGMA integrity_check")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(result, "ok");
+    });
+}
+
+fn scratch_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "siwa-{name}-{}-{:x}",
+        std::process::id(),
+        random_u64()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// 64 random bits from the standard library's per-process hash keys.
+fn random_u64() -> u64 {
+    std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish()
+}
+
+/// A small deterministic-per-run generator for kill times (no extra crate).
+struct Lcg(u64);
+
+impl Lcg {
+    fn seeded() -> Self {
+        let seed = random_u64();
+        println!("crash test seed: {seed}");
+        Self(seed | 1)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (self.0 >> 33) % n
+    }
+}
