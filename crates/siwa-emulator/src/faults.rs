@@ -48,12 +48,18 @@ pub(crate) struct Stats(Mutex<HashMap<String, u64>>);
 
 impl Stats {
     fn count(&self, path: &str) {
-        let mut map = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut map = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         *map.entry(normalize(path)).or_default() += 1;
     }
 
     pub(crate) fn snapshot(&self) -> HashMap<String, u64> {
-        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 }
 
@@ -63,7 +69,11 @@ pub(crate) struct Faults(Mutex<HashMap<String, Fault>>);
 
 impl Faults {
     pub(crate) fn add(&self, fault: Fault) -> Result<(), String> {
-        if fault.status.is_none() && fault.delay_ms.is_none() && fault.body.is_none() && !fault.close {
+        if fault.status.is_none()
+            && fault.delay_ms.is_none()
+            && fault.body.is_none()
+            && !fault.close
+        {
             return Err("a fault needs status, delay_ms, body or close".into());
         }
         if let Some(status) = fault.status {

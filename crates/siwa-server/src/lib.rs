@@ -56,7 +56,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/auth/apple/login", get(web::login))
         .route("/auth/apple/callback", post(web::callback))
         .route("/auth/apple/native", post(api::native))
-        .route_layer(axum::middleware::from_fn_with_state(Arc::clone(&state), limits::rate_limit));
+        .route_layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&state),
+            limits::rate_limit,
+        ));
     Router::new()
         .merge(sign_in)
         .route("/", get(web::home))

@@ -84,16 +84,24 @@ impl Limiter {
         let limits = self.limits;
         if limits.global_per_second > 0 {
             let rate = f64::from(limits.global_per_second);
-            let mut global = self.global.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut global = self
+                .global
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             global.take(now, rate, rate)?;
         }
         if limits.per_ip_per_minute > 0 {
             let rate = f64::from(limits.per_ip_per_minute) / 60.0;
             let capacity = f64::from(limits.burst.max(1));
-            let mut buckets = self.per_ip.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut buckets = self
+                .per_ip
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             if buckets.len() >= MAX_TRACKED_IPS {
                 // Forget IPs whose bucket has refilled: they lose nothing.
-                buckets.retain(|_, b| now.saturating_duration_since(b.updated).as_secs_f64() * rate < capacity);
+                buckets.retain(|_, b| {
+                    now.saturating_duration_since(b.updated).as_secs_f64() * rate < capacity
+                });
             }
             let bucket = buckets.entry(ip).or_insert(Bucket {
                 tokens: capacity,
@@ -106,7 +114,11 @@ impl Limiter {
 }
 
 /// Middleware of the sign-in routes.
-pub(crate) async fn rate_limit(State(app): State<Arc<AppState>>, request: Request, next: Next) -> Response {
+pub(crate) async fn rate_limit(
+    State(app): State<Arc<AppState>>,
+    request: Request,
+    next: Next,
+) -> Response {
     let peer = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
@@ -138,7 +150,11 @@ pub(crate) async fn header_limit(request: Request, next: Next) -> Response {
         .sum::<usize>()
         + request.uri().to_string().len();
     if size > MAX_HEADER_BYTES {
-        return (StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, "request headers too large").into_response();
+        return (
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "request headers too large",
+        )
+            .into_response();
     }
     next.run(request).await
 }
@@ -184,7 +200,10 @@ mod tests {
         }
         assert_eq!(limiter.check(ip, t0), Err(1));
         assert!(limiter.check(other, t0).is_ok(), "limits are per IP");
-        assert!(limiter.check(ip, t0 + Duration::from_secs(1)).is_ok(), "one a second refills");
+        assert!(
+            limiter.check(ip, t0 + Duration::from_secs(1)).is_ok(),
+            "one a second refills"
+        );
     }
 
     #[test]

@@ -26,56 +26,97 @@ async fn keys_down_cached_keys_verify_for_the_grace_period_then_fail_clearly(bac
     let (status, first) = world.native_sign_in(0, "alice").await;
     assert_eq!(status, 200, "{first}");
     let fetched = world.apple_requests("/auth/keys").await;
-    world.fault(json!({"route": "/auth/keys", "status": 503, "count": 1000})).await;
+    world
+        .fault(json!({"route": "/auth/keys", "status": 503, "count": 1000}))
+        .await;
 
     world.clock.advance(TTL + 60);
     let (status, body) = world.native_sign_in(0, "alice").await;
-    assert_eq!(status, 200, "stale keys still verify within the grace period: {body}");
-    assert!(world.apple_requests("/auth/keys").await > fetched, "the stale set was refetched (and failed)");
+    assert_eq!(
+        status, 200,
+        "stale keys still verify within the grace period: {body}"
+    );
+    assert!(
+        world.apple_requests("/auth/keys").await > fetched,
+        "the stale set was refetched (and failed)"
+    );
 
     world.clock.advance(GRACE);
     let (status, body) = world.native_sign_in(0, "alice").await;
     assert_eq!(status, 503, "{body}");
     assert_eq!(body["error"], "apple_unavailable");
 
-    let _ = world.http.delete(world.apple_url("/emulator/faults")).send().await.unwrap();
+    let _ = world
+        .http
+        .delete(world.apple_url("/emulator/faults"))
+        .send()
+        .await
+        .unwrap();
     world.clock.advance(60);
     let (status, body) = world.native_sign_in(0, "alice").await;
     assert_eq!(status, 200, "back to normal once Apple answers: {body}");
-    assert_eq!(body["user"]["first_name"], "Alice", "the name from the first sign-in is intact");
+    assert_eq!(
+        body["user"]["first_name"], "Alice",
+        "the name from the first sign-in is intact"
+    );
 }
 
 async fn keys_slow_beyond_the_timeout_fail_fast(backend: Backend) {
     let world = World::start(backend).await;
     assert_eq!(world.native_sign_in(0, "alice").await.0, 200);
     // A rotation: the next token has a kid the cache has not seen; Apple's keys stall.
-    world.http.post(world.apple_url("/emulator/rotate-keys")).send().await.unwrap();
-    world.fault(json!({"route": "/auth/keys", "delay_ms": 8000, "count": 5})).await;
+    world
+        .http
+        .post(world.apple_url("/emulator/rotate-keys"))
+        .send()
+        .await
+        .unwrap();
+    world
+        .fault(json!({"route": "/auth/keys", "delay_ms": 8000, "count": 5}))
+        .await;
     world.clock.advance(31); // past the refetch interval, so the unknown kid triggers a fetch
     let started = Instant::now();
     let (status, body) = world.native_sign_in(0, "alice").await;
     let took = started.elapsed();
     assert_eq!(status, 503, "{body}");
-    assert!(took < Duration::from_secs(7), "bounded by the 2 s Apple timeout, took {took:?}");
+    assert!(
+        took < Duration::from_secs(7),
+        "bounded by the 2 s Apple timeout, took {took:?}"
+    );
 }
 
 async fn garbage_or_empty_key_sets_during_a_rotation_do_not_break_verification(backend: Backend) {
     let world = World::start(backend).await;
     assert_eq!(world.native_sign_in(0, "alice").await.0, 200);
-    world.http.post(world.apple_url("/emulator/rotate-keys")).send().await.unwrap();
+    world
+        .http
+        .post(world.apple_url("/emulator/rotate-keys"))
+        .send()
+        .await
+        .unwrap();
 
-    world.fault(json!({"route": "/auth/keys", "body": "<html>garbage</html>"})).await;
+    world
+        .fault(json!({"route": "/auth/keys", "body": "<html>garbage</html>"}))
+        .await;
     let (status, body) = world.native_sign_in(0, "alice").await;
-    assert!(status == 503 || status == 401, "a clear refusal, not a crash: {status} {body}");
+    assert!(
+        status == 503 || status == 401,
+        "a clear refusal, not a crash: {status} {body}"
+    );
 
     world.clock.advance(31);
-    world.fault(json!({"route": "/auth/keys", "body": "{\"keys\":[]}"})).await;
+    world
+        .fault(json!({"route": "/auth/keys", "body": "{\"keys\":[]}"}))
+        .await;
     let (status, body) = world.native_sign_in(0, "alice").await;
     assert!(status == 503 || status == 401, "{status} {body}");
 
     world.clock.advance(31);
     let (status, body) = world.native_sign_in(0, "alice").await;
-    assert_eq!(status, 200, "the rotation is picked up once Apple answers properly: {body}");
+    assert_eq!(
+        status, 200,
+        "the rotation is picked up once Apple answers properly: {body}"
+    );
 }
 
 async fn token_endpoint_failures_are_clear_errors_and_open_no_session(backend: Backend) {
@@ -98,12 +139,21 @@ async fn token_endpoint_failures_are_clear_errors_and_open_no_session(backend: B
             "user": first_user.clone().unwrap(),
         });
         let started = Instant::now();
-        let response = world.http.post(format!("{}/auth/apple/native", world.server(0))).json(&body).send().await.unwrap();
+        let response = world
+            .http
+            .post(format!("{}/auth/apple/native", world.server(0)))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(response.status(), 502, "{fault}");
         let answer: serde_json::Value = response.json().await.unwrap();
         assert_eq!(answer["error"], "apple_unavailable", "{fault}");
         assert!(answer.get("access_token").is_none());
-        assert!(started.elapsed() < Duration::from_secs(10), "{fault}: bounded");
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{fault}: bounded"
+        );
     }
     // Apple sent the name only on the first attempt; it was kept.
     let (status, body) = world.native_sign_in(0, "bob").await;
@@ -124,13 +174,43 @@ async fn sign_in_routes_are_rate_limited_and_headers_bounded(backend: Backend) {
     }
     let limited = world.http.get(&login).send().await.unwrap();
     assert_eq!(limited.status(), 429);
-    let retry_after: u64 = limited.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    let retry_after: u64 = limited.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!((1..=60).contains(&retry_after));
-    let native = world.http.post(format!("{server}/auth/apple/native")).json(&json!({})).send().await.unwrap();
-    assert_eq!(native.status(), 429, "the native route shares the per-IP budget");
-    assert_eq!(world.http.get(format!("{server}/healthz")).send().await.unwrap().status(), 200, "other routes are not limited");
+    let native = world
+        .http
+        .post(format!("{server}/auth/apple/native"))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        native.status(),
+        429,
+        "the native route shares the per-IP budget"
+    );
+    assert_eq!(
+        world
+            .http
+            .get(format!("{server}/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200,
+        "other routes are not limited"
+    );
 
     let big = "x".repeat(20 * 1024);
-    let response = world.http.get(format!("{server}/me")).header("x-padding", big).send().await.unwrap();
+    let response = world
+        .http
+        .get(format!("{server}/me"))
+        .header("x-padding", big)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 431);
 }

@@ -162,7 +162,11 @@ impl World {
     }
 
     /// As [`Self::start_replicas`], with settings adjusted by `tweak`.
-    pub(crate) async fn start_with(backend: Backend, n: usize, tweak: impl Fn(&mut RawSettings)) -> Self {
+    pub(crate) async fn start_with(
+        backend: Backend,
+        n: usize,
+        tweak: impl Fn(&mut RawSettings),
+    ) -> Self {
         let db = Database::new(backend).await;
         let listeners: Vec<tokio::net::TcpListener> = futures_join(n).await;
         let public = format!("http://{}", listeners[0].local_addr().unwrap());
@@ -286,7 +290,15 @@ real_user_status = 1
 
     /// Requests the emulator served per route.
     pub(crate) async fn apple_requests(&self, route: &str) -> u64 {
-        let stats: serde_json::Value = self.http.get(self.apple_url("/emulator/stats")).send().await.unwrap().json().await.unwrap();
+        let stats: serde_json::Value = self
+            .http
+            .get(self.apple_url("/emulator/stats"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         stats["requests"][route].as_u64().unwrap_or(0)
     }
 
@@ -300,9 +312,18 @@ real_user_status = 1
         if !credential["user"].is_null() {
             body["user"] = credential["user"].clone();
         }
-        let response = self.http.post(format!("{}/auth/apple/native", self.server(i))).json(&body).send().await.unwrap();
+        let response = self
+            .http
+            .post(format!("{}/auth/apple/native", self.server(i)))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
         let status = response.status().as_u16();
-        (status, response.json().await.unwrap_or(serde_json::Value::Null))
+        (
+            status,
+            response.json().await.unwrap_or(serde_json::Value::Null),
+        )
     }
 
     /// What a native app gets from Apple.

@@ -46,7 +46,11 @@ pub(crate) fn capture_logs() -> Arc<Mutex<Vec<u8>>> {
 fn assert_absent(haystack: &str, needles: &[(&str, String)]) {
     for (what, needle) in needles {
         if needle.len() >= 12 {
-            assert!(!haystack.contains(needle.as_str()), "{what} leaked: ...{}...", &needle[..12]);
+            assert!(
+                !haystack.contains(needle.as_str()),
+                "{what} leaked: ...{}...",
+                &needle[..12]
+            );
         }
     }
 }
@@ -72,16 +76,23 @@ async fn no_secret_reaches_the_logs_during_the_flows() {
     secrets.extend(browser.cookies.values().map(|v| ("a cookie", v.clone())));
 
     // Native sign-in, refresh, attacks with forged tokens.
-    let credential = world.native_credential("bob", Some(&sha256_hex("raw-nonce"))).await;
+    let credential = world
+        .native_credential("bob", Some(&sha256_hex("raw-nonce")))
+        .await;
     let id_token = credential["identity_token"].as_str().unwrap().to_owned();
-    let code = credential["authorization_code"].as_str().unwrap().to_owned();
+    let code = credential["authorization_code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     secrets.push(("an identity token", id_token.clone()));
     secrets.push(("an authorization code", code.clone()));
     secrets.push(("a raw nonce", "raw-nonce".into()));
     let tokens: Value = world
         .http
         .post(format!("{server}/auth/apple/native"))
-        .json(&json!({"identity_token": id_token, "authorization_code": code, "nonce": "raw-nonce"}))
+        .json(
+            &json!({"identity_token": id_token, "authorization_code": code, "nonce": "raw-nonce"}),
+        )
         .send()
         .await
         .unwrap()
@@ -102,9 +113,17 @@ async fn no_secret_reaches_the_logs_during_the_flows() {
         .json()
         .await
         .unwrap();
-    secrets.push(("a rotated refresh token", rotated["refresh_token"].as_str().unwrap().to_owned()));
+    secrets.push((
+        "a rotated refresh token",
+        rotated["refresh_token"].as_str().unwrap().to_owned(),
+    ));
     // Reuse (theft detection logs a warning) and forged tokens (rejections log reasons).
-    let _ = world.http.post(format!("{server}/session/refresh")).json(&json!({"refresh_token": refresh})).send().await;
+    let _ = world
+        .http
+        .post(format!("{server}/session/refresh"))
+        .json(&json!({"refresh_token": refresh}))
+        .send()
+        .await;
     let forged = format!("{}x", &id_token[..id_token.len() - 1]);
     let _ = world
         .http
@@ -112,7 +131,12 @@ async fn no_secret_reaches_the_logs_during_the_flows() {
         .json(&json!({"identity_token": forged, "authorization_code": "c123456789abcdef0123456789abcdef0.0.abcd.AAAAAAAAAAAAAAAAAAAAAA"}))
         .send()
         .await;
-    let _ = world.http.get(format!("{server}/me")).bearer_auth(format!("{access}x")).send().await;
+    let _ = world
+        .http
+        .get(format!("{server}/me"))
+        .bearer_auth(format!("{access}x"))
+        .send()
+        .await;
 
     // Notifications and an account deletion (revokes Apple's refresh token).
     for kind in ["email-disabled", "consent-revoked"] {
@@ -125,8 +149,14 @@ async fn no_secret_reaches_the_logs_during_the_flows() {
             .unwrap();
     }
     let again = world.native_credential("bob", None).await;
-    secrets.push(("an identity token", again["identity_token"].as_str().unwrap().to_owned()));
-    secrets.push(("an authorization code", again["authorization_code"].as_str().unwrap().to_owned()));
+    secrets.push((
+        "an identity token",
+        again["identity_token"].as_str().unwrap().to_owned(),
+    ));
+    secrets.push((
+        "an authorization code",
+        again["authorization_code"].as_str().unwrap().to_owned(),
+    ));
     let signed_in: Value = world
         .http
         .post(format!("{server}/auth/apple/native"))
@@ -139,12 +169,32 @@ async fn no_secret_reaches_the_logs_during_the_flows() {
         .unwrap();
     let bearer = signed_in["access_token"].as_str().unwrap().to_owned();
     secrets.push(("our access token", bearer.clone()));
-    secrets.push(("our refresh token", signed_in["refresh_token"].as_str().unwrap().to_owned()));
-    let response = world.http.delete(format!("{server}/me")).bearer_auth(&bearer).send().await.unwrap();
+    secrets.push((
+        "our refresh token",
+        signed_in["refresh_token"].as_str().unwrap().to_owned(),
+    ));
+    let response = world
+        .http
+        .delete(format!("{server}/me"))
+        .bearer_auth(&bearer)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 204);
-    let revoked: Value = world.http.get(world.apple_url("/emulator/revocations")).send().await.unwrap().json().await.unwrap();
+    let revoked: Value = world
+        .http
+        .get(world.apple_url("/emulator/revocations"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     for entry in revoked["revocations"].as_array().unwrap() {
-        secrets.push(("Apple's refresh token", entry["token"].as_str().unwrap().to_owned()));
+        secrets.push((
+            "Apple's refresh token",
+            entry["token"].as_str().unwrap().to_owned(),
+        ));
     }
     assert!(!revoked["revocations"].as_array().unwrap().is_empty());
 
@@ -154,19 +204,35 @@ async fn no_secret_reaches_the_logs_during_the_flows() {
         secrets.push((".p8 key text", line.to_owned()));
     }
     // Every client_secret the service made starts with this header.
-    secrets.push(("a client_secret", "eyJhbGciOiJFUzI1NiIsImtpZCI6IkFCQzEyM0RFRkcifQ".into()));
+    secrets.push((
+        "a client_secret",
+        "eyJhbGciOiJFUzI1NiIsImtpZCI6IkFCQzEyM0RFRkcifQ".into(),
+    ));
 
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     let text = String::from_utf8_lossy(&logs.lock().unwrap()).into_owned();
-    assert!(text.contains("TRACE") || text.contains("DEBUG"), "the capture works at the verbose levels");
-    assert!(text.contains("web sign-in") && text.contains("native sign-in"), "the flows were logged");
+    assert!(
+        text.contains("TRACE") || text.contains("DEBUG"),
+        "the capture works at the verbose levels"
+    );
+    assert!(
+        text.contains("web sign-in") && text.contains("native sign-in"),
+        "the flows were logged"
+    );
     assert_absent(&text, &secrets);
     // No JWT of any kind, and no Apple-shaped code or token, in the logs.
     assert!(!text.contains("eyJ"), "a JWT reached the logs");
-    let apple_shaped = text.split(|c: char| !c.is_ascii_alphanumeric() && c != '.').any(|word| {
-        word.len() > 40 && (word.starts_with('c') || word.starts_with('r') || word.starts_with('a')) && word[1..].contains(".0.")
-    });
-    assert!(!apple_shaped, "an Apple-shaped code or token reached the logs");
+    let apple_shaped = text
+        .split(|c: char| !c.is_ascii_alphanumeric() && c != '.')
+        .any(|word| {
+            word.len() > 40
+                && (word.starts_with('c') || word.starts_with('r') || word.starts_with('a'))
+                && word[1..].contains(".0.")
+        });
+    assert!(
+        !apple_shaped,
+        "an Apple-shaped code or token reached the logs"
+    );
 }
 
 #[tokio::test]
@@ -186,11 +252,25 @@ async fn debug_output_of_configuration_and_secrets_is_redacted() {
     };
     let settings = siwa_server::Settings::validate(raw.clone()).unwrap();
     let keys = siwa_server::ServiceKeys::load(&settings).unwrap();
-    let store = siwa_server::store::connect("sqlite::memory:").await.unwrap();
-    let state = siwa_server::AppState::new(settings.clone(), std::sync::Arc::from(store), siwa_server::ServiceKeys::generate().unwrap()).unwrap();
+    let store = siwa_server::store::connect("sqlite::memory:")
+        .await
+        .unwrap();
+    let state = siwa_server::AppState::new(
+        settings.clone(),
+        std::sync::Arc::from(store),
+        siwa_server::ServiceKeys::generate().unwrap(),
+    )
+    .unwrap();
     let debug = format!("{raw:?}\n{settings:?}\n{keys:?}\n{state:?}");
-    let mut secrets: Vec<(&str, String)> = vec![("the database password", "hunter2-password".into()), ("the encryption key", encryption_key)];
-    for line in pem.lines().chain(session_key.lines()).filter(|l| !l.starts_with("-----")) {
+    let mut secrets: Vec<(&str, String)> = vec![
+        ("the database password", "hunter2-password".into()),
+        ("the encryption key", encryption_key),
+    ];
+    for line in pem
+        .lines()
+        .chain(session_key.lines())
+        .filter(|l| !l.starts_with("-----"))
+    {
         secrets.push(("key text", line.to_owned()));
     }
     assert_absent(&debug, &secrets);

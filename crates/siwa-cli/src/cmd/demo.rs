@@ -33,8 +33,12 @@ pub(crate) struct DemoArgs {
 
 pub(crate) fn run(args: DemoArgs) -> Outcome {
     crate::logging::init();
-    std::fs::create_dir_all(&args.data_dir)
-        .map_err(|e| Failure::usage(format!("cannot create {}: {e}", args.data_dir.display()), ""))?;
+    std::fs::create_dir_all(&args.data_dir).map_err(|e| {
+        Failure::usage(
+            format!("cannot create {}: {e}", args.data_dir.display()),
+            "",
+        )
+    })?;
     let team_key = demo_team_key(&args.data_dir)?;
     let runtime = tokio::runtime::Runtime::new()
         .map_err(|e| Failure::usage(format!("cannot start the async runtime: {e}"), ""))?;
@@ -81,7 +85,12 @@ pub(crate) fn run(args: DemoArgs) -> Outcome {
 async fn bind(port: u16) -> Result<tokio::net::TcpListener, Failure> {
     tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port)))
         .await
-        .map_err(|e| Failure::usage(format!("cannot listen on port {port}: {e}"), "pass --port 0 for any free port"))
+        .map_err(|e| {
+            Failure::usage(
+                format!("cannot listen on port {port}: {e}"),
+                "pass --port 0 for any free port",
+            )
+        })
 }
 
 /// The demo team's .p8, made once and kept in the data directory.
@@ -127,7 +136,12 @@ real_user_status = 1
     Config::from_toml(&toml, Path::new(".")).map_err(|e| Failure::usage(e, ""))
 }
 
-fn demo_settings(service: &str, apple: &str, team_key: &str, dir: &Path) -> Result<Settings, Failure> {
+fn demo_settings(
+    service: &str,
+    apple: &str,
+    team_key: &str,
+    dir: &Path,
+) -> Result<Settings, Failure> {
     let raw = RawSettings {
         team_id: Some(TEAM.into()),
         key_id: Some(KEY_ID.into()),

@@ -20,7 +20,8 @@ pub(crate) struct ServeArgs {
 
 pub(crate) fn run(args: ServeArgs) -> Outcome {
     if args.print_new_keys {
-        let (session, encryption) = ServiceKeys::new_settings().map_err(|e| Failure::usage(e, ""))?;
+        let (session, encryption) =
+            ServiceKeys::new_settings().map_err(|e| Failure::usage(e, ""))?;
         println!("# Keep these secret; give every replica the same values.");
         println!("session_key = '''\n{}'''", session.as_str());
         println!("encryption_key = \"{}\"", encryption.as_str());
@@ -33,9 +34,16 @@ pub(crate) fn run(args: ServeArgs) -> Outcome {
     runtime.block_on(async {
         let listen = settings.listen.clone();
         let public = settings.public_url.clone();
-        let state = siwa_server::prepare(settings).await.map_err(start_failure)?;
-        let running = siwa_server::start(state, &listen).await.map_err(start_failure)?;
-        println!("siwa serve: listening on {} (public URL {public})", running.base_url());
+        let state = siwa_server::prepare(settings)
+            .await
+            .map_err(start_failure)?;
+        let running = siwa_server::start(state, &listen)
+            .await
+            .map_err(start_failure)?;
+        println!(
+            "siwa serve: listening on {} (public URL {public})",
+            running.base_url()
+        );
         crate::cmd::emulator::shutdown_signal().await;
         running.stop().await;
         Ok(())
@@ -48,13 +56,18 @@ pub(crate) fn load_settings(config: Option<&std::path::Path>) -> Result<Settings
         Some(path) => RawSettings::from_file(path).map_err(config_failure)?,
         None => RawSettings::default(),
     };
-    let env: HashMap<String, String> = std::env::vars().filter(|(k, _)| k.starts_with("SIWA_")).collect();
+    let env: HashMap<String, String> = std::env::vars()
+        .filter(|(k, _)| k.starts_with("SIWA_"))
+        .collect();
     let raw = raw.with_env(&env).map_err(config_failure)?;
     Settings::validate(raw).map_err(config_failure)
 }
 
 fn config_failure(e: siwa_server::ConfigError) -> Failure {
-    Failure::usage(format!("configuration: {e}"), "see the server configuration in README.md (siwa serve)")
+    Failure::usage(
+        format!("configuration: {e}"),
+        "see the server configuration in README.md (siwa serve)",
+    )
 }
 
 pub(crate) fn start_failure(e: StartError) -> Failure {

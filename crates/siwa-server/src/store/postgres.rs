@@ -14,10 +14,13 @@
 //! taken in one order, so that replicas cannot deadlock: deletion jobs, Apple
 //! identities, users, session families, refresh tokens. (A sign-in locks the
 //! identity before its user; a rotation locks the family before its token;
-//! erasing locks jobs, identities, then the user, whose delete cascades.)
+//! erasing locks jobs, identities, then the user, whose delete cascades. The
+//! one exception, a sign-in joining a user by email, takes a KEY SHARE lock on
+//! that user first, which conflicts only with erasing it, and erasing never
+//! waits on a new identity.)
 //!
-//! A `search_path` given in
-//! the URL (`?options=-c search_path=NAME`) places the tables in that schema.
+//! A `search_path` given in the URL (`?options=-c search_path=NAME`) places
+//! the tables in that schema.
 
 use std::fmt;
 use std::str::FromStr;

@@ -7,7 +7,8 @@
 //!   the WAL file, in the OS page cache, when `COMMIT` returns), but it can lose
 //!   the last commits on power loss or an OS crash. The first-login `user` JSON
 //!   (the name) comes from Apple once and must never be lost, so we pay one
-//!   fsync per commit; sign-ins and refreshes are far below what that costs.
+//!   fsync per commit: about a millisecond, against a sign-in's round trips to
+//!   Apple. (Issue 7 kills the process; FULL also covers pulling the plug.)
 //! - `foreign_keys=ON`, `busy_timeout=5s`.
 //!
 //! Writes are serialized by SQLite. Every multi-statement transaction starts
