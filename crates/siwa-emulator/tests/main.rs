@@ -6,3 +6,4 @@ mod control;
 mod flows;
 mod secrets;
 mod support;
+mod verifier;
