@@ -226,6 +226,22 @@ pub enum KeyProblem {
     DuplicateKid,
 }
 
+impl KeyProblem {
+    /// What a person can do about it.
+    pub fn hint(&self) -> &'static str {
+        match self {
+            Self::NotRsa { .. } | Self::Use { .. } | Self::Alg { .. } | Self::KeyOps { .. } => {
+                "Apple signs identity tokens with RSA keys marked use sig, alg RS256: use Apple's /auth/keys, unchanged"
+            }
+            Self::Missing { .. } | Self::Encoding { .. } => {
+                "take the key set unchanged from /auth/keys: n and e are unpadded base64url"
+            }
+            Self::Rsa(e) => e.hint(),
+            Self::DuplicateKid => "a key set must name each key once; fetch a fresh copy of /auth/keys",
+        }
+    }
+}
+
 /// Keys parsed once, by kid.
 #[derive(Clone, Debug, Default)]
 pub struct KeySet {
@@ -409,6 +425,20 @@ pub enum FetchError {
         #[source]
         source: JwksError,
     },
+}
+
+impl FetchError {
+    /// What a person can do about it.
+    pub fn hint(&self) -> &'static str {
+        match self {
+            Self::Timeout { .. } | Self::Http { .. } => {
+                "check outbound HTTPS to the key set URL (DNS, proxies, firewalls); the keys in hand serve meanwhile"
+            }
+            Self::Status { .. } | Self::TooLarge { .. } | Self::Jwks { .. } => {
+                "check the key set URL: Apple's is https://appleid.apple.com/auth/keys (the emulator's: <base>/auth/keys)"
+            }
+        }
+    }
 }
 
 /// Serves keys to verifiers: from a fixed set, or from a URL with caching,
