@@ -481,21 +481,30 @@ async fn two_replicas_on_one_database_are_one_service(backend: Backend) {
     assert_eq!(status, 200);
 }
 
-/// Sends a POST announcing `len` bytes and part of them; the answer's status code.
+/// Sends a POST announcing `len` bytes, writing them while reading the
+/// answer; its status code (the server answers once it has read past its limit).
 async fn oversized_post(server: &str, path: &str, len: usize) -> u16 {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let addr = server.trim_start_matches("http://");
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (mut reader, mut writer) = stream.into_split();
     let head = format!(
         "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {len}\r\n\r\nstate="
     );
-    stream.write_all(head.as_bytes()).await.unwrap();
-    let _ = stream.write_all(&vec![b'a'; 16 * 1024]).await;
+    let writing = tokio::spawn(async move {
+        writer.write_all(head.as_bytes()).await?;
+        let chunk = vec![b'a'; 16 * 1024];
+        for _ in 0..len / chunk.len() {
+            writer.write_all(&chunk).await?;
+        }
+        std::io::Result::Ok(())
+    });
     let mut answer = vec![0u8; 64];
-    let n = tokio::time::timeout(std::time::Duration::from_secs(10), stream.read(&mut answer))
+    let n = tokio::time::timeout(std::time::Duration::from_secs(10), reader.read(&mut answer))
         .await
         .unwrap()
         .unwrap();
+    writing.abort();
     let text = String::from_utf8_lossy(&answer[..n]).into_owned();
     text.split(' ')
         .nth(1)
