@@ -416,6 +416,12 @@ pub enum FetchError {
         /// The limit.
         max: usize,
     },
+    /// The last fetch was abandoned before it finished (its caller went away).
+    #[error("the last fetch of {url} was abandoned before it finished")]
+    Interrupted {
+        /// The key set URL.
+        url: String,
+    },
     /// An answer that is not a key set.
     #[error("{url} answered with no valid key set: {source}")]
     Jwks {
@@ -431,7 +437,7 @@ impl FetchError {
     /// What a person can do about it.
     pub fn hint(&self) -> &'static str {
         match self {
-            Self::Timeout { .. } | Self::Http { .. } => {
+            Self::Timeout { .. } | Self::Http { .. } | Self::Interrupted { .. } => {
                 "check outbound HTTPS to the key set URL (DNS, proxies, firewalls); the keys in hand serve meanwhile"
             }
             Self::Status { .. } | Self::TooLarge { .. } | Self::Jwks { .. } => {
@@ -714,6 +720,11 @@ impl KeyCache {
             return;
         };
         flight.last_attempt = Some(now);
+        // Stays if this future is dropped mid-fetch: the next caller inside
+        // the interval then learns why there are no keys.
+        flight.last_error = Some(Arc::new(FetchError::Interrupted {
+            url: url.to_string(),
+        }));
         let result = self.fetch(url, http.as_ref()).await;
         let done = self.clock.now();
         match result {

@@ -541,3 +541,34 @@ async fn malformed_key_sets_are_refused_and_the_old_one_kept() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn an_abandoned_fetch_still_counts_and_says_so() {
+    bounded(async {
+        let server = KeyServer::start(&[key_a()]).await;
+        server.delay(5_000);
+        let clock = clock();
+        let (_, verifier) = remote(server.url.clone(), &clock);
+        let verifier = Arc::new(verifier);
+        let token = Arc::new(token(key_a()));
+        let task = {
+            let (verifier, token) = (verifier.clone(), token.clone());
+            tokio::spawn(async move { verifier.verify(&token).await })
+        };
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        task.abort();
+        let _ = task.await;
+        // Inside the interval: no second fetch, and the reason is given.
+        match verifier.verify(&token).await {
+            Err(VerifyError::Key(KeyError::Unavailable { source })) => {
+                assert!(
+                    matches!(*source, FetchError::Interrupted { .. }),
+                    "{source:?}"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(server.hits(), 1);
+    })
+    .await;
+}
