@@ -5,7 +5,9 @@
 //! on) and are exposed as `bool`; `real_user_status` is an integer exposed as
 //! [`RealUserStatus`]. Anything not typed here is in [`Claims::raw_json`].
 
+use std::borrow::Cow;
 use std::fmt;
+use std::sync::Arc;
 
 use serde::{Serialize, Serializer};
 use thiserror::Error;
@@ -136,6 +138,42 @@ impl fmt::Debug for Nonce {
     }
 }
 
+/// A claim's text: a span of the raw payload (the usual case: no escapes),
+/// or its own copy.
+#[derive(Clone)]
+pub(crate) enum Text {
+    Span { start: u32, end: u32 },
+    Owned(Box<str>),
+}
+
+impl Text {
+    /// The text of `value`, a string read out of `raw` (or unescaped from it).
+    pub(crate) fn of(raw: &str, value: Cow<'_, str>) -> Self {
+        match value {
+            Cow::Borrowed(s) => {
+                let start = (s.as_ptr() as usize).wrapping_sub(raw.as_ptr() as usize);
+                match (u32::try_from(start), u32::try_from(start + s.len())) {
+                    (Ok(begin), Ok(end)) if raw.get(start..start + s.len()) == Some(s) => {
+                        Self::Span { start: begin, end }
+                    }
+                    _ => Self::Owned(s.into()),
+                }
+            }
+            Cow::Owned(s) => Self::Owned(s.into_boxed_str()),
+        }
+    }
+
+    /// The text, given the raw payload it may point into.
+    pub(crate) fn get<'a>(&'a self, raw: &'a str) -> &'a str {
+        match self {
+            Self::Span { start, end } => {
+                raw.get(*start as usize..*end as usize).unwrap_or_default()
+            }
+            Self::Owned(s) => s,
+        }
+    }
+}
+
 /// The claims of a verified identity token.
 ///
 /// Only a [`crate::Verifier`] makes one, after the signature, issuer,
@@ -143,22 +181,24 @@ impl fmt::Debug for Nonce {
 /// and the raw JSON.
 #[derive(Clone)]
 pub struct Claims {
-    pub(crate) iss: std::sync::Arc<str>,
-    pub(crate) sub: String,
-    pub(crate) aud: Vec<String>,
-    pub(crate) azp: Option<String>,
+    pub(crate) iss: Arc<str>,
+    pub(crate) sub: Text,
+    /// The first `aud`, and any others (Apple sends one).
+    pub(crate) aud: Text,
+    pub(crate) aud_more: Vec<Text>,
+    pub(crate) azp: Option<Text>,
     pub(crate) exp: UnixTime,
     pub(crate) iat: UnixTime,
     pub(crate) auth_time: Option<UnixTime>,
-    pub(crate) email: Option<String>,
+    pub(crate) email: Option<Text>,
     pub(crate) email_verified: Option<bool>,
     pub(crate) is_private_email: Option<bool>,
     pub(crate) real_user_status: Option<RealUserStatus>,
     pub(crate) nonce: Option<Nonce>,
     pub(crate) nonce_supported: Option<bool>,
-    pub(crate) at_hash: Option<String>,
-    pub(crate) c_hash: Option<String>,
-    pub(crate) transfer_sub: Option<String>,
+    pub(crate) at_hash: Option<Text>,
+    pub(crate) c_hash: Option<Text>,
+    pub(crate) transfer_sub: Option<Text>,
     pub(crate) raw: String,
 }
 
@@ -166,7 +206,7 @@ impl Claims {
     /// `sub`: the user's stable identifier, pairwise per team
     /// (`000123.<32 hex>.0456`). Key your users by this, never by email.
     pub fn sub(&self) -> &str {
-        &self.sub
+        self.sub.get(&self.raw)
     }
 
     /// `iss`: the issuer (`https://appleid.apple.com`).
@@ -178,15 +218,15 @@ impl Claims {
     /// several audiences, else its one `aud`. Always one of the accepted
     /// audiences.
     pub fn audience(&self) -> &str {
-        self.azp
-            .as_deref()
-            .or_else(|| self.aud.first().map(String::as_str))
-            .unwrap_or_default()
+        self.azp.as_ref().unwrap_or(&self.aud).get(&self.raw)
     }
 
     /// Every `aud` value (Apple sends exactly one).
-    pub fn audiences(&self) -> &[String] {
-        &self.aud
+    pub fn audiences(&self) -> Vec<&str> {
+        std::iter::once(&self.aud)
+            .chain(&self.aud_more)
+            .map(|t| t.get(&self.raw))
+            .collect()
     }
 
     /// `exp`: when the token stops being valid.
@@ -207,7 +247,7 @@ impl Claims {
     /// `email`: present only when the email scope was granted (and not
     /// always after the first sign-in). May be a private relay address.
     pub fn email(&self) -> Option<&str> {
-        self.email.as_deref()
+        self.text(self.email.as_ref())
     }
 
     /// `email_verified`, whether Apple sent it as a string or a boolean.
@@ -238,17 +278,17 @@ impl Claims {
 
     /// `at_hash` (tokens from `/auth/token`).
     pub fn at_hash(&self) -> Option<&str> {
-        self.at_hash.as_deref()
+        self.text(self.at_hash.as_ref())
     }
 
     /// `c_hash` (tokens delivered with an authorization code).
     pub fn c_hash(&self) -> Option<&str> {
-        self.c_hash.as_deref()
+        self.text(self.c_hash.as_ref())
     }
 
     /// `transfer_sub`: the user's identifier during an app transfer between teams.
     pub fn transfer_sub(&self) -> Option<&str> {
-        self.transfer_sub.as_deref()
+        self.text(self.transfer_sub.as_ref())
     }
 
     /// The payload exactly as signed, for claims not typed here
@@ -257,27 +297,31 @@ impl Claims {
     pub fn raw_json(&self) -> &str {
         &self.raw
     }
+
+    fn text<'a>(&'a self, text: Option<&'a Text>) -> Option<&'a str> {
+        text.map(|t| t.get(&self.raw))
+    }
 }
 
 impl fmt::Debug for Claims {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Claims")
             .field("iss", &self.iss)
-            .field("sub", &self.sub)
-            .field("aud", &self.aud)
-            .field("azp", &self.azp)
+            .field("sub", &self.sub())
+            .field("aud", &self.audiences())
+            .field("azp", &self.text(self.azp.as_ref()))
             .field("exp", &self.exp.secs())
             .field("iat", &self.iat.secs())
             .field("auth_time", &self.auth_time.map(UnixTime::secs))
-            .field("email", &self.email)
+            .field("email", &self.email())
             .field("email_verified", &self.email_verified)
             .field("is_private_email", &self.is_private_email)
             .field("real_user_status", &self.real_user_status)
             .field("nonce", &self.nonce)
             .field("nonce_supported", &self.nonce_supported)
-            .field("at_hash", &self.at_hash)
-            .field("c_hash", &self.c_hash)
-            .field("transfer_sub", &self.transfer_sub)
+            .field("at_hash", &self.at_hash())
+            .field("c_hash", &self.c_hash())
+            .field("transfer_sub", &self.transfer_sub())
             .finish_non_exhaustive()
     }
 }
@@ -291,7 +335,7 @@ impl Serialize for Claims {
         #[serde(untagged)]
         enum Aud<'a> {
             One(&'a str),
-            Many(&'a [String]),
+            Many(Vec<&'a str>),
         }
         #[derive(Serialize)]
         struct Normalised<'a> {
@@ -323,27 +367,28 @@ impl Serialize for Claims {
             #[serde(skip_serializing_if = "Option::is_none")]
             transfer_sub: Option<&'a str>,
         }
-        let aud = match self.aud.as_slice() {
-            [one] => Aud::One(one),
-            many => Aud::Many(many),
+        let aud = if self.aud_more.is_empty() {
+            Aud::One(self.aud.get(&self.raw))
+        } else {
+            Aud::Many(self.audiences())
         };
         Normalised {
             iss: &self.iss,
-            sub: &self.sub,
+            sub: self.sub(),
             aud,
-            azp: self.azp.as_deref(),
+            azp: self.text(self.azp.as_ref()),
             exp: self.exp.secs(),
             iat: self.iat.secs(),
             auth_time: self.auth_time.map(UnixTime::secs),
-            email: self.email.as_deref(),
+            email: self.email(),
             email_verified: self.email_verified,
             is_private_email: self.is_private_email,
             real_user_status: self.real_user_status.map(RealUserStatus::code),
             nonce: self.nonce.as_ref().map(Nonce::secret),
             nonce_supported: self.nonce_supported,
-            at_hash: self.at_hash.as_deref(),
-            c_hash: self.c_hash.as_deref(),
-            transfer_sub: self.transfer_sub.as_deref(),
+            at_hash: self.at_hash(),
+            c_hash: self.c_hash(),
+            transfer_sub: self.transfer_sub(),
         }
         .serialize(serializer)
     }

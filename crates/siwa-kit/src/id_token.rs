@@ -48,7 +48,7 @@ use aws_lc_rs::digest::{digest, SHA256};
 use thiserror::Error;
 
 use crate::claims::wire::{cut, Wire, WireClaims};
-use crate::claims::{ClaimError, Claims, Nonce, RealUserStatus};
+use crate::claims::{ClaimError, Claims, Nonce, RealUserStatus, Text};
 use crate::clock::{Clock, SystemClock, UnixTime};
 use crate::ids::ClientId;
 use crate::jwks::{KeyCache, KeyError};
@@ -325,7 +325,9 @@ impl Verifier {
         let (payload, members) = self.signed_payload(token).await?;
         let mut wire = WireClaims::from_object(&payload, &members);
         let registered = self.check_registered(&mut wire)?;
-        let sub = take(&mut wire.sub).required_string("sub")?.into_owned();
+        let text = |value: Cow<'_, str>| Text::of(&payload, value);
+        let some_text = |value: Option<Cow<'_, str>>| value.map(|v| Text::of(&payload, v));
+        let sub = text(take(&mut wire.sub).required_string("sub")?);
         let token_nonce = take(&mut wire.nonce).string("nonce")?;
         check_nonce(nonce, token_nonce.as_deref())?;
         let real_user_status = match take(&mut wire.real_user_status).uint("real_user_status")? {
@@ -342,20 +344,21 @@ impl Verifier {
         let claims = Claims {
             iss: registered.iss,
             sub,
-            aud: registered.aud,
-            azp: registered.azp,
+            aud: text(registered.aud),
+            aud_more: registered.aud_more.into_iter().map(text).collect(),
+            azp: some_text(registered.azp),
             exp: registered.exp,
             iat: registered.iat,
             auth_time: take(&mut wire.auth_time).time("auth_time")?,
-            email: owned(take(&mut wire.email).string("email")?),
+            email: some_text(take(&mut wire.email).string("email")?),
             email_verified: take(&mut wire.email_verified).flag("email_verified")?,
             is_private_email: take(&mut wire.is_private_email).flag("is_private_email")?,
             real_user_status,
             nonce: token_nonce.map(|n| Nonce::new(n.into_owned())),
             nonce_supported: take(&mut wire.nonce_supported).flag("nonce_supported")?,
-            at_hash: owned(take(&mut wire.at_hash).string("at_hash")?),
-            c_hash: owned(take(&mut wire.c_hash).string("c_hash")?),
-            transfer_sub: owned(take(&mut wire.transfer_sub).string("transfer_sub")?),
+            at_hash: some_text(take(&mut wire.at_hash).string("at_hash")?),
+            c_hash: some_text(take(&mut wire.c_hash).string("c_hash")?),
+            transfer_sub: some_text(take(&mut wire.transfer_sub).string("transfer_sub")?),
             raw: String::new(),
         };
         drop(wire);
@@ -396,10 +399,10 @@ impl Verifier {
     }
 
     /// `iss`, `aud`/`azp`, `exp`, `iat`, `nbf`.
-    pub(crate) fn check_registered(
+    pub(crate) fn check_registered<'a>(
         &self,
-        wire: &mut WireClaims<'_>,
-    ) -> Result<Registered, VerifyError> {
+        wire: &mut WireClaims<'a>,
+    ) -> Result<Registered<'a>, VerifyError> {
         let now = self.clock.now();
         let iss = take(&mut wire.iss).required_string("iss")?;
         if *iss != *self.issuer {
@@ -408,7 +411,7 @@ impl Verifier {
                 expected: self.issuer.to_string(),
             });
         }
-        let aud = self.check_audience(take(&mut wire.aud), take(&mut wire.azp))?;
+        let (aud, aud_more, azp) = self.check_audience(take(&mut wire.aud), take(&mut wire.azp))?;
         let exp = take(&mut wire.exp).required_time("exp")?;
         let iat = take(&mut wire.iat).required_time("iat")?;
         let nbf = take(&mut wire.nbf).time("nbf")?;
@@ -435,25 +438,27 @@ impl Verifier {
         }
         Ok(Registered {
             iss: Arc::clone(&self.issuer),
-            aud: aud.0,
-            azp: aud.1,
+            aud,
+            aud_more,
+            azp,
             exp,
             iat,
         })
     }
 
-    fn check_audience(
+    #[allow(clippy::type_complexity)]
+    fn check_audience<'a>(
         &self,
-        aud: Wire<'_>,
-        azp: Wire<'_>,
-    ) -> Result<(Vec<String>, Option<String>), VerifyError> {
+        aud: Wire<'a>,
+        azp: Wire<'a>,
+    ) -> Result<(Cow<'a, str>, Vec<Cow<'a, str>>, Option<Cow<'a, str>>), VerifyError> {
         let accepted = |value: &str| self.audiences.iter().any(|a| a == value);
-        let values: Vec<Cow<'_, str>> = match aud {
+        let values: Vec<Cow<'a, str>> = match aud {
             Wire::Absent => return Err(ClaimError::Missing { claim: "aud" }.into()),
             // Apple's form: one string, no azp.
             Wire::Str(one) if matches!(azp, Wire::Absent) => {
                 if accepted(&one) {
-                    return Ok((vec![one.into_owned()], None));
+                    return Ok((one, Vec::new(), None));
                 }
                 vec![one]
             }
@@ -505,18 +510,19 @@ impl Verifier {
                 aud: values.iter().take(16).map(|v| cut(v)).collect(),
             });
         }
-        Ok((
-            values.into_iter().map(Cow::into_owned).collect(),
-            azp.map(Cow::into_owned),
-        ))
+        let mut values = values.into_iter();
+        let first = values.next().unwrap_or_default();
+        Ok((first, values.collect(), azp))
     }
 }
 
 /// The registered claims, checked.
-pub(crate) struct Registered {
+pub(crate) struct Registered<'a> {
     pub(crate) iss: Arc<str>,
-    pub(crate) aud: Vec<String>,
-    pub(crate) azp: Option<String>,
+    /// The first `aud`, and the others.
+    pub(crate) aud: Cow<'a, str>,
+    pub(crate) aud_more: Vec<Cow<'a, str>>,
+    pub(crate) azp: Option<Cow<'a, str>>,
     pub(crate) exp: UnixTime,
     pub(crate) iat: UnixTime,
 }
@@ -605,10 +611,6 @@ const HEX: &[u8; 16] = b"0123456789abcdef";
 
 pub(crate) fn take<'a>(wire: &mut Wire<'a>) -> Wire<'a> {
     std::mem::take(wire)
-}
-
-fn owned(value: Option<Cow<'_, str>>) -> Option<String> {
-    value.map(Cow::into_owned)
 }
 
 #[cfg(test)]

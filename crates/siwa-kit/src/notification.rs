@@ -204,10 +204,7 @@ impl Verifier {
         let event = parse_event(&events)?;
         let jti = take(&mut wire.jti).required_string("jti")?.into_owned();
         Ok(Notification {
-            aud: registered
-                .azp
-                .or_else(|| registered.aud.into_iter().next())
-                .unwrap_or_default(),
+            aud: registered.azp.unwrap_or(registered.aud).into_owned(),
             iat: registered.iat,
             exp: registered.exp,
             jti,

@@ -1,22 +1,39 @@
 use super::*;
 
+fn owned(text: &str) -> Text {
+    Text::Owned(text.into())
+}
+
+#[test]
+fn text_points_into_the_raw_payload() {
+    let raw = String::from(r#"{"sub":"abc"}"#);
+    let span = Text::of(&raw, Cow::Borrowed(&raw[8..11]));
+    assert!(matches!(span, Text::Span { start: 8, end: 11 }));
+    assert_eq!(span.get(&raw), "abc");
+    let elsewhere = String::from("abc");
+    let copy = Text::of(&raw, Cow::Borrowed(&elsewhere));
+    assert!(matches!(copy, Text::Owned(_)));
+    assert_eq!(copy.get(&raw), "abc");
+}
+
 fn sample() -> Claims {
     Claims {
         iss: "https://appleid.apple.com".into(),
-        sub: "001234.abc.0001".into(),
-        aud: vec!["com.example.web".into()],
+        sub: owned("001234.abc.0001"),
+        aud: owned("com.example.web"),
+        aud_more: Vec::new(),
         azp: None,
         exp: UnixTime::from_secs(1_700_086_400),
         iat: UnixTime::from_secs(1_700_000_000),
         auth_time: Some(UnixTime::from_secs(1_700_000_000)),
-        email: Some("x@privaterelay.appleid.com".into()),
+        email: Some(owned("x@privaterelay.appleid.com")),
         email_verified: Some(true),
         is_private_email: Some(true),
         real_user_status: Some(RealUserStatus::LikelyReal),
         nonce: Some(Nonce::new("n0nce-secret-value")),
         nonce_supported: Some(true),
         at_hash: None,
-        c_hash: Some("c".into()),
+        c_hash: Some(owned("c")),
         transfer_sub: None,
         raw: r#"{"nonce":"n0nce-secret-value"}"#.into(),
     }
@@ -74,7 +91,9 @@ fn real_user_status_codes() {
 fn audience_prefers_azp() {
     let mut claims = sample();
     assert_eq!(claims.audience(), "com.example.web");
-    claims.aud = vec!["com.example.ios".into(), "com.example.web".into()];
-    claims.azp = Some("com.example.web".into());
+    claims.aud = owned("com.example.ios");
+    claims.aud_more = vec![owned("com.example.web")];
+    claims.azp = Some(owned("com.example.web"));
+    assert_eq!(claims.audiences(), ["com.example.ios", "com.example.web"]);
     assert_eq!(claims.audience(), "com.example.web");
 }
