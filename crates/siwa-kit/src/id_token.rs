@@ -322,7 +322,8 @@ impl Verifier {
         token: &str,
         nonce: &NoncePolicy,
     ) -> Result<Claims, VerifyError> {
-        let (payload, members) = self.signed_payload(token).await?;
+        let mut members = Members::default();
+        let payload = self.signed_payload(token, &mut members).await?;
         let mut wire = WireClaims::from_object(&payload, &members);
         let registered = self.check_registered(&mut wire)?;
         let text = |value: Cow<'_, str>| Text::of(&payload, value);
@@ -341,7 +342,7 @@ impl Verifier {
                 )
             }
         };
-        let claims = Claims {
+        let mut claims = Claims {
             iss: registered.iss,
             sub,
             aud: text(registered.aud),
@@ -362,32 +363,32 @@ impl Verifier {
             raw: String::new(),
         };
         drop(wire);
-        Ok(Claims {
-            raw: payload,
-            ..claims
-        })
+        claims.raw = payload;
+        Ok(claims)
     }
 
     /// Steps 1 to 3, and the payload checked as strict JSON. Every segment's
     /// encoding is checked before the signature (so a malformed token gets a
     /// precise error); the payload's JSON is read only after it.
+    /// `members` is filled with the spans of the payload's members.
     pub(crate) async fn signed_payload(
         &self,
         token: &str,
-    ) -> Result<(String, Members), VerifyError> {
+        members: &mut Members,
+    ) -> Result<String, VerifyError> {
         let parts = jws::split(token)?;
         let mut header_buf = [0u8; HEADER_BUF_LEN];
         let header =
             jws::decode_segment_buffered(parts.header(), Segment::Header, &mut header_buf)?;
-        let (header, members) = jws::strict_object(&header, Segment::Header)?;
-        let kid = check_header(header, &members)?;
+        let header = jws::strict_object(&header, Segment::Header, members)?;
+        let kid = check_header(header, members)?;
         let payload = parts.decode(Segment::Payload)?;
         let mut buf = [0u8; SIGNATURE_BUF_LEN];
         let signature = jws::decode_segment_into(parts.signature(), Segment::Signature, &mut buf)?;
         let key = self.keys.key(&kid).await?;
         jws::verify_rs256(&key, parts.signing_input(), signature)
             .map_err(|_| VerifyError::Signature { kid: cut(&kid) })?;
-        let (_, members) = jws::strict_object(&payload, Segment::Payload)?;
+        jws::strict_object(&payload, Segment::Payload, members)?;
         // strict_object has just checked the bytes are UTF-8.
         let payload = String::from_utf8(payload).map_err(|e| {
             VerifyError::Jws(JwsError::Utf8 {
@@ -395,7 +396,7 @@ impl Verifier {
                 offset: e.utf8_error().valid_up_to(),
             })
         })?;
-        Ok((payload, members))
+        Ok(payload)
     }
 
     /// `iss`, `aud`/`azp`, `exp`, `iat`, `nbf`.

@@ -267,8 +267,12 @@ fn problem_error(problem: strict_json::Problem, segment: Segment) -> JwsError {
 }
 
 /// [`strict_json`], also returning the spans of the top-level members.
-pub(crate) fn strict_object(bytes: &[u8], segment: Segment) -> Result<(&str, Members), JwsError> {
-    strict_json::check_object(bytes).map_err(|problem| problem_error(problem, segment))
+pub(crate) fn strict_object<'b>(
+    bytes: &'b [u8],
+    segment: Segment,
+    members: &mut Members,
+) -> Result<&'b str, JwsError> {
+    strict_json::check_object(bytes, members).map_err(|problem| problem_error(problem, segment))
 }
 
 /// [`strict_json`] for JSON that is not a JWS segment (a key set, a

@@ -28,7 +28,7 @@ use crate::claims::wire::{cut, Wire, WireClaims};
 use crate::claims::ClaimError;
 use crate::clock::UnixTime;
 use crate::id_token::{take, Verifier, VerifyError};
-use crate::jws;
+use crate::jws::{self, Members};
 
 /// Largest notification body accepted: a JWT of [`jws::MAX_TOKEN_LEN`] plus JSON.
 pub const MAX_BODY_LEN: usize = jws::MAX_TOKEN_LEN + 1024;
@@ -195,7 +195,8 @@ impl Verifier {
         &self,
         token: &str,
     ) -> Result<Notification, NotificationError> {
-        let (payload, members) = self.signed_payload(token).await?;
+        let mut members = Members::default();
+        let payload = self.signed_payload(token, &mut members).await?;
         let mut wire = WireClaims::from_object(&payload, &members);
         let registered = self.check_registered(&mut wire)?;
         let events = take(&mut wire.events)

@@ -49,12 +49,13 @@ impl std::fmt::Display for Problem {
 
 /// Checks `bytes` and returns them as text.
 pub(crate) fn check(bytes: &[u8]) -> Result<&str, Problem> {
-    check_object(bytes).map(|(text, _)| text)
+    check_object(bytes, &mut Members::default())
 }
 
-/// Checks `bytes` and returns them as text, with the spans of the top-level
-/// object's members, so that reading them needs no second parser.
-pub(crate) fn check_object(bytes: &[u8]) -> Result<(&str, Members), Problem> {
+/// Checks `bytes` and returns them as text, filling `members` with the spans
+/// of the top-level object's members, so that reading them needs no second
+/// parser.
+pub(crate) fn check_object<'b>(bytes: &'b [u8], members: &mut Members) -> Result<&'b str, Problem> {
     if u32::try_from(bytes.len()).is_err() {
         return Err(Problem::Syntax {
             offset: 0,
@@ -69,12 +70,13 @@ pub(crate) fn check_object(bytes: &[u8]) -> Result<(&str, Members), Problem> {
         at: 0,
         keys: Keys::default(),
         frames: Frames::default(),
-        members: Members::default(),
+        members,
         pending: None,
         last_string_escaped: false,
     };
+    scanner.members.clear();
     scanner.document()?;
-    Ok((text, scanner.members))
+    Ok(text)
 }
 
 /// One member of the top-level object: byte ranges of its name (between the
@@ -121,6 +123,11 @@ pub(crate) struct Members {
 const INLINE_MEMBERS: usize = 24;
 
 impl Members {
+    fn clear(&mut self) {
+        self.len = 0;
+        self.spill.clear();
+    }
+
     fn push(&mut self, member: Member) {
         match self.inline.get_mut(self.len) {
             Some(slot) => *slot = member,
@@ -153,12 +160,12 @@ struct Key {
     escaped: bool,
 }
 
-struct Scanner<'a> {
+struct Scanner<'a, 'm> {
     bytes: &'a [u8],
     at: usize,
     keys: Keys,
     frames: Frames,
-    members: Members,
+    members: &'m mut Members,
     /// A top-level member whose value is being read: its name, and where
     /// the value starts.
     pending: Option<(Key, u32)>,
@@ -245,7 +252,7 @@ enum State {
     AfterValue,
 }
 
-impl<'a> Scanner<'a> {
+impl<'a> Scanner<'a, '_> {
     fn document(&mut self) -> Result<(), Problem> {
         self.whitespace();
         if self.peek() != Some(b'{') {
@@ -789,7 +796,8 @@ mod tests {
     #[test]
     fn records_top_level_members() {
         let text = r#" {"a" : 1 , "b":[2,{"c":3}], "d\u0065":"x\"y" ,"e":{} } "#;
-        let (_, members) = check_object(text.as_bytes()).unwrap();
+        let mut members = Members::default();
+        check_object(text.as_bytes(), &mut members).unwrap();
         let found: Vec<(Vec<u8>, &str)> = members
             .iter()
             .map(|m| (m.name(text).into_owned(), m.value(text)))
@@ -805,7 +813,7 @@ mod tests {
         );
         let many: Vec<String> = (0..40).map(|i| format!("\"k{i}\":{i}")).collect();
         let text = format!("{{{}}}", many.join(","));
-        let (_, members) = check_object(text.as_bytes()).unwrap();
+        check_object(text.as_bytes(), &mut members).unwrap();
         assert_eq!(members.iter().count(), 40);
         assert_eq!(members.iter().last().unwrap().value(&text), "39");
     }
