@@ -98,7 +98,8 @@ fn fixtures(dir: &Path) -> Result<(), Error> {
         pairs.push(pair);
     }
     let (kid, pair) = (RSA_KEYS[SIGNING_KID].0, &pairs[SIGNING_KID]);
-    let nonce_hash = hex(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, RAW_NONCE.as_bytes()).as_ref());
+    let nonce_hash =
+        hex(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, RAW_NONCE.as_bytes()).as_ref());
     // The members and order of a native sign-in's token, as Apple sends them.
     let claims = format!(
         concat!(
@@ -148,17 +149,33 @@ fn fixtures(dir: &Path) -> Result<(), Error> {
         "secret_ttl": 3600,
         "made_at": now,
     });
-    std::fs::write(dir.join("fixtures.json"), serde_json::to_string_pretty(&manifest)?)?;
-    println!("fixtures in {} (identity token {} bytes)", dir.display(), id_token.len());
+    std::fs::write(
+        dir.join("fixtures.json"),
+        serde_json::to_string_pretty(&manifest)?,
+    )?;
+    println!(
+        "fixtures in {} (identity token {} bytes)",
+        dir.display(),
+        id_token.len()
+    );
     Ok(())
 }
 
 fn sign_rs256(pair: &RsaKeyPair, kid: &str, claims: &str) -> Result<String, Error> {
     let header = format!(r#"{{"kid":"{kid}","alg":"RS256"}}"#);
-    let input = format!("{}.{}", URL_SAFE_NO_PAD.encode(header), URL_SAFE_NO_PAD.encode(claims));
+    let input = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(header),
+        URL_SAFE_NO_PAD.encode(claims)
+    );
     let mut signature = vec![0u8; pair.public_modulus_len()];
-    pair.sign(&RSA_PKCS1_SHA256, &SystemRandom::new(), input.as_bytes(), &mut signature)
-        .map_err(|e| format!("RSA sign: {e}"))?;
+    pair.sign(
+        &RSA_PKCS1_SHA256,
+        &SystemRandom::new(),
+        input.as_bytes(),
+        &mut signature,
+    )
+    .map_err(|e| format!("RSA sign: {e}"))?;
     Ok(format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature)))
 }
 
@@ -198,7 +215,10 @@ impl Fixtures {
 
     fn verifier(&self) -> Result<Verifier, Error> {
         let keys = Arc::new(KeyCache::from_json(&self.jwks)?);
-        Ok(Verifier::new(keys, [ClientId::new(self.str("audience")?)?]).issuer(self.str("issuer")?))
+        Ok(
+            Verifier::new(keys, [ClientId::new(self.str("audience")?)?])
+                .issuer(self.str("issuer")?),
+        )
     }
 
     fn builder(&self) -> Result<ClientSecretBuilder, Error> {
@@ -212,7 +232,9 @@ impl Fixtures {
     }
 
     fn signing_key(&self) -> Result<SigningKey, Error> {
-        Ok(SigningKey::from_pem(&std::fs::read_to_string(self.path("p8_path")?)?)?)
+        Ok(SigningKey::from_pem(&std::fs::read_to_string(
+            self.path("p8_path")?,
+        )?)?)
     }
 
     /// The floor of a token check: the key for its kid parsed once, then the
@@ -220,7 +242,9 @@ impl Fixtures {
     fn rsa_floor(&self, token: &str) -> Result<(ParsedPublicKey, Vec<u8>, Vec<u8>), Error> {
         let jwks: Value = serde_json::from_slice(&self.jwks)?;
         let (input, signature) = token.rsplit_once('.').ok_or("token")?;
-        let header: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(input.split('.').next().ok_or("token")?)?)?;
+        let header: Value = serde_json::from_slice(
+            &URL_SAFE_NO_PAD.decode(input.split('.').next().ok_or("token")?)?,
+        )?;
         let jwk = jwks["keys"]
             .as_array()
             .and_then(|keys| keys.iter().find(|k| k["kid"] == header["kid"]))
@@ -228,10 +252,17 @@ impl Fixtures {
         let component = |name: &str| -> Result<Vec<u8>, Error> {
             Ok(URL_SAFE_NO_PAD.decode(jwk[name].as_str().ok_or("jwk")?)?)
         };
-        let key = aws_lc_rs::signature::RsaPublicKeyComponents { n: component("n")?, e: component("e")? }
-            .to_parsed_public_key(&RSA_PKCS1_2048_8192_SHA256)
-            .map_err(|e| format!("RSA key: {e}"))?;
-        Ok((key, input.as_bytes().to_vec(), URL_SAFE_NO_PAD.decode(signature)?))
+        let key = aws_lc_rs::signature::RsaPublicKeyComponents {
+            n: component("n")?,
+            e: component("e")?,
+        }
+        .to_parsed_public_key(&RSA_PKCS1_2048_8192_SHA256)
+        .map_err(|e| format!("RSA key: {e}"))?;
+        Ok((
+            key,
+            input.as_bytes().to_vec(),
+            URL_SAFE_NO_PAD.decode(signature)?,
+        ))
     }
 }
 
@@ -262,7 +293,11 @@ fn run(op: &str, implementation: &str, secs: f64, dir: &Path) -> Result<(), Erro
             })?
         }
         ("verify_id_token" | "verify_notification", "aws-lc-rs") => {
-            let token = f.str(if op == "verify_id_token" { "id_token" } else { "notification" })?;
+            let token = f.str(if op == "verify_id_token" {
+                "id_token"
+            } else {
+                "notification"
+            })?;
             let (key, input, signature) = f.rsa_floor(token)?;
             measure(secs, || {
                 key.verify_sig(black_box(&input), black_box(&signature))
@@ -289,17 +324,26 @@ fn run(op: &str, implementation: &str, secs: f64, dir: &Path) -> Result<(), Erro
                 .rsplit_once('.')
                 .map(|(input, _)| input.as_bytes().to_vec())
                 .ok_or("secret")?;
-            let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &pem_der(&std::fs::read_to_string(f.path("p8_path")?)?)?)
-                .map_err(|e| format!("EC key: {e}"))?;
+            let pair = EcdsaKeyPair::from_pkcs8(
+                &ECDSA_P256_SHA256_FIXED_SIGNING,
+                &pem_der(&std::fs::read_to_string(f.path("p8_path")?)?)?,
+            )
+            .map_err(|e| format!("EC key: {e}"))?;
             let rng = SystemRandom::new();
             measure(secs, || {
-                let signature = pair.sign(&rng, black_box(&input)).map_err(|e| format!("sign: {e}"))?;
+                let signature = pair
+                    .sign(&rng, black_box(&input))
+                    .map_err(|e| format!("sign: {e}"))?;
                 black_box(signature);
                 Ok(())
             })?
         }
         ("secret_cache_hit", "siwa-kit") => {
-            let cache = SecretCache::new(f.builder()?, Arc::new(f.signing_key()?), Arc::new(SystemClock));
+            let cache = SecretCache::new(
+                f.builder()?,
+                Arc::new(f.signing_key()?),
+                Arc::new(SystemClock),
+            );
             cache.current()?;
             measure(secs, || {
                 black_box(cache.current()?);
@@ -341,7 +385,10 @@ fn measure(secs: f64, mut f: impl FnMut() -> Result<(), Error>) -> Result<(u64, 
 
 /// CPU time of this process (all threads), user and system, in seconds.
 fn cpu_time() -> f64 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     // SAFETY: clock_gettime writes one timespec through a valid pointer.
     let rc = unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
     if rc != 0 {
@@ -354,7 +401,10 @@ fn cpu_time() -> f64 {
 fn ready<F: Future>(future: F) -> F::Output {
     let mut future = std::pin::pin!(future);
     loop {
-        if let Poll::Ready(out) = future.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+        if let Poll::Ready(out) = future
+            .as_mut()
+            .poll(&mut Context::from_waker(Waker::noop()))
+        {
             return out;
         }
     }
