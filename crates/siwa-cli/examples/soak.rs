@@ -48,7 +48,9 @@ fn main() {
             .unwrap_or_else(|| default.to_owned())
     };
     let seconds: u64 = flag("--seconds", "300").parse().expect("--seconds N");
-    let concurrency: usize = flag("--concurrency", "16").parse().expect("--concurrency N");
+    let concurrency: usize = flag("--concurrency", "16")
+        .parse()
+        .expect("--concurrency N");
     let report = PathBuf::from(flag("--report", "bench/REPORT.md"));
     let siwa = PathBuf::from(flag("--siwa", "target/release/siwa"));
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
@@ -60,7 +62,11 @@ async fn run(seconds: u64, concurrency: usize, report: &PathBuf, siwa: &PathBuf)
     let apple = start_emulator(&fixtures).await;
     let dir = std::env::temp_dir().join(format!("siwa-soak-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
-    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("port").local_addr().expect("addr").port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("port")
+        .local_addr()
+        .expect("addr")
+        .port();
     let base = format!("http://127.0.0.1:{port}");
     let mut server = spawn_server(siwa, &fixtures, &dir, port, &apple.base_url());
     let http = reqwest::Client::builder()
@@ -73,8 +79,13 @@ async fn run(seconds: u64, concurrency: usize, report: &PathBuf, siwa: &PathBuf)
     // Sessions to refresh and to call /me with: one per user, by native sign-in.
     let pool = Arc::new(Mutex::new(Vec::new()));
     for i in 0..USERS {
-        let answer = native(&http, &apple.base_url(), &base, &format!("u{i}"), false).await.expect("seed sign-in");
-        pool.lock().unwrap().push((answer["access_token"].as_str().unwrap().to_owned(), answer["refresh_token"].as_str().unwrap().to_owned()));
+        let answer = native(&http, &apple.base_url(), &base, &format!("u{i}"), false)
+            .await
+            .expect("seed sign-in");
+        pool.lock().unwrap().push((
+            answer["access_token"].as_str().unwrap().to_owned(),
+            answer["refresh_token"].as_str().unwrap().to_owned(),
+        ));
     }
     let pid = server.id();
     let rss_start = rss_kib(pid);
@@ -86,11 +97,19 @@ async fn run(seconds: u64, concurrency: usize, report: &PathBuf, siwa: &PathBuf)
     let tally = Arc::new(Mutex::new(Tally::default()));
     let mut workers = Vec::new();
     for w in 0..concurrency {
-        let (http, apple_url, base, pool, tally) = (http.clone(), apple.base_url(), base.clone(), Arc::clone(&pool), Arc::clone(&tally));
+        let (http, apple_url, base, pool, tally) = (
+            http.clone(),
+            apple.base_url(),
+            base.clone(),
+            Arc::clone(&pool),
+            Arc::clone(&tally),
+        );
         workers.push(tokio::spawn(async move {
             let mut n: u64 = w as u64;
             while Instant::now() < deadline {
-                n = n.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+                n = n
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1_442_695_040_888_963_407);
                 let roll = (n >> 33) % 100;
                 let op = match roll {
                     0..=49 => Op::Me,
@@ -102,8 +121,24 @@ async fn run(seconds: u64, concurrency: usize, report: &PathBuf, siwa: &PathBuf)
                 let ok = match op {
                     Op::Me => me(&http, &base, &pool, n).await,
                     Op::Refresh => refresh(&http, &base, &pool, n).await,
-                    Op::NativeSignIn => native(&http, &apple_url, &base, &format!("u{}", n % USERS as u64), false).await.is_some(),
-                    Op::ForgedToken => native(&http, &apple_url, &base, &format!("u{}", n % USERS as u64), true).await.is_none(),
+                    Op::NativeSignIn => native(
+                        &http,
+                        &apple_url,
+                        &base,
+                        &format!("u{}", n % USERS as u64),
+                        false,
+                    )
+                    .await
+                    .is_some(),
+                    Op::ForgedToken => native(
+                        &http,
+                        &apple_url,
+                        &base,
+                        &format!("u{}", n % USERS as u64),
+                        true,
+                    )
+                    .await
+                    .is_none(),
                 };
                 let micros = u32::try_from(t0.elapsed().as_micros()).unwrap_or(u32::MAX);
                 let mut t = tally.lock().unwrap();
@@ -116,7 +151,10 @@ async fn run(seconds: u64, concurrency: usize, report: &PathBuf, siwa: &PathBuf)
     }
     let mut rss_trend = vec![(0u64, rss_start)];
     while Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_secs(10).min(deadline.saturating_duration_since(Instant::now()))).await;
+        tokio::time::sleep(
+            Duration::from_secs(10).min(deadline.saturating_duration_since(Instant::now())),
+        )
+        .await;
         rss_trend.push((started.elapsed().as_secs(), rss_kib(pid)));
     }
     for w in workers {
@@ -143,7 +181,10 @@ async fn run(seconds: u64, concurrency: usize, report: &PathBuf, siwa: &PathBuf)
     for op in [Op::Me, Op::Refresh, Op::NativeSignIn, Op::ForgedToken] {
         let mut lat = tally.latencies.get(&op).cloned().unwrap_or_default();
         lat.sort_unstable();
-        let pct = |p: f64| lat.get(((lat.len() as f64 - 1.0) * p).round() as usize).map_or(0.0, |v| f64::from(*v) / 1000.0);
+        let pct = |p: f64| {
+            lat.get(((lat.len() as f64 - 1.0) * p).round() as usize)
+                .map_or(0.0, |v| f64::from(*v) / 1000.0)
+        };
         let errors = tally.errors.get(&op).copied().unwrap_or(0);
         if op != Op::ForgedToken {
             well_formed_errors += errors;
@@ -170,7 +211,10 @@ Re-run: `cargo build --release --bin siwa && cargo run --release -p siwa-cli --e
     print!("{text}");
     std::fs::write(report, &text).expect("write the report");
     assert_eq!(well_formed_errors, 0, "well-formed requests failed");
-    assert!(keys_fetched <= allowed, "forged kids made the service fetch Apple's keys {keys_fetched} times");
+    assert!(
+        keys_fetched <= allowed,
+        "forged kids made the service fetch Apple's keys {keys_fetched} times"
+    );
 }
 
 async fn start_emulator(fixtures: &std::path::Path) -> siwa_emulator::RunningEmulator {
@@ -181,10 +225,20 @@ async fn start_emulator(fixtures: &std::path::Path) -> siwa_emulator::RunningEmu
         toml.push_str(&format!("[[user]]\nid = \"u{i}\"\nemail = \"u{i}@example.com\"\nfirst_name = \"F{i}\"\nlast_name = \"L{i}\"\n"));
     }
     let config = Config::from_toml(&toml, fixtures).expect("emulator config");
-    Emulator::new(config).expect("emulator").start("127.0.0.1:0".parse().expect("addr")).await.expect("emulator start")
+    Emulator::new(config)
+        .expect("emulator")
+        .start("127.0.0.1:0".parse().expect("addr"))
+        .await
+        .expect("emulator start")
 }
 
-fn spawn_server(siwa: &PathBuf, fixtures: &std::path::Path, dir: &std::path::Path, port: u16, apple: &str) -> Child {
+fn spawn_server(
+    siwa: &PathBuf,
+    fixtures: &std::path::Path,
+    dir: &std::path::Path,
+    port: u16,
+    apple: &str,
+) -> Child {
     let base = format!("http://127.0.0.1:{port}");
     Command::new(siwa)
         .arg("serve")
@@ -198,7 +252,10 @@ fn spawn_server(siwa: &PathBuf, fixtures: &std::path::Path, dir: &std::path::Pat
         .env("SIWA_REDIRECT_URI", format!("{base}/auth/apple/callback"))
         .env("SIWA_LISTEN", format!("127.0.0.1:{port}"))
         .env("SIWA_PUBLIC_URL", &base)
-        .env("SIWA_DATABASE_URL", format!("sqlite://{}", dir.join("siwa.db").display()))
+        .env(
+            "SIWA_DATABASE_URL",
+            format!("sqlite://{}", dir.join("siwa.db").display()),
+        )
         .env("SIWA_APPLE_BASE_URL", apple)
         .env("SIWA_RATE_LIMIT_PER_IP_PER_MINUTE", "0")
         .env("SIWA_RATE_LIMIT_GLOBAL_PER_SECOND", "0")
@@ -211,7 +268,12 @@ fn spawn_server(siwa: &PathBuf, fixtures: &std::path::Path, dir: &std::path::Pat
 
 async fn wait_ready(http: &reqwest::Client, base: &str) {
     for _ in 0..200 {
-        if http.get(format!("{base}/readyz")).send().await.is_ok_and(|r| r.status() == 200) {
+        if http
+            .get(format!("{base}/readyz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == 200)
+        {
             return;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -220,7 +282,13 @@ async fn wait_ready(http: &reqwest::Client, base: &str) {
 }
 
 /// A native sign-in; with `forge`, the identity token's kid is replaced by a random one.
-async fn native(http: &reqwest::Client, apple: &str, base: &str, user: &str, forge: bool) -> Option<Value> {
+async fn native(
+    http: &reqwest::Client,
+    apple: &str,
+    base: &str,
+    user: &str,
+    forge: bool,
+) -> Option<Value> {
     let credential: Value = http
         .post(format!("{apple}/emulator/native"))
         .json(&json!({"client_id": "com.example.ios", "user": user}))
@@ -232,7 +300,10 @@ async fn native(http: &reqwest::Client, apple: &str, base: &str, user: &str, for
         .ok()?;
     let mut token = credential["identity_token"].as_str()?.to_owned();
     if forge {
-        let kid: String = format!("{:016x}", std::collections::hash_map::RandomState::new().build_hasher_finish());
+        let kid: String = format!(
+            "{:016x}",
+            std::collections::hash_map::RandomState::new().build_hasher_finish()
+        );
         let header = URL_SAFE_NO_PAD.encode(format!(r#"{{"kid":"{kid}","alg":"RS256"}}"#));
         let rest = token.split_once('.')?.1.to_owned();
         token = format!("{header}.{rest}");
@@ -249,15 +320,29 @@ async fn native(http: &reqwest::Client, apple: &str, base: &str, user: &str, for
     response.json().await.ok()
 }
 
-async fn me(http: &reqwest::Client, base: &str, pool: &Mutex<Vec<(String, String)>>, n: u64) -> bool {
+async fn me(
+    http: &reqwest::Client,
+    base: &str,
+    pool: &Mutex<Vec<(String, String)>>,
+    n: u64,
+) -> bool {
     let token = {
         let pool = pool.lock().unwrap();
         pool[(n as usize) % pool.len()].0.clone()
     };
-    http.get(format!("{base}/me")).bearer_auth(token).send().await.is_ok_and(|r| r.status() == 200)
+    http.get(format!("{base}/me"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .is_ok_and(|r| r.status() == 200)
 }
 
-async fn refresh(http: &reqwest::Client, base: &str, pool: &Mutex<Vec<(String, String)>>, n: u64) -> bool {
+async fn refresh(
+    http: &reqwest::Client,
+    base: &str,
+    pool: &Mutex<Vec<(String, String)>>,
+    n: u64,
+) -> bool {
     // Take a session out of the pool while it rotates, so no two workers spend one token.
     let (index, old) = {
         let mut pool = pool.lock().unwrap();
@@ -267,7 +352,11 @@ async fn refresh(http: &reqwest::Client, base: &str, pool: &Mutex<Vec<(String, S
     if old.is_empty() {
         return true; // another worker is rotating this one
     }
-    let answer = http.post(format!("{base}/session/refresh")).json(&json!({"refresh_token": old})).send().await;
+    let answer = http
+        .post(format!("{base}/session/refresh"))
+        .json(&json!({"refresh_token": old}))
+        .send()
+        .await;
     let Some(body) = (match answer {
         Ok(r) if r.status() == 200 => r.json::<Value>().await.ok(),
         _ => None,
@@ -275,19 +364,36 @@ async fn refresh(http: &reqwest::Client, base: &str, pool: &Mutex<Vec<(String, S
         return false;
     };
     let mut pool = pool.lock().unwrap();
-    pool[index] = (body["access_token"].as_str().unwrap_or_default().to_owned(), body["refresh_token"].as_str().unwrap_or_default().to_owned());
+    pool[index] = (
+        body["access_token"].as_str().unwrap_or_default().to_owned(),
+        body["refresh_token"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
+    );
     true
 }
 
 async fn apple_requests(http: &reqwest::Client, apple: &str, route: &str) -> u64 {
-    let stats: Value = http.get(format!("{apple}/emulator/stats")).send().await.expect("stats").json().await.expect("stats json");
+    let stats: Value = http
+        .get(format!("{apple}/emulator/stats"))
+        .send()
+        .await
+        .expect("stats")
+        .json()
+        .await
+        .expect("stats json");
     stats["requests"][route].as_u64().unwrap_or(0)
 }
 
 fn rss_kib(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmRSS:")).map(str::to_owned))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .map(str::to_owned)
+        })
         .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
         .unwrap_or(0)
 }
@@ -295,7 +401,11 @@ fn rss_kib(pid: u32) -> u64 {
 fn cpu_model() -> String {
     std::fs::read_to_string("/proc/cpuinfo")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned())
+        })
         .unwrap_or_else(|| "unknown CPU".into())
 }
 
