@@ -1,0 +1,754 @@
+#!/usr/bin/env python3
+"""Service load for bench/load.sh: `siwa serve` + `siwa emulator` on loopback,
+driven by wrk, beside a trivial axum handler under the same generator.
+
+Run through bench/load.sh, which builds the binaries and finds wrk. Every
+process this starts is stopped at the end (also on errors and Ctrl-C); every
+run is bounded in time; everything listens on 127.0.0.1 only.
+"""
+
+import argparse
+import contextlib
+import datetime
+import hashlib
+import json
+import os
+import platform
+import secrets
+import shutil
+import signal
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import time
+import tomllib
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+TEAM, KEY_ID = "DEMOTEAM01", "DEMOKEY001"
+WEB, IOS = "com.example.web", "com.example.ios"
+RAW_NONCE = "load-raw-nonce-3b8e1f0c5d7a"
+NONCE_HASH = hashlib.sha256(RAW_NONCE.encode()).hexdigest()
+USERS = 100  # emulator users the credentials cycle through
+DAY = 86_400
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+class Procs:
+    """Processes started here; all are stopped on exit."""
+
+    def __init__(self):
+        self.procs = []
+
+    def start(self, name, cmd, cpu, env=None, log_path=None):
+        out = open(log_path, "w") if log_path else subprocess.DEVNULL
+        full_env = dict(os.environ, **(env or {}))
+        proc = subprocess.Popen(
+            ["taskset", "-c", cpu] + cmd,
+            stdout=subprocess.PIPE,
+            stderr=out,
+            env=full_env,
+            text=True,
+            start_new_session=True,
+        )
+        proc.name = name
+        self.procs.append(proc)
+        return proc
+
+    def stop(self, proc):
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        if proc in self.procs:
+            self.procs.remove(proc)
+
+    def stop_all(self):
+        for proc in list(self.procs):
+            self.stop(proc)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http(method, url, body=None, headers=None, timeout=30):
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, method=method, headers=headers or {})
+    if data is not None:
+        req.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+
+
+def wait_healthy(url, proc, seconds=60):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"{proc.name} exited with {proc.returncode}")
+        with contextlib.suppress(OSError):
+            if http("GET", url, timeout=2)[0] == 200:
+                return
+        time.sleep(0.2)
+    raise SystemExit(f"{proc.name} did not become healthy at {url}")
+
+
+def first_line_url(proc, seconds=30):
+    """The http:// URL a server prints on its first line."""
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            raise SystemExit(f"{proc.name} exited before printing its URL")
+        for word in line.split():
+            if word.startswith("http://"):
+                return word.rstrip(".,)")
+    raise SystemExit(f"{proc.name} printed no URL")
+
+
+def cpu_seconds(pid):
+    """utime + stime of a process (all threads), seconds."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_mb(pid, field="VmRSS"):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+class Bench:
+    def __init__(self, a):
+        self.a = a
+        self.procs = Procs()
+        self.work = os.path.join(a.work, "load")
+        shutil.rmtree(self.work, ignore_errors=True)
+        os.makedirs(self.work)
+        self.results = {"runs": [], "growth": [], "notes": []}
+
+    # ------------------------------------------------------------ processes
+
+    def start_emulator(self):
+        cfg = os.path.join(self.work, "emulator.toml")
+        users = "".join(
+            f'[[user]]\nid = "u{i:03d}"\nemail = "u{i:03d}@example.com"\nfirst_name = "User"\n'
+            f'last_name = "N{i:03d}"\nreal_user_status = 2\n'
+            for i in range(USERS)
+        )
+        pub = os.path.join(ROOT, "examples", f"AuthKey_{KEY_ID}.pub.pem")
+        with open(cfg, "w") as f:
+            f.write(
+                f'[[team]]\nid = "{TEAM}"\n  [[team.key]]\n  id = "{KEY_ID}"\n  public_key = "{pub}"\n'
+                f'  [[team.client]]\n  id = "{WEB}"\n  redirect_uris = ["http://127.0.0.1/cb"]\n'
+                f'  [[team.client]]\n  id = "{IOS}"\n{users}'
+            )
+        proc = self.procs.start(
+            "siwa emulator",
+            [self.a.siwa, "emulator", "--config", cfg, "--port", "0"],
+            self.a.client_cpu,
+            env={"SIWA_LOG": "warn"},
+            log_path=os.path.join(self.work, "emulator.log"),
+        )
+        self.emulator = first_line_url(proc)
+        wait_healthy(self.emulator + "/auth/keys", proc)
+        return proc
+
+    def start_service(self, database_url, extra=None):
+        port = free_port()
+        self.service = f"http://127.0.0.1:{port}"
+        cfg = os.path.join(self.work, "serve.toml")
+        lines = {
+            "team_id": TEAM,
+            "key_id": KEY_ID,
+            "private_key": os.path.join(ROOT, "examples", f"AuthKey_{KEY_ID}.p8"),
+            "client_id": WEB,
+            "bundle_ids": [IOS],
+            "redirect_uri": f"{self.service}/auth/apple/callback",
+            "listen": f"127.0.0.1:{port}",
+            "public_url": self.service,
+            "database_url": database_url,
+            "apple_base_url": self.emulator,
+            # The load comes from one IP at rates no real client makes: the
+            # abuse limits (on by default) would answer 429 to most of it.
+            "rate_limit_per_ip_per_minute": 0,
+            "rate_limit_global_per_second": 0,
+        }
+        lines.update(extra or {})
+        with open(cfg, "w") as f:
+            for k, v in lines.items():
+                f.write(f"{k} = {json.dumps(v)}\n")
+        proc = self.procs.start(
+            "siwa serve",
+            [self.a.siwa, "serve", "--config", cfg],
+            self.a.server_cpu,
+            log_path=os.path.join(self.work, "serve.log"),
+        )
+        wait_healthy(self.service + "/healthz", proc)
+        self.service_proc = proc
+        return proc
+
+    def start_trivial(self):
+        proc = self.procs.start(
+            "trivial-server", [self.a.trivial, "127.0.0.1:0"], self.a.server_cpu
+        )
+        self.trivial = first_line_url(proc)
+        wait_healthy(self.trivial + "/healthz", proc)
+        self.trivial_proc = proc
+        return proc
+
+    # ------------------------------------------------------------ wrk
+
+    def wrk(self, url, script, seconds, connections, threads=None, env=None):
+        threads = threads or self.a.wrk_threads
+        connections = max(connections, threads)
+        cmd = [
+            "taskset", "-c", self.a.client_cpu, "wrk", f"-t{threads}", f"-c{connections}",
+            f"-d{seconds}s", "--timeout", "10s", "-s", os.path.join(HERE, "load", script), url,
+        ]
+        full_env = dict(os.environ, SIWA_LOAD_DIR=os.path.join(HERE, "load"), SIWA_LOAD_THREADS=str(threads))
+        full_env.update(env or {})
+        out = subprocess.run(cmd, capture_output=True, text=True, env=full_env, timeout=seconds + 60)
+        if out.returncode != 0:
+            raise SystemExit(f"wrk failed: {out.stderr}\n{out.stdout}")
+        line = [l for l in out.stdout.splitlines() if l.startswith("{")][-1]
+        r = json.loads(line)
+        r["rps"] = r["requests"] / (r["duration_us"] / 1e6)
+        r["errors"] = sum(r[k] for k in ("connect_errors", "read_errors", "write_errors", "status_errors", "timeouts"))
+        return r
+
+    def measured(self, name, target, proc, url, script, seconds, connections, env=None, **extra):
+        """A wrk run with the server's CPU time and RSS around it."""
+        cpu0 = cpu_seconds(proc.pid)
+        r = self.wrk(url, script, seconds, connections, env=env)
+        cpu = cpu_seconds(proc.pid) - cpu0
+        r.update(
+            name=name,
+            target=target,
+            connections=connections,
+            server_cpu_s=cpu,
+            server_cpu_us_per_request=(cpu / r["requests"] * 1e6) if r["requests"] else None,
+            rss_mb=rss_mb(proc.pid),
+            peak_rss_mb=rss_mb(proc.pid, "VmHWM"),
+            **extra,
+        )
+        log(
+            f"  {name:34} {target:8} {r['rps']:>9,.0f} req/s  p50 {r['p50_us'] / 1000:7.2f} ms  "
+            f"p99 {r['p99_us'] / 1000:7.2f} ms  p99.9 {r['p999_us'] / 1000:7.2f} ms  errors {r['errors']}  "
+            f"cpu/req {r['server_cpu_us_per_request'] or 0:7.1f} us  rss {r['rss_mb']:.1f} MB"
+            + ("  (pool used up)" if r["exhausted_threads"] else "")
+        )
+        return r
+
+    # ------------------------------------------------------------ credentials
+
+    def sign_in(self):
+        """One native sign-in: (access token, refresh token, user id)."""
+        status, body = http(
+            "POST", self.emulator + "/emulator/native", {"client_id": IOS, "user": "u000", "nonce": NONCE_HASH}
+        )
+        if status != 200:
+            raise SystemExit(f"emulator /emulator/native: {status} {body[:300]!r}")
+        cred = json.loads(body)
+        request = {
+            "identity_token": cred["identity_token"],
+            "authorization_code": cred["authorization_code"],
+            "nonce": RAW_NONCE,
+        }
+        if "user" in cred:
+            request["user"] = cred["user"]
+        status, body = http("POST", self.service + "/auth/apple/native", request)
+        if status != 200:
+            raise SystemExit(f"/auth/apple/native: {status} {body[:300]!r}")
+        session = json.loads(body)
+        return session["access_token"], session["refresh_token"], session["user"]["id"]
+
+    def mint_native_pool(self, seconds, connections=8):
+        """Native sign-in bodies minted by the emulator for `seconds` (codes are single-use)."""
+        out = os.path.join(self.work, "minted")
+        for f in os.listdir(self.work):
+            if f.startswith("minted."):
+                os.remove(os.path.join(self.work, f))
+        self.wrk(
+            self.emulator + "/emulator/native",
+            "mint.lua",
+            seconds,
+            connections,
+            env={"SIWA_LOAD_OUT": out, "SIWA_LOAD_USERS": str(USERS), "SIWA_LOAD_NONCE_HASH": NONCE_HASH},
+        )
+        pool = os.path.join(self.work, "native-pool.jsonl")
+        n = 0
+        with open(pool, "w") as w:
+            for f in sorted(os.listdir(self.work)):
+                if not f.startswith("minted."):
+                    continue
+                for line in open(os.path.join(self.work, f)):
+                    cred = json.loads(line)
+                    req = {
+                        "identity_token": cred["identity_token"],
+                        "authorization_code": cred["authorization_code"],
+                        "nonce": RAW_NONCE,
+                    }
+                    if "user" in cred:
+                        req["user"] = cred["user"]
+                    w.write(json.dumps(req, separators=(",", ":")) + "\n")
+                    n += 1
+        return pool, n
+
+    def refresh_pool(self, backend, user_id, count):
+        """`count` live refresh tokens of `user_id`, written straight to the store
+        (as the service stores them: SHA-256 of the token), one family each."""
+        now = int(time.time())
+        tokens = [f"rt_load{secrets.token_hex(24)}" for _ in range(count)]
+        rows = [(secrets.token_hex(16), hashlib.sha256(t.encode()).digest()) for t in tokens]
+        if backend.kind == "sqlite":
+            con = sqlite3.connect(backend.path, timeout=30)
+            with con:
+                con.executemany(
+                    "INSERT INTO session_families (family_id, user_id, revoked, created_at, expires_at) VALUES (?, ?, 0, ?, ?)",
+                    [(fid, user_id, now, now + 30 * DAY) for fid, _ in rows],
+                )
+                con.executemany(
+                    "INSERT INTO sessions (token_hash, family_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
+                    [(h, fid, now, now + 30 * DAY) for fid, h in rows],
+                )
+            con.close()
+        else:
+            sql = ["BEGIN;"]
+            for i in range(0, len(rows), 1000):
+                chunk = rows[i : i + 1000]
+                sql.append(
+                    "INSERT INTO session_families (family_id, user_id, revoked, created_at, expires_at) VALUES "
+                    + ",".join(f"('{fid}','{user_id}',false,{now},{now + 30 * DAY})" for fid, _ in chunk)
+                    + ";"
+                )
+                sql.append(
+                    "INSERT INTO sessions (token_hash, family_id, created_at, expires_at) VALUES "
+                    + ",".join(f"('\\x{h.hex()}'::bytea,'{fid}',{now},{now + 30 * DAY})" for fid, h in chunk)
+                    + ";"
+                )
+            sql.append("COMMIT;")
+            backend.psql("\n".join(sql))
+        pool = os.path.join(self.work, "refresh-pool.jsonl")
+        with open(pool, "w") as w:
+            for t in tokens:
+                w.write(json.dumps({"refresh_token": t}) + "\n")
+        return pool
+
+    # ------------------------------------------------------------ suites
+
+    def headline(self, backend):
+        """/me against the trivial handler, interleaved; refresh; native sign-in."""
+        a = self.a
+        log(f"== {backend.kind}: throughput ({a.seconds} s runs, {a.connections} connections)")
+        access, _, user_id = self.sign_in()
+        me_env = {"SIWA_LOAD_TOKEN": access}
+        for r in range(a.rounds):
+            for target, proc, url in (
+                ("trivial", self.trivial_proc, self.trivial + "/me"),
+                ("siwa", self.service_proc, self.service + "/me"),
+            ):
+                run = self.measured(
+                    "GET /me", target, proc, url, "me.lua", a.seconds, a.connections, env=me_env, round=r + 1
+                )
+                run["backend"] = backend.kind
+                self.results["runs"].append(run)
+        # Enough tokens for a run well above what one fsynced write per refresh allows.
+        pool = self.refresh_pool(backend, user_id, a.refresh_pool)
+        run = self.measured(
+            "POST /session/refresh", "siwa", self.service_proc, self.service + "/session/refresh",
+            "pool.lua", a.seconds, a.connections, env={"SIWA_LOAD_POOL": pool},
+        )
+        run["backend"] = backend.kind
+        self.results["runs"].append(run)
+        pool, n = self.mint_native_pool(round(a.seconds * 1.5))
+        log(f"  minted {n} native credentials")
+        run = self.measured(
+            "POST /auth/apple/native", "siwa", self.service_proc, self.service + "/auth/apple/native",
+            "pool.lua", a.seconds, a.connections, env={"SIWA_LOAD_POOL": pool}, pool=n,
+        )
+        run["backend"] = backend.kind
+        self.results["runs"].append(run)
+
+    def growth(self, backend):
+        a = self.a
+        log(f"== {backend.kind}: growth")
+        access, _, _ = self.sign_in()
+        have = backend.count_users()
+        for target in a.growth:
+            if target > have:
+                t0 = time.time()
+                backend.seed(have, target - have)
+                log(f"  seeded {target - have:,} users in {time.time() - t0:.1f} s")
+                have = target
+            users = backend.count_users()
+            me = self.measured(
+                "GET /me", "siwa", self.service_proc, self.service + "/me", "me.lua", a.growth_seconds,
+                a.growth_connections, env={"SIWA_LOAD_TOKEN": access},
+            )
+            pool, n = self.mint_native_pool(round(a.growth_seconds * 1.5), connections=a.growth_connections)
+            native = self.measured(
+                "POST /auth/apple/native", "siwa", self.service_proc, self.service + "/auth/apple/native",
+                "pool.lua", a.growth_seconds, a.growth_connections, env={"SIWA_LOAD_POOL": pool}, pool=n,
+            )
+            self.results["growth"].append(
+                {"backend": backend.kind, "users": users, "me": me, "native": native, "db_mb": backend.size_mb()}
+            )
+
+    def run_backend(self, backend):
+        backend.prepare()
+        self.start_service(backend.url, backend.settings)
+        try:
+            self.headline(backend)
+            # Growth on a fresh database, so the counts are the seeded ones.
+            self.procs.stop(self.service_proc)
+            backend.prepare()
+            self.start_service(backend.url, backend.settings)
+            self.growth(backend)
+        finally:
+            self.procs.stop(self.service_proc)
+            backend.cleanup()
+
+
+class Sqlite:
+    kind = "sqlite"
+    settings = None
+
+    def __init__(self, work):
+        self.path = os.path.join(work, "siwa-load.db")
+        self.url = f"sqlite://{self.path}"
+
+    def prepare(self):
+        # A fresh database; the service keys generated beside it are kept.
+        for suffix in ("", "-wal", "-shm"):
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(self.path + suffix)
+
+    def cleanup(self):
+        pass  # kept for inspection; bench/.work is git-ignored and cleared next run
+
+    def count_users(self):
+        con = sqlite3.connect(self.path, timeout=30)
+        try:
+            return con.execute("SELECT count(*) FROM users").fetchone()[0]
+        finally:
+            con.close()
+
+    def size_mb(self):
+        return sum(os.path.getsize(self.path + s) for s in ("", "-wal") if os.path.exists(self.path + s)) / 2**20
+
+    def seed(self, base, n):
+        now = int(time.time())
+        con = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+        try:
+            con.execute("PRAGMA cache_size = -262144")
+            con.execute("BEGIN IMMEDIATE")
+            con.execute("DROP TABLE IF EXISTS temp.seed")
+            con.execute(
+                "CREATE TEMP TABLE seed AS WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < ?) "
+                "SELECT x + ? AS n, lower(hex(randomblob(16))) AS uid, lower(hex(randomblob(16))) AS fid, "
+                "lower(hex(randomblob(16))) AS sub FROM c",
+                (n, base),
+            )
+            con.execute(
+                "INSERT INTO users (id, email, email_key, email_verified, is_private_email, email_forwarding, "
+                "first_name, last_name, real_user_status, created_at, last_login_at) "
+                "SELECT uid, 'seed' || n || '@privaterelay.appleid.com', 'seed' || n || '@privaterelay.appleid.com', "
+                "1, 1, 1, 'Seed', 'User ' || n, 2, ?, ? FROM seed",
+                (now, now),
+            )
+            con.execute(
+                "INSERT INTO apple_identities (team_id, sub, user_id, client_id, token_ciphertext, revoked, linked_at) "
+                "SELECT ?, '000' || (n % 1000) || '.' || sub || '.' || (n % 10000), uid, ?, randomblob(96), 0, ? FROM seed",
+                (TEAM, IOS, now),
+            )
+            con.execute(
+                "INSERT INTO session_families (family_id, user_id, revoked, created_at, expires_at) "
+                "SELECT fid, uid, 0, ?, ? FROM seed",
+                (now, now + 30 * DAY),
+            )
+            con.execute(
+                "INSERT INTO sessions (token_hash, family_id, created_at, expires_at) SELECT randomblob(32), fid, ?, ? FROM seed",
+                (now, now + 30 * DAY),
+            )
+            con.execute("DROP TABLE temp.seed")
+            con.execute("COMMIT")
+            con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            con.execute("ANALYZE")
+        finally:
+            con.close()
+
+
+class Postgres:
+    kind = "postgresql"
+
+    def __init__(self, admin_url, db):
+        self.admin_url = admin_url
+        self.db = db
+        base = admin_url.rsplit("/", 1)[0]
+        self.url = f"{base}/{db}"
+        self.settings = None
+
+    @staticmethod
+    def reachable(url):
+        return subprocess.run(["psql", url, "-qtAc", "SELECT 1"], capture_output=True, timeout=10).returncode == 0
+
+    def admin(self, sql):
+        subprocess.run(["psql", self.admin_url, "-v", "ON_ERROR_STOP=1", "-qc", sql], check=True, capture_output=True)
+
+    def psql(self, sql):
+        r = subprocess.run(
+            ["psql", self.url, "-v", "ON_ERROR_STOP=1", "-q", "-f", "-"], input=sql, text=True, capture_output=True
+        )
+        if r.returncode != 0:
+            raise SystemExit(f"psql: {r.stderr}")
+        return r.stdout
+
+    def prepare(self):
+        self.admin(f"DROP DATABASE IF EXISTS {self.db} WITH (FORCE)")
+        self.admin(f"CREATE DATABASE {self.db}")
+        if self.settings is None:
+            # A PostgreSQL deployment must configure its keys.
+            out = subprocess.run([self.siwa, "serve", "--print-new-keys"], capture_output=True, text=True, check=True)
+            keys = tomllib.loads(out.stdout)
+            self.settings = {"session_key": keys["session_key"], "encryption_key": keys["encryption_key"]}
+
+    def cleanup(self):
+        with contextlib.suppress(subprocess.CalledProcessError):
+            self.admin(f"DROP DATABASE IF EXISTS {self.db} WITH (FORCE)")
+
+    def count_users(self):
+        return int(
+            subprocess.run(["psql", self.url, "-qtAc", "SELECT count(*) FROM users"], capture_output=True, text=True).stdout
+            or 0
+        )
+
+    def size_mb(self):
+        out = subprocess.run(
+            ["psql", self.url, "-qtAc", "SELECT pg_database_size(current_database())"], capture_output=True, text=True
+        ).stdout
+        return int(out or 0) / 2**20
+
+    def seed(self, base, n):
+        now = int(time.time())
+        self.psql(
+            f"""
+BEGIN;
+CREATE TEMP TABLE seed AS SELECT g + {base} AS n, md5(random()::text || g) AS uid,
+  md5(random()::text || 'f' || g) AS fid, md5(random()::text || 's' || g) AS sub
+  FROM generate_series(1, {n}) g;
+INSERT INTO users (id, email, email_key, email_verified, is_private_email, email_forwarding,
+  first_name, last_name, real_user_status, created_at, last_login_at)
+  SELECT uid, 'seed' || n || '@privaterelay.appleid.com', 'seed' || n || '@privaterelay.appleid.com',
+  true, true, true, 'Seed', 'User ' || n, 2, {now}, {now} FROM seed;
+INSERT INTO apple_identities (team_id, sub, user_id, client_id, token_ciphertext, revoked, linked_at)
+  SELECT '{TEAM}', '000' || (n % 1000) || '.' || sub || '.' || (n % 10000), uid, '{IOS}',
+  decode(md5(sub) || md5(uid) || md5(fid), 'hex'), false, {now} FROM seed;
+INSERT INTO session_families (family_id, user_id, revoked, created_at, expires_at)
+  SELECT fid, uid, false, {now}, {now + 30 * DAY} FROM seed;
+INSERT INTO sessions (token_hash, family_id, created_at, expires_at)
+  SELECT decode(md5(fid || 'a') || md5(fid || 'b'), 'hex'), fid, {now}, {now + 30 * DAY} FROM seed;
+COMMIT;
+VACUUM ANALYZE;
+CHECKPOINT;
+"""
+        )
+
+
+# ---------------------------------------------------------------- report
+
+
+def med(runs, key):
+    return statistics.median(r[key] for r in runs)
+
+
+def load_md(a, res, started, finished):
+    runs = res["runs"]
+    lines = [
+        "# Service load: siwa serve under wrk",
+        "",
+        f"Written by `bench/load.sh` ({'--quick' if a.quick else 'full'}) on {started:%Y-%m-%d %H:%M} UTC, "
+        f"{int((finished - started).total_seconds())} s in all.",
+        "",
+        "## Setup",
+        "",
+        f"- CPU: {cpu_model()} ({os.cpu_count()} cores); kernel {platform.release()}. The machine was shared with",
+        "  other builds while this ran: absolute figures move between runs; ratios measured in the same run count.",
+        f"- `siwa serve` (release build, default settings and logging at `info` to a file, abuse rate limits off)",
+        f"  pinned to CPU {a.server_cpu}; the trivial axum handler (`bench/harness`, same runtime, a fixed JSON",
+        f"  user of the same size) pinned to the same CPU; `siwa emulator` and wrk ({a.wrk_threads} thread(s)) on",
+        f"  CPU {a.client_cpu}. Everything on 127.0.0.1, HTTP/1.1 keep-alive.",
+        f"- Throughput runs: {a.seconds} s each, {a.connections} connections; `GET /me` and the trivial handler",
+        f"  alternate, {a.rounds} round(s), medians shown. Latencies are wrk's (from send to full response).",
+        "- `GET /me`: a bearer access token from a real native sign-in. `POST /session/refresh`: each",
+        "  request spends one refresh token, written to the store beforehand as the service stores them",
+        "  (SHA-256 of the token). `POST /auth/apple/native`: each request carries a fresh identity token",
+        "  and single-use code minted beforehand through the emulator's `/emulator/native`; the service",
+        "  verifies the token, records the user, exchanges the code at the emulator (which signs a new",
+        "  identity token), verifies that one, stores the sealed Apple refresh token and opens a session.",
+        "- cpu/req: the server process's CPU time (utime + stime) over the run, per request.",
+        "",
+        "## Throughput",
+        "",
+        "| backend | route | target | requests/s | p50 ms | p99 ms | p99.9 ms | errors | cpu/req µs | RSS MB (peak) |",
+        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    summary = {}
+    for backend in dict.fromkeys(r["backend"] for r in runs):
+        groups = {}
+        for r in runs:
+            if r["backend"] == backend:
+                groups.setdefault((r["name"], r["target"]), []).append(r)
+        for (name, target), rs in groups.items():
+            flag = " (pool used up: a lower bound)" if any(r["exhausted_threads"] for r in rs) else ""
+            lines.append(
+                f"| {backend} | `{name}` | {target} | {med(rs, 'rps'):,.0f}{flag} | {med(rs, 'p50_us') / 1000:.2f} | "
+                f"{med(rs, 'p99_us') / 1000:.2f} | {med(rs, 'p999_us') / 1000:.2f} | {sum(r['errors'] for r in rs)} | "
+                f"{med(rs, 'server_cpu_us_per_request'):.1f} | {med(rs, 'rss_mb'):.1f} ({max(r['peak_rss_mb'] for r in rs):.1f}) |"
+            )
+            summary.setdefault(backend, {})[f"{name} [{target}]"] = round(med(rs, "rps"), 1)
+        me = groups.get(("GET /me", "siwa"))
+        triv = groups.get(("GET /me", "trivial"))
+        if me and triv:
+            ratio = med(triv, "rps") / med(me, "rps")
+            cpu_ratio = med(me, "server_cpu_us_per_request") / med(triv, "server_cpu_us_per_request")
+            res.setdefault("overhead", {})[backend] = {"throughput_ratio": ratio, "cpu_ratio": cpu_ratio}
+    lines.append("")
+    for backend, o in res.get("overhead", {}).items():
+        ok = "met" if o["throughput_ratio"] <= 3 else "NOT met"
+        lines.append(
+            f"- {backend}: the trivial handler serves {o['throughput_ratio']:.2f}x the requests/s of `GET /me` "
+            f"(server CPU per request: {o['cpu_ratio']:.2f}x); goal within 3x: {ok}."
+        )
+    lines += [
+        "",
+        "## Growth: latency with 1k, 100k and 1M users in the store",
+        "",
+        f"Users (each with an Apple identity, a session family and a refresh token) are seeded with SQL on a",
+        f"fresh database; at each size, {a.growth_seconds} s runs with {a.growth_connections} connections.",
+        "",
+        "| backend | users | DB MB | `GET /me` req/s | p50 ms | p99 ms | native sign-in req/s | p50 ms | p99 ms |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for g in res["growth"]:
+        me, nat = g["me"], g["native"]
+        flag = "*" if nat["exhausted_threads"] else ""
+        lines.append(
+            f"| {g['backend']} | {g['users']:,} | {g['db_mb']:.0f} | {me['rps']:,.0f} | {me['p50_us'] / 1000:.2f} | "
+            f"{me['p99_us'] / 1000:.2f} | {nat['rps']:,.0f}{flag} | {nat['p50_us'] / 1000:.2f} | {nat['p99_us'] / 1000:.2f} |"
+        )
+    lines.append("")
+    for backend in dict.fromkeys(g["backend"] for g in res["growth"]):
+        gs = [g for g in res["growth"] if g["backend"] == backend]
+        if len(gs) < 2:
+            continue
+        first, last = gs[0], gs[-1]
+        me_ratio = last["me"]["p50_us"] / first["me"]["p50_us"]
+        nat_ratio = last["native"]["p50_us"] / first["native"]["p50_us"]
+        ok = "met" if max(me_ratio, nat_ratio) <= 1.5 else "NOT met"
+        res.setdefault("growth_ratio", {})[backend] = {"me_p50": me_ratio, "native_p50": nat_ratio}
+        lines.append(
+            f"- {backend}: p50 latency at {last['users']:,} users over {first['users']:,}: `GET /me` {me_ratio:.2f}x, "
+            f"native sign-in {nat_ratio:.2f}x; goal flat within 1.5x: {ok}."
+        )
+    lines += ["", *[f"- {n}" for n in res["notes"]]] if res["notes"] else []
+    lines += [
+        "",
+        "## Re-run",
+        "",
+        "```sh",
+        "bench/load.sh --quick   # 5 s runs, one round: about 15 minutes (seeding 1M users dominates)",
+        "bench/load.sh           # 10 s runs, three rounds: about 20 minutes",
+        "```",
+        "",
+        "It builds `siwa` and `bench/harness`'s trivial server (release), installs wrk from Debian when it is",
+        "missing, uses PostgreSQL when `postgres://postgres@127.0.0.1:5432/test` answers (in a database",
+        "`siwa_load` it creates and drops), and stops every process it started. Raw figures: `bench/load.json`.",
+        "",
+    ]
+    res["summary"] = summary
+    return "\n".join(lines)
+
+
+def cpu_model():
+    with contextlib.suppress(OSError):
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    return platform.processor() or "?"
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--quick", action="store_true")
+    p.add_argument("--siwa", required=True)
+    p.add_argument("--trivial", required=True)
+    p.add_argument("--work", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--pg", default="postgres://postgres@127.0.0.1:5432/test")
+    p.add_argument("--no-pg", action="store_true")
+    p.add_argument("--server-cpu", default="0")
+    p.add_argument("--client-cpu", default=str(os.cpu_count() - 1))
+    p.add_argument("--wrk-threads", type=int, default=1)
+    p.add_argument("--growth", default="1000,100000,1000000")
+    a = p.parse_args()
+    a.seconds = 5 if a.quick else 10
+    a.rounds = 1 if a.quick else 3
+    a.connections = 32
+    a.refresh_pool = 30_000 if a.quick else 60_000
+    a.growth_seconds = 5 if a.quick else 8
+    a.growth_connections = 4
+    a.growth = [int(x) for x in a.growth.split(",")]
+
+    bench = Bench(a)
+    started = datetime.datetime.now(datetime.timezone.utc)
+
+    def on_signal(signum, frame):
+        raise SystemExit(f"stopped by signal {signum}")
+
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        bench.start_emulator()
+        bench.start_trivial()
+        backends = [Sqlite(bench.work)]
+        if not a.no_pg and Postgres.reachable(a.pg):
+            pg = Postgres(a.pg, "siwa_load")
+            pg.siwa = a.siwa
+            backends.append(pg)
+        else:
+            bench.results["notes"].append(f"PostgreSQL was not reachable at {a.pg}: SQLite only.")
+        for backend in backends:
+            bench.run_backend(backend)
+    finally:
+        bench.procs.stop_all()
+    finished = datetime.datetime.now(datetime.timezone.utc)
+    os.makedirs(a.out, exist_ok=True)
+    with open(os.path.join(a.out, "load.json"), "w") as f:
+        json.dump(bench.results, f, indent=1)
+        f.write("\n")
+    md = load_md(a, bench.results, started, finished)
+    with open(os.path.join(a.out, "LOAD.md"), "w") as f:
+        f.write(md)
+    print(md)
+
+
+if __name__ == "__main__":
+    main()
