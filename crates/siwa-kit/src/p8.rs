@@ -384,16 +384,21 @@ fn pem_blocks(text: &str) -> Result<Vec<PemBlock>, KeyError> {
     let mut rest = text;
     while let Some(start) = rest.find("-----BEGIN ") {
         let after = &rest[start + "-----BEGIN ".len()..];
-        let Some(label_end) = after.find("-----") else {
+        // The label ends on the BEGIN line: a line that lost its closing
+        // dashes must not take the key's base64 below it for a label.
+        let line = after.split(['\n', '\r']).next().unwrap_or_default();
+        let Some(label_end) = line.find("-----") else {
             return Err(KeyError::Truncated {
-                label: after.chars().take(40).collect(),
+                label: shown_label(line),
             });
         };
         let label = after[..label_end].trim().to_owned();
         let body_and_rest = &after[label_end + 5..];
         let end_marker = format!("-----END {label}-----");
         let Some(body_end) = body_and_rest.find(&end_marker) else {
-            return Err(KeyError::Truncated { label });
+            return Err(KeyError::Truncated {
+                label: shown_label(&label),
+            });
         };
         let body = &body_and_rest[..body_end];
         if body.contains("Proc-Type:") || body.contains("DEK-Info:") {
@@ -414,6 +419,30 @@ fn pem_blocks(text: &str) -> Result<Vec<PemBlock>, KeyError> {
         return Err(KeyError::NoPem);
     }
     Ok(blocks)
+}
+
+/// A label no END line confirmed, as an error may quote it: its leading
+/// words that look like a PEM label (upper-case letters and digits), at most
+/// 40 characters, then `...` if anything was left out. When the BEGIN line
+/// lost its dashes, the rest of the line is the key's base64 (PEM with spaces
+/// for newlines), which must not reach a message.
+fn shown_label(label: &str) -> String {
+    let mut shown = String::new();
+    let mut words = label.split_whitespace().peekable();
+    while let Some(word) = words.next_if(|w| {
+        w.bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+            && shown.len() + w.len() < 40
+    }) {
+        if !shown.is_empty() {
+            shown.push(' ');
+        }
+        shown.push_str(word);
+    }
+    if words.peek().is_some() {
+        shown.push_str("...");
+    }
+    shown
 }
 
 /// The private-key block, skipping `EC PARAMETERS` that `openssl ecparam -genkey` writes first.

@@ -368,6 +368,23 @@ fn iat_in_the_future() {
 }
 
 #[test]
+fn a_clock_at_the_end_of_time_is_judged_not_overflowed() {
+    // Found by fuzz/ (target doctor): `now + 60` overflowed for a `--now`
+    // near u64::MAX (a panic in debug builds, a wrapped verdict in release).
+    let token = craft(GOOD_HEADER, &good_claims());
+    for now in [u64::MAX, u64::MAX - 60, u64::MAX - 59] {
+        let report = doctor().examine(&token, UnixTime::from_secs(now));
+        assert_eq!(
+            report.check(CheckId::PayloadIat).unwrap().status,
+            Status::Pass
+        );
+        let exp = report.check(CheckId::PayloadExp).unwrap();
+        assert_eq!(exp.status, Status::Fail);
+        assert!(exp.message.contains("expired"), "{exp:?}");
+    }
+}
+
+#[test]
 fn alg_hs256() {
     let token = craft_with(
         KEY,

@@ -19,7 +19,7 @@ pub(super) fn check_iat(claims: &Map<String, Value>, now: UnixTime) -> Check {
         Err(check) => return check,
     };
     let iat_t = UnixTime::from_secs(iat);
-    if iat > now.secs() + FUTURE_IAT_TOLERANCE_SECS {
+    if iat > now.secs().saturating_add(FUTURE_IAT_TOLERANCE_SECS) {
         return Check::fail(
             ID,
             format!(

@@ -141,6 +141,51 @@ fn errors_and_debug_hold_no_key_material() {
 }
 
 #[test]
+fn a_begin_line_without_its_dashes_is_not_quoted_with_the_key() {
+    // Found by fuzz/ (target p8): when the BEGIN line lost its closing
+    // dashes, the label ran on to the END line's dashes, and the Truncated
+    // error quoted the whole base64 body, the private key, as the label.
+    let secret_line = |pem: &str| {
+        let line = pem
+            .lines()
+            .find(|l| !l.is_empty() && !l.starts_with("-----"));
+        line.unwrap().to_owned()
+    };
+    let sec1_key = SEC1.split("-----END EC PARAMETERS-----").nth(1).unwrap();
+    for (pem, label) in [(APPLE_SHAPED, "PRIVATE KEY"), (sec1_key, "EC PRIVATE KEY")] {
+        let body = secret_line(pem);
+        let opening = format!("{label}-----");
+        let lines = pem.replacen(&opening, label, 1);
+        let one_line = lines.replace('\n', " ");
+        let no_end = pem
+            .replacen(&opening, label, 1)
+            .replace(&format!("-----END {label}-----"), "");
+        for text in [lines, one_line, no_end] {
+            let e = err(&text);
+            assert!(
+                matches!(&e, KeyError::Truncated { label: l } if l.trim_end_matches("...") == label),
+                "{e:?}"
+            );
+            let shown = format!("{e:?} {e}");
+            assert!(!shown.contains(&body[..12]), "{shown}");
+        }
+    }
+    // A label that its END line confirms is still quoted as written.
+    let odd = "-----BEGIN my key-----\nAAAA\n-----END my key-----\n";
+    assert_eq!(
+        err(odd),
+        KeyError::UnknownLabel {
+            label: "my key".into()
+        }
+    );
+    assert_eq!(shown_label("X509 CRL"), "X509 CRL");
+    assert_eq!(
+        shown_label("EC PRIVATE KEY MHcCAQEEIA"),
+        "EC PRIVATE KEY..."
+    );
+}
+
+#[test]
 fn key_id_comes_from_apple_file_name() {
     let kid = key_id_from_file_name(Path::new("/x/AuthKey_ABC123DEFG.p8")).unwrap();
     assert_eq!(kid.as_str(), "ABC123DEFG");
