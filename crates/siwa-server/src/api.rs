@@ -19,7 +19,7 @@ use crate::cookies;
 use crate::crypto::sha256;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
-use crate::session::{check, new_refresh_token, TokenUse};
+use crate::session::{new_refresh_token, TokenUse};
 use crate::signin::{self, CompleteError, Session};
 use crate::store::{Rotation, User};
 
@@ -238,9 +238,14 @@ fn caller(app: &AppState, headers: &HeaderMap) -> Option<(String, String)> {
                 .or_else(|| v.strip_prefix("bearer "))
         });
     let claims = match bearer {
-        Some(token) => check(&app.keys, token.trim(), issuer, TokenUse::Access, now),
-        None => cookies::read(headers, cookies::SESSION)
-            .and_then(|t| check(&app.keys, t, issuer, TokenUse::Web, now)),
+        Some(token) => {
+            app.verified_tokens
+                .check(&app.keys, token.trim(), issuer, TokenUse::Access, now)
+        }
+        None => cookies::read(headers, cookies::SESSION).and_then(|t| {
+            app.verified_tokens
+                .check(&app.keys, t, issuer, TokenUse::Web, now)
+        }),
     }?;
     Some((claims.sub, claims.sid))
 }

@@ -18,6 +18,7 @@ use crate::config::{ConfigError, Settings};
 use crate::keys::ServiceKeys;
 use crate::limits::Limiter;
 use crate::metrics::Metrics;
+use crate::session::VerifiedTokens;
 use crate::store::Store;
 
 /// Largest response read from Apple.
@@ -40,6 +41,8 @@ pub struct AppState {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) metrics: Metrics,
     pub(crate) limiter: Limiter,
+    /// Access tokens and session cookies already verified.
+    pub(crate) verified_tokens: VerifiedTokens,
 }
 
 impl fmt::Debug for AppState {
@@ -127,6 +130,7 @@ impl AppState {
             redirect_uri,
             clock,
             metrics: Metrics::default(),
+            verified_tokens: VerifiedTokens::default(),
         })
     }
 

@@ -48,9 +48,21 @@ impl PostgresStore {
     /// call [`Store::migrate`], or use [`super::connect`], which does.
     pub async fn connect(database_url: &str) -> StoreResult<Self> {
         let options = PgConnectOptions::from_str(database_url)?;
+        // A ping before every use is a round trip to the server per query:
+        // only a connection idle for a while (the server may have restarted
+        // or a middlebox dropped it since) is checked first.
         let pool = PgPoolOptions::new()
             .max_connections(pool_size())
             .acquire_timeout(ACQUIRE_TIMEOUT)
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for >= PING_WHEN_IDLE {
+                        sqlx::Connection::ping(conn).await?;
+                    }
+                    Ok(true)
+                })
+            })
             .connect_with(options)
             .await?;
         Ok(Self {
@@ -737,6 +749,8 @@ const USER_COLUMNS: &str = "id, email, email_verified, is_private_email, email_f
                             first_name, last_name, real_user_status, created_at, last_login_at";
 const LINK_COLUMNS: &str = "user_id, client_id, token_ciphertext, revoked";
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+/// A pooled connection idle this long is pinged before it is used.
+const PING_WHEN_IDLE: Duration = Duration::from_secs(10);
 /// Expired rows deleted per opportunistic purge.
 const PURGE_BATCH: i64 = 100;
 /// Sign-in transactions tried before a lost race is reported.

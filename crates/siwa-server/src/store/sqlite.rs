@@ -57,14 +57,19 @@ impl SqliteStore {
             SqlitePoolOptions::new()
                 .max_connections(1)
                 .min_connections(1)
+                .test_before_acquire(false)
                 .idle_timeout(None)
                 .max_lifetime(None)
                 .acquire_timeout(ACQUIRE_TIMEOUT)
                 .connect_with(options)
                 .await?
         } else {
+            // No ping before each use: a connection to a local file cannot
+            // have been dropped by a peer, and the ping is a round trip to the
+            // connection's worker thread that cost as much as the query.
             SqlitePoolOptions::new()
                 .max_connections(pool_size())
+                .test_before_acquire(false)
                 .acquire_timeout(ACQUIRE_TIMEOUT)
                 .connect_with(options.journal_mode(SqliteJournalMode::Wal))
                 .await?
