@@ -738,11 +738,14 @@ fn link_from_row(row: &PgRow) -> Result<AppleLink, sqlx::Error> {
     })
 }
 
-/// Two connections per core: requests are short transactions that mostly
-/// wait on the network, and several replicas share the server's limit.
+/// Four connections per core, at least 8: requests are short transactions
+/// that mostly wait on the round trip to the server, so a request holds a
+/// connection far longer than it holds a core (with 2 per core, a one-core
+/// service queued `GET /me` on its 4 connections); several replicas share the
+/// server's limit, hence the cap.
 fn pool_size() -> u32 {
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-    u32::try_from(cores * 2).unwrap_or(u32::MAX).clamp(4, 32)
+    u32::try_from(cores * 4).unwrap_or(u32::MAX).clamp(8, 32)
 }
 
 const USER_COLUMNS: &str = "id, email, email_verified, is_private_email, email_forwarding, \
