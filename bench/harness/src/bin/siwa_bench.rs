@@ -72,8 +72,15 @@ fn main() {
         ["run", op, implementation, secs, dir] => secs
             .parse::<f64>()
             .map_err(Error::from)
-            .and_then(|secs| run(op, implementation, secs, Path::new(dir))),
-        _ => Err("usage: siwa-bench fixtures DIR | siwa-bench run OP IMPL SECONDS DIR".into()),
+            .and_then(|secs| run(op, implementation, Budget::CpuSeconds(secs), Path::new(dir))),
+        ["count", op, implementation, n, dir] => n
+            .parse::<u64>()
+            .map_err(Error::from)
+            .and_then(|n| run(op, implementation, Budget::Count(n), Path::new(dir))),
+        _ => Err(
+            "usage: siwa-bench fixtures DIR | siwa-bench run OP IMPL SECONDS DIR | siwa-bench count OP IMPL N DIR"
+                .into(),
+        ),
     };
     if let Err(e) = result {
         eprintln!("siwa-bench: {e}");
@@ -266,7 +273,7 @@ impl Fixtures {
     }
 }
 
-fn run(op: &str, implementation: &str, secs: f64, dir: &Path) -> Result<(), Error> {
+fn run(op: &str, implementation: &str, secs: Budget, dir: &Path) -> Result<(), Error> {
     let f = Fixtures::load(dir)?;
     let ops = match (op, implementation) {
         ("verify_id_token", "siwa-kit") => {
@@ -359,10 +366,33 @@ fn run(op: &str, implementation: &str, secs: f64, dir: &Path) -> Result<(), Erro
     Ok(())
 }
 
-/// Runs `f` for a warm-up, then until `secs` of process CPU time are spent.
-/// Returns (operations, CPU seconds) of the measured part.
-fn measure(secs: f64, mut f: impl FnMut() -> Result<(), Error>) -> Result<(u64, f64), Error> {
+/// How long a run lasts.
+#[derive(Clone, Copy)]
+enum Budget {
+    /// A warm-up, then this much process CPU time.
+    CpuSeconds(f64),
+    /// One call, then exactly this many operations (for instruction counts:
+    /// `valgrind --tool=callgrind`, N and 0, the difference over N).
+    Count(u64),
+}
+
+/// Runs `f` as the budget says. Returns (operations, CPU seconds) of the
+/// measured part.
+fn measure(budget: Budget, mut f: impl FnMut() -> Result<(), Error>) -> Result<(u64, f64), Error> {
     const BATCH: u64 = 32;
+    let secs = match budget {
+        Budget::CpuSeconds(secs) => secs,
+        Budget::Count(n) => {
+            // One call first, in every run: one-time costs (the random
+            // generator's seeding on the first signature) then cancel out.
+            f()?;
+            let start = cpu_time();
+            for _ in 0..n {
+                f()?;
+            }
+            return Ok((n, cpu_time() - start));
+        }
+    };
     let warm_up_end = cpu_time() + (secs / 10.0).min(0.5);
     while cpu_time() < warm_up_end {
         for _ in 0..BATCH {
