@@ -809,7 +809,7 @@ def main():
             first.prepare()
             keys["settings"] = first.settings
             backends.append((first, lambda n: postgres(f"siwa_load_{n}")))
-        else:
+        elif not a.no_pg:
             bench.results["notes"].append(f"PostgreSQL was not reachable at {a.pg}: SQLite only.")
         if a.no_sqlite:
             backends = backends[1:]
