@@ -17,9 +17,7 @@ use crate::mint::{first_login_user, Binding};
 use crate::pages::{consent_page, form_post_page};
 use crate::random::apple_token;
 use crate::reply::{apple_json, Form, Refusal};
-use crate::state::{
-    AccessGrant, CodeGrant, Grant, RefreshGrant, Revocation, ACCESS_TTL_SECS, CODE_TTL_SECS,
-};
+use crate::state::{AccessGrant, Grant, RefreshGrant, Revocation, ACCESS_TTL_SECS};
 use crate::App;
 
 /// The parameters of an authorization request, validated.
@@ -350,26 +348,7 @@ fn answer(app: &App, request: &AuthRequest, user: &RawUser, hide_email: bool) ->
         auth_time: now,
         native: false,
     };
-    let code = apple_token('c');
-    let first = {
-        let mut inner = app.store.lock();
-        let first = inner
-            .durable
-            .authorized
-            .insert((user.id.clone(), request.client_id.clone()));
-        inner.codes.retain(|_, c| c.expires_at > now);
-        inner.codes.insert(
-            code.clone(),
-            CodeGrant {
-                grant: grant.clone(),
-                redirect_uri: Some(request.redirect_uri.clone()),
-                expires_at: now + CODE_TTL_SECS,
-                used: false,
-            },
-        );
-        app.store.save(&inner);
-        first
-    };
+    let (code, first) = app.issue_code(&grant, Some(request.redirect_uri.clone()), now);
     let mut fields = vec![("code", code.clone())];
     if request.with_id_token {
         match app.sign_id_token(&grant, Binding::Code(&code), true, now) {

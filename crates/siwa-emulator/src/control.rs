@@ -13,8 +13,7 @@ use serde_json::{json, Value};
 use crate::faults::Fault;
 use crate::keys::RsaSigner;
 use crate::mint::{first_login_user, Binding};
-use crate::random::apple_token;
-use crate::state::{CodeGrant, Grant, CODE_TTL_SECS};
+use crate::state::Grant;
 use crate::App;
 
 /// The event types Apple sends.
@@ -78,26 +77,7 @@ pub(crate) async fn native(
         auth_time: now,
         native: true,
     };
-    let code = apple_token('c');
-    let first = {
-        let mut inner = app.store.lock();
-        let first = inner
-            .durable
-            .authorized
-            .insert((user.id.clone(), request.client_id.clone()));
-        inner.codes.retain(|_, c| c.expires_at > now);
-        inner.codes.insert(
-            code.clone(),
-            CodeGrant {
-                grant: grant.clone(),
-                redirect_uri: None,
-                expires_at: now + CODE_TTL_SECS,
-                used: false,
-            },
-        );
-        app.store.save(&inner);
-        first
-    };
+    let (code, first) = app.issue_code(&grant, None, now);
     let identity_token = match app.sign_id_token(&grant, Binding::Code(&code), true, now) {
         Ok(token) => token,
         Err(refusal) => return refusal.into_response(),

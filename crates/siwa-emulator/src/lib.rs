@@ -257,6 +257,35 @@ impl App {
             .map_err(|_| Refusal::new("server_error", "signing failed"))
     }
 
+    /// Issues an authorization code for `grant` (5 minutes, single use) and
+    /// records the authorization; `true` when it is the user's first for
+    /// this client (Apple then sends the `user` JSON).
+    pub(crate) fn issue_code(
+        &self,
+        grant: &Grant,
+        redirect_uri: Option<String>,
+        now: u64,
+    ) -> (String, bool) {
+        let code = random::apple_token('c');
+        let mut inner = self.store.lock();
+        let first = inner
+            .durable
+            .authorized
+            .insert((grant.user_id.clone(), grant.client_id.clone()));
+        inner.codes.retain(|_, c| c.expires_at > now);
+        inner.codes.insert(
+            code.clone(),
+            state::CodeGrant {
+                grant: grant.clone(),
+                redirect_uri,
+                expires_at: now + state::CODE_TTL_SECS,
+                used: false,
+            },
+        );
+        self.store.save(&inner);
+        (code, first)
+    }
+
     /// Revokes the user's refresh tokens for the client and forgets the
     /// authorization, so the next sign-in sends `user` again (as Apple does).
     pub(crate) fn forget_authorization(&self, grant: &Grant) {
