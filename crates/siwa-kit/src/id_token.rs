@@ -47,12 +47,12 @@ use aws_lc_rs::constant_time::verify_slices_are_equal;
 use aws_lc_rs::digest::{digest, SHA256};
 use thiserror::Error;
 
-use crate::claims::wire::{cut, Wire, WireClaims};
+use crate::claims::wire::{cut, Item, Wire, WireClaims};
 use crate::claims::{ClaimError, Claims, Nonce, RealUserStatus, Text};
 use crate::clock::{Clock, SystemClock, UnixTime};
 use crate::ids::ClientId;
 use crate::jwks::{KeyCache, KeyError};
-use crate::jws::{self, JwsError, Members, Segment, MAX_RSA_SIGNATURE_LEN};
+use crate::jws::{self, JwsError, Members, Parts, RsaPublicKey, Segment, MAX_RSA_SIGNATURE_LEN};
 
 /// Apple's issuer, the default.
 pub const APPLE_ISSUER: &str = "https://appleid.apple.com";
@@ -322,8 +322,21 @@ impl Verifier {
         token: &str,
         nonce: &NoncePolicy,
     ) -> Result<Claims, VerifyError> {
+        let parts = jws::split(token)?;
+        let key = self.signing_key(parts).await?;
+        self.claims(parts, &key, nonce)
+    }
+
+    /// Steps 3 (the signature) to 5, once the key is in hand. Synchronous, so
+    /// its buffers live on the stack rather than in the caller's future.
+    fn claims(
+        &self,
+        parts: Parts<'_>,
+        key: &RsaPublicKey,
+        nonce: &NoncePolicy,
+    ) -> Result<Claims, VerifyError> {
         let mut members = Members::default();
-        let payload = self.signed_payload(token, &mut members).await?;
+        let payload = signed_payload(parts, key, &mut members)?;
         let mut wire = WireClaims::from_object(&payload, &members);
         let registered = self.check_registered(&mut wire)?;
         let text = |value: Cow<'_, str>| Text::of(&payload, value);
@@ -367,36 +380,17 @@ impl Verifier {
         Ok(claims)
     }
 
-    /// Steps 1 to 3, and the payload checked as strict JSON. Every segment's
-    /// encoding is checked before the signature (so a malformed token gets a
-    /// precise error); the payload's JSON is read only after it.
-    /// `members` is filled with the spans of the payload's members.
-    pub(crate) async fn signed_payload(
+    /// Steps 1 to 3 up to the signature: the header is checked and the key
+    /// it names is taken from the key set (which may fetch Apple's keys). The
+    /// future holds only the header's small buffer; [`signed_payload`] does
+    /// the rest without waiting.
+    pub(crate) async fn signing_key(
         &self,
-        token: &str,
-        members: &mut Members,
-    ) -> Result<String, VerifyError> {
-        let parts = jws::split(token)?;
+        parts: Parts<'_>,
+    ) -> Result<Arc<RsaPublicKey>, VerifyError> {
         let mut header_buf = [0u8; HEADER_BUF_LEN];
-        let header =
-            jws::decode_segment_buffered(parts.header(), Segment::Header, &mut header_buf)?;
-        let header = jws::strict_object(&header, Segment::Header, members)?;
-        let kid = check_header(header, members)?;
-        let payload = parts.decode(Segment::Payload)?;
-        let mut buf = [0u8; SIGNATURE_BUF_LEN];
-        let signature = jws::decode_segment_into(parts.signature(), Segment::Signature, &mut buf)?;
-        let key = self.keys.key(&kid).await?;
-        jws::verify_rs256(&key, parts.signing_input(), signature)
-            .map_err(|_| VerifyError::Signature { kid: cut(&kid) })?;
-        jws::strict_object(&payload, Segment::Payload, members)?;
-        // strict_object has just checked the bytes are UTF-8.
-        let payload = String::from_utf8(payload).map_err(|e| {
-            VerifyError::Jws(JwsError::Utf8 {
-                segment: Segment::Payload,
-                offset: e.utf8_error().valid_up_to(),
-            })
-        })?;
-        Ok(payload)
+        let kid = header_kid(parts, &mut header_buf)?;
+        Ok(self.keys.key(&kid).await?)
     }
 
     /// `iss`, `aud`/`azp`, `exp`, `iat`, `nbf`.
@@ -468,12 +462,12 @@ impl Verifier {
                 let mut values = Vec::with_capacity(items.len());
                 for item in items {
                     match item {
-                        Wire::Str(s) => values.push(s),
-                        other => {
+                        Item::Str(s) => values.push(s),
+                        Item::Other(kind) => {
                             return Err(ClaimError::Type {
                                 claim: "aud",
                                 expected: "a string or an array of strings",
-                                found: if matches!(other, Wire::Array(_)) {
+                                found: if kind == Wire::Array(Vec::new()).kind() {
                                     "an array holding an array"
                                 } else {
                                     "an array holding a non-string"
@@ -533,6 +527,77 @@ const HEADER_BUF_LEN: usize = 128;
 
 /// Room for the longest RS256 signature plus base64's rounding.
 const SIGNATURE_BUF_LEN: usize = MAX_RSA_SIGNATURE_LEN + 8;
+
+/// The rest of step 3 and the payload checked as strict JSON: `members` is
+/// filled with the spans of the payload's members. Both segments' encodings
+/// are checked before the signature (so a malformed token gets a precise
+/// error); the payload's JSON is read only after it.
+pub(crate) fn signed_payload(
+    parts: Parts<'_>,
+    key: &RsaPublicKey,
+    members: &mut Members,
+) -> Result<String, VerifyError> {
+    let payload = parts.decode(Segment::Payload)?;
+    let mut buf = [0u8; SIGNATURE_BUF_LEN];
+    let signature = jws::decode_segment_into(parts.signature(), Segment::Signature, &mut buf)?;
+    if jws::verify_rs256(key, parts.signing_input(), signature).is_err() {
+        // Cold: the header is read again for the key id to report.
+        let mut header_buf = [0u8; HEADER_BUF_LEN];
+        let kid = header_kid(parts, &mut header_buf).map_or_else(|_| String::new(), |k| cut(&k));
+        return Err(VerifyError::Signature { kid });
+    }
+    let payload = String::from_utf8(payload).map_err(|e| {
+        VerifyError::Jws(JwsError::Utf8 {
+            segment: Segment::Payload,
+            offset: e.utf8_error().valid_up_to(),
+        })
+    })?;
+    jws::strict_object_text(&payload, Segment::Payload, members)?;
+    Ok(payload)
+}
+
+/// Steps 1 and 2: the header decoded and checked, and its `kid`.
+fn header_kid<'b>(
+    parts: Parts<'_>,
+    header_buf: &'b mut [u8; HEADER_BUF_LEN],
+) -> Result<Cow<'b, str>, VerifyError> {
+    let header = jws::decode_segment_buffered(parts.header(), Segment::Header, header_buf)?;
+    let header = match header {
+        Cow::Borrowed(bytes) => bytes,
+        // Larger than Apple's headers ever are: parsed from its own copy.
+        Cow::Owned(bytes) => {
+            let mut members = Members::default();
+            let text = jws::strict_object(&bytes, Segment::Header, &mut members)?;
+            return Ok(Cow::Owned(check_header(text, &members)?.into_owned()));
+        }
+    };
+    if let Some(kid) = plain_header_kid(header) {
+        return Ok(Cow::Borrowed(kid));
+    }
+    let mut members = Members::default();
+    let text = jws::strict_object(header, Segment::Header, &mut members)?;
+    check_header(text, &members)
+}
+
+/// The `kid` of a header written the way Apple writes it,
+/// `{"kid":"…","alg":"RS256"}` (or with `alg` first), with a `kid` of
+/// printable ASCII other than `"` and `\`. Such a header is, byte for byte,
+/// strict JSON with exactly these two members, so [`check_header`] would
+/// accept it with the same `kid`; every other header goes through the parser.
+fn plain_header_kid(header: &[u8]) -> Option<&str> {
+    const LAYOUTS: [(&[u8], &[u8]); 2] = [
+        (br#"{"kid":""#, br#"","alg":"RS256"}"#),
+        (br#"{"alg":"RS256","kid":""#, br#""}"#),
+    ];
+    LAYOUTS.iter().find_map(|(prefix, suffix)| {
+        let kid = header.strip_prefix(*prefix)?.strip_suffix(*suffix)?;
+        let plain = |b: &u8| matches!(b, b' '..=b'~') && *b != b'"' && *b != b'\\';
+        if kid.is_empty() || !kid.iter().all(plain) {
+            return None;
+        }
+        std::str::from_utf8(kid).ok()
+    })
+}
 
 /// Checks the header (already strict JSON) and returns its `kid`.
 fn check_header<'h>(json: &'h str, members: &Members) -> Result<Cow<'h, str>, VerifyError> {

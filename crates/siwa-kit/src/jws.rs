@@ -195,13 +195,20 @@ pub fn split(token: &str) -> Result<Parts<'_>, JwsError> {
             max: MAX_TOKEN_LEN,
         });
     }
-    let mut dots = token.match_indices('.').map(|(i, _)| i);
-    match (dots.next(), dots.next(), dots.next()) {
-        (Some(header_end), Some(payload_end), None) => Ok(Parts {
-            token,
-            header_end,
-            payload_end,
-        }),
+    // The first and the last dot, searched from each end with the CPU's
+    // vector instructions: only the payload is scanned in full.
+    let bytes = token.as_bytes();
+    match (memchr::memchr(b'.', bytes), memchr::memrchr(b'.', bytes)) {
+        (Some(header_end), Some(payload_end))
+            if header_end < payload_end
+                && memchr::memchr(b'.', &bytes[header_end + 1..payload_end]).is_none() =>
+        {
+            Ok(Parts {
+                token,
+                header_end,
+                payload_end,
+            })
+        }
         _ => Err(JwsError::SegmentCount {
             count: token.matches('.').count() + 1,
         }),
@@ -210,11 +217,7 @@ pub fn split(token: &str) -> Result<Parts<'_>, JwsError> {
 
 /// Decodes canonical unpadded base64url, naming the segment on failure.
 pub fn decode_segment(text: &str, segment: Segment) -> Result<Vec<u8>, JwsError> {
-    let mut out = vec![0u8; base64url::decoded_len(text).unwrap_or(0)];
-    let len = base64url::decode_into(text, &mut out)
-        .map_err(|reason| JwsError::Base64 { segment, reason })?;
-    out.truncate(len);
-    Ok(out)
+    base64url::decode(text).map_err(|reason| JwsError::Base64 { segment, reason })
 }
 
 /// Decodes canonical unpadded base64url into `out`, naming the segment on
@@ -273,6 +276,15 @@ pub(crate) fn strict_object<'b>(
     members: &mut Members,
 ) -> Result<&'b str, JwsError> {
     strict_json::check_object(bytes, members).map_err(|problem| problem_error(problem, segment))
+}
+
+/// [`strict_object`] for a segment already decoded into a `String`.
+pub(crate) fn strict_object_text(
+    text: &str,
+    segment: Segment,
+    members: &mut Members,
+) -> Result<(), JwsError> {
+    strict_json::check_text(text, members).map_err(|problem| problem_error(problem, segment))
 }
 
 /// [`strict_json`] for JSON that is not a JWS segment (a key set, a

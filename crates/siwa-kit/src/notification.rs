@@ -27,7 +27,7 @@ use thiserror::Error;
 use crate::claims::wire::{cut, Wire, WireClaims};
 use crate::claims::ClaimError;
 use crate::clock::UnixTime;
-use crate::id_token::{take, Verifier, VerifyError};
+use crate::id_token::{signed_payload, take, Verifier, VerifyError};
 use crate::jws::{self, Members};
 
 /// Largest notification body accepted: a JWT of [`jws::MAX_TOKEN_LEN`] plus JSON.
@@ -195,8 +195,20 @@ impl Verifier {
         &self,
         token: &str,
     ) -> Result<Notification, NotificationError> {
+        let parts = jws::split(token).map_err(VerifyError::from)?;
+        let key = self.signing_key(parts).await?;
+        self.notification(parts, &key)
+    }
+
+    /// The notification in a token whose key is in hand (synchronous, so its
+    /// buffers stay out of the caller's future).
+    fn notification(
+        &self,
+        parts: jws::Parts<'_>,
+        key: &jws::RsaPublicKey,
+    ) -> Result<Notification, NotificationError> {
         let mut members = Members::default();
-        let payload = self.signed_payload(token, &mut members).await?;
+        let payload = signed_payload(parts, key, &mut members)?;
         let mut wire = WireClaims::from_object(&payload, &members);
         let registered = self.check_registered(&mut wire)?;
         let events = take(&mut wire.events)

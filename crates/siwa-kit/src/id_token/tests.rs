@@ -95,3 +95,38 @@ fn errors_never_show_the_nonce() {
         "{text}"
     );
 }
+
+#[test]
+fn plain_headers_skip_the_parser_with_the_same_kid() {
+    for json in [
+        r#"{"kid":"W6WcOKB","alg":"RS256"}"#,
+        r#"{"alg":"RS256","kid":"eXaunmL"}"#,
+        r#"{"kid":"a b~!#$%&'()*+,-./:;<=>?@[]^_`{|}","alg":"RS256"}"#,
+    ] {
+        let fast = plain_header_kid(json.as_bytes()).expect(json);
+        assert_eq!(fast, header_of(json).unwrap(), "{json}");
+    }
+}
+
+#[test]
+fn other_headers_go_through_the_parser() {
+    for json in [
+        // Anything but Apple's two members, byte for byte.
+        r#"{"kid":"A","alg":"RS256","crit":["exp"]}"#,
+        r#"{"kid":"A","alg":"HS256"}"#,
+        r#"{"kid":"A", "alg":"RS256"}"#,
+        r#"{"kid":"A","alg":"RS256"} "#,
+        r#"{"kid":"","alg":"RS256"}"#,
+        r#"{"alg":"RS256","kid":""}"#,
+        // A kid that would need the parser: escapes, quotes, control or non-ASCII.
+        r#"{"kid":"\u0041","alg":"RS256"}"#,
+        r#"{"kid":"A\"","alg":"RS256"}"#,
+        "{\"kid\":\"A\u{1}\",\"alg\":\"RS256\"}",
+        r#"{"kid":"é","alg":"RS256"}"#,
+        // A second alg smuggled inside what would be the kid.
+        r#"{"kid":"A","alg":"none","kid":"B","alg":"RS256"}"#,
+        r#"{"alg":"RS256","kid":"A","alg":"none","kid":"B"}"#,
+    ] {
+        assert_eq!(plain_header_kid(json.as_bytes()), None, "{json}");
+    }
+}

@@ -56,15 +56,32 @@ pub(crate) fn check(bytes: &[u8]) -> Result<&str, Problem> {
 /// of the top-level object's members, so that reading them needs no second
 /// parser.
 pub(crate) fn check_object<'b>(bytes: &'b [u8], members: &mut Members) -> Result<&'b str, Problem> {
+    let text = std::str::from_utf8(bytes).map_err(|e| Problem::Utf8 {
+        offset: e.valid_up_to(),
+    })?;
+    check_text(text, members)?;
+    Ok(text)
+}
+
+/// [`check_object`] for bytes already known to be UTF-8 (so they are not
+/// validated twice).
+pub(crate) fn check_text(text: &str, members: &mut Members) -> Result<(), Problem> {
+    let bytes = text.as_bytes();
     if u32::try_from(bytes.len()).is_err() {
         return Err(Problem::Syntax {
             offset: 0,
             expected: "a text shorter than 4 GiB",
         });
     }
-    let text = std::str::from_utf8(bytes).map_err(|e| Problem::Utf8 {
-        offset: e.valid_up_to(),
-    })?;
+    members.clear();
+    if flat_object(bytes, members).is_some() {
+        return Ok(());
+    }
+    scan(bytes, members)
+}
+
+/// The general scanner: any JSON, every error named.
+fn scan(bytes: &[u8], members: &mut Members) -> Result<(), Problem> {
     let mut scanner = Scanner {
         bytes,
         at: 0,
@@ -75,8 +92,7 @@ pub(crate) fn check_object<'b>(bytes: &'b [u8], members: &mut Members) -> Result
         last_string_escaped: false,
     };
     scanner.members.clear();
-    scanner.document()?;
-    Ok(text)
+    scanner.document()
 }
 
 /// One member of the top-level object: byte ranges of its name (between the
@@ -128,12 +144,25 @@ impl Members {
         self.spill.clear();
     }
 
+    // Inlined, so the member is written in place: passed through memory, it
+    // would be read back wider than it was written, and such a load waits.
+    #[inline(always)]
     fn push(&mut self, member: Member) {
         match self.inline.get_mut(self.len) {
             Some(slot) => *slot = member,
             None => self.spill.push(member),
         }
         self.len += 1;
+    }
+
+    /// The i-th member.
+    fn get(&self, index: usize) -> Option<&Member> {
+        if index >= self.len {
+            return None;
+        }
+        self.inline
+            .get(index)
+            .or_else(|| self.spill.get(index - INLINE_MEMBERS))
     }
 
     /// Every member, in order.
@@ -290,9 +319,11 @@ impl<'a> Scanner<'a, '_> {
                     }
                 }
                 State::Key => {
-                    self.member_name()?;
+                    let key = self.member_name()?;
                     if self.frames.len == 1 {
-                        self.pending = Some((self.keys.get(self.keys.len - 1), 0));
+                        // The key as returned, not read back from `keys`: a
+                        // load of what was just stored field by field stalls.
+                        self.pending = Some((key, 0));
                     }
                     self.whitespace();
                     self.expect(b':', "':' after a member name")?;
@@ -388,18 +419,19 @@ impl<'a> Scanner<'a, '_> {
         result
     }
 
-    fn member_name(&mut self) -> Result<(), Problem> {
+    fn member_name(&mut self) -> Result<Key, Problem> {
         if self.peek() != Some(b'"') {
             return Err(self.syntax("a member name in double quotes"));
         }
         let start = self.at + 1;
         let escaped = self.string()?;
-        self.keys.push(Key {
+        let key = Key {
             start: start as u32,
             end: (self.at - 1) as u32,
             escaped,
-        });
-        Ok(())
+        };
+        self.keys.push(key);
+        Ok(key)
     }
 
     /// The member names from `from` on are all different.
@@ -409,21 +441,12 @@ impl<'a> Scanner<'a, '_> {
             return Ok(());
         }
         let all_plain = (from..self.keys.len).all(|i| !self.keys.get(i).escaped);
-        if count <= 64 && all_plain {
-            // A 64-bit filter on (length, first byte, last byte): names are
-            // compared only when their bit was already set.
-            let mut seen = 0u64;
-            for i in from..self.keys.len {
-                let a = self.raw(self.keys.get(i));
-                let first = a.first().copied().unwrap_or(0);
-                let last = a.last().copied().unwrap_or(0);
-                let bit = 1u64 << ((a.len() * 7 + usize::from(first) + usize::from(last) * 3) & 63);
-                if seen & bit != 0 && (from..i).any(|j| self.raw(self.keys.get(j)) == a) {
-                    return Err(duplicate(a));
-                }
-                seen |= bit;
-            }
-            return Ok(());
+        if all_plain {
+            let name = |i: usize| self.raw(self.keys.get(from + i));
+            return match first_plain_duplicate(count, name) {
+                Some(name) => Err(duplicate(name)),
+                None => Ok(()),
+            };
         }
         let mut names: Vec<Cow<'_, [u8]>> = (from..self.keys.len)
             .map(|i| self.name(self.keys.get(i)))
@@ -456,11 +479,7 @@ impl<'a> Scanner<'a, '_> {
         self.at += 1;
         let mut escaped = false;
         loop {
-            let rest = self.bytes.get(self.at..).unwrap_or_default();
-            self.at += rest
-                .iter()
-                .position(|&b| !PLAIN[usize::from(b)])
-                .unwrap_or(rest.len());
+            self.at += plain_run(self.bytes.get(self.at..).unwrap_or_default());
             let Some(&byte) = self.bytes.get(self.at) else {
                 return Err(self.syntax("a closing '\"'"));
             };
@@ -532,44 +551,12 @@ impl<'a> Scanner<'a, '_> {
     }
 
     fn number(&mut self) -> Result<(), Problem> {
-        if self.peek() == Some(b'-') {
-            self.at += 1;
-        }
-        match self.peek() {
-            Some(b'0') => {
-                self.at += 1;
-                if matches!(self.peek(), Some(b'0'..=b'9')) {
-                    return Err(self.syntax("no leading zero in a number"));
-                }
+        match number_end(self.bytes, self.at) {
+            Ok(end) => {
+                self.at = end;
+                Ok(())
             }
-            Some(b'1'..=b'9') => self.digits(),
-            _ => return Err(self.syntax("a digit")),
-        }
-        if self.peek() == Some(b'.') {
-            self.at += 1;
-            self.required_digits()?;
-        }
-        if matches!(self.peek(), Some(b'e' | b'E')) {
-            self.at += 1;
-            if matches!(self.peek(), Some(b'+' | b'-')) {
-                self.at += 1;
-            }
-            self.required_digits()?;
-        }
-        Ok(())
-    }
-
-    fn required_digits(&mut self) -> Result<(), Problem> {
-        if !matches!(self.peek(), Some(b'0'..=b'9')) {
-            return Err(self.syntax("a digit"));
-        }
-        self.digits();
-        Ok(())
-    }
-
-    fn digits(&mut self) {
-        while matches!(self.peek(), Some(b'0'..=b'9')) {
-            self.at += 1;
+            Err((offset, expected)) => Err(Problem::Syntax { offset, expected }),
         }
     }
 
@@ -607,6 +594,154 @@ impl<'a> Scanner<'a, '_> {
     }
 }
 
+/// Where the number starting at `at` ends (RFC 8259: `-`, no leading zero,
+/// an optional fraction and exponent), or where and what was expected.
+fn number_end(bytes: &[u8], mut at: usize) -> Result<usize, (usize, &'static str)> {
+    let digit = |at: usize| matches!(bytes.get(at), Some(b'0'..=b'9'));
+    let digits = |mut at: usize| {
+        while digit(at) {
+            at += 1;
+        }
+        at
+    };
+    let required_digits = |at: usize| {
+        if digit(at) {
+            Ok(digits(at))
+        } else {
+            Err((at, "a digit"))
+        }
+    };
+    if bytes.get(at) == Some(&b'-') {
+        at += 1;
+    }
+    match bytes.get(at) {
+        Some(b'0') if digit(at + 1) => return Err((at + 1, "no leading zero in a number")),
+        Some(b'0') => at += 1,
+        Some(b'1'..=b'9') => at = digits(at),
+        _ => return Err((at, "a digit")),
+    }
+    if bytes.get(at) == Some(&b'.') {
+        at = required_digits(at + 1)?;
+    }
+    if matches!(bytes.get(at), Some(b'e' | b'E')) {
+        at += 1;
+        if matches!(bytes.get(at), Some(b'+' | b'-')) {
+            at += 1;
+        }
+        at = required_digits(at)?;
+    }
+    Ok(at)
+}
+
+/// The first name met twice among `count` names without escapes, `name(i)`
+/// giving the i-th as written.
+fn first_plain_duplicate<'b>(count: usize, name: impl Fn(usize) -> &'b [u8]) -> Option<&'b [u8]> {
+    if count <= 64 {
+        // A 64-bit filter on (length, first byte, last byte): names are
+        // compared only when their bit was already set.
+        let mut seen = 0u64;
+        for i in 0..count {
+            let a = name(i);
+            let first = a.first().copied().unwrap_or(0);
+            let last = a.last().copied().unwrap_or(0);
+            let bit = 1u64 << ((a.len() * 7 + usize::from(first) + usize::from(last) * 3) & 63);
+            if seen & bit != 0 && (0..i).any(|j| name(j) == a) {
+                return Some(a);
+            }
+            seen |= bit;
+        }
+        return None;
+    }
+    let mut names: Vec<&[u8]> = (0..count).map(&name).collect();
+    names.sort_unstable();
+    names
+        .windows(2)
+        .find(|pair| pair[0] == pair[1])
+        .map(|pair| pair[0])
+}
+
+/// The common case in one pass, without the general scanner's stack of
+/// containers: a top-level object whose member names hold no escapes and
+/// whose values are strings without escapes, numbers, `true`, `false` or
+/// `null` (Apple's payloads and headers). Fills `members` and returns
+/// `Some` only for a text the general scanner accepts with the same
+/// members; `None` (anything else, every error included) leaves the text to
+/// the general scanner.
+fn flat_object(bytes: &[u8], members: &mut Members) -> Option<()> {
+    let space = |mut at: usize| {
+        while matches!(bytes.get(at), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+            at += 1;
+        }
+        at
+    };
+    // The end of the string whose opening quote is at `at`, if it is plain.
+    let plain_string = |at: usize| {
+        let end = at + 1 + plain_run(bytes.get(at + 1..)?);
+        (bytes.get(end) == Some(&b'"')).then_some(end + 1)
+    };
+    let word = |at: usize, word: &[u8]| {
+        let end = at + word.len();
+        (bytes.get(at..end) == Some(word)).then_some(end)
+    };
+    let mut at = space(0);
+    if bytes.get(at) != Some(&b'{') {
+        return None;
+    }
+    at = space(at + 1);
+    if bytes.get(at) == Some(&b'}') {
+        at += 1;
+    } else {
+        loop {
+            if bytes.get(at) != Some(&b'"') {
+                return None;
+            }
+            let name_end = plain_string(at)?;
+            let colon = space(name_end);
+            if bytes.get(colon) != Some(&b':') {
+                return None;
+            }
+            let value_start = space(colon + 1);
+            let value_end = match bytes.get(value_start)? {
+                b'"' => plain_string(value_start)?,
+                b'-' | b'0'..=b'9' => number_end(bytes, value_start).ok()?,
+                b't' => word(value_start, b"true")?,
+                b'f' => word(value_start, b"false")?,
+                b'n' => word(value_start, b"null")?,
+                _ => return None,
+            };
+            members.push(Member {
+                name_start: u32::try_from(at + 1).ok()?,
+                name_end: u32::try_from(name_end - 1).ok()?,
+                name_escaped: false,
+                value_start: u32::try_from(value_start).ok()?,
+                value_end: u32::try_from(value_end).ok()?,
+                value_escaped: false,
+            });
+            at = space(value_end);
+            match bytes.get(at)? {
+                b',' => at = space(at + 1),
+                b'}' => {
+                    at += 1;
+                    break;
+                }
+                _ => return None,
+            }
+        }
+    }
+    if space(at) != bytes.len() {
+        return None;
+    }
+    let name = |i: usize| {
+        members.get(i).map_or(&[][..], |m| {
+            &bytes[m.name_start as usize..m.name_end as usize]
+        })
+    };
+    match first_plain_duplicate(members.len, name) {
+        Some(_) => None,
+        None => Some(()),
+    }
+}
+
 /// Bytes that stand for themselves inside a string: all but `"`, `\\` and
 /// the control characters.
 static PLAIN: [bool; 256] = {
@@ -620,6 +755,37 @@ static PLAIN: [bool; 256] = {
     table[b'\\' as usize] = false;
     table
 };
+
+/// How many bytes at the start of `bytes` are [`PLAIN`]: eight at a time,
+/// since strings are most of a token's payload.
+fn plain_run(bytes: &[u8]) -> usize {
+    const ONES: u64 = u64::from_le_bytes([1; 8]);
+    const HIGHS: u64 = u64::from_le_bytes([0x80; 8]);
+    // Flags (bit 7 of a byte) the bytes of `x` that are zero; the lowest flag
+    // is exact (a borrow only runs upward from a flagged byte).
+    let zeros = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
+    let mut chunks = bytes.chunks_exact(8);
+    let mut run = 0;
+    for chunk in &mut chunks {
+        let Ok(eight) = <[u8; 8]>::try_from(chunk) else {
+            break;
+        };
+        let x = u64::from_le_bytes(eight);
+        let below_space = x.wrapping_sub(ONES * 0x20) & !x & HIGHS;
+        let stop = zeros(x ^ (ONES * u64::from(b'"')))
+            | zeros(x ^ (ONES * u64::from(b'\\')))
+            | below_space;
+        if stop != 0 {
+            return run + (stop.trailing_zeros() / 8) as usize;
+        }
+        run += 8;
+    }
+    let tail = chunks.remainder();
+    run + tail
+        .iter()
+        .position(|&b| !PLAIN[usize::from(b)])
+        .unwrap_or(tail.len())
+}
 
 /// Longest member name quoted back in an error.
 const MAX_NAME_IN_ERROR: usize = 64;
@@ -691,6 +857,114 @@ mod tests {
 
     fn bad(text: &[u8]) -> Problem {
         check(text).expect_err(&String::from_utf8_lossy(text))
+    }
+
+    fn spans(members: &Members) -> Vec<(u32, u32, bool, u32, u32, bool)> {
+        members
+            .iter()
+            .map(|m| {
+                let Member {
+                    name_start,
+                    name_end,
+                    name_escaped,
+                    value_start,
+                    value_end,
+                    value_escaped,
+                } = *m;
+                (
+                    name_start,
+                    name_end,
+                    name_escaped,
+                    value_start,
+                    value_end,
+                    value_escaped,
+                )
+            })
+            .collect()
+    }
+
+    /// The fast path accepts only what the general scanner accepts, with the
+    /// same members.
+    fn same_as_general(bytes: &[u8]) -> bool {
+        let (mut fast, mut general) = (Members::default(), Members::default());
+        let flat = flat_object(bytes, &mut fast).is_some();
+        let scanned = scan(bytes, &mut general);
+        if flat {
+            assert_eq!(scanned, Ok(()), "{}", String::from_utf8_lossy(bytes));
+            assert_eq!(
+                spans(&fast),
+                spans(&general),
+                "{}",
+                String::from_utf8_lossy(bytes)
+            );
+        }
+        flat
+    }
+
+    #[test]
+    fn flat_objects_read_like_the_general_scanner() {
+        let apple = br#"{"iss":"https://appleid.apple.com","aud":"com.example.ios","exp":1700086400,"iat":1700000000,"sub":"001234.0f1e.1234","nonce_supported":true,"email_verified":"true","x":null,"f":-0.5e+3}"#;
+        assert!(same_as_general(apple));
+        assert!(same_as_general(b" { } "));
+        assert!(same_as_general(b"{ \"a\" :\t1 ,\n\"b\":\"\"}\r\n"));
+        // Left to the general scanner: nesting, escapes, duplicates, errors.
+        for text in [
+            &br#"{"a":[1]}"#[..],
+            br#"{"a":{}}"#,
+            br#"{"a\u0041":1}"#,
+            br#"{"a":"\n"}"#,
+            br#"{"a":1,"a":2}"#,
+            br#"{"a":01}"#,
+            br#"{"a":1,}"#,
+            br#"{"a":1} x"#,
+            br#"{"a":tru}"#,
+            b"{\"a\":\"\x01\"}",
+            br#"[1]"#,
+        ] {
+            assert!(!same_as_general(text), "{}", String::from_utf8_lossy(text));
+        }
+        // Every byte at every place of a small flat object.
+        let base = br#"{"ab":"cd","n":-12.5e3,"t":true,"z":null}"#;
+        for at in 0..base.len() {
+            for byte in 0..=255u8 {
+                let mut text = base.to_vec();
+                text[at] = byte;
+                same_as_general(&text);
+            }
+        }
+    }
+
+    #[test]
+    fn flat_objects_agree_on_the_fuzz_corpus() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/json");
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            return;
+        };
+        let mut flat = 0;
+        for entry in entries.flatten() {
+            let bytes = std::fs::read(entry.path()).unwrap_or_default();
+            flat += usize::from(same_as_general(&bytes));
+        }
+        assert!(flat > 0, "no flat object in {}", dir.display());
+    }
+
+    #[test]
+    fn plain_run_stops_where_a_byte_at_a_time_scan_does() {
+        // Every byte value at every position of a 24-byte run, with plain
+        // filler around it (ASCII, UTF-8 and 0x7f, 0xff).
+        for filler in [b'a', 0xc3, 0x7f, 0xff, b' '] {
+            for at in 0..24 {
+                for byte in 0..=255u8 {
+                    let mut bytes = vec![filler; 24];
+                    bytes[at] = byte;
+                    let expected = bytes
+                        .iter()
+                        .position(|&b| !PLAIN[usize::from(b)])
+                        .unwrap_or(bytes.len());
+                    assert_eq!(plain_run(&bytes), expected, "{filler:#x} {at} {byte:#x}");
+                }
+            }
+        }
     }
 
     #[test]
