@@ -29,6 +29,9 @@ pub enum StoreError {
     /// The database answered with an error or could not be reached.
     #[error("database error: {0}")]
     Database(#[source] sqlx::Error),
+    /// A read on the direct SQLite path failed.
+    #[error("database error: {0}")]
+    Read(#[source] rusqlite::Error),
     /// The schema could not be brought up to date.
     #[error("database migration failed: {0}")]
     Migrate(#[source] sqlx::migrate::MigrateError),

@@ -19,6 +19,7 @@
 //! single connection that lives as long as the store.
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -33,10 +34,14 @@ use super::{
     NewLogin, NewSession, Rotation, Store, StoreResult, User,
 };
 
+mod reader;
+
 /// The SQLite implementation of [`Store`].
 #[derive(Clone, Debug)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// The session check of every authenticated request (file databases).
+    reader: Option<Arc<reader::Reader>>,
 }
 
 impl SqliteStore {
@@ -61,7 +66,7 @@ impl SqliteStore {
                 .idle_timeout(None)
                 .max_lifetime(None)
                 .acquire_timeout(ACQUIRE_TIMEOUT)
-                .connect_with(options)
+                .connect_with(options.clone())
                 .await?
         } else {
             // No ping before each use: a connection to a local file cannot
@@ -71,10 +76,18 @@ impl SqliteStore {
                 .max_connections(pool_size())
                 .test_before_acquire(false)
                 .acquire_timeout(ACQUIRE_TIMEOUT)
-                .connect_with(options.journal_mode(SqliteJournalMode::Wal))
+                .connect_with(options.clone().journal_mode(SqliteJournalMode::Wal))
                 .await?
         };
-        Ok(Self { pool })
+        // Opened after the pool, which has created the file and set WAL mode.
+        let reader = if in_memory {
+            None
+        } else {
+            Some(Arc::new(
+                reader::Reader::open(options.get_filename()).map_err(super::StoreError::Read)?,
+            ))
+        };
+        Ok(Self { pool, reader })
     }
 
     async fn begin(&self) -> StoreResult<Transaction<'static, Sqlite>> {
@@ -374,6 +387,13 @@ impl Store for SqliteStore {
     }
 
     async fn session_user(&self, family_id: &str, user_id: &str) -> StoreResult<Option<User>> {
+        if let Some(reader) = &self.reader {
+            match reader.session_user(family_id, user_id) {
+                Ok(user) => return Ok(user),
+                Err(reader::ReadError::Failed(e)) => return Err(super::StoreError::Read(e)),
+                Err(reader::ReadError::Busy) => {}
+            }
+        }
         let row = sqlx::query(&format!(
             "SELECT {USER_COLUMNS} FROM users WHERE id = ?2 AND EXISTS \
              (SELECT 1 FROM session_families \
