@@ -463,11 +463,11 @@ impl Verifier {
                 for item in items {
                     match item {
                         Item::Str(s) => values.push(s),
-                        Item::Other(kind) => {
+                        other => {
                             return Err(ClaimError::Type {
                                 claim: "aud",
                                 expected: "a string or an array of strings",
-                                found: if kind == Wire::Array(Vec::new()).kind() {
+                                found: if matches!(other, Item::Array) {
                                     "an array holding an array"
                                 } else {
                                     "an array holding a non-string"
@@ -561,19 +561,18 @@ fn header_kid<'b>(
     parts: Parts<'_>,
     header_buf: &'b mut [u8; HEADER_BUF_LEN],
 ) -> Result<Cow<'b, str>, VerifyError> {
-    let header = jws::decode_segment_buffered(parts.header(), Segment::Header, header_buf)?;
-    let header = match header {
-        Cow::Borrowed(bytes) => bytes,
+    match jws::decode_segment_buffered(parts.header(), Segment::Header, header_buf)? {
+        Cow::Borrowed(header) => match plain_header_kid(header) {
+            Some(kid) => Ok(Cow::Borrowed(kid)),
+            None => parsed_header_kid(header),
+        },
         // Larger than Apple's headers ever are: parsed from its own copy.
-        Cow::Owned(bytes) => {
-            let mut members = Members::default();
-            let text = jws::strict_object(&bytes, Segment::Header, &mut members)?;
-            return Ok(Cow::Owned(check_header(text, &members)?.into_owned()));
-        }
-    };
-    if let Some(kid) = plain_header_kid(header) {
-        return Ok(Cow::Borrowed(kid));
+        Cow::Owned(header) => parsed_header_kid(&header).map(|kid| Cow::Owned(kid.into_owned())),
     }
+}
+
+/// The `kid` of any header, through the strict parser and [`check_header`].
+fn parsed_header_kid(header: &[u8]) -> Result<Cow<'_, str>, VerifyError> {
     let mut members = Members::default();
     let text = jws::strict_object(header, Segment::Header, &mut members)?;
     check_header(text, &members)

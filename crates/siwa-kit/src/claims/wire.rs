@@ -42,8 +42,10 @@ pub(crate) enum Wire<'a> {
 #[derive(Debug)]
 pub(crate) enum Item<'a> {
     Str(Cow<'a, str>),
-    /// Any other JSON value, by its type ("an array", "a boolean", ...).
-    Other(&'static str),
+    /// An array (its members are not read).
+    Array,
+    /// Any other JSON value.
+    Other,
 }
 
 impl<'a> Wire<'a> {
@@ -302,21 +304,19 @@ impl<'de> Visitor<'de> for ItemVisitor {
     }
 
     fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
-        Ok(Item::Other(Wire::Bool(false).kind()))
+        Ok(Item::Other)
     }
 
     fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
-        Ok(Item::Other(Wire::Uint(0).kind()))
+        Ok(Item::Other)
     }
 
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
-        Ok(Item::Other(
-            if v < 0 { Wire::Int } else { Wire::Uint(0) }.kind(),
-        ))
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(Item::Other)
     }
 
     fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
-        Ok(Item::Other(Wire::Float.kind()))
+        Ok(Item::Other)
     }
 
     fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
@@ -332,21 +332,21 @@ impl<'de> Visitor<'de> for ItemVisitor {
     }
 
     fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(Item::Other(Wire::Null.kind()))
+        Ok(Item::Other)
     }
 
     fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(Item::Other(Wire::Null.kind()))
+        Ok(Item::Other)
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(Item::Other(Wire::Array(Vec::new()).kind()))
+        Ok(Item::Array)
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-        Ok(Item::Other(Wire::Object.kind()))
+        Ok(Item::Other)
     }
 }
 

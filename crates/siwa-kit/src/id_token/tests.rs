@@ -130,3 +130,23 @@ fn other_headers_go_through_the_parser() {
         assert_eq!(plain_header_kid(json.as_bytes()), None, "{json}");
     }
 }
+
+#[test]
+fn an_aud_array_must_hold_only_strings() {
+    let keys = Arc::new(KeyCache::from_json(br#"{"keys":[]}"#).unwrap());
+    let verifier = Verifier::new(keys, [ClientId::new("com.example.ios").unwrap()]);
+    for (aud, found) in [
+        (r#"["com.example.ios",["x"]]"#, "an array holding an array"),
+        (r#"["com.example.ios",7]"#, "an array holding a non-string"),
+        (r#"[{"a":1}]"#, "an array holding a non-string"),
+    ] {
+        match verifier.check_audience(Wire::parse(aud, false), Wire::Absent) {
+            Err(VerifyError::Claim(ClaimError::Type { claim, found: f, .. })) => {
+                assert_eq!((claim, f), ("aud", found), "{aud}");
+            }
+            other => panic!("{aud}: {other:?}"),
+        }
+    }
+    let one = verifier.check_audience(Wire::parse(r#"["com.example.ios"]"#, false), Wire::Absent);
+    assert_eq!(one.unwrap().0, "com.example.ios");
+}
