@@ -141,7 +141,9 @@ fn an_aud_array_must_hold_only_strings() {
         (r#"[{"a":1}]"#, "an array holding a non-string"),
     ] {
         match verifier.check_audience(Wire::parse(aud, false), Wire::Absent) {
-            Err(VerifyError::Claim(ClaimError::Type { claim, found: f, .. })) => {
+            Err(VerifyError::Claim(ClaimError::Type {
+                claim, found: f, ..
+            })) => {
                 assert_eq!((claim, f), ("aud", found), "{aud}");
             }
             other => panic!("{aud}: {other:?}"),
