@@ -190,6 +190,8 @@ class Bench:
             # abuse limits (on by default) would answer 429 to most of it.
             "rate_limit_per_ip_per_minute": 0,
             "rate_limit_global_per_second": 0,
+            "rate_limit_refresh_per_ip_per_minute": 0,
+            "rate_limit_refresh_global_per_second": 0,
         }
         lines.update(extra or {})
         with open(cfg, "w") as f:
@@ -504,8 +506,13 @@ class Sqlite:
                 (now, now),
             )
             con.execute(
-                "INSERT INTO apple_identities (team_id, sub, user_id, client_id, token_ciphertext, revoked, linked_at) "
-                "SELECT ?, '000' || (n % 1000) || '.' || sub || '.' || (n % 10000), uid, ?, randomblob(96), 0, ? FROM seed",
+                "INSERT INTO apple_identities (team_id, sub, user_id, revoked, linked_at) "
+                "SELECT ?, '000' || (n % 1000) || '.' || sub || '.' || (n % 10000), uid, 0, ? FROM seed",
+                (TEAM, now),
+            )
+            con.execute(
+                "INSERT INTO apple_tokens (team_id, sub, client_id, token_ciphertext, updated_at) "
+                "SELECT ?, '000' || (n % 1000) || '.' || sub || '.' || (n % 10000), ?, randomblob(96), ? FROM seed",
                 (TEAM, IOS, now),
             )
             con.execute(
@@ -587,9 +594,11 @@ INSERT INTO users (id, email, email_key, email_verified, is_private_email, email
   first_name, last_name, real_user_status, created_at, last_login_at)
   SELECT uid, 'seed' || n || '@privaterelay.appleid.com', 'seed' || n || '@privaterelay.appleid.com',
   true, true, true, 'Seed', 'User ' || n, 2, {now}, {now} FROM seed;
-INSERT INTO apple_identities (team_id, sub, user_id, client_id, token_ciphertext, revoked, linked_at)
-  SELECT '{TEAM}', '000' || (n % 1000) || '.' || sub || '.' || (n % 10000), uid, '{IOS}',
-  decode(md5(sub) || md5(uid) || md5(fid), 'hex'), false, {now} FROM seed;
+INSERT INTO apple_identities (team_id, sub, user_id, revoked, linked_at)
+  SELECT '{TEAM}', '000' || (n % 1000) || '.' || sub || '.' || (n % 10000), uid, false, {now} FROM seed;
+INSERT INTO apple_tokens (team_id, sub, client_id, token_ciphertext, updated_at)
+  SELECT '{TEAM}', '000' || (n % 1000) || '.' || sub || '.' || (n % 10000), '{IOS}',
+  decode(md5(sub) || md5(uid) || md5(fid), 'hex'), {now} FROM seed;
 INSERT INTO session_families (family_id, user_id, revoked, created_at, expires_at)
   SELECT fid, uid, false, {now}, {now + 30 * DAY} FROM seed;
 INSERT INTO sessions (token_hash, family_id, created_at, expires_at)

@@ -21,6 +21,10 @@ use base64::Engine;
 use serde_json::{json, Value};
 use siwa_emulator::{Config, Emulator};
 
+/// The app's raw nonce, and its SHA-256 in hex as the app hands it to Apple.
+const RAW_NONCE: &str = "siwa-test-nonce";
+const NONCE_HASH: &str = "a18ca2eddbf3a2913b0e8a2f70d1a2aa457702405e9c099d418f545612b1b047";
+
 const USERS: usize = 200;
 const REFETCH_INTERVAL_SECS: u64 = 30;
 
@@ -259,6 +263,8 @@ fn spawn_server(
         .env("SIWA_APPLE_BASE_URL", apple)
         .env("SIWA_RATE_LIMIT_PER_IP_PER_MINUTE", "0")
         .env("SIWA_RATE_LIMIT_GLOBAL_PER_SECOND", "0")
+        .env("SIWA_RATE_LIMIT_REFRESH_PER_IP_PER_MINUTE", "0")
+        .env("SIWA_RATE_LIMIT_REFRESH_GLOBAL_PER_SECOND", "0")
         .env("SIWA_LOG", "error")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -291,7 +297,7 @@ async fn native(
 ) -> Option<Value> {
     let credential: Value = http
         .post(format!("{apple}/emulator/native"))
-        .json(&json!({"client_id": "com.example.ios", "user": user}))
+        .json(&json!({"client_id": "com.example.ios", "user": user, "nonce": NONCE_HASH}))
         .send()
         .await
         .ok()?
@@ -310,7 +316,7 @@ async fn native(
     }
     let response = http
         .post(format!("{base}/auth/apple/native"))
-        .json(&json!({"identity_token": token, "authorization_code": credential["authorization_code"]}))
+        .json(&json!({"identity_token": token, "authorization_code": credential["authorization_code"], "nonce": RAW_NONCE}))
         .send()
         .await
         .ok()?;

@@ -220,6 +220,8 @@ fn spawn_server(
         ("SIWA_APPLE_BASE_URL", apple.to_owned()),
         ("SIWA_RATE_LIMIT_PER_IP_PER_MINUTE", "0".to_owned()),
         ("SIWA_RATE_LIMIT_GLOBAL_PER_SECOND", "0".to_owned()),
+        ("SIWA_RATE_LIMIT_REFRESH_PER_IP_PER_MINUTE", "0".to_owned()),
+        ("SIWA_RATE_LIMIT_REFRESH_GLOBAL_PER_SECOND", "0".to_owned()),
         ("SIWA_LOG", "warn".to_owned()),
     ];
     cmd.envs(env.iter().map(|(k, v)| (*k, v.as_str())));
@@ -282,6 +284,10 @@ async fn sign_ins_then_kill(
     attempts
 }
 
+/// The app's raw nonce, and its SHA-256 in hex as the app hands it to Apple.
+const RAW_NONCE: &str = "siwa-test-nonce";
+const NONCE_HASH: &str = "a18ca2eddbf3a2913b0e8a2f70d1a2aa457702405e9c099d418f545612b1b047";
+
 /// One native sign-in: Apple's credential from the emulator, then the service.
 /// `resend_name`: the name the app still holds when Apple does not send it again.
 async fn native_sign_in(
@@ -293,7 +299,7 @@ async fn native_sign_in(
 ) -> (Option<String>, String) {
     let credential: Value = http
         .post(format!("{apple}/emulator/native"))
-        .json(&json!({"client_id": IOS, "user": user}))
+        .json(&json!({"client_id": IOS, "user": user, "nonce": NONCE_HASH}))
         .send()
         .await
         .unwrap()
@@ -313,6 +319,7 @@ async fn native_sign_in(
     let mut body = json!({
         "identity_token": credential["identity_token"],
         "authorization_code": credential["authorization_code"],
+        "nonce": RAW_NONCE,
     });
     if let Some(user_json) = user_json {
         body["user"] = user_json;

@@ -4,6 +4,7 @@
 mod apple;
 mod cli;
 mod crash;
+mod demo;
 mod doctor;
 mod pubkey;
 mod secret;

@@ -285,7 +285,7 @@ pub(crate) async fn revoke(
         if app.config.notify_on_revoke && app.config.notification_url.is_some() {
             let app = Arc::clone(&app);
             tokio::spawn(async move {
-                if let Err(e) = app.notify(&grant, "consent-revoked").await {
+                if let Err(e) = app.notify(&grant, "consent-revoked", 0).await {
                     tracing::warn!(error = %e, "consent-revoked notification after revoke failed");
                 }
             });

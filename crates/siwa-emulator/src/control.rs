@@ -24,6 +24,9 @@ const EVENT_TYPES: [&str; 4] = [
     "account-delete",
 ];
 
+/// Redeliveries of one notification at most (a test asks for a few).
+const MAX_NOTIFY_RETRIES: u32 = 5;
+
 fn bad_request(reason: impl Into<String>) -> Response {
     let reason = reason.into();
     tracing::info!(reason, "emulator control request refused");
@@ -45,6 +48,10 @@ pub(crate) struct NativeRequest {
     /// `share` (default) or `hide`.
     #[serde(default)]
     consent: Option<String>,
+    /// The scopes the app requested, space-separated: `name`, `email`, both
+    /// (the default) or none (`""`); without `email` the token has no email.
+    #[serde(default)]
+    scope: Option<String>,
 }
 
 /// `POST /emulator/native`: what an iOS device gets from `ASAuthorizationAppleIDCredential`.
@@ -66,12 +73,22 @@ pub(crate) async fn native(
         Some("hide") => true,
         Some(other) => return bad_request(format!("consent {other:?} is not share or hide")),
     };
+    let scope: Vec<String> = match request.scope.as_deref() {
+        None => vec!["name".into(), "email".into()],
+        Some(text) => text.split_whitespace().map(str::to_owned).collect(),
+    };
+    if let Some(other) = scope
+        .iter()
+        .find(|s| !matches!(s.as_str(), "name" | "email"))
+    {
+        return bad_request(format!("scope {other:?} is not name or email"));
+    }
     let now = app.now().secs();
     let grant = Grant {
         client_id: request.client_id.clone(),
         team_id: team.id.as_str().to_owned(),
         user_id: user.id.clone(),
-        scope: vec!["name".into(), "email".into()],
+        scope,
         hide_email,
         nonce: request.nonce.clone(),
         auth_time: now,
@@ -98,6 +115,9 @@ pub(crate) struct NotifyRequest {
     user: String,
     #[serde(rename = "type")]
     kind: String,
+    /// Deliveries repeated (same payload, same jti) while the receiver does not answer 2xx.
+    #[serde(default)]
+    retries: u32,
 }
 
 /// `POST /emulator/notify`: sends a signed event to `notification_url`.
@@ -140,8 +160,13 @@ pub(crate) async fn notify(
     if matches!(request.kind.as_str(), "consent-revoked" | "account-delete") {
         app.forget_authorization(&grant);
     }
-    match app.notify(&grant, &request.kind).await {
-        Ok(status) => Json(json!({"status": status})).into_response(),
+    let retries = request.retries.min(MAX_NOTIFY_RETRIES);
+    match app.notify(&grant, &request.kind, retries).await {
+        Ok(statuses) => Json(json!({
+            "status": statuses.last().copied().unwrap_or_default(),
+            "attempts": statuses,
+        }))
+        .into_response(),
         Err(e) => (StatusCode::BAD_GATEWAY, Json(json!({"error": e}))).into_response(),
     }
 }

@@ -303,7 +303,15 @@ impl App {
     }
 
     /// Signs an event and POSTs `{"payload": JWT}` to `notification_url`; the receiver's status.
-    pub(crate) async fn notify(&self, grant: &Grant, kind: &str) -> Result<u16, String> {
+    /// Sends a signed event to `notification_url`; as Apple does, a delivery
+    /// that is not answered 2xx is sent again (the same payload, the same
+    /// `jti`), up to `retries` more times. The status of each attempt.
+    pub(crate) async fn notify(
+        &self,
+        grant: &Grant,
+        kind: &str,
+        retries: u32,
+    ) -> Result<Vec<u16>, String> {
         let url = self
             .config
             .notification_url
@@ -317,19 +325,24 @@ impl App {
             .current()
             .sign(&claims)
             .map_err(|e| e.to_string())?;
-        let response = self
-            .http
-            .post(url)
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .body(serde_json::json!({ "payload": payload }).to_string())
-            .send()
-            .await
-            .map_err(|e| format!("cannot deliver to {url}: {e}"))?;
-        tracing::info!(
-            kind,
-            status = response.status().as_u16(),
-            "notification delivered"
-        );
-        Ok(response.status().as_u16())
+        let body = serde_json::json!({ "payload": payload }).to_string();
+        let mut statuses = Vec::new();
+        for _ in 0..=retries {
+            let response = self
+                .http
+                .post(url)
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(body.clone())
+                .send()
+                .await
+                .map_err(|e| format!("cannot deliver to {url}: {e}"))?;
+            let status = response.status().as_u16();
+            tracing::info!(kind, status, "notification delivered");
+            statuses.push(status);
+            if response.status().is_success() {
+                break;
+            }
+        }
+        Ok(statuses)
     }
 }

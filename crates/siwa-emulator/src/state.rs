@@ -115,18 +115,43 @@ impl Store {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Writes the durable part to the state file, if there is one (atomically: temp file + rename).
+    /// Writes the durable part to the state file, if there is one
+    /// (atomically: temp file + rename), readable by its owner only: it holds
+    /// the refresh tokens the emulator issued.
     pub(crate) fn save(&self, inner: &Inner) {
         let Some(path) = &self.file else { return };
         let result = serde_json::to_vec(&inner.durable)
             .map_err(std::io::Error::other)
             .and_then(|bytes| {
                 let tmp = path.with_extension("tmp");
-                std::fs::write(&tmp, bytes)?;
+                write_owner_only(&tmp, &bytes)?;
                 std::fs::rename(&tmp, path)
             });
         if let Err(e) = result {
             tracing::error!(path = %path.display(), error = %e, "cannot write the emulator state file");
         }
+    }
+}
+
+/// Writes `bytes` to a new (or truncated) file with mode 0600.
+fn write_owner_only(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        options.mode(0o600);
+        let mut file = options.open(path)?;
+        // A leftover temp file keeps its old mode through `mode()`: set it.
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        file.write_all(bytes)?;
+        return file.sync_all();
+    }
+    #[cfg(not(unix))]
+    {
+        let mut file = options.open(path)?;
+        file.write_all(bytes)?;
+        file.sync_all()
     }
 }

@@ -1,8 +1,9 @@
-//! The JSON routes: native sign-in, our sessions, and the user.
+//! The JSON routes: native sign-in (and its nonces), our sessions, and the user.
 
 use std::sync::Arc;
 
-use axum::extract::State;
+use axum::extract::{FromRequestParts, State};
+use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -10,18 +11,22 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use siwa_kit::callback::User as FirstLoginUser;
 use siwa_kit::claims::Nonce;
-use siwa_kit::client::AuthorizationCode;
+use siwa_kit::client::{AppleErrorCode, AuthorizationCode};
 use siwa_kit::clock::UnixTime;
-use siwa_kit::id_token::NoncePolicy;
+use siwa_kit::id_token::{NoncePolicy, VerifyError};
 
 use crate::app::AppState;
-use crate::cookies;
-use crate::crypto::sha256;
-use crate::error::ApiError;
+use crate::config::NativeNonce;
+use crate::crypto::{random_token, sha256};
+use crate::error::{ApiError, ApiJson};
+use crate::keys::Sealed;
 use crate::metrics::Metrics;
-use crate::session::{new_refresh_token, TokenUse};
-use crate::signin::{self, CompleteError, Session};
-use crate::store::{Rotation, User};
+use crate::session::{new_refresh_token, TokenKind};
+use crate::signin::{self, Attempt, CompleteError, Session};
+use crate::store::{Rotate, Rotation, User};
+
+/// How long an issued native nonce is accepted.
+const NONCE_TTL_SECS: i64 = 300;
 
 /// The body of `POST /auth/apple/native`: what an iOS app got from Apple.
 #[derive(Deserialize)]
@@ -37,10 +42,22 @@ pub(crate) struct NativeRequest {
     nonce: Option<String>,
 }
 
+/// `POST /auth/apple/nonce`: a single-use nonce for the app to hash into its
+/// Apple request (required with `native_nonce = "issued"`, usable always).
+pub(crate) async fn nonce(State(app): State<Arc<AppState>>) -> Result<Response, ApiError> {
+    let nonce = random_token();
+    let now = app.now();
+    app.store
+        .put_nonce(&sha256(nonce.as_bytes()), now, now + NONCE_TTL_SECS)
+        .await?;
+    let body = json!({"nonce": nonce, "expires_in": NONCE_TTL_SECS});
+    Ok(([(header::CACHE_CONTROL, "no-store")], Json(body)).into_response())
+}
+
 /// `POST /auth/apple/native`.
 pub(crate) async fn native(
     State(app): State<Arc<AppState>>,
-    Json(request): Json<NativeRequest>,
+    ApiJson(request): ApiJson<NativeRequest>,
 ) -> Result<Response, ApiError> {
     let result = native_inner(&app, request).await;
     if result.is_err() {
@@ -50,53 +67,121 @@ pub(crate) async fn native(
 }
 
 async fn native_inner(app: &AppState, request: NativeRequest) -> Result<Response, ApiError> {
-    let policy = match request.nonce.filter(|n| !n.is_empty()) {
-        Some(raw) => NoncePolicy::Sha256OfRaw(Nonce::new(raw)),
-        None if app.settings.require_native_nonce => {
+    if app.settings.bundle_ids.is_empty() {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "native_not_configured",
+            "native sign-in is not configured on this service (no bundle_ids)",
+        ));
+    }
+    let raw_nonce = request.nonce.filter(|n| !n.is_empty());
+    let policy = match (&raw_nonce, app.settings.native_nonce) {
+        (Some(raw), _) => NoncePolicy::Sha256OfRaw(Nonce::new(raw.clone())),
+        (None, NativeNonce::Optional) => NoncePolicy::Unchecked,
+        (None, _) => {
             return Err(ApiError::bad_request(
                 "nonce_required",
                 "send the raw nonce whose SHA-256 the app gave Apple",
             ))
         }
-        None => NoncePolicy::Unchecked,
     };
     let claims = app
-        .app_verifier
+        .native_verifier
         .verify_with_nonce(&request.identity_token, &policy)
         .await
-        .map_err(|e| {
-            if e.is_unavailable() {
-                return ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "apple_unavailable",
-                    "Apple's signing keys cannot be fetched right now; try again in a moment",
-                );
-            }
-            tracing::info!(error = %e, "native identity token rejected");
-            ApiError::unauthorized(format!("the identity token was rejected: {e}"))
-        })?;
+        .map_err(token_rejected)?;
+    if app.settings.native_nonce == NativeNonce::Issued {
+        let raw = raw_nonce.as_deref().unwrap_or_default();
+        if !app
+            .store
+            .take_nonce(&sha256(raw.as_bytes()), app.now())
+            .await?
+        {
+            tracing::info!("native nonce not issued here, already used or expired");
+            return Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_nonce",
+                "the nonce was not issued by this service, was used already or has expired; get a new one",
+            ));
+        }
+    }
     let first_login = match &request.user {
-        Some(value) => Some(
-            FirstLoginUser::from_json(&value.to_string())
-                .map_err(|e| ApiError::bad_request("invalid_user", e.to_string()))?,
-        ),
+        Some(value) => Some(FirstLoginUser::from_json(&value.to_string()).map_err(|e| {
+            tracing::info!(error = %e, "native user JSON refused");
+            ApiError::bad_request(
+                "invalid_user",
+                "user is not Apple's {\"name\":{\"firstName\",\"lastName\"},\"email\"}",
+            )
+        })?),
         None => None,
     };
     let client_id = claims.audience().to_owned();
     let code = AuthorizationCode::new(request.authorization_code);
-    let session = signin::complete(app, &claims, first_login.as_ref(), &code, &client_id, None)
-        .await
-        .map_err(completion_error)?;
+    let session = signin::complete(
+        app,
+        &Attempt {
+            claims: &claims,
+            identity_token: &request.identity_token,
+            user: first_login.as_ref(),
+            code: &code,
+            client_id: &client_id,
+            redirect_uri: None,
+        },
+    )
+    .await
+    .map_err(completion_error)?;
     Metrics::inc(&app.metrics.native_sign_ins);
     tracing::info!(user = %session.user.id, "native sign-in");
     Ok(session_response(app, &session))
 }
 
+/// A refused identity token: a fixed phrase for the client, the detail in the log.
+fn token_rejected(e: VerifyError) -> ApiError {
+    if e.is_unavailable() {
+        tracing::warn!(error = %e, "Apple's keys are unavailable");
+        return ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "apple_unavailable",
+            "Apple's signing keys cannot be fetched right now; try again in a moment",
+        );
+    }
+    tracing::info!(error = %e, "identity token rejected");
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "invalid_token",
+        "the identity token was rejected",
+    )
+}
+
 fn completion_error(e: CompleteError) -> ApiError {
     match e {
+        CompleteError::Apple(cause)
+            if cause.apple_code() == Some(&AppleErrorCode::InvalidGrant) =>
+        {
+            tracing::info!(error = %cause, "Apple refused the authorization code");
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_grant",
+                "Apple refused the authorization code (invalid, expired or used); sign in again",
+            )
+        }
         CompleteError::Apple(cause) => ApiError::apple("code exchange", cause),
+        CompleteError::ExchangedToken(cause) => ApiError::apple("code exchange", cause),
         CompleteError::SubjectMismatch => {
-            ApiError::apple("code exchange", "the token response names another user")
+            tracing::warn!("the code was issued for another user or client");
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_grant",
+                "the authorization code does not belong to this identity token",
+            )
+        }
+        CompleteError::TokenAlreadySpent => {
+            tracing::info!("an identity token came back after completing a sign-in");
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_token",
+                "this identity token was already used; sign in again",
+            )
         }
         other => ApiError::internal("sign-in", other),
     }
@@ -108,25 +193,68 @@ pub(crate) struct RefreshRequest {
     refresh_token: String,
 }
 
-/// `POST /session/refresh`: rotates the refresh token; a spent one revokes its family.
+/// `POST /session/refresh`: rotates the refresh token; a spent one revokes its
+/// family (unless it comes back within `refresh_reuse_grace_secs`).
 pub(crate) async fn refresh(
     State(app): State<Arc<AppState>>,
-    Json(request): Json<RefreshRequest>,
+    ApiJson(request): ApiJson<RefreshRequest>,
 ) -> Result<Response, ApiError> {
     let now = app.now();
+    let old_hash = sha256(request.refresh_token.as_bytes());
     let (refresh_token, new_hash) = new_refresh_token();
-    let expires_at = now + signin::ttl(app.settings.session_ttl);
+    let grace = signin::ttl(app.settings.refresh_reuse_grace_secs);
+    let successor_sealed = if grace > 0 {
+        Some(
+            app.keys
+                .seal(
+                    &refresh_token,
+                    &Sealed::Successor {
+                        spent_hash: &old_hash,
+                    },
+                )
+                .ok_or_else(|| ApiError::internal("refresh", "cannot seal the successor"))?,
+        )
+    } else {
+        None
+    };
     let rotation = app
         .store
-        .rotate_session(
-            &sha256(request.refresh_token.as_bytes()),
-            &new_hash,
+        .rotate_session(&Rotate {
+            old_hash: old_hash.clone(),
+            new_hash,
+            successor_sealed,
             now,
-            expires_at,
-        )
+            expires_at: now.saturating_add(signin::ttl(app.settings.session_ttl)),
+            max_age_secs: signin::ttl(app.settings.session_max_age),
+            reuse_grace_secs: grace,
+        })
         .await?;
-    let (user_id, family_id) = match rotation {
-        Rotation::Rotated { user_id, family_id } => (user_id, family_id),
+    let (user_id, family_id, client_id, refresh_token) = match rotation {
+        Rotation::Rotated {
+            user_id,
+            family_id,
+            client_id,
+            ..
+        } => (user_id, family_id, client_id, refresh_token),
+        Rotation::Repeated {
+            user_id,
+            family_id,
+            client_id,
+            successor_sealed,
+            ..
+        } => {
+            let successor = app
+                .keys
+                .open(
+                    &successor_sealed,
+                    &Sealed::Successor {
+                        spent_hash: &old_hash,
+                    },
+                )
+                .ok_or_else(|| ApiError::internal("refresh", "cannot open the successor"))?;
+            tracing::info!(family = %family_id, "a refresh raced within the reuse grace: same successor");
+            (user_id, family_id, client_id, successor.to_string())
+        }
         Rotation::Reused { family_id } => {
             Metrics::inc(&app.metrics.refresh_reuse_detected);
             tracing::warn!(family = %family_id, "a spent refresh token came back: the session is revoked");
@@ -142,17 +270,18 @@ pub(crate) async fn refresh(
     };
     let user = app
         .store
-        .session_user(&family_id, &user_id)
+        .session_user(&family_id, &user_id, app.sessions_created_after())
         .await?
         .ok_or_else(|| ApiError::unauthorized("the session has ended"))?;
     Metrics::inc(&app.metrics.refreshes);
-    let access_token = signin::access_token(&app, &user.id, &family_id, now)
+    let access_token = signin::access_token(&app, &user.id, &family_id, &client_id, now)
         .ok_or_else(|| ApiError::internal("refresh", "cannot sign the access token"))?;
     Ok(session_response(
         &app,
         &Session {
             user,
             family_id,
+            created_at: now,
             refresh_token,
             access_token,
         },
@@ -164,94 +293,96 @@ pub(crate) async fn logout(
     State(app): State<Arc<AppState>>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    if let Some((_, family_id)) = caller(&app, &headers) {
-        app.store.end_session(&family_id).await?;
+    if let Some(caller) = Caller::of(&app, &headers) {
+        app.store.end_session(&caller.family_id).await?;
     }
-    let clear = cookies::clear(cookies::SESSION, "/", app.settings.secure_cookies());
-    Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, clear)]).into_response())
+    Ok((
+        StatusCode::NO_CONTENT,
+        [(header::SET_COOKIE, app.cookies.clear_session())],
+    )
+        .into_response())
 }
 
 /// `GET /me`.
-pub(crate) async fn me(
-    State(app): State<Arc<AppState>>,
-    headers: HeaderMap,
-) -> Result<Json<Value>, ApiError> {
-    let user = signed_in_user(&app, &headers).await?;
-    Ok(Json(user_json(&user)))
+pub(crate) async fn me(SignedIn(user): SignedIn) -> Json<Value> {
+    Json(user_json(&user))
 }
 
 /// `DELETE /me`: revokes the user's Apple tokens, then erases the account;
 /// when Apple cannot be reached, the deletion is queued and retried.
 pub(crate) async fn delete_me(
     State(app): State<Arc<AppState>>,
-    headers: HeaderMap,
+    SignedIn(user): SignedIn,
 ) -> Result<Response, ApiError> {
-    let user = signed_in_user(&app, &headers).await?;
-    let links = app.store.user_links(&user.id).await?;
-    let mut queued = false;
-    for link in links {
-        let Some(sealed) = link.token_ciphertext else {
-            continue;
-        };
-        match crate::deletion::revoke_at_apple(&app, &link.client_id, &sealed).await {
-            Ok(()) => {}
-            Err(e) => {
-                tracing::warn!(user = %user.id, error = %e, "Apple revoke failed; deletion queued");
-                app.store
-                    .enqueue_deletion(&user.id, &link.client_id, &sealed, app.now())
-                    .await?;
-                Metrics::inc(&app.metrics.deletions_queued);
-                queued = true;
-            }
-        }
-    }
-    if queued {
-        app.store.end_user_sessions(&user.id).await?;
-    } else {
-        app.store.erase_user(&user.id).await?;
-        Metrics::inc(&app.metrics.deletions_completed);
-        tracing::info!(user = %user.id, "account erased");
-    }
-    let clear = cookies::clear(cookies::SESSION, "/", app.settings.secure_cookies());
-    Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, clear)]).into_response())
+    crate::deletion::delete_account(&app, &user.id).await?;
+    Ok((
+        StatusCode::NO_CONTENT,
+        [(header::SET_COOKIE, app.cookies.clear_session())],
+    )
+        .into_response())
 }
 
 /// The user of a valid bearer token or web session cookie whose session is active.
-async fn signed_in_user(app: &AppState, headers: &HeaderMap) -> Result<User, ApiError> {
-    let (user_id, family_id) = caller(app, headers)
-        .ok_or_else(|| ApiError::unauthorized("sign in first: no valid access token or session"))?;
-    app.store
-        .session_user(&family_id, &user_id)
-        .await?
-        .ok_or_else(|| ApiError::unauthorized("the session has ended; sign in again"))
+pub(crate) struct SignedIn(pub(crate) User);
+
+impl FromRequestParts<Arc<AppState>> for SignedIn {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        app: &Arc<AppState>,
+    ) -> Result<Self, Self::Rejection> {
+        let caller = Caller::of(app, &parts.headers).ok_or_else(|| {
+            ApiError::unauthorized("sign in first: no valid access token or session")
+        })?;
+        app.store
+            .session_user(
+                &caller.family_id,
+                &caller.user_id,
+                app.sessions_created_after(),
+            )
+            .await?
+            .map(Self)
+            .ok_or_else(|| ApiError::unauthorized("the session has ended; sign in again"))
+    }
 }
 
-/// (user id, session family) from `Authorization: Bearer` or the session cookie.
-fn caller(app: &AppState, headers: &HeaderMap) -> Option<(String, String)> {
-    let now = app.now();
-    let issuer = &app.settings.public_url;
-    let bearer = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        });
-    let claims = match bearer {
-        Some(token) => {
-            app.verified_tokens
-                .check(&app.keys, token.trim(), issuer, TokenUse::Access, now)
-        }
-        None => cookies::read(headers, cookies::SESSION).and_then(|t| {
-            app.verified_tokens
-                .check(&app.keys, t, issuer, TokenUse::Web, now)
-        }),
-    }?;
-    Some((claims.sub, claims.sid))
+/// Who a request's token names: the user and session family, signature and
+/// claims checked (the session's state is the store's to say).
+struct Caller {
+    user_id: String,
+    family_id: String,
+}
+
+impl Caller {
+    /// From `Authorization: Bearer` (an access token) or the session cookie.
+    fn of(app: &AppState, headers: &HeaderMap) -> Option<Self> {
+        let bearer = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            });
+        let claims = match bearer {
+            Some(token) => {
+                app.verified_tokens
+                    .check(&app.keys, token.trim(), &app.expected(TokenKind::Access))
+            }
+            None => app.cookies.session(headers).and_then(|token| {
+                app.verified_tokens
+                    .check(&app.keys, token, &app.expected(TokenKind::WebSession))
+            }),
+        }?;
+        Some(Self {
+            user_id: claims.sub,
+            family_id: claims.sid,
+        })
+    }
 }
 
 /// The answer of native sign-in and refresh.
-fn session_response(app: &AppState, session: &Session) -> Response {
+pub(crate) fn session_response(app: &AppState, session: &Session) -> Response {
     let body = json!({
         "access_token": session.access_token,
         "refresh_token": session.refresh_token,

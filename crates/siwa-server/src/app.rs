@@ -15,10 +15,11 @@ use siwa_kit::secret::{ClientSecretBuilder, SecretCache};
 use siwa_kit::Verifier;
 
 use crate::config::{ConfigError, Settings};
+use crate::cookies::Cookies;
 use crate::keys::ServiceKeys;
-use crate::limits::Limiter;
 use crate::metrics::Metrics;
-use crate::session::VerifiedTokens;
+use crate::middleware::RateLimit;
+use crate::session::{Expected, TokenKind, VerifiedTokens};
 use crate::store::Store;
 
 /// Largest response read from Apple.
@@ -31,16 +32,22 @@ pub struct AppState {
     pub(crate) settings: Settings,
     pub(crate) store: Arc<dyn Store>,
     pub(crate) keys: ServiceKeys,
-    /// Identity tokens of the web flow (aud = the Services ID).
+    /// Identity tokens of the web flow: aud = the Services ID, nothing else.
     pub(crate) web_verifier: Verifier,
-    /// Identity tokens of native apps (aud = a bundle ID) and notifications (either).
-    pub(crate) app_verifier: Verifier,
+    /// Identity tokens of native apps: aud = one of the bundle IDs, nothing else.
+    pub(crate) native_verifier: Verifier,
+    /// Server-to-server notifications: aud = any of our client ids.
+    pub(crate) notification_verifier: Verifier,
     /// Apple's REST API per client id (the Services ID and each bundle ID).
     pub(crate) apple: HashMap<String, AppleClient>,
     pub(crate) redirect_uri: RedirectUri,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) metrics: Metrics,
-    pub(crate) limiter: Limiter,
+    /// The sign-in routes' rate limit.
+    pub(crate) sign_in_limit: Arc<RateLimit>,
+    /// `POST /session/refresh`'s rate limit.
+    pub(crate) refresh_limit: Arc<RateLimit>,
+    pub(crate) cookies: Cookies,
     /// Access tokens and session cookies already verified.
     pub(crate) verified_tokens: VerifiedTokens,
 }
@@ -91,16 +98,18 @@ impl AppState {
         );
         let web_verifier = Verifier::new(Arc::clone(&key_cache), [settings.client_id.clone()])
             .clock(Arc::clone(&clock));
-        let app_audiences: Vec<ClientId> = settings
+        let native_verifier = Verifier::new(Arc::clone(&key_cache), settings.bundle_ids.clone())
+            .clock(Arc::clone(&clock));
+        let all_clients: Vec<ClientId> = settings
             .bundle_ids
             .iter()
             .cloned()
             .chain(std::iter::once(settings.client_id.clone()))
             .collect();
-        let app_verifier =
-            Verifier::new(key_cache, app_audiences.clone()).clock(Arc::clone(&clock));
+        let notification_verifier =
+            Verifier::new(key_cache, all_clients.clone()).clock(Arc::clone(&clock));
         let mut apple = HashMap::new();
-        for client_id in app_audiences {
+        for client_id in all_clients {
             let builder = ClientSecretBuilder::new(
                 settings.team_id.clone(),
                 settings.key_id.clone(),
@@ -119,13 +128,26 @@ impl AppState {
         }
         let redirect_uri = RedirectUri::new(settings.redirect_uri.clone())
             .map_err(|e| ConfigError::new("redirect_uri", e.to_string()))?;
+        let sign_in_limit = Arc::new(RateLimit::new(
+            "sign-in",
+            settings.rate_limits,
+            settings.trusted_proxies.clone(),
+        ));
+        let refresh_limit = Arc::new(RateLimit::new(
+            "refresh",
+            settings.refresh_rate_limits,
+            settings.trusted_proxies.clone(),
+        ));
         Ok(Self {
-            limiter: Limiter::new(settings.rate_limits),
+            sign_in_limit,
+            refresh_limit,
+            cookies: Cookies::new(settings.secure_cookies()),
             settings,
             store,
             keys,
             web_verifier,
-            app_verifier,
+            native_verifier,
+            notification_verifier,
             apple,
             redirect_uri,
             clock,
@@ -147,6 +169,31 @@ impl AppState {
     /// Apple's client of the web flow.
     pub(crate) fn apple_web(&self) -> Option<&AppleClient> {
         self.apple.get(self.settings.client_id.as_str())
+    }
+
+    /// The verifier of identity tokens issued to `client_id` (web or native).
+    pub(crate) fn verifier_for(&self, client_id: &str) -> &Verifier {
+        if client_id == self.settings.client_id.as_str() {
+            &self.web_verifier
+        } else {
+            &self.native_verifier
+        }
+    }
+
+    /// What one of our tokens of `kind` must say now.
+    pub(crate) fn expected(&self, kind: TokenKind) -> Expected<'_> {
+        Expected {
+            kind,
+            issuer: &self.settings.public_url,
+            audience: &self.settings.token_audience,
+            now: self.now(),
+        }
+    }
+
+    /// Sessions created at or before this are past their absolute lifetime.
+    pub(crate) fn sessions_created_after(&self) -> i64 {
+        self.now()
+            .saturating_sub(i64::try_from(self.settings.session_max_age).unwrap_or(i64::MAX))
     }
 }
 

@@ -8,11 +8,16 @@ use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use std::net::IpAddr;
+
+use ipnet::IpNet;
 use serde::Deserialize;
 use siwa_kit::client::Api;
 use siwa_kit::ids::{ClientId, KeyId, TeamId};
 use thiserror::Error;
 
+pub use crate::forwarded::TrustedProxies;
+pub use crate::limits::RateLimits;
 use crate::store::masked_url;
 
 /// Why the service refuses to start.
@@ -70,12 +75,21 @@ pub struct RawSettings {
     pub encryption_key: Option<String>,
     /// Join a new Apple identity to an existing user with the same verified, non-relay email.
     pub link_by_email: Option<bool>,
-    /// Native sign-ins must carry the raw nonce.
+    /// Replaced by `native_nonce` (refused with a hint).
     pub require_native_nonce: Option<bool>,
+    /// `required` (default), `issued` or `optional`: the native route's nonce.
+    pub native_nonce: Option<String>,
     /// Lifetime of access tokens, seconds.
     pub access_token_ttl: Option<u64>,
-    /// Lifetime of refresh tokens and the web session, seconds.
+    /// Lifetime of refresh tokens and the web session, seconds (renewed by rotation).
     pub session_ttl: Option<u64>,
+    /// A session's absolute lifetime, seconds, from its sign-in (rotation never extends it).
+    pub session_max_age: Option<u64>,
+    /// The `aud` of our access tokens (default: `public_url`).
+    pub token_audience: Option<String>,
+    /// Seconds after its use during which a spent refresh token gets the same
+    /// successor instead of revoking its session (0: strict).
+    pub refresh_reuse_grace_secs: Option<u64>,
     /// Seconds between attempts of a queued account deletion.
     pub deletion_retry_secs: Option<u64>,
     /// Timeout of calls to Apple, seconds.
@@ -86,8 +100,39 @@ pub struct RawSettings {
     pub rate_limit_burst: Option<u64>,
     /// Sign-in requests per second from everyone together (0: off).
     pub rate_limit_global_per_second: Option<u64>,
-    /// Take the client IP from X-Forwarded-For (only behind a proxy that sets it).
+    /// Refresh requests per minute per client IP (0: off).
+    pub rate_limit_refresh_per_ip_per_minute: Option<u64>,
+    /// Refresh requests an IP may make at once.
+    pub rate_limit_refresh_burst: Option<u64>,
+    /// Refresh requests per second from everyone together (0: off).
+    pub rate_limit_refresh_global_per_second: Option<u64>,
+    /// Reverse proxies to trust for `X-Forwarded-For`: a number of hops, or a list of CIDRs.
+    pub trusted_proxies: Option<TrustedProxiesSetting>,
+    /// Replaced by `trusted_proxies` (refused with a hint).
     pub trust_forwarded_for: Option<bool>,
+}
+
+/// `trusted_proxies` as written: a number of hops or a list of networks.
+#[derive(Clone, Debug, Deserialize, Eq, PartialEq)]
+#[serde(untagged)]
+pub enum TrustedProxiesSetting {
+    /// Proxy hops in front of the service.
+    Hops(u64),
+    /// Networks (CIDR, or single addresses) of the proxies.
+    Networks(Vec<String>),
+}
+
+/// How the native route treats the nonce.
+#[derive(Clone, Copy, Debug, Default, Eq, PartialEq)]
+pub enum NativeNonce {
+    /// The raw nonce must be sent, and its SHA-256 be the token's `nonce`.
+    #[default]
+    Required,
+    /// As required, and the nonce must be one this service issued
+    /// (`POST /auth/apple/nonce`), each used once.
+    Issued,
+    /// Checked when sent (old apps that send none still sign in).
+    Optional,
 }
 
 impl fmt::Debug for RawSettings {
@@ -176,7 +221,9 @@ impl RawSettings {
             api,
             scope,
             session_key,
-            encryption_key
+            encryption_key,
+            native_nonce,
+            token_audience
         );
         if let Some(v) = get("bundle_ids") {
             self.bundle_ids = Some(list(v));
@@ -193,6 +240,12 @@ impl RawSettings {
         if let Some(v) = get("require_native_nonce") {
             self.require_native_nonce = Some(flag("require_native_nonce", v)?);
         }
+        if let Some(v) = get("trusted_proxies") {
+            self.trusted_proxies = Some(match v.trim().parse::<u64>() {
+                Ok(hops) => TrustedProxiesSetting::Hops(hops),
+                Err(_) => TrustedProxiesSetting::Networks(list(v)),
+            });
+        }
         macro_rules! numbers {
             ($($field:ident),*) => { $( if let Some(v) = get(stringify!($field)) { self.$field = Some(number(stringify!($field), v)?); } )* };
         }
@@ -203,7 +256,12 @@ impl RawSettings {
             apple_timeout_secs,
             rate_limit_per_ip_per_minute,
             rate_limit_burst,
-            rate_limit_global_per_second
+            rate_limit_global_per_second,
+            rate_limit_refresh_per_ip_per_minute,
+            rate_limit_refresh_burst,
+            rate_limit_refresh_global_per_second,
+            session_max_age,
+            refresh_reuse_grace_secs
         );
         Ok(self)
     }
@@ -244,18 +302,28 @@ pub struct Settings {
     pub encryption_key: Option<String>,
     /// Account association by verified email.
     pub link_by_email: bool,
-    /// Native sign-ins must carry the raw nonce.
-    pub require_native_nonce: bool,
+    /// The native route's nonce policy.
+    pub native_nonce: NativeNonce,
     /// Access token lifetime, seconds.
     pub access_token_ttl: u64,
     /// Refresh token and web session lifetime, seconds.
     pub session_ttl: u64,
+    /// A session's absolute lifetime, seconds.
+    pub session_max_age: u64,
+    /// The `aud` of our access tokens.
+    pub token_audience: String,
+    /// Reuse grace of refresh tokens, seconds (0: strict).
+    pub refresh_reuse_grace_secs: u64,
     /// Seconds between deletion attempts (grows with failures).
     pub deletion_retry_secs: u64,
     /// Timeout of calls to Apple, seconds.
     pub apple_timeout_secs: u64,
     /// Rate limits of the sign-in routes.
-    pub rate_limits: crate::limits::RateLimits,
+    pub rate_limits: RateLimits,
+    /// Rate limits of `POST /session/refresh`.
+    pub refresh_rate_limits: RateLimits,
+    /// Reverse proxies trusted for `X-Forwarded-For`.
+    pub trusted_proxies: TrustedProxies,
 }
 
 impl fmt::Debug for Settings {
@@ -367,12 +435,41 @@ impl Settings {
         };
         let access_token_ttl = raw.access_token_ttl.unwrap_or(900);
         let session_ttl = raw.session_ttl.unwrap_or(30 * 86_400);
-        if access_token_ttl == 0 || session_ttl == 0 {
+        let session_max_age = raw.session_max_age.unwrap_or(90 * 86_400);
+        if access_token_ttl == 0 || session_ttl == 0 || session_max_age == 0 {
             return Err(ConfigError::new(
-                "access_token_ttl/session_ttl",
+                "access_token_ttl/session_ttl/session_max_age",
                 "must be at least 1 second",
             ));
         }
+        if raw.require_native_nonce.is_some() {
+            return Err(ConfigError::new(
+                "require_native_nonce",
+                "replaced by native_nonce: use native_nonce = \"required\" (the default), \"issued\" or \"optional\"",
+            ));
+        }
+        if raw.trust_forwarded_for.is_some() {
+            return Err(ConfigError::new(
+                "trust_forwarded_for",
+                "replaced by trusted_proxies: the number of reverse proxies in front of the service (e.g. trusted_proxies = 1), or their networks (trusted_proxies = [\"10.0.0.0/8\"])",
+            ));
+        }
+        let native_nonce = match raw.native_nonce.as_deref().map(str::trim) {
+            None | Some("required") => NativeNonce::Required,
+            Some("issued") => NativeNonce::Issued,
+            Some("optional") => NativeNonce::Optional,
+            Some(other) => {
+                return Err(ConfigError::new(
+                    "native_nonce",
+                    format!("{other:?} is not one of \"required\", \"issued\", \"optional\""),
+                ))
+            }
+        };
+        let trusted_proxies = trusted_proxies(raw.trusted_proxies)?;
+        let token_audience = raw
+            .token_audience
+            .filter(|a| !a.trim().is_empty())
+            .unwrap_or_else(|| public_url.clone());
         Ok(Self {
             team_id,
             key_id,
@@ -392,17 +489,29 @@ impl Settings {
             session_key: raw.session_key,
             encryption_key: raw.encryption_key,
             link_by_email: raw.link_by_email.unwrap_or(false),
-            require_native_nonce: raw.require_native_nonce.unwrap_or(false),
+            native_nonce,
             access_token_ttl,
             session_ttl,
+            session_max_age,
+            token_audience,
+            refresh_reuse_grace_secs: raw.refresh_reuse_grace_secs.unwrap_or(0),
             deletion_retry_secs: raw.deletion_retry_secs.unwrap_or(30).max(1),
             apple_timeout_secs: raw.apple_timeout_secs.unwrap_or(10).max(1),
-            rate_limits: crate::limits::RateLimits {
+            rate_limits: RateLimits {
                 per_ip_per_minute: clamp_u32(raw.rate_limit_per_ip_per_minute.unwrap_or(60)),
                 burst: clamp_u32(raw.rate_limit_burst.unwrap_or(20)),
                 global_per_second: clamp_u32(raw.rate_limit_global_per_second.unwrap_or(200)),
-                trust_forwarded_for: raw.trust_forwarded_for.unwrap_or(false),
             },
+            refresh_rate_limits: RateLimits {
+                per_ip_per_minute: clamp_u32(
+                    raw.rate_limit_refresh_per_ip_per_minute.unwrap_or(120),
+                ),
+                burst: clamp_u32(raw.rate_limit_refresh_burst.unwrap_or(60)),
+                global_per_second: clamp_u32(
+                    raw.rate_limit_refresh_global_per_second.unwrap_or(2_000),
+                ),
+            },
+            trusted_proxies,
         })
     }
 
@@ -433,6 +542,30 @@ impl Settings {
     pub fn secure_cookies(&self) -> bool {
         self.public_url.starts_with("https://")
     }
+}
+
+/// `trusted_proxies` parsed: hops, or networks (a bare address is a /32 or /128).
+fn trusted_proxies(setting: Option<TrustedProxiesSetting>) -> Result<TrustedProxies, ConfigError> {
+    Ok(match setting {
+        None | Some(TrustedProxiesSetting::Hops(0)) => TrustedProxies::None,
+        Some(TrustedProxiesSetting::Hops(hops)) => TrustedProxies::Hops(clamp_u32(hops)),
+        Some(TrustedProxiesSetting::Networks(list)) if list.is_empty() => TrustedProxies::None,
+        Some(TrustedProxiesSetting::Networks(list)) => TrustedProxies::Networks(
+            list.iter()
+                .map(|text| {
+                    let text = text.trim();
+                    text.parse::<IpNet>()
+                        .or_else(|_| text.parse::<IpAddr>().map(IpNet::from))
+                        .map_err(|_| {
+                            ConfigError::new(
+                                "trusted_proxies",
+                                format!("{text:?} is not a network like 10.0.0.0/8 or an address"),
+                            )
+                        })
+                })
+                .collect::<Result<_, _>>()?,
+        ),
+    })
 }
 
 fn clamp_u32(value: u64) -> u32 {
@@ -506,7 +639,8 @@ redirect_uri = "https://example.com/auth/apple/callback"
             ("SIWA_BUNDLE_IDS", "com.example.ios, com.example.mac"),
             ("SIWA_LINK_BY_EMAIL", "true"),
             ("SIWA_RATE_LIMIT_PER_IP_PER_MINUTE", "0"),
-            ("SIWA_TRUST_FORWARDED_FOR", "yes"),
+            ("SIWA_TRUSTED_PROXIES", "2"),
+            ("SIWA_NATIVE_NONCE", "issued"),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
@@ -516,7 +650,65 @@ redirect_uri = "https://example.com/auth/apple/callback"
         assert_eq!(s.bundle_ids.len(), 2);
         assert!(s.link_by_email);
         assert_eq!(s.rate_limits.per_ip_per_minute, 0);
-        assert!(s.rate_limits.trust_forwarded_for);
+        assert_eq!(s.trusted_proxies, TrustedProxies::Hops(2));
+        assert_eq!(s.native_nonce, NativeNonce::Issued);
+        let env: HashMap<String, String> = [(
+            "SIWA_TRUSTED_PROXIES".to_owned(),
+            "10.0.0.0/8, 192.0.2.1".to_owned(),
+        )]
+        .into();
+        let s = Settings::validate(minimal().with_env(&env).unwrap()).unwrap();
+        assert!(
+            matches!(&s.trusted_proxies, TrustedProxies::Networks(n) if n.len() == 2),
+            "{:?}",
+            s.trusted_proxies
+        );
+    }
+
+    #[test]
+    fn safe_defaults_of_the_security_settings() {
+        let s = Settings::validate(minimal()).unwrap();
+        assert_eq!(s.trusted_proxies, TrustedProxies::None);
+        assert_eq!(s.native_nonce, NativeNonce::Required);
+        assert_eq!(s.token_audience, s.public_url);
+        assert_eq!(s.session_max_age, 90 * 86_400);
+        assert_eq!(s.refresh_reuse_grace_secs, 0);
+        let raw = RawSettings::from_toml(
+            r#"
+team_id = "DEF123GHIJ"
+key_id = "ABC123DEFG"
+private_key = "AuthKey_ABC123DEFG.p8"
+client_id = "com.example.web"
+redirect_uri = "https://example.com/auth/apple/callback"
+trusted_proxies = ["10.0.0.0/8", "2001:db8::/32"]
+native_nonce = "optional"
+"#,
+        )
+        .unwrap();
+        let s = Settings::validate(raw).unwrap();
+        assert_eq!(s.native_nonce, NativeNonce::Optional);
+        assert!(matches!(s.trusted_proxies, TrustedProxies::Networks(_)));
+    }
+
+    #[test]
+    fn replaced_and_wrong_security_settings_are_refused_with_a_hint() {
+        let mut raw = minimal();
+        raw.trust_forwarded_for = Some(true);
+        let err = Settings::validate(raw).unwrap_err();
+        assert!(err.problem.contains("trusted_proxies"), "{err}");
+        let mut raw = minimal();
+        raw.require_native_nonce = Some(false);
+        let err = Settings::validate(raw).unwrap_err();
+        assert!(err.problem.contains("native_nonce"), "{err}");
+        let mut raw = minimal();
+        raw.native_nonce = Some("sometimes".into());
+        assert_eq!(Settings::validate(raw).unwrap_err().setting, "native_nonce");
+        let mut raw = minimal();
+        raw.trusted_proxies = Some(TrustedProxiesSetting::Networks(vec!["10.0.0.0/33".into()]));
+        assert_eq!(
+            Settings::validate(raw).unwrap_err().setting,
+            "trusted_proxies"
+        );
     }
 
     #[test]

@@ -1,6 +1,8 @@
-//! Account deletions that wait for Apple: revoke the user's Apple refresh
-//! token at `/auth/revoke` (the App Store rule), then erase. A worker retries
-//! queued jobs with growing delays; nothing is dropped silently.
+//! Account deletion (`DELETE /me`): revoke every Apple refresh token held for
+//! the user (each identity, each client id) at `/auth/revoke` (the App Store
+//! rule), then erase. A revoke that fails is queued; a worker retries queued
+//! jobs with growing delays, and the user is erased with their last job.
+//! Nothing is dropped silently.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,7 +10,9 @@ use std::time::Duration;
 use siwa_kit::client::RefreshToken;
 
 use crate::app::AppState;
+use crate::keys::Sealed;
 use crate::metrics::Metrics;
+use crate::store::{AppleToken, StoreError};
 
 /// Longest wait between two attempts of one job.
 const MAX_BACKOFF_SECS: i64 = 3_600;
@@ -17,20 +21,45 @@ const LEASE_SECS: i64 = 120;
 /// Jobs taken per round.
 const BATCH: i64 = 16;
 
-/// Revokes a sealed Apple refresh token of `client_id`.
-pub(crate) async fn revoke_at_apple(
-    app: &AppState,
-    client_id: &str,
-    sealed: &[u8],
-) -> Result<(), String> {
-    let token = app
-        .keys
-        .open(sealed)
-        .ok_or("the stored Apple token cannot be decrypted with the configured encryption_key")?;
+/// Deletes a user's account: each Apple token revoked (or its revoke queued),
+/// then the account erased, or, while a revoke waits, its sessions ended.
+pub(crate) async fn delete_account(app: &AppState, user_id: &str) -> Result<(), StoreError> {
+    let tokens = app.store.user_apple_tokens(user_id).await?;
+    let mut queued = false;
+    for token in &tokens {
+        if let Err(e) = revoke_at_apple(app, token).await {
+            tracing::warn!(user = %user_id, client = %token.client_id, error = %e, "Apple revoke failed; deletion queued");
+            app.store
+                .enqueue_deletion(user_id, token, app.now())
+                .await?;
+            Metrics::inc(&app.metrics.deletions_queued);
+            queued = true;
+        }
+    }
+    if queued {
+        app.store.end_user_sessions(user_id).await?;
+    } else {
+        app.store.erase_user(user_id).await?;
+        Metrics::inc(&app.metrics.deletions_completed);
+        tracing::info!(user = %user_id, revoked = tokens.len(), "account erased");
+    }
+    Ok(())
+}
+
+/// Revokes one sealed Apple refresh token at Apple.
+pub(crate) async fn revoke_at_apple(app: &AppState, token: &AppleToken) -> Result<(), String> {
+    let owner = Sealed::AppleToken {
+        team_id: &token.team_id,
+        sub: &token.sub,
+        client_id: &token.client_id,
+    };
+    let plain = app.keys.open(&token.ciphertext, &owner).ok_or(
+        "the stored Apple token cannot be decrypted with the configured encryption_key (or was moved from another row)",
+    )?;
     let apple = app
-        .apple_for(client_id)
-        .ok_or_else(|| format!("no Apple client for {client_id}"))?;
-    let refresh = RefreshToken::new(token.as_str());
+        .apple_for(&token.client_id)
+        .ok_or_else(|| format!("no Apple client for {}", token.client_id))?;
+    let refresh = RefreshToken::new(plain.as_str());
     apple.revoke(&refresh).await.map_err(|e| e.to_string())
 }
 
@@ -46,7 +75,7 @@ pub async fn run_due(app: &AppState) -> usize {
     };
     let mut finished = 0;
     for job in jobs {
-        match revoke_at_apple(app, &job.client_id, &job.token_ciphertext).await {
+        match revoke_at_apple(app, &job.token).await {
             Ok(()) => match app.store.finish_deletion(job.id).await {
                 Ok(()) => {
                     finished += 1;

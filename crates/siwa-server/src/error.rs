@@ -1,33 +1,53 @@
-//! Errors of the JSON routes: a stable code and a safe message for the client;
-//! the cause goes to the log, never to the client.
+//! Errors of the JSON routes: a stable code, a fixed phrase and the request
+//! id for the client; the cause goes to the log under that id, never to the
+//! client. Messages are `&'static str`, so no detail can slip into one.
 
-use axum::http::StatusCode;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, Request};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use serde::de::DeserializeOwned;
 
-/// An error answered as `{"error": code, "message": message}`.
+use crate::request_id;
+
+/// An error answered as `{"error": code, "message": message, "request_id": id}`.
 #[derive(Debug)]
 pub(crate) struct ApiError {
     status: StatusCode,
     code: &'static str,
-    message: String,
+    message: &'static str,
+    retry_after: Option<u64>,
 }
 
 impl ApiError {
-    pub(crate) fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    pub(crate) fn new(status: StatusCode, code: &'static str, message: &'static str) -> Self {
         Self {
             status,
             code,
-            message: message.into(),
+            message,
+            retry_after: None,
         }
     }
 
-    pub(crate) fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+    pub(crate) fn bad_request(code: &'static str, message: &'static str) -> Self {
         Self::new(StatusCode::BAD_REQUEST, code, message)
     }
 
-    pub(crate) fn unauthorized(message: impl Into<String>) -> Self {
+    pub(crate) fn unauthorized(message: &'static str) -> Self {
         Self::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
+    }
+
+    /// Too many requests; retry after `secs`.
+    pub(crate) fn rate_limited(secs: u64) -> Self {
+        Self {
+            retry_after: Some(secs),
+            ..Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                "too many requests; retry later",
+            )
+        }
     }
 
     /// A failure of ours or of a dependency: logged with its cause, answered generically.
@@ -53,17 +73,24 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut response = (
-            self.status,
-            Json(serde_json::json!({"error": self.code, "message": self.message})),
-        )
-            .into_response();
+        let mut body = serde_json::json!({"error": self.code, "message": self.message});
+        if let Some(id) = request_id::current() {
+            body["request_id"] = id.into();
+        }
+        let mut response = (self.status, Json(body)).into_response();
+        let headers = response.headers_mut();
         if self.status == StatusCode::UNAUTHORIZED {
-            response.headers_mut().insert(
-                axum::http::header::WWW_AUTHENTICATE,
-                axum::http::HeaderValue::from_static("Bearer error=\"invalid_token\""),
+            headers.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer error=\"invalid_token\""),
             );
         }
+        if let Some(secs) = self.retry_after {
+            if let Ok(value) = HeaderValue::from_str(&secs.to_string()) {
+                headers.insert(header::RETRY_AFTER, value);
+            }
+        }
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         response
     }
 }
@@ -72,4 +99,36 @@ impl From<crate::store::StoreError> for ApiError {
     fn from(e: crate::store::StoreError) -> Self {
         Self::internal("store", e)
     }
+}
+
+/// A JSON body whose rejection is an [`ApiError`] (the parser's detail goes to the log).
+#[derive(Debug)]
+pub(crate) struct ApiJson<T>(pub(crate) T);
+
+impl<S, T> FromRequest<S> for ApiJson<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match Json::<T>::from_request(request, state).await {
+            Ok(Json(value)) => Ok(Self(value)),
+            Err(rejection) => Err(rejected(&rejection)),
+        }
+    }
+}
+
+fn rejected(rejection: &JsonRejection) -> ApiError {
+    tracing::info!(error = %rejection.body_text(), "request body refused");
+    let status = rejection.status();
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        return ApiError::new(status, "too_large", "the request body is too large");
+    }
+    ApiError::new(
+        status,
+        "invalid_request",
+        "the request body is not the JSON this route takes; see the API documentation",
+    )
 }

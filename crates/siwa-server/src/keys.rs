@@ -26,8 +26,49 @@ use crate::config::{ConfigError, Settings};
 /// The key file written beside a SQLite database.
 pub const KEY_FILE_NAME: &str = "siwa-service-keys.json";
 
-/// Binds ciphertexts to their purpose and format version.
-const TOKEN_AAD: &[u8] = b"siwa apple refresh token v1";
+/// The associated data of Apple refresh tokens sealed before they were bound
+/// to their identity (read only, for rows written by earlier versions).
+const LEGACY_TOKEN_AAD: &[u8] = b"siwa apple refresh token v1";
+
+/// What a sealed value is bound to: its purpose and the row it belongs to,
+/// as AES-GCM associated data. A ciphertext moved to another row (or used for
+/// another purpose) does not open.
+#[derive(Debug)]
+pub(crate) enum Sealed<'a> {
+    /// Apple's refresh token of an identity (team, sub) for a client id.
+    AppleToken {
+        team_id: &'a str,
+        sub: &'a str,
+        client_id: &'a str,
+    },
+    /// The successor of a spent refresh token (by the spent token's hash).
+    Successor { spent_hash: &'a [u8] },
+}
+
+impl Sealed<'_> {
+    fn aad(&self) -> Vec<u8> {
+        let mut aad = Vec::with_capacity(128);
+        match self {
+            Self::AppleToken {
+                team_id,
+                sub,
+                client_id,
+            } => {
+                aad.extend_from_slice(b"siwa apple refresh token v2");
+                for part in [team_id, sub, client_id] {
+                    // Length-prefixed, so that no two triples share a byte string.
+                    aad.extend_from_slice(&(part.len() as u64).to_be_bytes());
+                    aad.extend_from_slice(part.as_bytes());
+                }
+            }
+            Self::Successor { spent_hash } => {
+                aad.extend_from_slice(b"siwa refresh successor v1");
+                aad.extend_from_slice(spent_hash);
+            }
+        }
+        aad
+    }
+}
 
 /// The service's keys.
 pub struct ServiceKeys {
@@ -186,20 +227,30 @@ impl ServiceKeys {
         serde_json::json!({ "keys": [jwk] })
     }
 
-    /// Encrypts an Apple refresh token: `nonce || ciphertext || tag`.
-    pub(crate) fn seal(&self, plaintext: &str) -> Option<Vec<u8>> {
-        let mut data = plaintext.as_bytes().to_vec();
+    /// Encrypts a secret bound to `what`: `nonce || ciphertext || tag`.
+    pub(crate) fn seal(&self, plaintext: &str, what: &Sealed<'_>) -> Option<Vec<u8>> {
+        let mut data = Zeroizing::new(plaintext.as_bytes().to_vec());
         let nonce = self
             .encryption
-            .seal_in_place_append_tag(Aad::from(TOKEN_AAD), &mut data)
+            .seal_in_place_append_tag(Aad::from(what.aad()), &mut *data)
             .ok()?;
         let mut out = nonce.as_ref().to_vec();
         out.extend_from_slice(&data);
         Some(out)
     }
 
-    /// Decrypts what [`Self::seal`] made; `None` when it was altered or another key made it.
-    pub(crate) fn open(&self, sealed: &[u8]) -> Option<Zeroizing<String>> {
+    /// Decrypts what [`Self::seal`] made for the same `what`; `None` when it
+    /// was altered, made for another row or purpose, or by another key. An
+    /// Apple token sealed before tokens were bound to their identity still
+    /// opens (rows of earlier versions; rewritten at the next sign-in).
+    pub(crate) fn open(&self, sealed: &[u8], what: &Sealed<'_>) -> Option<Zeroizing<String>> {
+        self.open_with(sealed, &what.aad()).or_else(|| match what {
+            Sealed::AppleToken { .. } => self.open_with(sealed, LEGACY_TOKEN_AAD),
+            Sealed::Successor { .. } => None,
+        })
+    }
+
+    fn open_with(&self, sealed: &[u8], aad: &[u8]) -> Option<Zeroizing<String>> {
         if sealed.len() < NONCE_LEN {
             return None;
         }
@@ -208,7 +259,7 @@ impl ServiceKeys {
         let mut data = Zeroizing::new(ciphertext.to_vec());
         let plain = self
             .encryption
-            .open_in_place(nonce, Aad::from(TOKEN_AAD), &mut data)
+            .open_in_place(nonce, Aad::from(aad), &mut data)
             .ok()?;
         String::from_utf8(plain.to_vec()).ok().map(Zeroizing::new)
     }
@@ -256,25 +307,76 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 mod tests {
     use super::*;
 
+    const ALICE_WEB: Sealed<'static> = Sealed::AppleToken {
+        team_id: "DEF123GHIJ",
+        sub: "001.alice.01",
+        client_id: "com.example.web",
+    };
+
     #[test]
     fn seal_and_open_round_trip_and_detect_tampering() {
         let keys = ServiceKeys::generate().unwrap();
-        let sealed = keys
-            .seal("rb2ae81cc3283454cbc9e8f010530a7dd.0.rsqsu.fi7hx7kpvMDrwWQrBrJmhA")
-            .unwrap();
+        let token = "rb2ae81cc3283454cbc9e8f010530a7dd.0.rsqsu.fi7hx7kpvMDrwWQrBrJmhA";
+        let sealed = keys.seal(token, &ALICE_WEB).unwrap();
         assert!(!String::from_utf8_lossy(&sealed).contains("rb2ae81"));
-        assert_eq!(
-            keys.open(&sealed).unwrap().as_str(),
-            "rb2ae81cc3283454cbc9e8f010530a7dd.0.rsqsu.fi7hx7kpvMDrwWQrBrJmhA"
-        );
+        assert_eq!(keys.open(&sealed, &ALICE_WEB).unwrap().as_str(), token);
         let mut tampered = sealed.clone();
         let last = tampered.len() - 1;
         tampered[last] ^= 1;
-        assert!(keys.open(&tampered).is_none());
+        assert!(keys.open(&tampered, &ALICE_WEB).is_none());
         assert!(
-            ServiceKeys::generate().unwrap().open(&sealed).is_none(),
+            ServiceKeys::generate()
+                .unwrap()
+                .open(&sealed, &ALICE_WEB)
+                .is_none(),
             "another key cannot open it"
         );
+    }
+
+    /// Finding 10 of the security review: a ciphertext copied into another
+    /// identity's row (or another client's, or used as a refresh successor) does not open.
+    #[test]
+    fn apple_token_ciphertexts_are_bound_to_their_identity() {
+        let keys = ServiceKeys::generate().unwrap();
+        let sealed = keys.seal("r-alice", &ALICE_WEB).unwrap();
+        for other in [
+            Sealed::AppleToken {
+                team_id: "DEF123GHIJ",
+                sub: "001.mallory.01",
+                client_id: "com.example.web",
+            },
+            Sealed::AppleToken {
+                team_id: "DEF123GHIJ",
+                sub: "001.alice.01",
+                client_id: "com.example.ios",
+            },
+            Sealed::AppleToken {
+                team_id: "OTHERTEAM1",
+                sub: "001.alice.01",
+                client_id: "com.example.web",
+            },
+            // Shifting a byte between parts does not make the same data.
+            Sealed::AppleToken {
+                team_id: "DEF123GHI",
+                sub: "J001.alice.01",
+                client_id: "com.example.web",
+            },
+            Sealed::Successor {
+                spent_hash: b"001.alice.01",
+            },
+        ] {
+            assert!(keys.open(&sealed, &other).is_none(), "{other:?}");
+        }
+        // A token sealed by an earlier version (no identity binding) still opens.
+        let mut legacy = b"r-legacy".to_vec();
+        let nonce = keys
+            .encryption
+            .seal_in_place_append_tag(Aad::from(LEGACY_TOKEN_AAD), &mut legacy)
+            .unwrap();
+        let legacy = [nonce.as_ref().as_slice(), legacy.as_slice()].concat();
+        assert_eq!(keys.open(&legacy, &ALICE_WEB).unwrap().as_str(), "r-legacy");
+        let successor = Sealed::Successor { spent_hash: b"x" };
+        assert!(keys.open(&legacy, &successor).is_none());
     }
 
     #[test]

@@ -20,12 +20,15 @@ mod cookies;
 mod crypto;
 pub mod deletion;
 mod error;
+mod forwarded;
 pub mod keys;
 pub mod limits;
 mod metrics;
+mod middleware;
 mod notifications;
 mod ops;
 mod pages;
+mod request_id;
 mod session;
 mod signin;
 pub mod store;
@@ -50,21 +53,30 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// Longest a request may take, Apple calls included.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// The service's routes.
+/// The service's routes. Serve them with
+/// `into_make_service_with_connect_info::<SocketAddr>()` (as [`start`] does):
+/// the rate limits count clients by their address.
 pub fn router(state: Arc<AppState>) -> Router {
     let sign_in = Router::new()
         .route("/auth/apple/login", get(web::login))
         .route("/auth/apple/callback", post(web::callback))
         .route("/auth/apple/native", post(api::native))
+        .route("/auth/apple/nonce", post(api::nonce))
         .route_layer(axum::middleware::from_fn_with_state(
-            Arc::clone(&state),
-            limits::rate_limit,
+            Arc::clone(&state.sign_in_limit),
+            middleware::rate_limit,
+        ));
+    let refresh = Router::new()
+        .route("/session/refresh", post(api::refresh))
+        .route_layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&state.refresh_limit),
+            middleware::rate_limit,
         ));
     Router::new()
         .merge(sign_in)
+        .merge(refresh)
         .route("/", get(web::home))
         .route("/auth/apple/notifications", post(notifications::receive))
-        .route("/session/refresh", post(api::refresh))
         .route("/session/logout", post(api::logout))
         .route("/me", get(api::me).delete(api::delete_me))
         .route("/.well-known/jwks.json", get(ops::jwks))
@@ -72,11 +84,12 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(axum::middleware::from_fn(limits::header_limit))
+        .layer(axum::middleware::from_fn(middleware::header_limit))
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::SERVICE_UNAVAILABLE,
             REQUEST_TIMEOUT,
         ))
+        .layer(axum::middleware::from_fn(request_id::assign))
         .with_state(state)
 }
 
@@ -187,7 +200,8 @@ pub fn start_on(
         let shutdown = async {
             let _ = stopped.await;
         };
-        if let Err(e) = axum::serve(listener, app)
+        let service = app.into_make_service_with_connect_info::<SocketAddr>();
+        if let Err(e) = axum::serve(listener, service)
             .with_graceful_shutdown(shutdown)
             .await
         {

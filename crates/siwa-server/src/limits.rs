@@ -1,39 +1,51 @@
-//! Abuse limits: per-IP and global rate limits on the sign-in endpoints
-//! (429 with `Retry-After`), and a bound on request header size (431).
+//! Token buckets for rate limits: one per client and one for everyone.
 //!
-//! Token buckets: each IP gets `burst` requests at once and `per_ip_per_minute`
-//! after that; all IPs together get `global_per_second`. A limit of 0 turns it
-//! off. The client IP is the peer address, or the first `X-Forwarded-For` hop
-//! when `trust_forwarded_for` is set (only behind a proxy that sets it).
+//! Each client gets `burst` requests at once and `per_ip_per_minute` after
+//! that; all clients together get `global_per_second`. A limit of 0 turns it
+//! off. A client is an IPv4 address or an IPv6 /64 (one host usually owns a
+//! whole /64, so its addresses are one client). The client's own bucket is
+//! checked first: a client over its own limit spends no global token, so it
+//! cannot lock everyone else out. The per-client table keeps the most recently
+//! seen [`MAX_TRACKED_CLIENTS`] clients (least recently seen forgotten first,
+//! in constant time: forgetting one only gives it a full bucket again).
 
-use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, Mutex};
+use std::net::IpAddr;
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
-use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{header, HeaderValue, StatusCode};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use hashlink::LruCache;
 
-use crate::app::AppState;
+/// Clients whose buckets are remembered.
+pub const MAX_TRACKED_CLIENTS: usize = 100_000;
 
-/// Largest total size of request headers accepted.
-pub const MAX_HEADER_BYTES: usize = 16 * 1024;
-/// Tracked IPs beyond which idle ones are forgotten.
-const MAX_TRACKED_IPS: usize = 100_000;
-
-/// The limits, from the settings.
-#[derive(Clone, Copy, Debug)]
+/// The limits of one group of routes, from the settings.
+#[derive(Clone, Copy, Debug, Eq, PartialEq)]
 pub struct RateLimits {
-    /// Sustained requests per minute per IP (0: no per-IP limit).
+    /// Sustained requests per minute per client (0: no per-client limit).
     pub per_ip_per_minute: u32,
-    /// Requests an IP may make at once.
+    /// Requests a client may make at once.
     pub burst: u32,
     /// Requests per second from everyone together (0: no global limit).
     pub global_per_second: u32,
-    /// Take the client IP from `X-Forwarded-For`.
-    pub trust_forwarded_for: bool,
+}
+
+/// A client as the limits count it: an IPv4 address, or an IPv6 /64.
+#[derive(Clone, Copy, Debug, Eq, Hash, PartialEq)]
+pub(crate) struct ClientKey(IpAddr);
+
+impl ClientKey {
+    pub(crate) fn of(ip: IpAddr) -> Self {
+        match ip {
+            IpAddr::V4(v4) => Self(IpAddr::V4(v4)),
+            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+                Some(v4) => Self(IpAddr::V4(v4)),
+                None => {
+                    let prefix = u128::from(v6) & !((1u128 << 64) - 1);
+                    Self(IpAddr::V6(prefix.into()))
+                }
+            },
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -43,6 +55,13 @@ struct Bucket {
 }
 
 impl Bucket {
+    fn full(capacity: f64, now: Instant) -> Self {
+        Self {
+            tokens: capacity,
+            updated: now,
+        }
+    }
+
     /// Takes one token; `Err(seconds)` until one is available.
     fn take(&mut self, now: Instant, rate_per_sec: f64, capacity: f64) -> Result<(), u64> {
         let elapsed = now.saturating_duration_since(self.updated).as_secs_f64();
@@ -53,125 +72,78 @@ impl Bucket {
             Ok(())
         } else {
             let wait = (1.0 - self.tokens) / rate_per_sec;
-            Err(wait.ceil().max(1.0) as u64)
+            // At most a day: a wait beyond is a misconfiguration, not a plan.
+            Err(wait.ceil().clamp(1.0, 86_400.0) as u64)
         }
     }
 }
 
-/// The buckets of one service process.
-#[derive(Debug)]
+/// The buckets of one group of routes in one service process.
 pub(crate) struct Limiter {
     limits: RateLimits,
-    per_ip: Mutex<HashMap<IpAddr, Bucket>>,
+    per_client: Mutex<LruCache<ClientKey, Bucket>>,
     global: Mutex<Bucket>,
+}
+
+impl std::fmt::Debug for Limiter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Limiter")
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Limiter {
     pub(crate) fn new(limits: RateLimits) -> Self {
-        let now = Instant::now();
+        Self::with_capacity(limits, MAX_TRACKED_CLIENTS)
+    }
+
+    fn with_capacity(limits: RateLimits, clients: usize) -> Self {
         Self {
             limits,
-            per_ip: Mutex::new(HashMap::new()),
-            global: Mutex::new(Bucket {
-                tokens: f64::from(limits.global_per_second),
-                updated: now,
-            }),
+            per_client: Mutex::new(LruCache::new(clients.max(1))),
+            global: Mutex::new(Bucket::full(
+                f64::from(limits.global_per_second),
+                Instant::now(),
+            )),
         }
     }
 
     /// `Err(retry_after_secs)` when `ip` (or everyone) is over the limit.
     pub(crate) fn check(&self, ip: IpAddr, now: Instant) -> Result<(), u64> {
         let limits = self.limits;
-        if limits.global_per_second > 0 {
-            let rate = f64::from(limits.global_per_second);
-            let mut global = self
-                .global
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            global.take(now, rate, rate)?;
-        }
         if limits.per_ip_per_minute > 0 {
             let rate = f64::from(limits.per_ip_per_minute) / 60.0;
             let capacity = f64::from(limits.burst.max(1));
-            let mut buckets = self
-                .per_ip
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            if buckets.len() >= MAX_TRACKED_IPS {
-                // Forget IPs whose bucket has refilled: they lose nothing.
-                buckets.retain(|_, b| {
-                    now.saturating_duration_since(b.updated).as_secs_f64() * rate < capacity
-                });
+            let mut buckets = lock(&self.per_client);
+            let key = ClientKey::of(ip);
+            match buckets.get_mut(&key) {
+                Some(bucket) => bucket.take(now, rate, capacity)?,
+                None => {
+                    let mut bucket = Bucket::full(capacity, now);
+                    let taken = bucket.take(now, rate, capacity);
+                    // Inserting beyond the capacity drops the least recently seen client.
+                    buckets.insert(key, bucket);
+                    taken?;
+                }
             }
-            let bucket = buckets.entry(ip).or_insert(Bucket {
-                tokens: capacity,
-                updated: now,
-            });
-            bucket.take(now, rate, capacity)?;
+        }
+        if limits.global_per_second > 0 {
+            let rate = f64::from(limits.global_per_second);
+            lock(&self.global).take(now, rate, rate)?;
         }
         Ok(())
     }
-}
 
-/// Middleware of the sign-in routes.
-pub(crate) async fn rate_limit(
-    State(app): State<Arc<AppState>>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let peer = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map_or(SocketAddr::from(([0, 0, 0, 0], 0)), |info| info.0);
-    let ip = client_ip(&app.limiter.limits, peer, &request);
-    match app.limiter.check(ip, Instant::now()) {
-        Ok(()) => next.run(request).await,
-        Err(retry_after) => {
-            tracing::info!(%ip, retry_after, "rate limited");
-            let mut response = (
-                StatusCode::TOO_MANY_REQUESTS,
-                axum::Json(serde_json::json!({"error": "rate_limited", "message": "too many sign-in attempts; retry later"})),
-            )
-                .into_response();
-            if let Ok(value) = HeaderValue::from_str(&retry_after.to_string()) {
-                response.headers_mut().insert(header::RETRY_AFTER, value);
-            }
-            response
-        }
+    #[cfg(test)]
+    fn tracked(&self) -> usize {
+        lock(&self.per_client).len()
     }
 }
 
-/// Middleware of every route: refuses oversized headers.
-pub(crate) async fn header_limit(request: Request, next: Next) -> Response {
-    let size: usize = request
-        .headers()
-        .iter()
-        .map(|(name, value)| name.as_str().len() + value.len() + 4)
-        .sum::<usize>()
-        + request.uri().to_string().len();
-    if size > MAX_HEADER_BYTES {
-        return (
-            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-            "request headers too large",
-        )
-            .into_response();
-    }
-    next.run(request).await
-}
-
-fn client_ip(limits: &RateLimits, peer: SocketAddr, request: &Request) -> IpAddr {
-    if limits.trust_forwarded_for {
-        let forwarded = request
-            .headers()
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
-            .and_then(|v| v.trim().parse::<IpAddr>().ok());
-        if let Some(ip) = forwarded {
-            return ip;
-        }
-    }
-    peer.ip()
+/// The buckets are counters: what a panicking holder left is still usable.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 #[cfg(test)]
@@ -185,23 +157,29 @@ mod tests {
             per_ip_per_minute,
             burst,
             global_per_second,
-            trust_forwarded_for: false,
         }
+    }
+
+    fn ip(text: &str) -> IpAddr {
+        text.parse().unwrap()
     }
 
     #[test]
     fn per_ip_burst_then_refill() {
         let limiter = Limiter::new(limits(60, 3, 0));
         let t0 = Instant::now();
-        let ip: IpAddr = "10.0.0.1".parse().unwrap();
-        let other: IpAddr = "10.0.0.2".parse().unwrap();
         for _ in 0..3 {
-            assert!(limiter.check(ip, t0).is_ok());
+            assert!(limiter.check(ip("10.0.0.1"), t0).is_ok());
         }
-        assert_eq!(limiter.check(ip, t0), Err(1));
-        assert!(limiter.check(other, t0).is_ok(), "limits are per IP");
+        assert_eq!(limiter.check(ip("10.0.0.1"), t0), Err(1));
         assert!(
-            limiter.check(ip, t0 + Duration::from_secs(1)).is_ok(),
+            limiter.check(ip("10.0.0.2"), t0).is_ok(),
+            "limits are per IP"
+        );
+        assert!(
+            limiter
+                .check(ip("10.0.0.1"), t0 + Duration::from_secs(1))
+                .is_ok(),
             "one a second refills"
         );
     }
@@ -210,9 +188,62 @@ mod tests {
     fn global_limit_covers_everyone() {
         let limiter = Limiter::new(limits(0, 0, 2));
         let t0 = Instant::now();
-        assert!(limiter.check("10.0.0.1".parse().unwrap(), t0).is_ok());
-        assert!(limiter.check("10.0.0.2".parse().unwrap(), t0).is_ok());
-        assert!(limiter.check("10.0.0.3".parse().unwrap(), t0).is_err());
+        assert!(limiter.check(ip("10.0.0.1"), t0).is_ok());
+        assert!(limiter.check(ip("10.0.0.2"), t0).is_ok());
+        assert!(limiter.check(ip("10.0.0.3"), t0).is_err());
+    }
+
+    /// Finding 1 of the security review: the global bucket was spent before
+    /// the client's own, so one client over its limit locked everyone out.
+    #[test]
+    fn a_client_over_its_own_limit_does_not_drain_the_global_bucket() {
+        let limiter = Limiter::new(limits(1, 1, 3));
+        let t0 = Instant::now();
+        let greedy = ip("10.0.0.1");
+        assert!(limiter.check(greedy, t0).is_ok());
+        for _ in 0..50 {
+            assert!(limiter.check(greedy, t0).is_err());
+        }
+        for other in ["10.0.0.2", "10.0.0.3"] {
+            assert!(
+                limiter.check(ip(other), t0).is_ok(),
+                "{other} is served: the refused requests spent no global token"
+            );
+        }
+    }
+
+    #[test]
+    fn ipv6_clients_are_grouped_by_their_64_prefix() {
+        let limiter = Limiter::new(limits(1, 2, 0));
+        let t0 = Instant::now();
+        assert!(limiter.check(ip("2001:db8:1:2::1"), t0).is_ok());
+        assert!(limiter.check(ip("2001:db8:1:2:ffff::9"), t0).is_ok());
+        assert!(
+            limiter.check(ip("2001:db8:1:2:abcd::1"), t0).is_err(),
+            "the same /64 shares one bucket"
+        );
+        assert!(
+            limiter.check(ip("2001:db8:1:3::1"), t0).is_ok(),
+            "another /64"
+        );
+        // An IPv4-mapped IPv6 peer is the IPv4 client.
+        assert!(limiter.check(ip("192.0.2.7"), t0).is_ok());
+        assert!(limiter.check(ip("::ffff:192.0.2.7"), t0).is_ok());
+        assert!(limiter.check(ip("192.0.2.7"), t0).is_err());
+    }
+
+    #[test]
+    fn the_client_table_stays_bounded() {
+        let limiter = Limiter::with_capacity(limits(1, 1, 0), 64);
+        let t0 = Instant::now();
+        for i in 0..1_000u32 {
+            let _ = limiter.check(IpAddr::from(i.to_be_bytes()), t0);
+        }
+        assert_eq!(limiter.tracked(), 64);
+        // The most recent clients are still limited.
+        assert!(limiter
+            .check(IpAddr::from(999u32.to_be_bytes()), t0)
+            .is_err());
     }
 
     #[test]
@@ -220,7 +251,7 @@ mod tests {
         let limiter = Limiter::new(limits(0, 0, 0));
         let t0 = Instant::now();
         for _ in 0..10_000 {
-            assert!(limiter.check("10.0.0.1".parse().unwrap(), t0).is_ok());
+            assert!(limiter.check(ip("10.0.0.1"), t0).is_ok());
         }
     }
 }

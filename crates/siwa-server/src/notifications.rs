@@ -1,8 +1,9 @@
 //! `POST /auth/apple/notifications`: Apple's server-to-server events.
 //!
 //! Verified (signature, issuer, audience = our client ids, expiry), then
-//! applied idempotently: a repeated event (same `jti`) changes nothing more,
-//! and each action is itself safe to repeat.
+//! applied once: the event's `jti` is recorded in the same transaction as its
+//! effect, so a repeated event changes nothing more, and an effect that
+//! failed (answered 500) is applied by Apple's retry.
 
 use std::sync::Arc;
 
@@ -14,6 +15,7 @@ use siwa_kit::notification::EventKind;
 use crate::app::AppState;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
+use crate::store::{Notification, NotificationEffect};
 
 /// Applies one notification.
 pub(crate) async fn receive(
@@ -21,44 +23,46 @@ pub(crate) async fn receive(
     body: Bytes,
 ) -> Result<StatusCode, ApiError> {
     let notification = app
-        .app_verifier
+        .notification_verifier
         .verify_notification_body(&body)
         .await
         .map_err(|e| {
             tracing::warn!(error = %e, "notification rejected");
-            ApiError::bad_request("invalid_notification", e.to_string())
+            ApiError::bad_request("invalid_notification", "the notification was rejected")
         })?;
-    if !app
-        .store
-        .first_seen_event(notification.jti(), app.now())
-        .await?
-    {
-        tracing::info!(jti = notification.jti(), "notification already applied");
-        return Ok(StatusCode::OK);
-    }
     let event = notification.event();
-    let team = app.settings.team_id.as_str();
-    let sub = event.sub();
-    match event.kind() {
-        EventKind::EmailDisabled => {
-            app.store
-                .set_email_forwarding(team, sub, event.email(), false)
-                .await?
+    let effect = match event.kind() {
+        EventKind::EmailDisabled => NotificationEffect::EmailForwarding {
+            email: event.email().map(str::to_owned),
+            enabled: false,
+        },
+        EventKind::EmailEnabled => NotificationEffect::EmailForwarding {
+            email: event.email().map(str::to_owned),
+            enabled: true,
+        },
+        EventKind::ConsentRevoked => NotificationEffect::ConsentRevoked,
+        EventKind::AccountDelete => NotificationEffect::AccountDelete,
+        other => {
+            tracing::info!(kind = other.as_str(), "notification type not handled");
+            NotificationEffect::Nothing
         }
-        EventKind::EmailEnabled => {
-            app.store
-                .set_email_forwarding(team, sub, event.email(), true)
-                .await?
-        }
-        EventKind::ConsentRevoked => app.store.revoke_apple_link(team, sub).await?,
-        EventKind::AccountDelete => {
-            if let Some(link) = app.store.apple_link(team, sub).await? {
-                app.store.erase_user(&link.user_id).await?;
-            }
-        }
-        other => tracing::info!(kind = other.as_str(), "notification type not handled"),
+    };
+    let applied = app
+        .store
+        .apply_notification(&Notification {
+            jti: notification.jti().to_owned(),
+            expires_at: i64::try_from(notification.expires_at().secs()).unwrap_or(i64::MAX),
+            team_id: app.settings.team_id.as_str().to_owned(),
+            sub: event.sub().to_owned(),
+            effect,
+            now: app.now(),
+        })
+        .await?;
+    if applied {
+        Metrics::inc(&app.metrics.notifications);
+        tracing::info!(kind = event.kind().as_str(), "notification applied");
+    } else {
+        tracing::info!(jti = notification.jti(), "notification already applied");
     }
-    Metrics::inc(&app.metrics.notifications);
-    tracing::info!(kind = event.kind().as_str(), "notification applied");
     Ok(StatusCode::OK)
 }

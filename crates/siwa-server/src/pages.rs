@@ -26,11 +26,24 @@ const STYLE: &str = "body{font-family:-apple-system,system-ui,sans-serif;max-wid
 .apple{display:inline-block;background:#000;color:#fff;padding:.7rem 1.4rem;border-radius:8px;text-decoration:none;font-size:1.05rem}\
 .card{border:1px solid #ddd;border-radius:10px;padding:1rem;margin:1rem 0}.muted{color:#666}button{font-size:1rem;padding:.5rem 1rem;border-radius:8px}";
 
-/// A page that says what went wrong and links home.
-pub(crate) fn error_page(status: StatusCode, title: &str, detail: &str) -> Response {
+/// A page that says what went wrong (a fixed phrase; the detail is in the
+/// log under the request id it shows) and links home.
+pub(crate) fn error_page(
+    status: StatusCode,
+    title: &'static str,
+    detail: &'static str,
+) -> Response {
+    let reference = crate::request_id::current()
+        .map(|id| {
+            format!(
+                "<p class=\"muted\">Reference: <code id=\"request-id\">{}</code></p>",
+                escape(&id)
+            )
+        })
+        .unwrap_or_default();
     let body = format!(
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title><style>{STYLE}</style></head>\
-<body><h1>{title}</h1><p id=\"detail\">{detail}</p><p><a class=\"apple\" href=\"/auth/apple/login\">Try again</a> <a href=\"/\">Home</a></p></body></html>",
+<body><h1>{title}</h1><p id=\"detail\">{detail}</p>{reference}<p><a class=\"apple\" href=\"/auth/apple/login\">Try again</a> <a href=\"/\">Home</a></p></body></html>",
         title = escape(title),
         detail = escape(detail),
     );

@@ -1,8 +1,10 @@
-//! Our sessions: short-lived access tokens (ES256 JWTs signed with the
-//! service's key, published at `/.well-known/jwks.json`), a longer-lived web
-//! session cookie of the same form, and opaque rotating refresh tokens stored
-//! hashed. Every token names its session family (`sid`), so logout and
-//! revocation take effect at once: `/me` checks the family is still active.
+//! Our sessions: short-lived access tokens (ES256 JWTs of RFC 9068, `typ`
+//! `at+jwt`, with our issuer and `token_audience` as `aud`, signed with the
+//! service's key and published at `/.well-known/jwks.json`), a longer-lived
+//! web session cookie of the same form but its own `typ`, and opaque rotating
+//! refresh tokens stored hashed. Every token names its session family
+//! (`sid`), so logout and revocation take effect at once: `/me` checks the
+//! family is still active and within its absolute lifetime.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
@@ -16,31 +18,58 @@ use siwa_kit::jws::{self, Segment};
 use crate::crypto::{random_token, sha256};
 use crate::keys::ServiceKeys;
 
-/// What kind of token a JWT of ours is.
-#[derive(Clone, Copy, Debug, Deserialize, Eq, PartialEq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub(crate) enum TokenUse {
-    /// A bearer access token.
+/// What kind of token a JWT of ours is: told apart by the header's `typ`,
+/// which each check requires exactly.
+#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+pub(crate) enum TokenKind {
+    /// A bearer access token (RFC 9068: `typ` `at+jwt`).
     Access,
     /// The web session cookie.
-    Web,
+    WebSession,
 }
 
-/// The claims of our JWTs.
+impl TokenKind {
+    /// The header's `typ`.
+    fn typ(self) -> &'static str {
+        match self {
+            Self::Access => "at+jwt",
+            Self::WebSession => "siwa-session+jwt",
+        }
+    }
+
+    /// Whether a header's `typ` names this kind (RFC 9068 also allows the
+    /// media type form for access tokens).
+    fn matches(self, typ: &str) -> bool {
+        typ == self.typ() || (self == Self::Access && typ == "application/at+jwt")
+    }
+}
+
+/// The claims of our JWTs (RFC 9068's for access tokens).
 #[derive(Clone, Debug, Deserialize, Serialize)]
 pub(crate) struct SessionClaims {
     pub(crate) iss: String,
     pub(crate) sub: String,
+    pub(crate) aud: String,
+    /// The Apple client id (Services ID or bundle ID) the session was opened through.
+    pub(crate) client_id: String,
     pub(crate) sid: String,
+    pub(crate) jti: String,
     pub(crate) iat: i64,
     pub(crate) exp: i64,
-    #[serde(rename = "use")]
-    pub(crate) token_use: TokenUse,
 }
 
-/// Signs a session JWT.
-pub(crate) fn mint(keys: &ServiceKeys, claims: &SessionClaims) -> Option<String> {
-    let header = serde_json::json!({"alg": "ES256", "kid": keys.session_kid(), "typ": "JWT"});
+/// What a token must say to be accepted.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Expected<'a> {
+    pub(crate) kind: TokenKind,
+    pub(crate) issuer: &'a str,
+    pub(crate) audience: &'a str,
+    pub(crate) now: i64,
+}
+
+/// Signs a session JWT of `kind`.
+pub(crate) fn mint(keys: &ServiceKeys, kind: TokenKind, claims: &SessionClaims) -> Option<String> {
+    let header = serde_json::json!({"alg": "ES256", "kid": keys.session_kid(), "typ": kind.typ()});
     let mut jwt = URL_SAFE_NO_PAD.encode(header.to_string());
     jwt.push('.');
     jwt.push_str(&URL_SAFE_NO_PAD.encode(serde_json::to_vec(claims).ok()?));
@@ -50,18 +79,14 @@ pub(crate) fn mint(keys: &ServiceKeys, claims: &SessionClaims) -> Option<String>
     Some(jwt)
 }
 
-/// Checks a session JWT: our key, ES256 only, our issuer, the expected use, not expired.
-pub(crate) fn check(
-    keys: &ServiceKeys,
-    token: &str,
-    issuer: &str,
-    token_use: TokenUse,
-    now: i64,
-) -> Option<SessionClaims> {
+/// The signature and header checks (our key, ES256 only, one of our `typ`s):
+/// what is true of a token for its whole life. Its kind with its claims.
+fn verify(keys: &ServiceKeys, token: &str) -> Option<(TokenKind, SessionClaims)> {
     #[derive(Deserialize)]
     struct Header<'a> {
         alg: &'a str,
         kid: &'a str,
+        typ: &'a str,
     }
     let parts = jws::split(token).ok()?;
     let header = parts.decode(Segment::Header).ok()?;
@@ -69,6 +94,9 @@ pub(crate) fn check(
     if header.alg != "ES256" || header.kid != keys.session_kid() {
         return None;
     }
+    let kind = [TokenKind::Access, TokenKind::WebSession]
+        .into_iter()
+        .find(|kind| kind.matches(header.typ))?;
     let mut signature = [0u8; ES256_SIGNATURE_LEN + 4];
     let signature =
         jws::decode_segment_into(parts.signature(), Segment::Signature, &mut signature).ok()?;
@@ -77,14 +105,15 @@ pub(crate) fn check(
     }
     let claims: SessionClaims =
         serde_json::from_slice(&parts.decode(Segment::Payload).ok()?).ok()?;
-    claims.accepts(issuer, token_use, now).then_some(claims)
+    Some((kind, claims))
 }
 
-impl SessionClaims {
-    /// Our issuer, the expected use, not expired.
-    fn accepts(&self, issuer: &str, token_use: TokenUse, now: i64) -> bool {
-        self.iss == issuer && self.token_use == token_use && self.exp > now
-    }
+/// The expected kind, issuer and audience; not expired.
+fn accepts(kind: TokenKind, claims: &SessionClaims, expected: &Expected<'_>) -> bool {
+    kind == expected.kind
+        && claims.iss == expected.issuer
+        && claims.aud == expected.audience
+        && claims.exp > expected.now
 }
 
 /// Session tokens whose signature has already been checked.
@@ -92,14 +121,15 @@ impl SessionClaims {
 /// A client presents the same access token on every call during its life;
 /// the ECDSA check is most of what `GET /me` costs, so it is done once per
 /// token. Entries are keyed by the SHA-256 of the whole token and hold its
-/// verified claims; a hit still checks issuer, use and expiry, and the caller
+/// kind and verified claims; a hit still checks kind, issuer, audience and
+/// expiry, and the caller
 /// still asks the store whether the session is active (logout and revocation
 /// take effect at once). Only tokens that verified are kept, at most
 /// [`MAX_VERIFIED_TOKENS`] (then the expired ones go, and if need be half of
 /// the rest); the service's signing key never changes while it
 /// runs, so an entry stays true for as long as its token is unexpired.
 pub(crate) struct VerifiedTokens {
-    entries: Mutex<HashMap<[u8; 32], SessionClaims>>,
+    entries: Mutex<HashMap<[u8; 32], (TokenKind, SessionClaims)>>,
     max: usize,
 }
 
@@ -117,25 +147,27 @@ impl VerifiedTokens {
         }
     }
 
-    /// [`check`], done once per distinct token.
+    /// [`check`], the signature checked once per distinct token.
     pub(crate) fn check(
         &self,
         keys: &ServiceKeys,
         token: &str,
-        issuer: &str,
-        token_use: TokenUse,
-        now: i64,
+        expected: &Expected<'_>,
     ) -> Option<SessionClaims> {
         let mut key = [0u8; 32];
         key.copy_from_slice(digest(&SHA256, token.as_bytes()).as_ref());
         let cached = self.lock().get(&key).cloned();
-        if let Some(claims) = cached {
-            return claims.accepts(issuer, token_use, now).then_some(claims);
+        if let Some((kind, claims)) = cached {
+            return accepts(kind, &claims, expected).then_some(claims);
         }
-        let claims = check(keys, token, issuer, token_use, now)?;
+        let (kind, claims) = verify(keys, token)?;
+        if !accepts(kind, &claims, expected) {
+            return None;
+        }
+        let now = expected.now;
         let mut entries = self.lock();
         if entries.len() >= self.max {
-            entries.retain(|_, c| c.exp > now);
+            entries.retain(|_, (_, c)| c.exp > now);
             if entries.len() >= self.max {
                 let evicted: Vec<[u8; 32]> = entries.keys().take(self.max / 2).copied().collect();
                 for k in evicted {
@@ -143,11 +175,11 @@ impl VerifiedTokens {
                 }
             }
         }
-        entries.insert(key, claims.clone());
+        entries.insert(key, (kind, claims.clone()));
         Some(claims)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], SessionClaims>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], (TokenKind, SessionClaims)>> {
         // The map is a cache: whatever a panicking holder left is still valid entries.
         self.entries.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -178,93 +210,156 @@ pub(crate) fn new_refresh_token() -> (String, Vec<u8>) {
 mod tests {
     use super::*;
 
-    fn claims(token_use: TokenUse, exp: i64) -> SessionClaims {
+    /// A token checked without the cache.
+    fn check(keys: &ServiceKeys, token: &str, expected: &Expected<'_>) -> Option<SessionClaims> {
+        let (kind, claims) = verify(keys, token)?;
+        accepts(kind, &claims, expected).then_some(claims)
+    }
+
+    const ISSUER: &str = "https://example.com";
+    const AUDIENCE: &str = "https://api.example.com";
+
+    fn claims(exp: i64) -> SessionClaims {
         SessionClaims {
-            iss: "https://example.com".into(),
+            iss: ISSUER.into(),
             sub: "u1".into(),
+            aud: AUDIENCE.into(),
+            client_id: "com.example.ios".into(),
             sid: "f1".into(),
+            jti: "j1".into(),
             iat: 100,
             exp,
-            token_use,
         }
+    }
+
+    fn expected(kind: TokenKind, now: i64) -> Expected<'static> {
+        Expected {
+            kind,
+            issuer: ISSUER,
+            audience: AUDIENCE,
+            now,
+        }
+    }
+
+    fn with_header(keys: &ServiceKeys, header: &str, payload: &SessionClaims) -> String {
+        let mut jwt = URL_SAFE_NO_PAD.encode(header);
+        jwt.push('.');
+        jwt.push_str(&URL_SAFE_NO_PAD.encode(serde_json::to_vec(payload).unwrap()));
+        let signature = keys.session().sign_es256(jwt.as_bytes()).unwrap();
+        format!("{jwt}.{}", URL_SAFE_NO_PAD.encode(signature))
     }
 
     #[test]
     fn minted_tokens_check_and_others_do_not() {
         let keys = ServiceKeys::generate().unwrap();
-        let token = mint(&keys, &claims(TokenUse::Access, 1_000)).unwrap();
-        let ok = check(&keys, &token, "https://example.com", TokenUse::Access, 999).unwrap();
+        let token = mint(&keys, TokenKind::Access, &claims(1_000)).unwrap();
+        let ok = check(&keys, &token, &expected(TokenKind::Access, 999)).unwrap();
         assert_eq!((ok.sub.as_str(), ok.sid.as_str()), ("u1", "f1"));
         assert!(
-            check(
-                &keys,
-                &token,
-                "https://example.com",
-                TokenUse::Access,
-                1_000
-            )
-            .is_none(),
+            check(&keys, &token, &expected(TokenKind::Access, 1_000)).is_none(),
             "expired"
         );
+        let mut other_issuer = expected(TokenKind::Access, 999);
+        other_issuer.issuer = "https://other.com";
+        assert!(check(&keys, &token, &other_issuer).is_none(), "issuer");
+        let mut other_audience = expected(TokenKind::Access, 999);
+        other_audience.audience = "https://other-api.example.com";
+        assert!(check(&keys, &token, &other_audience).is_none(), "audience");
         assert!(
-            check(&keys, &token, "https://other.com", TokenUse::Access, 999).is_none(),
-            "issuer"
-        );
-        assert!(
-            check(&keys, &token, "https://example.com", TokenUse::Web, 999).is_none(),
-            "use"
+            check(&keys, &token, &expected(TokenKind::WebSession, 999)).is_none(),
+            "kind"
         );
         let other = ServiceKeys::generate().unwrap();
         assert!(
-            check(&other, &token, "https://example.com", TokenUse::Access, 999).is_none(),
+            check(&other, &token, &expected(TokenKind::Access, 999)).is_none(),
             "key"
         );
-        let (head, rest) = token.split_once('.').unwrap();
+        let (_, rest) = token.split_once('.').unwrap();
         let none_alg = format!("{}.{}", URL_SAFE_NO_PAD.encode(r#"{"alg":"none"}"#), rest);
-        assert!(check(
-            &keys,
-            &none_alg,
-            "https://example.com",
-            TokenUse::Access,
-            999
+        assert!(check(&keys, &none_alg, &expected(TokenKind::Access, 999)).is_none());
+    }
+
+    /// Finding 9 of the security review: tokens of one key were told apart only
+    /// by a private claim. Each kind now needs its own `typ`, and an access
+    /// token its audience.
+    #[test]
+    fn access_tokens_are_typed_and_audience_bound() {
+        let keys = ServiceKeys::generate().unwrap();
+        let kid = keys.session_kid().to_owned();
+        let access = mint(&keys, TokenKind::Access, &claims(1_000)).unwrap();
+        let header: serde_json::Value = serde_json::from_slice(
+            &URL_SAFE_NO_PAD
+                .decode(access.split('.').next().unwrap())
+                .unwrap(),
         )
-        .is_none());
-        assert!(!head.is_empty());
+        .unwrap();
+        assert_eq!(header["typ"], "at+jwt");
+        // Signed with our key, but without a typ, or with the generic JWT one: refused.
+        for header in [
+            format!(r#"{{"alg":"ES256","kid":"{kid}"}}"#),
+            format!(r#"{{"alg":"ES256","kid":"{kid}","typ":"JWT"}}"#),
+        ] {
+            let token = with_header(&keys, &header, &claims(1_000));
+            assert!(check(&keys, &token, &expected(TokenKind::Access, 999)).is_none());
+            assert!(check(&keys, &token, &expected(TokenKind::WebSession, 999)).is_none());
+        }
+        let media_type = with_header(
+            &keys,
+            &format!(r#"{{"alg":"ES256","kid":"{kid}","typ":"application/at+jwt"}}"#),
+            &claims(1_000),
+        );
+        assert!(check(&keys, &media_type, &expected(TokenKind::Access, 999)).is_some());
+        // The web session cookie is no bearer token, and the reverse.
+        let web = mint(&keys, TokenKind::WebSession, &claims(1_000)).unwrap();
+        assert!(check(&keys, &web, &expected(TokenKind::Access, 999)).is_none());
+        assert!(check(&keys, &web, &expected(TokenKind::WebSession, 999)).is_some());
+        // Without the audience claim: refused.
+        let mut payload = serde_json::to_value(claims(1_000)).unwrap();
+        payload.as_object_mut().unwrap().remove("aud");
+        let mut jwt =
+            URL_SAFE_NO_PAD.encode(format!(r#"{{"alg":"ES256","kid":"{kid}","typ":"at+jwt"}}"#));
+        jwt.push('.');
+        jwt.push_str(&URL_SAFE_NO_PAD.encode(payload.to_string()));
+        let signature = keys.session().sign_es256(jwt.as_bytes()).unwrap();
+        let no_aud = format!("{jwt}.{}", URL_SAFE_NO_PAD.encode(signature));
+        assert!(check(&keys, &no_aud, &expected(TokenKind::Access, 999)).is_none());
     }
 
     #[test]
     fn verified_tokens_are_checked_once_and_still_judged_on_every_use() {
         let keys = ServiceKeys::generate().unwrap();
         let cache = VerifiedTokens::default();
-        let token = mint(&keys, &claims(TokenUse::Access, 1_000)).unwrap();
-        let issuer = "https://example.com";
+        let token = mint(&keys, TokenKind::Access, &claims(1_000)).unwrap();
         for _ in 0..2 {
             let ok = cache
-                .check(&keys, &token, issuer, TokenUse::Access, 999)
+                .check(&keys, &token, &expected(TokenKind::Access, 999))
                 .unwrap();
             assert_eq!((ok.sub.as_str(), ok.sid.as_str()), ("u1", "f1"));
         }
         assert_eq!(cache.lock().len(), 1);
-        // A cached token is still refused once expired, for another issuer or use.
+        // A cached token is still refused once expired, for another issuer, audience or kind.
         assert!(cache
-            .check(&keys, &token, issuer, TokenUse::Access, 1_000)
+            .check(&keys, &token, &expected(TokenKind::Access, 1_000))
             .is_none());
+        let mut other_issuer = expected(TokenKind::Access, 999);
+        other_issuer.issuer = "https://other.com";
+        assert!(cache.check(&keys, &token, &other_issuer).is_none());
+        let mut other_audience = expected(TokenKind::Access, 999);
+        other_audience.audience = "https://other.com";
+        assert!(cache.check(&keys, &token, &other_audience).is_none());
         assert!(cache
-            .check(&keys, &token, "https://other.com", TokenUse::Access, 999)
-            .is_none());
-        assert!(cache
-            .check(&keys, &token, issuer, TokenUse::Web, 999)
+            .check(&keys, &token, &expected(TokenKind::WebSession, 999))
             .is_none());
         // A token that does not verify is refused and never kept.
         let other = ServiceKeys::generate().unwrap();
-        let forged = mint(&other, &claims(TokenUse::Access, 1_000)).unwrap();
+        let forged = mint(&other, TokenKind::Access, &claims(1_000)).unwrap();
         assert!(cache
-            .check(&keys, &forged, issuer, TokenUse::Access, 999)
+            .check(&keys, &forged, &expected(TokenKind::Access, 999))
             .is_none());
         let (input, _) = token.rsplit_once('.').unwrap();
         let bad_signature = format!("{input}.{}", URL_SAFE_NO_PAD.encode([7u8; 64]));
         assert!(cache
-            .check(&keys, &bad_signature, issuer, TokenUse::Access, 999)
+            .check(&keys, &bad_signature, &expected(TokenKind::Access, 999))
             .is_none());
         assert_eq!(cache.lock().len(), 1);
     }
@@ -274,11 +369,11 @@ mod tests {
         let keys = ServiceKeys::generate().unwrap();
         let cache = VerifiedTokens::with_max(8);
         for i in 0..20 {
-            let mut c = claims(TokenUse::Access, 1_000);
+            let mut c = claims(1_000);
             c.sid = format!("f{i}");
-            let token = mint(&keys, &c).unwrap();
+            let token = mint(&keys, TokenKind::Access, &c).unwrap();
             assert!(cache
-                .check(&keys, &token, "https://example.com", TokenUse::Access, 999)
+                .check(&keys, &token, &expected(TokenKind::Access, 999))
                 .is_some());
         }
         assert!(cache.lock().len() <= 8);

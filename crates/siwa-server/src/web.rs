@@ -21,17 +21,14 @@ use siwa_kit::id_token::NoncePolicy;
 
 use crate::app::AppState;
 use crate::config::origin_of;
-use crate::cookies;
 use crate::crypto::{random_token, same, sha256};
 use crate::metrics::Metrics;
 use crate::pages::{error_page, home_page, repost_page};
-use crate::signin::{self, CompleteError};
+use crate::signin::{self, Attempt, CompleteError};
 use crate::store::NewLogin;
 
 /// How long a started sign-in may take.
 const LOGIN_TTL_SECS: i64 = 600;
-/// Where the login cookie is sent.
-const LOGIN_COOKIE_PATH: &str = "/auth/apple";
 /// The callback's path (the re-post goes here).
 const CALLBACK_PATH: &str = "/auth/apple/callback";
 
@@ -48,11 +45,12 @@ pub(crate) async fn login(
     let return_to = match checked_return_to(&app, query.get("return_to").map(String::as_str)) {
         Ok(url) => url,
         Err(why) => {
+            tracing::info!(%why, "sign-in link refused");
             return error_page(
                 StatusCode::BAD_REQUEST,
                 "This sign-in link is not allowed",
-                &why,
-            )
+                "It would send you to a site this service does not serve.",
+            );
         }
     };
     let (state, nonce, binding) = (random_token(), random_token(), random_token());
@@ -74,10 +72,11 @@ pub(crate) async fn login(
         );
     }
     let Some(apple) = app.apple_web() else {
+        tracing::error!("no Apple client for the Services ID");
         return error_page(
             StatusCode::INTERNAL_SERVER_ERROR,
             "Sign-in is misconfigured",
-            "No Apple client for the Services ID.",
+            "See the service log.",
         );
     };
     let scopes = app
@@ -102,13 +101,7 @@ pub(crate) async fn login(
             );
         }
     };
-    let cookie = cookies::set(
-        cookies::LOGIN,
-        &binding,
-        LOGIN_COOKIE_PATH,
-        LOGIN_TTL_SECS,
-        app.settings.secure_cookies(),
-    );
+    let cookie = app.cookies.set_login(&binding, LOGIN_TTL_SECS);
     (
         StatusCode::FOUND,
         [(header::LOCATION, url), (header::SET_COOKIE, cookie)],
@@ -134,7 +127,7 @@ async fn callback_inner(app: &AppState, headers: &HeaderMap, body: &[u8]) -> Res
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect();
     let reposted = fields.iter().any(|(k, v)| k == "_siwa_repost" && v == "1");
-    let Some(binding) = cookies::read(headers, cookies::LOGIN) else {
+    let Some(binding) = app.cookies.login(headers) else {
         if reposted {
             return error_page(
                 StatusCode::BAD_REQUEST,
@@ -155,7 +148,7 @@ async fn callback_inner(app: &AppState, headers: &HeaderMap, body: &[u8]) -> Res
             return error_page(
                 StatusCode::BAD_REQUEST,
                 "Apple's answer could not be read",
-                &e.to_string(),
+                "Start the sign-in again.",
             );
         }
     };
@@ -230,23 +223,34 @@ async fn callback_inner(app: &AppState, headers: &HeaderMap, body: &[u8]) -> Res
         .await
     {
         Ok(claims) => claims,
+        Err(e) if e.is_unavailable() => {
+            tracing::warn!(error = %e, "Apple's keys are unavailable");
+            return error_page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Sign-in is unavailable",
+                "Apple cannot be reached right now. Please try again in a moment.",
+            );
+        }
         Err(e) => {
             tracing::warn!(error = %e, "identity token rejected");
             return error_page(
                 StatusCode::BAD_REQUEST,
                 "The identity token was rejected",
-                &e.to_string(),
+                "Apple's answer does not belong to this sign-in. Start again.",
             );
         }
     };
     let client_id = app.settings.client_id.as_str().to_owned();
     let session = match signin::complete(
         app,
-        &claims,
-        auth.user.as_ref(),
-        &auth.code,
-        &client_id,
-        Some(&app.redirect_uri),
+        &Attempt {
+            claims: &claims,
+            identity_token: id_token.secret(),
+            user: auth.user.as_ref(),
+            code: &auth.code,
+            client_id: &client_id,
+            redirect_uri: Some(&app.redirect_uri),
+        },
     )
     .await
     {
@@ -255,23 +259,15 @@ async fn callback_inner(app: &AppState, headers: &HeaderMap, body: &[u8]) -> Res
     };
     Metrics::inc(&app.metrics.web_sign_ins);
     tracing::info!(user = %session.user.id, "web sign-in");
-    let Some(web_token) = signin::web_token(app, &session.user.id, &session.family_id, app.now())
-    else {
+    let Some((web_token, max_age)) = signin::web_token(app, &session, &client_id, app.now()) else {
         return error_page(
             StatusCode::INTERNAL_SERVER_ERROR,
             "Sign-in failed",
-            "See the service log.",
+            "Please try again in a moment.",
         );
     };
-    let secure = app.settings.secure_cookies();
-    let session_cookie = cookies::set(
-        cookies::SESSION,
-        &web_token,
-        "/",
-        signin::ttl(app.settings.session_ttl),
-        secure,
-    );
-    let clear_login = cookies::clear(cookies::LOGIN, LOGIN_COOKIE_PATH, secure);
+    let session_cookie = app.cookies.set_session(&web_token, max_age);
+    let clear_login = app.cookies.clear_login();
     let mut response =
         (StatusCode::SEE_OTHER, [(header::LOCATION, login.return_to)]).into_response();
     for cookie in [session_cookie, clear_login] {
@@ -284,7 +280,17 @@ async fn callback_inner(app: &AppState, headers: &HeaderMap, body: &[u8]) -> Res
 
 fn completion_failed(e: &CompleteError) -> Response {
     match e {
-        CompleteError::Apple(_) | CompleteError::SubjectMismatch => {
+        CompleteError::TokenAlreadySpent => {
+            tracing::info!(error = %e, "web sign-in refused");
+            error_page(
+                StatusCode::BAD_REQUEST,
+                "This sign-in was already used",
+                "Start the sign-in again.",
+            )
+        }
+        CompleteError::Apple(_)
+        | CompleteError::ExchangedToken(_)
+        | CompleteError::SubjectMismatch => {
             tracing::warn!(error = %e, "code exchange failed");
             error_page(
                 StatusCode::BAD_GATEWAY,

@@ -129,7 +129,9 @@ async fn token_endpoint_failures_are_clear_errors_and_open_no_session(backend: B
     let mut first_user = None;
     for fault in faults {
         world.fault(fault.clone()).await;
-        let credential = world.native_credential("bob", None).await;
+        let credential = world
+            .native_credential("bob", Some(&crate::harness::sha256_hex("faults-nonce")))
+            .await;
         if first_user.is_none() {
             first_user = Some(credential["user"].clone());
         }
@@ -137,6 +139,7 @@ async fn token_endpoint_failures_are_clear_errors_and_open_no_session(backend: B
             "identity_token": credential["identity_token"],
             "authorization_code": credential["authorization_code"],
             "user": first_user.clone().unwrap(),
+            "nonce": "faults-nonce",
         });
         let started = Instant::now();
         let response = world

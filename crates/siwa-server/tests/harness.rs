@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use siwa_emulator::{Config, Emulator, Options, RunningEmulator};
 use siwa_kit::clock::{Clock, ManualClock, SystemClock};
+use siwa_server::store::Store;
 use siwa_server::{AppState, RawSettings, RunningServer, ServiceKeys, Settings};
 
 pub(crate) const TEAM: &str = "DEF123GHIJ";
@@ -57,7 +58,7 @@ pub(crate) fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../siwa-kit/tests/fixtures")
 }
 
-fn unique(prefix: &str) -> String {
+pub(crate) fn unique(prefix: &str) -> String {
     let mut bytes = [0u8; 6];
     aws_lc_rs::rand::fill(&mut bytes).unwrap();
     let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
@@ -146,6 +147,8 @@ pub(crate) struct World {
     pub(crate) apple: RunningEmulator,
     pub(crate) servers: Vec<RunningServer>,
     pub(crate) states: Vec<Arc<AppState>>,
+    /// Each service's store, for looking behind the API.
+    pub(crate) stores: Vec<Arc<dyn Store>>,
     _db: Database,
     pub(crate) http: reqwest::Client,
     pub(crate) clock: Arc<ManualClock>,
@@ -166,6 +169,16 @@ impl World {
         backend: Backend,
         n: usize,
         tweak: impl Fn(&mut RawSettings),
+    ) -> Self {
+        Self::start_wrapped(backend, n, tweak, |store| store).await
+    }
+
+    /// As [`Self::start_with`], each service's store seen through `wrap` (fault injection).
+    pub(crate) async fn start_wrapped(
+        backend: Backend,
+        n: usize,
+        tweak: impl Fn(&mut RawSettings),
+        wrap: impl Fn(Arc<dyn Store>) -> Arc<dyn Store>,
     ) -> Self {
         let db = Database::new(backend).await;
         let listeners: Vec<tokio::net::TcpListener> = futures_join(n).await;
@@ -212,6 +225,7 @@ real_user_status = 1
         let (session_key, encryption_key) = shared_keys();
         let mut servers = Vec::new();
         let mut states = Vec::new();
+        let mut stores = Vec::new();
         for listener in listeners {
             let mut raw = RawSettings {
                 team_id: Some(TEAM.into()),
@@ -240,14 +254,11 @@ real_user_status = 1
                 .await
                 .unwrap();
             let keys = ServiceKeys::load(&settings).unwrap();
+            let store: Arc<dyn Store> = wrap(Arc::from(store));
+            stores.push(Arc::clone(&store));
             let state = Arc::new(
-                AppState::with_clock(
-                    settings,
-                    Arc::from(store),
-                    keys,
-                    clock.clone() as Arc<dyn Clock>,
-                )
-                .unwrap(),
+                AppState::with_clock(settings, store, keys, clock.clone() as Arc<dyn Clock>)
+                    .unwrap(),
             );
             servers.push(siwa_server::start_on(Arc::clone(&state), listener).unwrap());
             states.push(state);
@@ -261,10 +272,25 @@ real_user_status = 1
             apple,
             servers,
             states,
+            stores,
             _db: db,
             http,
             clock,
         }
+    }
+
+    /// The shared clock, in Unix seconds.
+    pub(crate) fn clock_secs(&self) -> u64 {
+        self.clock.now().secs()
+    }
+
+    /// Whether the Apple identity (team, sub) is marked revoked; `None` when unknown.
+    pub(crate) async fn link_revoked(&self, team: &str, sub: &str) -> Option<bool> {
+        self.stores[0]
+            .apple_link(team, sub)
+            .await
+            .unwrap()
+            .map(|link| link.revoked)
     }
 
     pub(crate) fn server(&self, i: usize) -> String {
@@ -302,12 +328,17 @@ real_user_status = 1
         stats["requests"][route].as_u64().unwrap_or(0)
     }
 
-    /// A native sign-in at service `i`: status and body.
+    /// A native sign-in at service `i`, as an app makes it (a raw nonce hashed
+    /// into Apple's request): status and body.
     pub(crate) async fn native_sign_in(&self, i: usize, user: &str) -> (u16, serde_json::Value) {
-        let credential = self.native_credential(user, None).await;
+        let raw_nonce = crate::harness::unique("nonce");
+        let credential = self
+            .native_credential(user, Some(&sha256_hex(&raw_nonce)))
+            .await;
         let mut body = serde_json::json!({
             "identity_token": credential["identity_token"],
             "authorization_code": credential["authorization_code"],
+            "nonce": raw_nonce,
         });
         if !credential["user"].is_null() {
             body["user"] = credential["user"].clone();

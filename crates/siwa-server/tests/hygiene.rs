@@ -148,7 +148,9 @@ async fn no_secret_reaches_the_logs_during_the_flows() {
             .await
             .unwrap();
     }
-    let again = world.native_credential("bob", None).await;
+    let again = world
+        .native_credential("bob", Some(&sha256_hex("raw-nonce-2")))
+        .await;
     secrets.push((
         "an identity token",
         again["identity_token"].as_str().unwrap().to_owned(),
@@ -160,7 +162,7 @@ async fn no_secret_reaches_the_logs_during_the_flows() {
     let signed_in: Value = world
         .http
         .post(format!("{server}/auth/apple/native"))
-        .json(&json!({"identity_token": again["identity_token"], "authorization_code": again["authorization_code"]}))
+        .json(&json!({"identity_token": again["identity_token"], "authorization_code": again["authorization_code"], "nonce": "raw-nonce-2"}))
         .send()
         .await
         .unwrap()

@@ -5,4 +5,5 @@ mod e2e;
 mod faults;
 mod harness;
 mod hygiene;
+mod security;
 mod store;

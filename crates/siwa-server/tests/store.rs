@@ -10,8 +10,12 @@ use std::sync::{Arc, Once};
 use sqlx::Connection as _;
 use tokio::task::JoinSet;
 
+use std::future::Future;
+
 use siwa_server::store::{
-    AppleProfile, NewLogin, NewSession, PostgresStore, Rotation, SqliteStore, Store,
+    AppleProfile, AppleToken, Name, NewLogin, NewSession, Notification, NotificationEffect,
+    PostgresStore, Rotate, Rotation, SealedAppleToken, SessionStart, SignIn, SignInOutcome,
+    SpentIdentityToken, SqliteStore, Store, StoreResult, User,
 };
 
 /// Runs each named test body on SQLite, and on PostgreSQL when configured.
@@ -43,19 +47,26 @@ store_suite!(
     take_login_refuses_expired_and_purges,
     concurrent_take_login_has_one_winner,
     sign_in_creates_then_updates,
-    sign_in_never_erases_a_name,
+    sign_in_writes_a_name_only_where_there_is_none,
+    pending_names_are_kept_first_wins_and_applied_once,
+    an_identity_token_completes_one_sign_in,
+    a_sign_in_writes_its_session_and_apple_token_with_it,
+    issued_nonces_are_single_use_and_expire,
     sign_in_updates_email_only_when_given,
     concurrent_first_sign_in_creates_one_user,
     concurrent_operations_on_one_user_never_fail,
     email_association_is_off_unless_asked,
     email_association_joins_verified_email_case_insensitively,
     email_association_never_for_private_relay_or_unverified,
-    apple_token_and_client_stay_together,
+    apple_tokens_are_kept_per_identity_and_client,
     rotation_and_reuse_detection,
     rotation_refuses_unknown_expired_and_revoked,
     concurrent_rotation_has_one_winner,
+    rotation_within_the_reuse_grace_repeats_the_successor,
+    rotation_stops_at_the_absolute_lifetime,
     session_user_after_ending_sessions,
     first_seen_event_is_idempotent,
+    notification_ids_are_purged_after_they_expire,
     email_forwarding_events,
     deletion_queue_lease_retry_finish,
     concurrent_due_deletions_never_share_a_job,
@@ -153,11 +164,9 @@ async fn sign_in_creates_then_updates(db: &TestDb) {
     assert_eq!((created.created_at, created.last_login_at), (NOW, NOW));
     assert_eq!(s.user(&created.id).await.unwrap(), Some(created.clone()));
     let link = s.apple_link(TEAM, "sub-1").await.unwrap().unwrap();
-    assert_eq!(
-        (link.user_id.as_str(), link.client_id.as_str()),
-        (created.id.as_str(), WEB)
-    );
-    assert!(!link.revoked && link.token_ciphertext.is_none());
+    assert_eq!(link.user_id, created.id);
+    assert!(!link.revoked);
+    assert!(s.user_apple_tokens(&created.id).await.unwrap().is_empty());
 
     // The second sign-in: Apple sends no `user`, a native one adds real_user_status.
     let mut second = profile("sub-1");
@@ -177,40 +186,221 @@ async fn sign_in_creates_then_updates(db: &TestDb) {
         .await
         .unwrap();
     assert_eq!(third.real_user_status, Some(2));
-    assert_eq!(s.user_links(&created.id).await.unwrap().len(), 1);
+    assert_eq!(db.count("SELECT COUNT(*) FROM apple_identities").await, 1);
     assert!(s.user("no-such-user").await.unwrap().is_none());
     assert!(s.apple_link(TEAM, "no-such-sub").await.unwrap().is_none());
 }
 
-async fn sign_in_never_erases_a_name(db: &TestDb) {
+async fn sign_in_writes_a_name_only_where_there_is_none(db: &TestDb) {
     let s = db.store();
     // The user JSON lost on the first sign-in, sent on a later one: written then.
     let nameless = s.sign_in(&profile("sub-n"), NOW, false).await.unwrap();
     assert_eq!(nameless.first_name, None);
     let mut named = profile("sub-n");
     named.first_name = Some("Émile".into());
-    named.last_name = Some("Zola".into());
-    assert_eq!(
-        s.sign_in(&named, NOW + 1, false)
-            .await
-            .unwrap()
-            .first_name
-            .as_deref(),
-        Some("Émile")
-    );
-    // Neither None nor a blank string erases it; one part alone updates that part.
+    let first = s.sign_in(&named, NOW + 1, false).await.unwrap();
+    assert_eq!(first.first_name.as_deref(), Some("Émile"));
+    assert_eq!(first.last_name, None);
+    // Neither None nor a blank string erases it.
     let mut blank = profile("sub-n");
     blank.first_name = Some("  ".into());
     blank.last_name = Some(String::new());
     let kept = s.sign_in(&blank, NOW + 2, false).await.unwrap();
     assert_eq!(kept.first_name.as_deref(), Some("Émile"));
-    assert_eq!(kept.last_name.as_deref(), Some("Zola"));
-    let mut partial = profile("sub-n");
-    partial.last_name = Some("Zola-Martin".into());
-    let updated = s.sign_in(&partial, NOW + 3, false).await.unwrap();
+    // A stored part is never overwritten (the `user` JSON is unsigned); a missing part is filled.
+    let mut other = profile("sub-n");
+    other.first_name = Some("Mallory".into());
+    other.last_name = Some("Zola".into());
+    let updated = s.sign_in(&other, NOW + 3, false).await.unwrap();
     assert_eq!(updated.first_name.as_deref(), Some("Émile"));
-    assert_eq!(updated.last_name.as_deref(), Some("Zola-Martin"));
+    assert_eq!(updated.last_name.as_deref(), Some("Zola"));
+    let mut again = profile("sub-n");
+    again.last_name = Some("Zola-Martin".into());
+    let updated = s.sign_in(&again, NOW + 4, false).await.unwrap();
+    assert_eq!(updated.last_name.as_deref(), Some("Zola"));
     assert_eq!(s.user(&updated.id).await.unwrap(), Some(updated));
+}
+
+async fn pending_names_are_kept_first_wins_and_applied_once(db: &TestDb) {
+    let s = db.store();
+    let ann = Name {
+        first_name: Some("Ann".into()),
+        last_name: Some("Lee".into()),
+    };
+    let other = Name {
+        first_name: Some("Mallory".into()),
+        last_name: None,
+    };
+    s.keep_pending_name(TEAM, "sub-p", &ann, NOW).await.unwrap();
+    s.keep_pending_name(TEAM, "sub-p", &other, NOW + 1)
+        .await
+        .unwrap();
+    assert_eq!(
+        s.pending_name(TEAM, "sub-p").await.unwrap(),
+        Some(ann.clone()),
+        "the first name kept wins"
+    );
+    // Nothing about an account exists until a sign-in completes.
+    assert!(s.apple_link(TEAM, "sub-p").await.unwrap().is_none());
+    // The completed sign-in (no user JSON of its own this time) takes the pending name.
+    let user = s.sign_in(&profile("sub-p"), NOW + 2, false).await.unwrap();
+    assert_eq!(user.first_name.as_deref(), Some("Ann"));
+    assert_eq!(user.last_name.as_deref(), Some("Lee"));
+    assert_eq!(
+        s.pending_name(TEAM, "sub-p").await.unwrap(),
+        None,
+        "applied once"
+    );
+    // A later pending name (someone holding a newer identity token) changes nothing stored.
+    s.keep_pending_name(TEAM, "sub-p", &other, NOW + 3)
+        .await
+        .unwrap();
+    let again = s.sign_in(&profile("sub-p"), NOW + 4, false).await.unwrap();
+    assert_eq!(again.first_name.as_deref(), Some("Ann"));
+    // A sign-in's own name wins over a pending one.
+    s.keep_pending_name(TEAM, "sub-q", &other, NOW)
+        .await
+        .unwrap();
+    let mut own = profile("sub-q");
+    own.first_name = Some("Quinn".into());
+    let q = s.sign_in(&own, NOW + 1, false).await.unwrap();
+    assert_eq!(q.first_name.as_deref(), Some("Quinn"));
+    assert_eq!(q.last_name, None);
+}
+
+async fn an_identity_token_completes_one_sign_in(db: &TestDb) {
+    let s = db.store();
+    let token = SpentIdentityToken {
+        hash: hash("id-token-1"),
+        expires_at: NOW + 600,
+    };
+    assert!(!s.identity_token_spent(&token.hash, NOW).await.unwrap());
+    let first = s
+        .complete_sign_in(&SignIn {
+            identity_token: Some(token.clone()),
+            session: Some(start("fam-once-1", "once-1")),
+            ..sign_in_of(profile("sub-once"), NOW)
+        })
+        .await
+        .unwrap();
+    let SignInOutcome::SignedIn(user) = first else {
+        panic!("{first:?}")
+    };
+    assert!(s.identity_token_spent(&token.hash, NOW + 1).await.unwrap());
+    let mut named = profile("sub-once");
+    named.first_name = Some("Late".into());
+    let second = s
+        .complete_sign_in(&SignIn {
+            identity_token: Some(token.clone()),
+            session: Some(start("fam-once-2", "once-2")),
+            ..sign_in_of(named, NOW + 5)
+        })
+        .await
+        .unwrap();
+    assert_eq!(second, SignInOutcome::TokenAlreadySpent);
+    // Nothing of the second one was written: no session, no name, no login time.
+    assert!(s
+        .active_user("fam-once-2", &user.id)
+        .await
+        .unwrap()
+        .is_none());
+    let stored = s.user(&user.id).await.unwrap().unwrap();
+    assert_eq!((stored.first_name, stored.last_login_at), (None, NOW));
+    // Concurrent completions of one token: one wins.
+    let mut tasks = JoinSet::new();
+    for i in 0..8 {
+        let store = Arc::clone(&db.store);
+        tasks.spawn(async move {
+            store
+                .complete_sign_in(&SignIn {
+                    identity_token: Some(SpentIdentityToken {
+                        hash: hash("id-token-race"),
+                        expires_at: NOW + 600,
+                    }),
+                    session: Some(start(&format!("fam-race-{i}"), &format!("race-{i}"))),
+                    ..sign_in_of(profile("sub-once"), NOW + 10)
+                })
+                .await
+                .unwrap()
+        });
+    }
+    let wins = tasks
+        .join_all()
+        .await
+        .into_iter()
+        .filter(|o| matches!(o, SignInOutcome::SignedIn(_)))
+        .count();
+    assert_eq!(wins, 1);
+    // Past its expiry (and the leeway), a spent token is forgotten.
+    assert!(!s
+        .identity_token_spent(&token.hash, NOW + 600 + 301)
+        .await
+        .unwrap());
+}
+
+async fn a_sign_in_writes_its_session_and_apple_token_with_it(db: &TestDb) {
+    let s = db.store();
+    let outcome = s
+        .complete_sign_in(&SignIn {
+            apple_token: Some(SealedAppleToken {
+                client_id: IOS.into(),
+                ciphertext: b"ct-ios".to_vec(),
+            }),
+            session: Some(start("fam-all", "all-0")),
+            ..sign_in_of(profile("sub-all"), NOW)
+        })
+        .await
+        .unwrap();
+    let SignInOutcome::SignedIn(user) = outcome else {
+        panic!("{outcome:?}")
+    };
+    assert!(s.active_user("fam-all", &user.id).await.unwrap().is_some());
+    let tokens = s.user_apple_tokens(&user.id).await.unwrap();
+    assert_eq!(tokens.len(), 1);
+    assert_eq!(
+        (
+            tokens[0].team_id.as_str(),
+            tokens[0].sub.as_str(),
+            tokens[0].client_id.as_str(),
+            tokens[0].ciphertext.as_slice()
+        ),
+        (TEAM, "sub-all", IOS, &b"ct-ios"[..])
+    );
+    // The session's client is what rotation reports (the access token's client_id).
+    match s
+        .rotate(&hash("all-0"), &hash("all-1"), NOW + 1, NOW + 500)
+        .await
+        .unwrap()
+    {
+        Rotation::Rotated { client_id, .. } => assert_eq!(client_id, WEB),
+        other => panic!("{other:?}"),
+    }
+}
+
+async fn issued_nonces_are_single_use_and_expire(db: &TestDb) {
+    let s = db.store();
+    s.put_nonce(&hash("n-1"), NOW, NOW + 300).await.unwrap();
+    s.put_nonce(&hash("n-2"), NOW, NOW + 300).await.unwrap();
+    assert!(!s.take_nonce(&hash("never-issued"), NOW).await.unwrap());
+    assert!(s.take_nonce(&hash("n-1"), NOW + 1).await.unwrap());
+    assert!(!s.take_nonce(&hash("n-1"), NOW + 2).await.unwrap(), "once");
+    assert!(
+        !s.take_nonce(&hash("n-2"), NOW + 300).await.unwrap(),
+        "expired"
+    );
+    // Concurrent takers of one nonce: one wins.
+    s.put_nonce(&hash("n-race"), NOW, NOW + 300).await.unwrap();
+    let mut tasks = JoinSet::new();
+    for _ in 0..8 {
+        let store = Arc::clone(&db.store);
+        tasks.spawn(async move { store.take_nonce(&hash("n-race"), NOW).await.unwrap() });
+    }
+    assert_eq!(tasks.join_all().await.into_iter().filter(|t| *t).count(), 1);
+    // Expired ones are purged when new ones are issued.
+    s.put_nonce(&hash("n-3"), NOW + 1_000, NOW + 1_300)
+        .await
+        .unwrap();
+    assert_eq!(db.count("SELECT COUNT(*) FROM native_nonces").await, 1);
 }
 
 async fn sign_in_updates_email_only_when_given(db: &TestDb) {
@@ -265,13 +455,15 @@ async fn concurrent_operations_on_one_user_never_fail(db: &TestDb) {
         let sub = format!("sub-busy-{round}");
         let email = format!("busy{round}@example.com");
         let s = db.store();
-        let user = s.sign_in(&verified(&sub, &email), NOW, true).await.unwrap();
-        s.set_apple_token(TEAM, &sub, WEB, b"ct").await.unwrap();
+        let user = s
+            .sign_in_holding(&verified(&sub, &email), NOW, WEB, b"ct")
+            .await
+            .unwrap();
         let family = format!("fam-busy-{round}");
         s.create_session(&session(&family, &user.id, &family))
             .await
             .unwrap();
-        s.enqueue_deletion(&user.id, IOS, b"ct", NOW).await.unwrap();
+        s.enqueue(&user.id, IOS, b"ct", NOW).await.unwrap();
         let job = s.due_deletions(NOW, 1, 60).await.unwrap().remove(0);
 
         let mut tasks: JoinSet<()> = JoinSet::new();
@@ -293,14 +485,14 @@ async fn concurrent_operations_on_one_user_never_fail(db: &TestDb) {
             tasks.spawn(async move {
                 let new = hash(&format!("{family}-{i}"));
                 store
-                    .rotate_session(&hash(&family), &new, NOW + 1, NOW + 500)
+                    .rotate(&hash(&family), &new, NOW + 1, NOW + 500)
                     .await
                     .unwrap();
             });
         }
         let (store, id, sub2) = (Arc::clone(&db.store), user.id.clone(), sub.clone());
         tasks.spawn(async move {
-            store.revoke_apple_link(TEAM, &sub2).await.unwrap();
+            store.revoke_consent(TEAM, &sub2).await.unwrap();
             store.end_user_sessions(&id).await.unwrap();
             store
                 .set_email_forwarding(TEAM, &sub2, None, false)
@@ -341,9 +533,10 @@ async fn email_association_joins_verified_email_case_insensitively(db: &TestDb) 
     assert_eq!(b.first_name.as_deref(), Some("Bob"));
     assert_eq!(b.email.as_deref(), Some("bob@example.com"));
     assert_eq!(b.last_login_at, NOW + 5);
-    let links = s.user_links(&a.id).await.unwrap();
-    assert_eq!(links.len(), 2);
-    assert!(links.iter().all(|l| l.user_id == a.id));
+    for (team, sub) in [(TEAM, "sub-a"), ("OTHERTEAM1", "sub-b")] {
+        let link = s.apple_link(team, sub).await.unwrap().unwrap();
+        assert_eq!(link.user_id, a.id);
+    }
     // Each identity stays its own link afterwards.
     let again = s.sign_in(&profile("sub-a"), NOW + 10, true).await.unwrap();
     assert_eq!(again.id, a.id);
@@ -384,33 +577,45 @@ async fn email_association_never_for_private_relay_or_unverified(db: &TestDb) {
     assert_ne!(w1.id, w2.id);
 }
 
-async fn apple_token_and_client_stay_together(db: &TestDb) {
+async fn apple_tokens_are_kept_per_identity_and_client(db: &TestDb) {
     let s = db.store();
-    let user = s.sign_in(&profile("sub-t"), NOW, false).await.unwrap();
-    s.set_apple_token(TEAM, "sub-t", IOS, b"ciphertext-1")
+    let user = s
+        .sign_in_holding(&profile("sub-t"), NOW, WEB, b"ct-web-1")
         .await
         .unwrap();
+    s.sign_in_holding(&profile("sub-t"), NOW + 1, IOS, b"ct-ios-1")
+        .await
+        .unwrap();
+    s.sign_in_holding(&profile("sub-t"), NOW + 2, WEB, b"ct-web-2")
+        .await
+        .unwrap();
+    let held = |tokens: Vec<AppleToken>| {
+        tokens
+            .into_iter()
+            .map(|t| (t.client_id, t.ciphertext))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        held(s.user_apple_tokens(&user.id).await.unwrap()),
+        [
+            (IOS.to_owned(), b"ct-ios-1".to_vec()),
+            (WEB.to_owned(), b"ct-web-2".to_vec())
+        ],
+        "one per client, the newest"
+    );
+    // consent-revoked: revoked, every token forgotten; twice changes nothing more.
+    s.revoke_consent(TEAM, "sub-t").await.unwrap();
+    s.revoke_consent(TEAM, "sub-t").await.unwrap();
     let link = s.apple_link(TEAM, "sub-t").await.unwrap().unwrap();
-    assert_eq!(link.client_id, IOS);
-    assert_eq!(link.token_ciphertext.as_deref(), Some(&b"ciphertext-1"[..]));
-    // A sign-in through another client does not re-label the held token.
-    s.sign_in(&profile("sub-t"), NOW + 1, false).await.unwrap();
-    let link = s.apple_link(TEAM, "sub-t").await.unwrap().unwrap();
-    assert_eq!(link.client_id, IOS);
-    // consent-revoked: revoked, token forgotten; twice changes nothing more.
-    s.revoke_apple_link(TEAM, "sub-t").await.unwrap();
-    s.revoke_apple_link(TEAM, "sub-t").await.unwrap();
-    let link = s.apple_link(TEAM, "sub-t").await.unwrap().unwrap();
-    assert!(link.revoked && link.token_ciphertext.is_none());
-    // Signing in again restores the link, now through the client used.
-    s.sign_in(&profile("sub-t"), NOW + 2, false).await.unwrap();
+    assert!(link.revoked);
+    assert!(s.user_apple_tokens(&user.id).await.unwrap().is_empty());
+    // Signing in again restores the link.
+    s.sign_in(&profile("sub-t"), NOW + 3, false).await.unwrap();
     let link = s.apple_link(TEAM, "sub-t").await.unwrap().unwrap();
     assert!(!link.revoked);
-    assert_eq!(link.client_id, WEB);
     assert_eq!(link.user_id, user.id);
     // Unknown identities are no-ops.
-    s.set_apple_token(TEAM, "nobody", WEB, b"x").await.unwrap();
-    s.revoke_apple_link(TEAM, "nobody").await.unwrap();
+    s.revoke_consent(TEAM, "nobody").await.unwrap();
 }
 
 async fn rotation_and_reuse_detection(db: &TestDb) {
@@ -419,35 +624,37 @@ async fn rotation_and_reuse_detection(db: &TestDb) {
     s.create_session(&session("fam-1", &user.id, "rt-0"))
         .await
         .unwrap();
-    let rotated = Rotation::Rotated {
+    let rotated = |expires_at| Rotation::Rotated {
         user_id: user.id.clone(),
         family_id: "fam-1".into(),
+        client_id: WEB.into(),
+        expires_at,
     };
     assert_eq!(
-        s.rotate_session(&hash("rt-0"), &hash("rt-1"), NOW + 1, NOW + 90_000)
+        s.rotate(&hash("rt-0"), &hash("rt-1"), NOW + 1, NOW + 90_000)
             .await
             .unwrap(),
-        rotated
+        rotated(NOW + 90_000)
     );
     assert_eq!(
-        s.rotate_session(&hash("rt-1"), &hash("rt-2"), NOW + 2, NOW + 90_000)
+        s.rotate(&hash("rt-1"), &hash("rt-2"), NOW + 2, NOW + 90_001)
             .await
             .unwrap(),
-        rotated
+        rotated(NOW + 90_001)
     );
-    assert!(s.session_user("fam-1", &user.id).await.unwrap().is_some());
+    assert!(s.active_user("fam-1", &user.id).await.unwrap().is_some());
     // rt-0 again: stolen. The whole family goes, rt-2 included.
     assert_eq!(
-        s.rotate_session(&hash("rt-0"), &hash("rt-x"), NOW + 3, NOW + 90_000)
+        s.rotate(&hash("rt-0"), &hash("rt-x"), NOW + 3, NOW + 90_000)
             .await
             .unwrap(),
         Rotation::Reused {
             family_id: "fam-1".into()
         }
     );
-    assert!(s.session_user("fam-1", &user.id).await.unwrap().is_none());
+    assert!(s.active_user("fam-1", &user.id).await.unwrap().is_none());
     assert_eq!(
-        s.rotate_session(&hash("rt-2"), &hash("rt-3"), NOW + 4, NOW + 90_000)
+        s.rotate(&hash("rt-2"), &hash("rt-3"), NOW + 4, NOW + 90_000)
             .await
             .unwrap(),
         Rotation::Invalid
@@ -456,14 +663,14 @@ async fn rotation_and_reuse_detection(db: &TestDb) {
     s.create_session(&session("fam-2", &user.id, "other-0"))
         .await
         .unwrap();
-    assert!(s.session_user("fam-2", &user.id).await.unwrap().is_some());
+    assert!(s.active_user("fam-2", &user.id).await.unwrap().is_some());
 }
 
 async fn rotation_refuses_unknown_expired_and_revoked(db: &TestDb) {
     let s = db.store();
     let user = s.sign_in(&profile("sub-x"), NOW, false).await.unwrap();
     assert_eq!(
-        s.rotate_session(&hash("unknown"), &hash("n"), NOW, NOW + 10)
+        s.rotate(&hash("unknown"), &hash("n"), NOW, NOW + 10)
             .await
             .unwrap(),
         Rotation::Invalid
@@ -472,7 +679,7 @@ async fn rotation_refuses_unknown_expired_and_revoked(db: &TestDb) {
     short.expires_at = NOW + 100;
     s.create_session(&short).await.unwrap();
     assert_eq!(
-        s.rotate_session(&hash("short-0"), &hash("short-1"), NOW + 100, NOW + 200)
+        s.rotate(&hash("short-0"), &hash("short-1"), NOW + 100, NOW + 200)
             .await
             .unwrap(),
         Rotation::Invalid
@@ -482,11 +689,140 @@ async fn rotation_refuses_unknown_expired_and_revoked(db: &TestDb) {
         .unwrap();
     s.end_session("fam-out").await.unwrap();
     assert_eq!(
-        s.rotate_session(&hash("out-0"), &hash("out-1"), NOW + 1, NOW + 200)
+        s.rotate(&hash("out-0"), &hash("out-1"), NOW + 1, NOW + 200)
             .await
             .unwrap(),
         Rotation::Invalid
     );
+}
+
+async fn rotation_within_the_reuse_grace_repeats_the_successor(db: &TestDb) {
+    let s = db.store();
+    let user = s.sign_in(&profile("sub-g"), NOW, false).await.unwrap();
+    s.create_session(&session("fam-g", &user.id, "g-0"))
+        .await
+        .unwrap();
+    let graced = |old: &str, new: &str, now: i64| Rotate {
+        successor_sealed: Some(format!("sealed-{new}").into_bytes()),
+        reuse_grace_secs: 10,
+        ..rotate_of(old, new, now, now + 1_000)
+    };
+    assert!(matches!(
+        s.rotate_session(&graced("g-0", "g-1", NOW + 1))
+            .await
+            .unwrap(),
+        Rotation::Rotated { .. }
+    ));
+    // The same token again within the grace: the same successor, the family intact.
+    match s
+        .rotate_session(&graced("g-0", "g-1b", NOW + 5))
+        .await
+        .unwrap()
+    {
+        Rotation::Repeated {
+            successor_sealed,
+            family_id,
+            ..
+        } => {
+            assert_eq!(successor_sealed, b"sealed-g-1");
+            assert_eq!(family_id, "fam-g");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(s.active_user("fam-g", &user.id).await.unwrap().is_some());
+    // Once the successor itself is spent, the old token is a reuse after all.
+    assert!(matches!(
+        s.rotate_session(&graced("g-1", "g-2", NOW + 6))
+            .await
+            .unwrap(),
+        Rotation::Rotated { .. }
+    ));
+    assert!(matches!(
+        s.rotate_session(&graced("g-0", "g-x", NOW + 7))
+            .await
+            .unwrap(),
+        Rotation::Reused { .. }
+    ));
+    assert!(s.active_user("fam-g", &user.id).await.unwrap().is_none());
+
+    // Past the grace: a reuse.
+    s.create_session(&session("fam-h", &user.id, "h-0"))
+        .await
+        .unwrap();
+    assert!(matches!(
+        s.rotate_session(&graced("h-0", "h-1", NOW + 1))
+            .await
+            .unwrap(),
+        Rotation::Rotated { .. }
+    ));
+    assert!(matches!(
+        s.rotate_session(&graced("h-0", "h-x", NOW + 12))
+            .await
+            .unwrap(),
+        Rotation::Reused { .. }
+    ));
+    // Without a grace (the default), the second use is a reuse at once.
+    s.create_session(&session("fam-i", &user.id, "i-0"))
+        .await
+        .unwrap();
+    assert!(matches!(
+        s.rotate(&hash("i-0"), &hash("i-1"), NOW + 1, NOW + 500)
+            .await
+            .unwrap(),
+        Rotation::Rotated { .. }
+    ));
+    assert!(matches!(
+        s.rotate(&hash("i-0"), &hash("i-x"), NOW + 1, NOW + 500)
+            .await
+            .unwrap(),
+        Rotation::Reused { .. }
+    ));
+}
+
+async fn rotation_stops_at_the_absolute_lifetime(db: &TestDb) {
+    let s = db.store();
+    let user = s.sign_in(&profile("sub-m"), NOW, false).await.unwrap();
+    s.create_session(&session("fam-m", &user.id, "m-0"))
+        .await
+        .unwrap();
+    let max_age = 1_000;
+    let capped = |old: &str, new: &str, now: i64| Rotate {
+        max_age_secs: max_age,
+        ..rotate_of(old, new, now, now + 800)
+    };
+    match s
+        .rotate_session(&capped("m-0", "m-1", NOW + 100))
+        .await
+        .unwrap()
+    {
+        Rotation::Rotated { expires_at, .. } => assert_eq!(expires_at, NOW + 900),
+        other => panic!("{other:?}"),
+    }
+    // The successor's expiry is capped by the session's limit, not extended by rotation.
+    match s
+        .rotate_session(&capped("m-1", "m-2", NOW + 500))
+        .await
+        .unwrap()
+    {
+        Rotation::Rotated { expires_at, .. } => assert_eq!(expires_at, NOW + 1_000),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        s.rotate_session(&capped("m-2", "m-3", NOW + 1_000))
+            .await
+            .unwrap(),
+        Rotation::Invalid
+    );
+    assert!(s
+        .session_user("fam-m", &user.id, NOW + 1_000 - max_age)
+        .await
+        .unwrap()
+        .is_none());
+    assert!(s
+        .session_user("fam-m", &user.id, NOW - 1)
+        .await
+        .unwrap()
+        .is_some());
 }
 
 async fn concurrent_rotation_has_one_winner(db: &TestDb) {
@@ -506,12 +842,7 @@ async fn concurrent_rotation_has_one_winner(db: &TestDb) {
         for i in 0..12 {
             let store = Arc::clone(&db.store);
             let (old, new) = (hash(&old), hash(&format!("{old}-next-{i}")));
-            tasks.spawn(async move {
-                store
-                    .rotate_session(&old, &new, NOW + 1, NOW + 500)
-                    .await
-                    .unwrap()
-            });
+            tasks.spawn(async move { store.rotate(&old, &new, NOW + 1, NOW + 500).await.unwrap() });
         }
         let results = tasks.join_all().await;
         let wins = results
@@ -523,11 +854,11 @@ async fn concurrent_rotation_has_one_winner(db: &TestDb) {
         assert!(results.iter().all(|r| match r {
             Rotation::Rotated { family_id, .. } | Rotation::Reused { family_id } =>
                 family_id == &family,
-            Rotation::Invalid => false,
+            Rotation::Invalid | Rotation::Repeated { .. } => false,
         }));
         assert!(db
             .store()
-            .session_user(&family, &user.id)
+            .active_user(&family, &user.id)
             .await
             .unwrap()
             .is_none());
@@ -547,44 +878,36 @@ async fn session_user_after_ending_sessions(db: &TestDb) {
         .await
         .unwrap();
     assert_eq!(
-        s.session_user("f-1", &user.id).await.unwrap(),
+        s.active_user("f-1", &user.id).await.unwrap(),
         Some(user.clone())
     );
     assert!(
-        s.session_user("f-1", &other.id).await.unwrap().is_none(),
+        s.active_user("f-1", &other.id).await.unwrap().is_none(),
         "not their family"
     );
     assert!(s
-        .session_user("no-family", &user.id)
+        .active_user("no-family", &user.id)
         .await
         .unwrap()
         .is_none());
 
     s.end_session("f-1").await.unwrap();
     s.end_session("f-1").await.unwrap();
-    assert!(s.session_user("f-1", &user.id).await.unwrap().is_none());
-    assert!(s.session_user("f-2", &user.id).await.unwrap().is_some());
+    assert!(s.active_user("f-1", &user.id).await.unwrap().is_none());
+    assert!(s.active_user("f-2", &user.id).await.unwrap().is_some());
 
     s.end_user_sessions(&user.id).await.unwrap();
-    assert!(s.session_user("f-2", &user.id).await.unwrap().is_none());
-    assert!(s.session_user("f-3", &user.id).await.unwrap().is_none());
-    assert!(s
-        .session_user("f-other", &other.id)
-        .await
-        .unwrap()
-        .is_some());
+    assert!(s.active_user("f-2", &user.id).await.unwrap().is_none());
+    assert!(s.active_user("f-3", &user.id).await.unwrap().is_none());
+    assert!(s.active_user("f-other", &other.id).await.unwrap().is_some());
 
     s.create_session(&session("f-4", &user.id, "f-4-token"))
         .await
         .unwrap();
-    assert!(s.session_user("f-4", &user.id).await.unwrap().is_some());
-    s.revoke_apple_link(TEAM, "sub-s").await.unwrap();
-    assert!(s.session_user("f-4", &user.id).await.unwrap().is_none());
-    assert!(s
-        .session_user("f-other", &other.id)
-        .await
-        .unwrap()
-        .is_some());
+    assert!(s.active_user("f-4", &user.id).await.unwrap().is_some());
+    s.revoke_consent(TEAM, "sub-s").await.unwrap();
+    assert!(s.active_user("f-4", &user.id).await.unwrap().is_none());
+    assert!(s.active_user("f-other", &other.id).await.unwrap().is_some());
 }
 
 async fn first_seen_event_is_idempotent(db: &TestDb) {
@@ -607,6 +930,31 @@ async fn first_seen_event_is_idempotent(db: &TestDb) {
             .count(),
         1
     );
+}
+
+async fn notification_ids_are_purged_after_they_expire(db: &TestDb) {
+    let s = db.store();
+    let event = |jti: &str, now: i64| Notification {
+        jti: jti.into(),
+        expires_at: NOW + 86_400,
+        team_id: TEAM.into(),
+        sub: "sub-purge".into(),
+        effect: NotificationEffect::Nothing,
+        now,
+    };
+    assert!(s.apply_notification(&event("jti-old", NOW)).await.unwrap());
+    assert!(!s
+        .apply_notification(&event("jti-old", NOW + 10))
+        .await
+        .unwrap());
+    assert_eq!(db.count("SELECT COUNT(*) FROM seen_events").await, 1);
+    // Past the notification's exp (and the leeway), its id is purged: a replay
+    // now fails verification anyway, so nothing is lost by forgetting it.
+    let later = NOW + 86_400 + 301;
+    let mut fresh = event("jti-new", later);
+    fresh.expires_at = later + 86_400;
+    assert!(s.apply_notification(&fresh).await.unwrap());
+    assert_eq!(db.count("SELECT COUNT(*) FROM seen_events").await, 1);
 }
 
 async fn email_forwarding_events(db: &TestDb) {
@@ -647,8 +995,8 @@ async fn email_forwarding_events(db: &TestDb) {
 
 async fn deletion_queue_lease_retry_finish(db: &TestDb) {
     let s = db.store();
-    let user = s.sign_in(&profile("sub-d"), NOW, false).await.unwrap();
-    s.set_apple_token(TEAM, "sub-d", WEB, b"ct-old")
+    let user = s
+        .sign_in_holding(&profile("sub-d"), NOW, WEB, b"ct-old")
         .await
         .unwrap();
     s.create_session(&session("fam-d", &user.id, "d-0"))
@@ -656,16 +1004,12 @@ async fn deletion_queue_lease_retry_finish(db: &TestDb) {
         .unwrap();
     assert_eq!(s.pending_deletions().await.unwrap(), 0);
 
-    s.enqueue_deletion(&user.id, WEB, b"ct-old", NOW)
-        .await
-        .unwrap();
+    s.enqueue(&user.id, WEB, b"ct-old", NOW).await.unwrap();
     // Asked twice: still one job, holding the newest token.
-    s.enqueue_deletion(&user.id, WEB, b"ct-new", NOW)
-        .await
-        .unwrap();
+    s.enqueue(&user.id, WEB, b"ct-new", NOW).await.unwrap();
     assert_eq!(s.pending_deletions().await.unwrap(), 1);
     assert!(
-        s.session_user("fam-d", &user.id).await.unwrap().is_none(),
+        s.active_user("fam-d", &user.id).await.unwrap().is_none(),
         "sessions end at once"
     );
     assert!(
@@ -682,10 +1026,14 @@ async fn deletion_queue_lease_retry_finish(db: &TestDb) {
     assert_eq!(jobs.len(), 1);
     let job = &jobs[0];
     assert_eq!(
-        (job.user_id.as_str(), job.client_id.as_str(), job.attempts),
+        (
+            job.user_id.as_str(),
+            job.token.client_id.as_str(),
+            job.attempts
+        ),
         (user.id.as_str(), WEB, 0)
     );
-    assert_eq!(job.token_ciphertext, b"ct-new");
+    assert_eq!(job.token.ciphertext, b"ct-new");
     // Leased: nobody else gets it until the lease runs out...
     assert!(s.due_deletions(NOW + 59, 10, 60).await.unwrap().is_empty());
     // ...then it comes back (the worker died).
@@ -720,9 +1068,7 @@ async fn concurrent_due_deletions_never_share_a_job(db: &TestDb) {
             .sign_in(&profile(&format!("sub-q{i}")), NOW, false)
             .await
             .unwrap();
-        s.enqueue_deletion(&user.id, WEB, b"ct", NOW + i)
-            .await
-            .unwrap();
+        s.enqueue(&user.id, WEB, b"ct", NOW + i).await.unwrap();
     }
     let mut seen = HashSet::new();
     for round in 0..10 {
@@ -751,12 +1097,8 @@ async fn concurrent_due_deletions_never_share_a_job(db: &TestDb) {
 async fn finish_deletion_keeps_user_until_last_job(db: &TestDb) {
     let s = db.store();
     let user = s.sign_in(&profile("sub-two"), NOW, false).await.unwrap();
-    s.enqueue_deletion(&user.id, WEB, b"ct-web", NOW)
-        .await
-        .unwrap();
-    s.enqueue_deletion(&user.id, IOS, b"ct-ios", NOW)
-        .await
-        .unwrap();
+    s.enqueue(&user.id, WEB, b"ct-web", NOW).await.unwrap();
+    s.enqueue(&user.id, IOS, b"ct-ios", NOW).await.unwrap();
     let jobs = s.due_deletions(NOW, 10, 60).await.unwrap();
     assert_eq!(jobs.len(), 2);
     assert!(jobs[0].id < jobs[1].id, "oldest first");
@@ -780,16 +1122,16 @@ async fn erase_user_cascades(db: &TestDb) {
     let mut second = verified("sub-gone-2", "gone@example.com");
     second.team_id = "OTHERTEAM1".into();
     s.sign_in(&second, NOW, true).await.unwrap();
-    s.set_apple_token(TEAM, "sub-gone", WEB, b"ct")
+    s.sign_in_holding(&verified("sub-gone", "gone@example.com"), NOW, WEB, b"ct")
         .await
         .unwrap();
     s.create_session(&session("fam-gone", &user.id, "g-0"))
         .await
         .unwrap();
-    s.rotate_session(&hash("g-0"), &hash("g-1"), NOW + 1, NOW + 500)
+    s.rotate(&hash("g-0"), &hash("g-1"), NOW + 1, NOW + 500)
         .await
         .unwrap();
-    s.enqueue_deletion(&user.id, WEB, b"ct", NOW).await.unwrap();
+    s.enqueue(&user.id, WEB, b"ct", NOW).await.unwrap();
     let keep = s.sign_in(&profile("sub-keep"), NOW, false).await.unwrap();
     s.create_session(&session("fam-keep", &keep.id, "k-0"))
         .await
@@ -799,19 +1141,16 @@ async fn erase_user_cascades(db: &TestDb) {
     s.erase_user(&user.id).await.unwrap();
     assert!(s.user(&user.id).await.unwrap().is_none());
     assert!(s.apple_link(TEAM, "sub-gone").await.unwrap().is_none());
-    assert!(s.user_links(&user.id).await.unwrap().is_empty());
-    assert!(s
-        .session_user("fam-gone", &user.id)
-        .await
-        .unwrap()
-        .is_none());
+    assert!(s.user_apple_tokens(&user.id).await.unwrap().is_empty());
+    assert_eq!(db.count("SELECT COUNT(*) FROM apple_tokens").await, 0);
+    assert!(s.active_user("fam-gone", &user.id).await.unwrap().is_none());
     assert_eq!(s.pending_deletions().await.unwrap(), 0);
     assert_eq!(db.count("SELECT COUNT(*) FROM apple_identities").await, 1);
     assert_eq!(db.count("SELECT COUNT(*) FROM session_families").await, 1);
     assert_eq!(db.count("SELECT COUNT(*) FROM sessions").await, 1);
     // The token is gone with the family: presenting it is merely invalid.
     assert_eq!(
-        s.rotate_session(&hash("g-1"), &hash("g-2"), NOW + 2, NOW + 500)
+        s.rotate(&hash("g-1"), &hash("g-2"), NOW + 2, NOW + 500)
             .await
             .unwrap(),
         Rotation::Invalid
@@ -823,11 +1162,7 @@ async fn erase_user_cascades(db: &TestDb) {
         .unwrap();
     assert_ne!(back.id, user.id);
     assert_eq!(back.first_name, None);
-    assert!(s
-        .session_user("fam-keep", &keep.id)
-        .await
-        .unwrap()
-        .is_some());
+    assert!(s.active_user("fam-keep", &keep.id).await.unwrap().is_some());
 }
 
 async fn lookups_use_indexes_at_10k_users(db: &TestDb) {
@@ -855,10 +1190,7 @@ async fn lookups_use_indexes_at_10k_users(db: &TestDb) {
                         .unwrap();
                 }
                 if i % 10 == 5 {
-                    store
-                        .enqueue_deletion(&user.id, WEB, b"ct", NOW + i)
-                        .await
-                        .unwrap();
+                    store.enqueue(&user.id, WEB, b"ct", NOW + i).await.unwrap();
                 }
             }
         });
@@ -877,7 +1209,7 @@ async fn lookups_use_indexes_at_10k_users(db: &TestDb) {
     assert_eq!(user.first_name.as_deref(), Some("First4321"));
     assert!(db
         .store()
-        .session_user(
+        .active_user(
             "fam-4320",
             &db.store()
                 .apple_link(TEAM, "sub-04320")
@@ -950,6 +1282,36 @@ async fn sqlite_creates_the_file_in_wal_mode() {
     // Migrating again is a no-op.
     store.migrate().await.unwrap();
     drop(conn);
+    drop(store);
+    remove_sqlite(&path);
+}
+
+/// Finding 8 of the security review: `siwa serve` created its database readable by everyone.
+#[tokio::test]
+async fn sqlite_database_files_are_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode =
+        |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    let path = temp_path("modes");
+    let url = format!("sqlite://{}", path.display());
+    let store = siwa_server::store::connect(&url).await.unwrap();
+    store
+        .sign_in(&profile("sub-mode"), NOW, false)
+        .await
+        .unwrap();
+    for suffix in ["", "-wal", "-shm"] {
+        let mut file = path.as_os_str().to_owned();
+        file.push(suffix);
+        let file = PathBuf::from(file);
+        if file.exists() {
+            assert_eq!(mode(&file), 0o600, "{}", file.display());
+        }
+    }
+    drop(store);
+    // An existing database others can read is tightened at start.
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let store = siwa_server::store::connect(&url).await.unwrap();
+    assert_eq!(mode(&path), 0o600);
     drop(store);
     remove_sqlite(&path);
 }
@@ -1270,11 +1632,195 @@ fn login(state: &str, expires_at: i64) -> NewLogin {
 }
 
 fn session(family: &str, user_id: &str, token: &str) -> NewSession {
-    NewSession {
+    start(family, token).of(user_id)
+}
+
+fn start(family: &str, token: &str) -> SessionStart {
+    SessionStart {
         family_id: family.into(),
-        user_id: user_id.into(),
+        client_id: WEB.into(),
         token_hash: hash(token),
         created_at: NOW,
         expires_at: NOW + 30 * 86_400,
     }
 }
+
+/// A sign-in of `profile` at `now` with nothing else (no token, no session).
+fn sign_in_of(profile: AppleProfile, now: i64) -> SignIn {
+    SignIn {
+        profile,
+        now,
+        link_by_email: false,
+        apple_token: None,
+        identity_token: None,
+        session: None,
+    }
+}
+
+/// A strict rotation (no grace) with a long absolute lifetime.
+fn rotate_of(old: &str, new: &str, now: i64, expires_at: i64) -> Rotate {
+    Rotate {
+        old_hash: hash(old),
+        new_hash: hash(new),
+        successor_sealed: None,
+        now,
+        expires_at,
+        max_age_secs: 365 * 86_400,
+        reuse_grace_secs: 0,
+    }
+}
+
+/// The suite's shorthands over the store's operations.
+trait StoreExt: Store {
+    /// A completed sign-in with nothing but the profile.
+    fn sign_in<'a>(
+        &'a self,
+        profile: &'a AppleProfile,
+        now: i64,
+        link_by_email: bool,
+    ) -> impl Future<Output = StoreResult<User>> + Send + 'a {
+        async move {
+            let sign_in = SignIn {
+                link_by_email,
+                ..sign_in_of(profile.clone(), now)
+            };
+            match self.complete_sign_in(&sign_in).await? {
+                SignInOutcome::SignedIn(user) => Ok(user),
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+
+    /// A completed sign-in that brought Apple's refresh token of `client_id`.
+    fn sign_in_holding<'a>(
+        &'a self,
+        profile: &'a AppleProfile,
+        now: i64,
+        client_id: &'a str,
+        ciphertext: &'a [u8],
+    ) -> impl Future<Output = StoreResult<User>> + Send + 'a {
+        async move {
+            let sign_in = SignIn {
+                apple_token: Some(SealedAppleToken {
+                    client_id: client_id.into(),
+                    ciphertext: ciphertext.to_vec(),
+                }),
+                ..sign_in_of(profile.clone(), now)
+            };
+            match self.complete_sign_in(&sign_in).await? {
+                SignInOutcome::SignedIn(user) => Ok(user),
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+
+    /// A notification of its own id.
+    fn notify<'a>(
+        &'a self,
+        sub: &'a str,
+        effect: NotificationEffect,
+    ) -> impl Future<Output = StoreResult<bool>> + Send + 'a {
+        async move {
+            self.apply_notification(&Notification {
+                jti: random_hex(8),
+                expires_at: NOW + 86_400,
+                team_id: TEAM.into(),
+                sub: sub.into(),
+                effect,
+                now: NOW,
+            })
+            .await
+        }
+    }
+
+    fn revoke_consent<'a>(
+        &'a self,
+        team: &'a str,
+        sub: &'a str,
+    ) -> impl Future<Output = StoreResult<bool>> + Send + 'a {
+        assert_eq!(team, TEAM);
+        self.notify(sub, NotificationEffect::ConsentRevoked)
+    }
+
+    fn set_email_forwarding<'a>(
+        &'a self,
+        team: &'a str,
+        sub: &'a str,
+        email: Option<&'a str>,
+        enabled: bool,
+    ) -> impl Future<Output = StoreResult<bool>> + Send + 'a {
+        assert_eq!(team, TEAM);
+        let effect = NotificationEffect::EmailForwarding {
+            email: email.map(str::to_owned),
+            enabled,
+        };
+        self.notify(sub, effect)
+    }
+
+    /// Whether a notification id is new (recording it).
+    fn first_seen_event<'a>(
+        &'a self,
+        jti: &'a str,
+        now: i64,
+    ) -> impl Future<Output = StoreResult<bool>> + Send + 'a {
+        async move {
+            self.apply_notification(&Notification {
+                jti: jti.into(),
+                expires_at: NOW + 86_400,
+                team_id: TEAM.into(),
+                sub: "sub-none".into(),
+                effect: NotificationEffect::Nothing,
+                now,
+            })
+            .await
+        }
+    }
+
+    /// A strict rotation (see [`rotate_of`]).
+    fn rotate<'a>(
+        &'a self,
+        old: &'a [u8],
+        new: &'a [u8],
+        now: i64,
+        expires_at: i64,
+    ) -> impl Future<Output = StoreResult<Rotation>> + Send + 'a {
+        async move {
+            self.rotate_session(&Rotate {
+                old_hash: old.to_vec(),
+                new_hash: new.to_vec(),
+                ..rotate_of("", "", now, expires_at)
+            })
+            .await
+        }
+    }
+
+    /// The user of an active session, whatever its age.
+    fn active_user<'a>(
+        &'a self,
+        family: &'a str,
+        user_id: &'a str,
+    ) -> impl Future<Output = StoreResult<Option<User>>> + Send + 'a {
+        self.session_user(family, user_id, i64::MIN)
+    }
+
+    /// Queues a deletion for the user's token of `client_id` (one identity).
+    fn enqueue<'a>(
+        &'a self,
+        user_id: &'a str,
+        client_id: &'a str,
+        ciphertext: &'a [u8],
+        now: i64,
+    ) -> impl Future<Output = StoreResult<()>> + Send + 'a {
+        async move {
+            let token = AppleToken {
+                team_id: TEAM.into(),
+                sub: format!("sub-of-{user_id}"),
+                client_id: client_id.into(),
+                ciphertext: ciphertext.to_vec(),
+            };
+            self.enqueue_deletion(user_id, &token, now).await
+        }
+    }
+}
+
+impl<T: Store + ?Sized> StoreExt for T {}

@@ -33,12 +33,7 @@ pub(crate) struct DemoArgs {
 
 pub(crate) fn run(args: DemoArgs) -> Outcome {
     crate::logging::init();
-    std::fs::create_dir_all(&args.data_dir).map_err(|e| {
-        Failure::usage(
-            format!("cannot create {}: {e}", args.data_dir.display()),
-            "",
-        )
-    })?;
+    private_dir(&args.data_dir)?;
     let team_key = demo_team_key(&args.data_dir)?;
     let runtime = tokio::runtime::Runtime::new()
         .map_err(|e| Failure::usage(format!("cannot start the async runtime: {e}"), ""))?;
@@ -93,15 +88,57 @@ async fn bind(port: u16) -> Result<tokio::net::TcpListener, Failure> {
         })
 }
 
-/// The demo team's .p8, made once and kept in the data directory.
+/// The data directory, created owner-only (0700); an existing one that others
+/// can read or enter is tightened, with a warning: it holds the team key, the
+/// database and the emulator's refresh tokens.
+fn private_dir(dir: &Path) -> Result<(), Failure> {
+    let failed = |e: std::io::Error| {
+        Failure::usage(
+            format!("cannot prepare {}: {e}", dir.display()),
+            "pass --data-dir with a directory you own",
+        )
+    };
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(failed)?;
+        let mode = std::fs::metadata(dir).map_err(failed)?.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            eprintln!(
+                "warning: {} was accessible to other users (mode {mode:o}); made it owner-only (0700)",
+                dir.display()
+            );
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+                .map_err(failed)?;
+        }
+    }
+    #[cfg(not(unix))]
+    std::fs::create_dir_all(dir).map_err(failed)?;
+    Ok(())
+}
+
+/// The demo team's .p8, made once (mode 0600) and kept in the data directory.
 fn demo_team_key(dir: &Path) -> Result<String, Failure> {
     let path = dir.join(format!("AuthKey_{KEY_ID}.p8"));
     if let Ok(pem) = std::fs::read_to_string(&path) {
         return Ok(pem);
     }
     let (pem, _) = ServiceKeys::new_settings().map_err(|e| Failure::usage(e, ""))?;
-    std::fs::write(&path, pem.as_bytes())
-        .map_err(|e| Failure::usage(format!("cannot write {}: {e}", path.display()), ""))?;
+    let written = (|| {
+        use std::io::Write;
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options.open(&path)?;
+        file.write_all(pem.as_bytes())?;
+        file.sync_all()
+    })();
+    written.map_err(|e| Failure::usage(format!("cannot write {}: {e}", path.display()), ""))?;
     Ok(pem.to_string())
 }
 

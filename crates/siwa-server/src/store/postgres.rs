@@ -11,10 +11,12 @@
 //!   the loser of a race retries as an update of the winner's user.
 //!
 //! Transactions run at READ COMMITTED (the default). Row locks are always
-//! taken in one order, so that replicas cannot deadlock: deletion jobs, Apple
-//! identities, users, session families, refresh tokens. (A sign-in locks the
-//! identity before its user; a rotation locks the family before its token;
-//! erasing locks jobs, identities, then the user, whose delete cascades. The
+//! taken in one order, so that replicas cannot deadlock: notification ids and
+//! spent identity tokens (each locked alone, first), deletion jobs, Apple
+//! identities, pending names, users, Apple tokens, session families, refresh
+//! tokens. (A sign-in locks the identity before its user; a rotation locks
+//! the family before its token; erasing locks jobs, identities, then the
+//! user, whose delete cascades. The
 //! one exception, a sign-in joining a user by email, takes a KEY SHARE lock on
 //! that user first, which conflicts only with erasing it, and erasing never
 //! waits on a new identity.)
@@ -30,9 +32,12 @@ use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::{Postgres, Row, Transaction};
 
+use super::sign_in::{self, Decided, SignInSteps};
 use super::{
-    email_key, given, masked_url, may_associate, new_user_id, AppleLink, AppleProfile, DeletionJob,
-    Login, NewLogin, NewSession, Rotation, Store, StoreResult, User,
+    email_key, given, masked_url, new_user_id, AppleLink, AppleProfile, AppleToken, DeletionJob,
+    FamilyRow, Login, Name, NewLogin, NewSession, Notification, NotificationEffect, Rotate,
+    Rotation, SealedAppleToken, SignIn, SignInOutcome, SpentIdentityToken, Store, StoreResult,
+    TokenRow, User,
 };
 
 /// The PostgreSQL implementation of [`Store`].
@@ -145,42 +150,124 @@ impl Store for PostgresStore {
         })
     }
 
-    async fn sign_in(
-        &self,
-        profile: &AppleProfile,
-        now: i64,
-        link_by_email: bool,
-    ) -> StoreResult<User> {
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            // The last attempt inserts without ON CONFLICT, so that a conflict
-            // that keeps coming back surfaces as the database's error.
-            let last = attempt >= SIGN_IN_ATTEMPTS;
-            if let Some(user) = self.try_sign_in(profile, now, link_by_email, last).await? {
-                return Ok(user);
-            }
-        }
+    async fn put_nonce(&self, nonce_hash: &[u8], now: i64, expires_at: i64) -> StoreResult<()> {
+        sqlx::query(
+            "DELETE FROM native_nonces WHERE nonce_hash IN \
+             (SELECT nonce_hash FROM native_nonces WHERE expires_at <= $1 LIMIT $2 \
+              FOR UPDATE SKIP LOCKED)",
+        )
+        .bind(now)
+        .bind(PURGE_BATCH)
+        .execute(&self.pool)
+        .await?;
+        sqlx::query("INSERT INTO native_nonces (nonce_hash, expires_at) VALUES ($1, $2)")
+            .bind(nonce_hash)
+            .bind(expires_at)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
-    async fn set_apple_token(
+    async fn take_nonce(&self, nonce_hash: &[u8], now: i64) -> StoreResult<bool> {
+        let taken =
+            sqlx::query("DELETE FROM native_nonces WHERE nonce_hash = $1 AND expires_at > $2")
+                .bind(nonce_hash)
+                .bind(now)
+                .execute(&self.pool)
+                .await?;
+        Ok(taken.rows_affected() == 1)
+    }
+
+    async fn keep_pending_name(
         &self,
         team_id: &str,
         sub: &str,
-        client_id: &str,
-        token_ciphertext: &[u8],
+        name: &Name,
+        now: i64,
     ) -> StoreResult<()> {
         sqlx::query(
-            "UPDATE apple_identities SET client_id = $3, token_ciphertext = $4 \
-             WHERE team_id = $1 AND sub = $2",
+            "DELETE FROM pending_names WHERE (team_id, sub) IN \
+             (SELECT team_id, sub FROM pending_names WHERE created_at <= $1 LIMIT $2 \
+              FOR UPDATE SKIP LOCKED)",
+        )
+        .bind(now - super::PENDING_NAME_SECS)
+        .bind(PURGE_BATCH)
+        .execute(&self.pool)
+        .await?;
+        sqlx::query(
+            "INSERT INTO pending_names (team_id, sub, first_name, last_name, created_at) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (team_id, sub) DO NOTHING",
         )
         .bind(team_id)
         .bind(sub)
-        .bind(client_id)
-        .bind(token_ciphertext)
+        .bind(given(name.first_name.as_deref()))
+        .bind(given(name.last_name.as_deref()))
+        .bind(now)
         .execute(&self.pool)
         .await?;
         Ok(())
+    }
+
+    async fn pending_name(&self, team_id: &str, sub: &str) -> StoreResult<Option<Name>> {
+        let row: Option<(Option<String>, Option<String>)> = sqlx::query_as(
+            "SELECT first_name, last_name FROM pending_names WHERE team_id = $1 AND sub = $2",
+        )
+        .bind(team_id)
+        .bind(sub)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|(first_name, last_name)| Name {
+            first_name,
+            last_name,
+        }))
+    }
+
+    async fn identity_token_spent(&self, token_hash: &[u8], now: i64) -> StoreResult<bool> {
+        let found: Option<i32> = sqlx::query_scalar(
+            "SELECT 1 FROM spent_identity_tokens WHERE token_hash = $1 AND expires_at > $2",
+        )
+        .bind(token_hash)
+        .bind(now - super::SPENT_TOKEN_LEEWAY_SECS)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(found.is_some())
+    }
+
+    async fn complete_sign_in(&self, sign_in: &SignIn) -> StoreResult<SignInOutcome> {
+        // Opportunistic purges, bounded, outside the sign-in's transaction;
+        // rows another replica is purging are skipped.
+        sqlx::query(
+            "DELETE FROM spent_identity_tokens WHERE token_hash IN \
+             (SELECT token_hash FROM spent_identity_tokens WHERE expires_at <= $1 LIMIT $2 \
+              FOR UPDATE SKIP LOCKED)",
+        )
+        .bind(sign_in.now - super::SPENT_TOKEN_LEEWAY_SECS)
+        .bind(PURGE_BATCH)
+        .execute(&self.pool)
+        .await?;
+        if let Some(session) = &sign_in.session {
+            self.purge_sessions(session.created_at).await?;
+        }
+        for attempt in 1..=SIGN_IN_ATTEMPTS {
+            // The last attempt links without ON CONFLICT, so that a conflict
+            // that keeps coming back surfaces as the database's error.
+            let mut tx = Steps {
+                tx: self.pool.begin().await?,
+                last: attempt == SIGN_IN_ATTEMPTS,
+            };
+            match sign_in::complete(&mut tx, sign_in).await? {
+                Decided::Done(outcome) => {
+                    if matches!(outcome, SignInOutcome::SignedIn(_)) {
+                        tx.tx.commit().await?;
+                    }
+                    return Ok(outcome);
+                }
+                // Another replica linked this identity first: ours is rolled
+                // back (dropped); the next attempt updates the winner's user.
+                Decided::LostRace => {}
+            }
+        }
+        Err(super::StoreError::Conflict)
     }
 
     async fn user(&self, user_id: &str) -> StoreResult<Option<User>> {
@@ -192,75 +279,52 @@ impl Store for PostgresStore {
     }
 
     async fn apple_link(&self, team_id: &str, sub: &str) -> StoreResult<Option<AppleLink>> {
-        let row = sqlx::query(&format!(
-            "SELECT {LINK_COLUMNS} FROM apple_identities WHERE team_id = $1 AND sub = $2"
-        ))
+        let row: Option<(String, bool)> = sqlx::query_as(
+            "SELECT user_id, revoked FROM apple_identities WHERE team_id = $1 AND sub = $2",
+        )
         .bind(team_id)
         .bind(sub)
         .fetch_optional(&self.pool)
         .await?;
-        Ok(row.as_ref().map(link_from_row).transpose()?)
+        Ok(row.map(|(user_id, revoked)| AppleLink { user_id, revoked }))
     }
 
-    async fn user_links(&self, user_id: &str) -> StoreResult<Vec<AppleLink>> {
-        let rows = sqlx::query(&format!(
-            "SELECT {LINK_COLUMNS} FROM apple_identities WHERE user_id = $1 \
-             ORDER BY linked_at, team_id, sub"
-        ))
+    async fn user_apple_tokens(&self, user_id: &str) -> StoreResult<Vec<AppleToken>> {
+        let rows: Vec<(String, String, String, Vec<u8>)> = sqlx::query_as(
+            "SELECT t.team_id, t.sub, t.client_id, t.token_ciphertext FROM apple_tokens t \
+             JOIN apple_identities i ON i.team_id = t.team_id AND i.sub = t.sub \
+             WHERE i.user_id = $1 ORDER BY t.team_id, t.sub, t.client_id",
+        )
         .bind(user_id)
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows.iter().map(link_from_row).collect::<Result<_, _>>()?)
+        Ok(rows
+            .into_iter()
+            .map(|(team_id, sub, client_id, ciphertext)| AppleToken {
+                team_id,
+                sub,
+                client_id,
+                ciphertext,
+            })
+            .collect())
     }
 
     async fn create_session(&self, session: &NewSession) -> StoreResult<()> {
-        // Opportunistic purge of families whose newest token has expired
-        // (their tokens cascade), a bounded batch at a time.
-        sqlx::query(
-            "DELETE FROM session_families WHERE family_id IN \
-             (SELECT family_id FROM session_families WHERE expires_at <= $1 LIMIT $2 \
-              FOR UPDATE SKIP LOCKED)",
-        )
-        .bind(session.created_at)
-        .bind(PURGE_BATCH)
-        .execute(&self.pool)
-        .await?;
-        let mut tx = self.pool.begin().await?;
-        sqlx::query(
-            "INSERT INTO session_families (family_id, user_id, revoked, created_at, expires_at) \
-             VALUES ($1, $2, FALSE, $3, $4)",
-        )
-        .bind(&session.family_id)
-        .bind(&session.user_id)
-        .bind(session.created_at)
-        .bind(session.expires_at)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "INSERT INTO sessions (token_hash, family_id, created_at, expires_at, spent_at) \
-             VALUES ($1, $2, $3, $4, NULL)",
-        )
-        .bind(&session.token_hash)
-        .bind(&session.family_id)
-        .bind(session.created_at)
-        .bind(session.expires_at)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
+        self.purge_sessions(session.created_at).await?;
+        let mut tx = Steps {
+            tx: self.pool.begin().await?,
+            last: true,
+        };
+        tx.insert_session(session).await?;
+        tx.tx.commit().await?;
         Ok(())
     }
 
-    async fn rotate_session(
-        &self,
-        old_hash: &[u8],
-        new_hash: &[u8],
-        now: i64,
-        expires_at: i64,
-    ) -> StoreResult<Rotation> {
+    async fn rotate_session(&self, rotate: &Rotate) -> StoreResult<Rotation> {
         let mut tx = self.pool.begin().await?;
         let family_id: Option<String> =
             sqlx::query_scalar("SELECT family_id FROM sessions WHERE token_hash = $1")
-                .bind(old_hash)
+                .bind(&rotate.old_hash)
                 .fetch_optional(&mut *tx)
                 .await?;
         let Some(family_id) = family_id else {
@@ -269,38 +333,66 @@ impl Store for PostgresStore {
         // Every writer of a family's tokens locks the family first, so from
         // here the token cannot change under us: a concurrent rotation of the
         // same token waits here, then finds it spent.
-        let family: Option<(String, bool)> = sqlx::query_as(
-            "SELECT user_id, revoked FROM session_families WHERE family_id = $1 FOR UPDATE",
+        let family: Option<FamilyRow> = sqlx::query_as(
+            "SELECT user_id, revoked, created_at, client_id FROM session_families \
+             WHERE family_id = $1 FOR UPDATE",
         )
         .bind(&family_id)
         .fetch_optional(&mut *tx)
         .await?;
-        let Some((user_id, revoked)) = family else {
+        let Some(family) = family else {
             return Ok(Rotation::Invalid);
         };
-        let token: Option<(Option<i64>, i64)> =
-            sqlx::query_as("SELECT spent_at, expires_at FROM sessions WHERE token_hash = $1")
-                .bind(old_hash)
-                .fetch_optional(&mut *tx)
-                .await?;
-        let rotation = match token {
-            None => Rotation::Invalid,
-            Some((Some(_spent_at), _)) => {
-                sqlx::query("UPDATE session_families SET revoked = TRUE WHERE family_id = $1")
-                    .bind(&family_id)
-                    .execute(&mut *tx)
-                    .await?;
+        let token: Option<TokenRow> = sqlx::query_as(
+            "SELECT family_id, spent_at, expires_at, successor_hash, successor_ciphertext \
+             FROM sessions WHERE token_hash = $1",
+        )
+        .bind(&rotate.old_hash)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(token) = token else {
+            return Ok(Rotation::Invalid);
+        };
+        let rotation = match super::judge_rotation(rotate, &token, &family) {
+            super::Judged::Invalid => Rotation::Invalid,
+            super::Judged::Reused => {
+                revoke_family(&mut tx, &family_id).await?;
                 Rotation::Reused { family_id }
             }
-            Some((None, token_expires_at)) if revoked || token_expires_at <= now => {
-                Rotation::Invalid
-            }
-            Some((None, _)) => {
-                let spent = sqlx::query(
-                    "UPDATE sessions SET spent_at = $2 WHERE token_hash = $1 AND spent_at IS NULL",
+            super::Judged::Repeat {
+                successor_hash,
+                successor_sealed,
+            } => {
+                let successor: Option<(Option<i64>, i64)> = sqlx::query_as(
+                    "SELECT spent_at, expires_at FROM sessions WHERE token_hash = $1",
                 )
-                .bind(old_hash)
-                .bind(now)
+                .bind(&successor_hash)
+                .fetch_optional(&mut *tx)
+                .await?;
+                match successor {
+                    Some((None, expires_at)) => Rotation::Repeated {
+                        user_id: family.user_id,
+                        family_id,
+                        client_id: family.client_id,
+                        successor_sealed,
+                        expires_at,
+                    },
+                    // The successor was itself rotated already: a reuse after all.
+                    _ => {
+                        revoke_family(&mut tx, &family_id).await?;
+                        Rotation::Reused { family_id }
+                    }
+                }
+            }
+            super::Judged::Rotate { expires_at } => {
+                let spent = sqlx::query(
+                    "UPDATE sessions SET spent_at = $2, successor_hash = $3, successor_ciphertext = $4 \
+                     WHERE token_hash = $1 AND spent_at IS NULL",
+                )
+                .bind(&rotate.old_hash)
+                .bind(rotate.now)
+                .bind(&rotate.new_hash)
+                .bind(rotate.successor_sealed.as_deref())
                 .execute(&mut *tx)
                 .await?;
                 if spent.rows_affected() != 1 {
@@ -319,27 +411,38 @@ impl Store for PostgresStore {
                     "INSERT INTO sessions (token_hash, family_id, created_at, expires_at, spent_at) \
                      VALUES ($1, $2, $3, $4, NULL)",
                 )
-                .bind(new_hash)
+                .bind(&rotate.new_hash)
                 .bind(&family_id)
-                .bind(now)
+                .bind(rotate.now)
                 .bind(expires_at)
                 .execute(&mut *tx)
                 .await?;
-                Rotation::Rotated { user_id, family_id }
+                Rotation::Rotated {
+                    user_id: family.user_id,
+                    family_id,
+                    client_id: family.client_id,
+                    expires_at,
+                }
             }
         };
         tx.commit().await?;
         Ok(rotation)
     }
 
-    async fn session_user(&self, family_id: &str, user_id: &str) -> StoreResult<Option<User>> {
+    async fn session_user(
+        &self,
+        family_id: &str,
+        user_id: &str,
+        created_after: i64,
+    ) -> StoreResult<Option<User>> {
         let row = sqlx::query(&format!(
             "SELECT {USER_COLUMNS} FROM users WHERE id = $2 AND EXISTS \
              (SELECT 1 FROM session_families \
-              WHERE family_id = $1 AND user_id = $2 AND NOT revoked)"
+              WHERE family_id = $1 AND user_id = $2 AND NOT revoked AND created_at > $3)"
         ))
         .bind(family_id)
         .bind(user_id)
+        .bind(created_after)
         .fetch_optional(&self.pool)
         .await?;
         Ok(row.as_ref().map(user_from_row).transpose()?)
@@ -361,59 +464,84 @@ impl Store for PostgresStore {
         Ok(())
     }
 
-    async fn first_seen_event(&self, jti: &str, now: i64) -> StoreResult<bool> {
-        let done = sqlx::query(
-            "INSERT INTO seen_events (jti, received_at) VALUES ($1, $2) \
+    async fn apply_notification(&self, notification: &Notification) -> StoreResult<bool> {
+        sqlx::query(
+            "DELETE FROM seen_events WHERE jti IN \
+             (SELECT jti FROM seen_events WHERE expires_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED)",
+        )
+        .bind(notification.now - super::SPENT_TOKEN_LEEWAY_SECS)
+        .bind(PURGE_BATCH)
+        .execute(&self.pool)
+        .await?;
+        let mut tx = self.pool.begin().await?;
+        // A concurrent delivery of the same id waits on this row until we
+        // commit (then finds it) or roll back (then applies it itself).
+        let first = sqlx::query(
+            "INSERT INTO seen_events (jti, received_at, expires_at) VALUES ($1, $2, $3) \
              ON CONFLICT (jti) DO NOTHING",
         )
-        .bind(jti)
-        .bind(now)
-        .execute(&self.pool)
+        .bind(&notification.jti)
+        .bind(notification.now)
+        .bind(notification.expires_at)
+        .execute(&mut *tx)
         .await?;
-        Ok(done.rows_affected() == 1)
-    }
-
-    async fn set_email_forwarding(
-        &self,
-        team_id: &str,
-        sub: &str,
-        email: Option<&str>,
-        enabled: bool,
-    ) -> StoreResult<()> {
-        let email = given(email);
-        sqlx::query(
-            "UPDATE users SET email_forwarding = $3, \
-             email = COALESCE($4, email), email_key = COALESCE($5, email_key) \
-             WHERE id = (SELECT user_id FROM apple_identities WHERE team_id = $1 AND sub = $2)",
-        )
-        .bind(team_id)
-        .bind(sub)
-        .bind(enabled)
-        .bind(email)
-        .bind(email.map(email_key))
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    async fn revoke_apple_link(&self, team_id: &str, sub: &str) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
-        let user_id: Option<String> = sqlx::query_scalar(
-            "UPDATE apple_identities SET revoked = TRUE, token_ciphertext = NULL \
-             WHERE team_id = $1 AND sub = $2 RETURNING user_id",
-        )
-        .bind(team_id)
-        .bind(sub)
-        .fetch_optional(&mut *tx)
-        .await?;
-        if let Some(user_id) = user_id {
-            sqlx::query("UPDATE session_families SET revoked = TRUE WHERE user_id = $1")
-                .bind(&user_id)
+        if first.rows_affected() != 1 {
+            return Ok(false);
+        }
+        let (team_id, sub) = (&notification.team_id, &notification.sub);
+        match &notification.effect {
+            NotificationEffect::EmailForwarding { email, enabled } => {
+                let email = given(email.as_deref());
+                sqlx::query(
+                    "UPDATE users SET email_forwarding = $3, \
+                     email = COALESCE($4, email), email_key = COALESCE($5, email_key) \
+                     WHERE id = (SELECT user_id FROM apple_identities WHERE team_id = $1 AND sub = $2)",
+                )
+                .bind(team_id)
+                .bind(sub)
+                .bind(enabled)
+                .bind(email)
+                .bind(email.map(email_key))
                 .execute(&mut *tx)
                 .await?;
+            }
+            NotificationEffect::ConsentRevoked => {
+                let user_id: Option<String> = sqlx::query_scalar(
+                    "UPDATE apple_identities SET revoked = TRUE \
+                     WHERE team_id = $1 AND sub = $2 RETURNING user_id",
+                )
+                .bind(team_id)
+                .bind(sub)
+                .fetch_optional(&mut *tx)
+                .await?;
+                sqlx::query("DELETE FROM apple_tokens WHERE team_id = $1 AND sub = $2")
+                    .bind(team_id)
+                    .bind(sub)
+                    .execute(&mut *tx)
+                    .await?;
+                if let Some(user_id) = user_id {
+                    sqlx::query("UPDATE session_families SET revoked = TRUE WHERE user_id = $1")
+                        .bind(&user_id)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+            }
+            NotificationEffect::AccountDelete => {
+                let user_id: Option<String> = sqlx::query_scalar(
+                    "SELECT user_id FROM apple_identities WHERE team_id = $1 AND sub = $2",
+                )
+                .bind(team_id)
+                .bind(sub)
+                .fetch_optional(&mut *tx)
+                .await?;
+                if let Some(user_id) = user_id {
+                    erase(&mut tx, &user_id).await?;
+                }
+            }
+            NotificationEffect::Nothing => {}
         }
         tx.commit().await?;
-        Ok(())
+        Ok(true)
     }
 
     async fn erase_user(&self, user_id: &str) -> StoreResult<()> {
@@ -426,22 +554,23 @@ impl Store for PostgresStore {
     async fn enqueue_deletion(
         &self,
         user_id: &str,
-        client_id: &str,
-        token_ciphertext: &[u8],
+        token: &AppleToken,
         now: i64,
     ) -> StoreResult<()> {
         let mut tx = self.pool.begin().await?;
-        // One job per user and client: asking twice keeps one job, with the
-        // newest token.
+        // One job per token: asking twice keeps one job, with the newest ciphertext.
         sqlx::query(
             "INSERT INTO deletion_jobs \
-             (user_id, client_id, token_ciphertext, attempts, next_attempt_at, created_at) \
-             VALUES ($1, $2, $3, 0, $4, $4) \
-             ON CONFLICT (user_id, client_id) DO UPDATE SET token_ciphertext = excluded.token_ciphertext",
+             (user_id, team_id, sub, client_id, token_ciphertext, attempts, next_attempt_at, created_at) \
+             VALUES ($1, $2, $3, $4, $5, 0, $6, $6) \
+             ON CONFLICT (user_id, team_id, sub, client_id) \
+             DO UPDATE SET token_ciphertext = excluded.token_ciphertext",
         )
         .bind(user_id)
-        .bind(client_id)
-        .bind(token_ciphertext)
+        .bind(&token.team_id)
+        .bind(&token.sub)
+        .bind(&token.client_id)
+        .bind(&token.ciphertext)
         .bind(now)
         .execute(&mut *tx)
         .await?;
@@ -469,7 +598,7 @@ impl Store for PostgresStore {
             "UPDATE deletion_jobs SET leased_until = $1 + $3, next_attempt_at = $1 + $3 \
              WHERE id IN (SELECT id FROM deletion_jobs WHERE next_attempt_at <= $1 \
                           ORDER BY next_attempt_at, id LIMIT $2 FOR UPDATE SKIP LOCKED) \
-             RETURNING id, user_id, client_id, token_ciphertext, attempts",
+             RETURNING id, user_id, team_id, sub, client_id, token_ciphertext, attempts",
         )
         .bind(now)
         .bind(limit)
@@ -482,8 +611,12 @@ impl Store for PostgresStore {
                 Ok(DeletionJob {
                     id: row.try_get("id")?,
                     user_id: row.try_get("user_id")?,
-                    client_id: row.try_get("client_id")?,
-                    token_ciphertext: row.try_get("token_ciphertext")?,
+                    token: AppleToken {
+                        team_id: row.try_get("team_id")?,
+                        sub: row.try_get("sub")?,
+                        client_id: row.try_get("client_id")?,
+                        ciphertext: row.try_get("token_ciphertext")?,
+                    },
                     attempts: row.try_get("attempts")?,
                 })
             })
@@ -513,7 +646,7 @@ impl Store for PostgresStore {
                 .fetch_optional(&mut *tx)
                 .await?;
         if let Some(user_id) = user_id {
-            // The user goes with their last job (another client's revoke may
+            // The user goes with their last job (another token's revoke may
             // still be waiting). Two replicas finishing a user's last two jobs
             // at once would each see the other's job: the user's row locks
             // serialize them, and the second one erases.
@@ -539,155 +672,231 @@ impl Store for PostgresStore {
 }
 
 impl PostgresStore {
-    /// One sign-in transaction. `None`: another replica linked this identity
-    /// first (our transaction is rolled back); try again, as an update.
-    async fn try_sign_in(
-        &self,
-        profile: &AppleProfile,
-        now: i64,
-        link_by_email: bool,
-        last: bool,
-    ) -> StoreResult<Option<User>> {
-        let email = given(profile.email.as_deref());
-        let mut tx = self.pool.begin().await?;
-        let linked: Option<String> = sqlx::query_scalar(
-            "UPDATE apple_identities SET revoked = FALSE, \
-             client_id = CASE WHEN token_ciphertext IS NULL THEN $3 ELSE client_id END \
-             WHERE team_id = $1 AND sub = $2 RETURNING user_id",
+    /// Opportunistic purge of families whose newest token has expired (their
+    /// tokens cascade), a bounded batch at a time.
+    async fn purge_sessions(&self, now: i64) -> StoreResult<()> {
+        sqlx::query(
+            "DELETE FROM session_families WHERE family_id IN \
+             (SELECT family_id FROM session_families WHERE expires_at <= $1 LIMIT $2 \
+              FOR UPDATE SKIP LOCKED)",
         )
-        .bind(&profile.team_id)
-        .bind(&profile.sub)
-        .bind(&profile.client_id)
-        .fetch_optional(&mut *tx)
+        .bind(now)
+        .bind(PURGE_BATCH)
+        .execute(&self.pool)
         .await?;
-        if let Some(user_id) = linked {
-            let user = update_user(&mut tx, &user_id, profile, now).await?;
-            tx.commit().await?;
-            return Ok(Some(user));
-        }
-        let existing: Option<String> = match email {
-            Some(email) if link_by_email && may_associate(profile, Some(email)) => {
-                let key = email_key(email);
-                // Two new identities with one email, on two replicas, must not
-                // both create a user: the decision is serialized per email.
-                sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
-                    .bind(format!("siwa-email:{key}"))
-                    .execute(&mut *tx)
-                    .await?;
-                // KEY SHARE: the user cannot be erased before our link to it
-                // is in (a sign-in's own update of it does not conflict).
-                sqlx::query_scalar(
-                    "SELECT id FROM users WHERE email_key = $1 AND email_verified \
-                     AND NOT is_private_email ORDER BY created_at, id LIMIT 1 FOR KEY SHARE",
-                )
-                .bind(key)
-                .fetch_optional(&mut *tx)
-                .await?
-            }
-            _ => None,
-        };
-        // Lock order (see the module docs): the identity before the user. A
-        // joined user is updated only once the identity is ours; a new user is
-        // invisible to everyone else until we commit.
-        let (user_id, new_user) = match existing {
-            Some(user_id) => (user_id, None),
-            None => {
-                let user = insert_user(&mut tx, profile, now).await?;
-                (user.id.clone(), Some(user))
-            }
-        };
-        let insert = if last {
-            "INSERT INTO apple_identities \
-             (team_id, sub, user_id, client_id, token_ciphertext, revoked, linked_at) \
-             VALUES ($1, $2, $3, $4, NULL, FALSE, $5)"
+        Ok(())
+    }
+}
+
+/// The sign-in steps over a PostgreSQL transaction.
+struct Steps {
+    tx: Transaction<'static, Postgres>,
+    /// The last attempt: a lost race is the database's error, not a retry.
+    last: bool,
+}
+
+impl SignInSteps for Steps {
+    async fn spend_identity_token(&mut self, token: &SpentIdentityToken) -> StoreResult<bool> {
+        // A concurrent spender of the same token waits on this row until we
+        // commit (then finds it) or roll back.
+        let done = sqlx::query(
+            "INSERT INTO spent_identity_tokens (token_hash, expires_at) VALUES ($1, $2) \
+             ON CONFLICT (token_hash) DO NOTHING",
+        )
+        .bind(&token.hash)
+        .bind(token.expires_at)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn touch_identity(&mut self, team_id: &str, sub: &str) -> StoreResult<Option<String>> {
+        Ok(sqlx::query_scalar(
+            "UPDATE apple_identities SET revoked = FALSE WHERE team_id = $1 AND sub = $2 \
+             RETURNING user_id",
+        )
+        .bind(team_id)
+        .bind(sub)
+        .fetch_optional(&mut *self.tx)
+        .await?)
+    }
+
+    async fn user_by_email(&mut self, email_key: &str) -> StoreResult<Option<String>> {
+        // Two new identities with one email, on two replicas, must not both
+        // create a user: the decision is serialized per email.
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+            .bind(format!("siwa-email:{email_key}"))
+            .execute(&mut *self.tx)
+            .await?;
+        // KEY SHARE: the user cannot be erased before our link to it is in
+        // (a sign-in's own update of it does not conflict).
+        Ok(sqlx::query_scalar(
+            "SELECT id FROM users WHERE email_key = $1 AND email_verified \
+             AND NOT is_private_email ORDER BY created_at, id LIMIT 1 FOR KEY SHARE",
+        )
+        .bind(email_key)
+        .fetch_optional(&mut *self.tx)
+        .await?)
+    }
+
+    async fn insert_identity(
+        &mut self,
+        profile: &AppleProfile,
+        user_id: &str,
+        now: i64,
+    ) -> StoreResult<bool> {
+        let insert = if self.last {
+            "INSERT INTO apple_identities (team_id, sub, user_id, revoked, linked_at) \
+             VALUES ($1, $2, $3, FALSE, $4)"
         } else {
-            "INSERT INTO apple_identities \
-             (team_id, sub, user_id, client_id, token_ciphertext, revoked, linked_at) \
-             VALUES ($1, $2, $3, $4, NULL, FALSE, $5) ON CONFLICT (team_id, sub) DO NOTHING"
+            "INSERT INTO apple_identities (team_id, sub, user_id, revoked, linked_at) \
+             VALUES ($1, $2, $3, FALSE, $4) ON CONFLICT (team_id, sub) DO NOTHING"
         };
         let inserted = sqlx::query(insert)
             .bind(&profile.team_id)
             .bind(&profile.sub)
-            .bind(&user_id)
-            .bind(&profile.client_id)
+            .bind(user_id)
             .bind(now)
-            .execute(&mut *tx)
+            .execute(&mut *self.tx)
             .await?;
-        if inserted.rows_affected() == 0 {
-            tx.rollback().await?;
-            return Ok(None);
-        }
-        let user = match new_user {
-            Some(user) => user,
-            None => update_user(&mut tx, &user_id, profile, now).await?,
-        };
-        tx.commit().await?;
-        Ok(Some(user))
+        Ok(inserted.rows_affected() == 1)
+    }
+
+    async fn take_pending_name(&mut self, team_id: &str, sub: &str) -> StoreResult<Option<Name>> {
+        let row: Option<(Option<String>, Option<String>)> = sqlx::query_as(
+            "DELETE FROM pending_names WHERE team_id = $1 AND sub = $2 \
+             RETURNING first_name, last_name",
+        )
+        .bind(team_id)
+        .bind(sub)
+        .fetch_optional(&mut *self.tx)
+        .await?;
+        Ok(row.map(|(first_name, last_name)| Name {
+            first_name,
+            last_name,
+        }))
+    }
+
+    async fn insert_user(
+        &mut self,
+        profile: &AppleProfile,
+        name: &Name,
+        now: i64,
+    ) -> StoreResult<User> {
+        let email = given(profile.email.as_deref());
+        let row = sqlx::query(&format!(
+            "INSERT INTO users (id, email, email_key, email_verified, is_private_email, \
+             email_forwarding, first_name, last_name, real_user_status, created_at, last_login_at) \
+             VALUES ($1, $2, $3, $4, $5, TRUE, $6, $7, $8, $9, $9) RETURNING {USER_COLUMNS}"
+        ))
+        .bind(new_user_id()?)
+        .bind(email)
+        .bind(email.map(email_key))
+        .bind(email.is_some() && profile.email_verified)
+        .bind(email.is_some() && profile.is_private_email)
+        .bind(given(name.first_name.as_deref()))
+        .bind(given(name.last_name.as_deref()))
+        .bind(profile.real_user_status)
+        .bind(now)
+        .fetch_one(&mut *self.tx)
+        .await?;
+        Ok(user_from_row(&row)?)
+    }
+
+    async fn update_user(
+        &mut self,
+        user_id: &str,
+        profile: &AppleProfile,
+        name: &Name,
+        now: i64,
+    ) -> StoreResult<User> {
+        let email = given(profile.email.as_deref());
+        let row = sqlx::query(&format!(
+            "UPDATE users SET last_login_at = $2, \
+             email = COALESCE($3, email), \
+             email_key = COALESCE($4, email_key), \
+             email_verified = CASE WHEN $3::TEXT IS NULL THEN email_verified ELSE $5 END, \
+             is_private_email = CASE WHEN $3::TEXT IS NULL THEN is_private_email ELSE $6 END, \
+             first_name = COALESCE(first_name, $7), \
+             last_name = COALESCE(last_name, $8), \
+             real_user_status = COALESCE($9, real_user_status) \
+             WHERE id = $1 RETURNING {USER_COLUMNS}"
+        ))
+        .bind(user_id)
+        .bind(now)
+        .bind(email)
+        .bind(email.map(email_key))
+        .bind(profile.email_verified)
+        .bind(profile.is_private_email)
+        .bind(given(name.first_name.as_deref()))
+        .bind(given(name.last_name.as_deref()))
+        .bind(profile.real_user_status)
+        .fetch_one(&mut *self.tx)
+        .await?;
+        Ok(user_from_row(&row)?)
+    }
+
+    async fn put_apple_token(
+        &mut self,
+        profile: &AppleProfile,
+        token: &SealedAppleToken,
+        now: i64,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO apple_tokens (team_id, sub, client_id, token_ciphertext, updated_at) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (team_id, sub, client_id) \
+             DO UPDATE SET token_ciphertext = excluded.token_ciphertext, updated_at = excluded.updated_at",
+        )
+        .bind(&profile.team_id)
+        .bind(&profile.sub)
+        .bind(&token.client_id)
+        .bind(&token.ciphertext)
+        .bind(now)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    async fn insert_session(&mut self, session: &NewSession) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO session_families \
+             (family_id, user_id, client_id, revoked, created_at, expires_at) \
+             VALUES ($1, $2, $3, FALSE, $4, $5)",
+        )
+        .bind(&session.family_id)
+        .bind(&session.user_id)
+        .bind(&session.client_id)
+        .bind(session.created_at)
+        .bind(session.expires_at)
+        .execute(&mut *self.tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO sessions (token_hash, family_id, created_at, expires_at, spent_at) \
+             VALUES ($1, $2, $3, $4, NULL)",
+        )
+        .bind(&session.token_hash)
+        .bind(&session.family_id)
+        .bind(session.created_at)
+        .bind(session.expires_at)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
     }
 }
 
-/// Updates a signed-in user: the login time always; the email (with its
-/// flags), the real-user status and each name part only when given.
-async fn update_user(
+async fn revoke_family(
     tx: &mut Transaction<'static, Postgres>,
-    user_id: &str,
-    profile: &AppleProfile,
-    now: i64,
-) -> StoreResult<User> {
-    let email = given(profile.email.as_deref());
-    let row = sqlx::query(&format!(
-        "UPDATE users SET last_login_at = $2, \
-         email = COALESCE($3, email), \
-         email_key = COALESCE($4, email_key), \
-         email_verified = CASE WHEN $3::TEXT IS NULL THEN email_verified ELSE $5 END, \
-         is_private_email = CASE WHEN $3::TEXT IS NULL THEN is_private_email ELSE $6 END, \
-         first_name = COALESCE($7, first_name), \
-         last_name = COALESCE($8, last_name), \
-         real_user_status = COALESCE($9, real_user_status) \
-         WHERE id = $1 RETURNING {USER_COLUMNS}"
-    ))
-    .bind(user_id)
-    .bind(now)
-    .bind(email)
-    .bind(email.map(email_key))
-    .bind(profile.email_verified)
-    .bind(profile.is_private_email)
-    .bind(given(profile.first_name.as_deref()))
-    .bind(given(profile.last_name.as_deref()))
-    .bind(profile.real_user_status)
-    .fetch_one(&mut **tx)
-    .await?;
-    Ok(user_from_row(&row)?)
+    family_id: &str,
+) -> StoreResult<()> {
+    sqlx::query("UPDATE session_families SET revoked = TRUE WHERE family_id = $1")
+        .bind(family_id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
 }
 
-/// Creates a user from a first sign-in.
-async fn insert_user(
-    tx: &mut Transaction<'static, Postgres>,
-    profile: &AppleProfile,
-    now: i64,
-) -> StoreResult<User> {
-    let email = given(profile.email.as_deref());
-    let row = sqlx::query(&format!(
-        "INSERT INTO users (id, email, email_key, email_verified, is_private_email, \
-         email_forwarding, first_name, last_name, real_user_status, created_at, last_login_at) \
-         VALUES ($1, $2, $3, $4, $5, TRUE, $6, $7, $8, $9, $9) RETURNING {USER_COLUMNS}"
-    ))
-    .bind(new_user_id()?)
-    .bind(email)
-    .bind(email.map(email_key))
-    .bind(email.is_some() && profile.email_verified)
-    .bind(email.is_some() && profile.is_private_email)
-    .bind(given(profile.first_name.as_deref()))
-    .bind(given(profile.last_name.as_deref()))
-    .bind(profile.real_user_status)
-    .bind(now)
-    .fetch_one(&mut **tx)
-    .await?;
-    Ok(user_from_row(&row)?)
-}
-
-/// Deletes a user's pending jobs and the user (links and sessions cascade),
-/// taking row locks in the store's order.
+/// Deletes a user's pending jobs and the user (identities, tokens and sessions
+/// cascade), taking row locks in the store's order.
 async fn erase(tx: &mut Transaction<'static, Postgres>, user_id: &str) -> StoreResult<()> {
     sqlx::query("DELETE FROM deletion_jobs WHERE user_id = $1")
         .bind(user_id)
@@ -729,15 +938,6 @@ fn user_from_row(row: &PgRow) -> Result<User, sqlx::Error> {
     })
 }
 
-fn link_from_row(row: &PgRow) -> Result<AppleLink, sqlx::Error> {
-    Ok(AppleLink {
-        user_id: row.try_get("user_id")?,
-        client_id: row.try_get("client_id")?,
-        token_ciphertext: row.try_get("token_ciphertext")?,
-        revoked: row.try_get("revoked")?,
-    })
-}
-
 /// Four connections per core, at least 8: requests are short transactions
 /// that mostly wait on the round trip to the server, so a request holds a
 /// connection far longer than it holds a core (with 2 per core, a one-core
@@ -750,7 +950,6 @@ fn pool_size() -> u32 {
 
 const USER_COLUMNS: &str = "id, email, email_verified, is_private_email, email_forwarding, \
                             first_name, last_name, real_user_status, created_at, last_login_at";
-const LINK_COLUMNS: &str = "user_id, client_id, token_ciphertext, revoked";
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 /// A pooled connection idle this long is pinged before it is used.
 const PING_WHEN_IDLE: Duration = Duration::from_secs(10);

@@ -18,6 +18,7 @@
 //! `sqlite::memory:` (tests) gives a private in-memory database held by a
 //! single connection that lives as long as the store.
 
+use std::path::Path;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,9 +30,12 @@ use sqlx::sqlite::{
 };
 use sqlx::{Row, Sqlite, Transaction};
 
+use super::sign_in::{self, Decided, SignInSteps};
 use super::{
-    email_key, given, may_associate, new_user_id, AppleLink, AppleProfile, DeletionJob, Login,
-    NewLogin, NewSession, Rotation, Store, StoreResult, User,
+    email_key, given, new_user_id, AppleLink, AppleProfile, AppleToken, DeletionJob, FamilyRow,
+    Login, Name, NewLogin, NewSession, Notification, NotificationEffect, Rotate, Rotation,
+    SealedAppleToken, SignIn, SignInOutcome, SpentIdentityToken, Store, StoreResult, TokenRow,
+    User,
 };
 
 mod reader;
@@ -55,6 +59,9 @@ impl SqliteStore {
             .foreign_keys(true)
             .busy_timeout(BUSY_TIMEOUT)
             .synchronous(SqliteSynchronous::Full);
+        if !in_memory {
+            owner_only(options.get_filename()).map_err(super::StoreError::File)?;
+        }
         let pool = if in_memory {
             // Each connection to `:memory:` would be its own database (or share
             // one through shared-cache locking, which ignores the busy
@@ -154,89 +161,112 @@ impl Store for SqliteStore {
         })
     }
 
-    async fn sign_in(
-        &self,
-        profile: &AppleProfile,
-        now: i64,
-        link_by_email: bool,
-    ) -> StoreResult<User> {
-        let email = given(profile.email.as_deref());
-        let mut tx = self.begin().await?;
-        let linked: Option<String> = sqlx::query_scalar(
-            "UPDATE apple_identities SET revoked = 0, \
-             client_id = CASE WHEN token_ciphertext IS NULL THEN ?3 ELSE client_id END \
-             WHERE team_id = ?1 AND sub = ?2 RETURNING user_id",
+    async fn put_nonce(&self, nonce_hash: &[u8], now: i64, expires_at: i64) -> StoreResult<()> {
+        sqlx::query(
+            "DELETE FROM native_nonces WHERE nonce_hash IN \
+             (SELECT nonce_hash FROM native_nonces WHERE expires_at <= ?1 LIMIT ?2)",
         )
-        .bind(&profile.team_id)
-        .bind(&profile.sub)
-        .bind(&profile.client_id)
-        .fetch_optional(&mut *tx)
+        .bind(now)
+        .bind(PURGE_BATCH)
+        .execute(&self.pool)
         .await?;
-        let user = match linked {
-            Some(user_id) => update_user(&mut tx, &user_id, profile, now).await?,
-            None => {
-                let existing: Option<String> = match email {
-                    Some(email) if link_by_email && may_associate(profile, Some(email)) => {
-                        sqlx::query_scalar(
-                            "SELECT id FROM users WHERE email_key = ?1 AND email_verified = 1 \
-                             AND is_private_email = 0 ORDER BY created_at, id LIMIT 1",
-                        )
-                        .bind(email_key(email))
-                        .fetch_optional(&mut *tx)
-                        .await?
-                    }
-                    _ => None,
-                };
-                // The identity first, then the user (the PostgreSQL store's
-                // lock order; here the write lock, held since BEGIN IMMEDIATE,
-                // already means nobody else can have linked this identity).
-                let (user_id, new_user) = match existing {
-                    Some(user_id) => (user_id, None),
-                    None => {
-                        let user = insert_user(&mut tx, profile, now).await?;
-                        (user.id.clone(), Some(user))
-                    }
-                };
-                sqlx::query(
-                    "INSERT INTO apple_identities \
-                     (team_id, sub, user_id, client_id, token_ciphertext, revoked, linked_at) \
-                     VALUES (?1, ?2, ?3, ?4, NULL, 0, ?5)",
-                )
-                .bind(&profile.team_id)
-                .bind(&profile.sub)
-                .bind(&user_id)
-                .bind(&profile.client_id)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-                match new_user {
-                    Some(user) => user,
-                    None => update_user(&mut tx, &user_id, profile, now).await?,
-                }
-            }
-        };
-        tx.commit().await?;
-        Ok(user)
+        sqlx::query("INSERT INTO native_nonces (nonce_hash, expires_at) VALUES (?1, ?2)")
+            .bind(nonce_hash)
+            .bind(expires_at)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
-    async fn set_apple_token(
+    async fn take_nonce(&self, nonce_hash: &[u8], now: i64) -> StoreResult<bool> {
+        let taken =
+            sqlx::query("DELETE FROM native_nonces WHERE nonce_hash = ?1 AND expires_at > ?2")
+                .bind(nonce_hash)
+                .bind(now)
+                .execute(&self.pool)
+                .await?;
+        Ok(taken.rows_affected() == 1)
+    }
+
+    async fn keep_pending_name(
         &self,
         team_id: &str,
         sub: &str,
-        client_id: &str,
-        token_ciphertext: &[u8],
+        name: &Name,
+        now: i64,
     ) -> StoreResult<()> {
         sqlx::query(
-            "UPDATE apple_identities SET client_id = ?3, token_ciphertext = ?4 \
-             WHERE team_id = ?1 AND sub = ?2",
+            "DELETE FROM pending_names WHERE (team_id, sub) IN \
+             (SELECT team_id, sub FROM pending_names WHERE created_at <= ?1 LIMIT ?2)",
+        )
+        .bind(now - super::PENDING_NAME_SECS)
+        .bind(PURGE_BATCH)
+        .execute(&self.pool)
+        .await?;
+        sqlx::query(
+            "INSERT INTO pending_names (team_id, sub, first_name, last_name, created_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (team_id, sub) DO NOTHING",
         )
         .bind(team_id)
         .bind(sub)
-        .bind(client_id)
-        .bind(token_ciphertext)
+        .bind(given(name.first_name.as_deref()))
+        .bind(given(name.last_name.as_deref()))
+        .bind(now)
         .execute(&self.pool)
         .await?;
         Ok(())
+    }
+
+    async fn pending_name(&self, team_id: &str, sub: &str) -> StoreResult<Option<Name>> {
+        let row: Option<(Option<String>, Option<String>)> = sqlx::query_as(
+            "SELECT first_name, last_name FROM pending_names WHERE team_id = ?1 AND sub = ?2",
+        )
+        .bind(team_id)
+        .bind(sub)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|(first_name, last_name)| Name {
+            first_name,
+            last_name,
+        }))
+    }
+
+    async fn identity_token_spent(&self, token_hash: &[u8], now: i64) -> StoreResult<bool> {
+        let found: Option<i64> = sqlx::query_scalar(
+            "SELECT 1 FROM spent_identity_tokens WHERE token_hash = ?1 AND expires_at > ?2",
+        )
+        .bind(token_hash)
+        .bind(now - super::SPENT_TOKEN_LEEWAY_SECS)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(found.is_some())
+    }
+
+    async fn complete_sign_in(&self, sign_in: &SignIn) -> StoreResult<SignInOutcome> {
+        // Opportunistic purges, bounded, outside the sign-in's transaction.
+        sqlx::query(
+            "DELETE FROM spent_identity_tokens WHERE token_hash IN \
+             (SELECT token_hash FROM spent_identity_tokens WHERE expires_at <= ?1 LIMIT ?2)",
+        )
+        .bind(sign_in.now - super::SPENT_TOKEN_LEEWAY_SECS)
+        .bind(PURGE_BATCH)
+        .execute(&self.pool)
+        .await?;
+        if let Some(session) = &sign_in.session {
+            self.purge_sessions(session.created_at).await?;
+        }
+        let mut tx = Steps(self.begin().await?);
+        // The write lock is held since BEGIN IMMEDIATE: nobody else can link
+        // this identity meanwhile, so the decision never loses a race.
+        match sign_in::complete(&mut tx, sign_in).await? {
+            Decided::Done(outcome) => {
+                if matches!(outcome, SignInOutcome::SignedIn(_)) {
+                    tx.0.commit().await?;
+                }
+                Ok(outcome)
+            }
+            Decided::LostRace => Err(super::StoreError::Conflict),
+        }
     }
 
     async fn user(&self, user_id: &str) -> StoreResult<Option<User>> {
@@ -248,113 +278,121 @@ impl Store for SqliteStore {
     }
 
     async fn apple_link(&self, team_id: &str, sub: &str) -> StoreResult<Option<AppleLink>> {
-        let row = sqlx::query(&format!(
-            "SELECT {LINK_COLUMNS} FROM apple_identities WHERE team_id = ?1 AND sub = ?2"
-        ))
+        let row: Option<(String, bool)> = sqlx::query_as(
+            "SELECT user_id, revoked FROM apple_identities WHERE team_id = ?1 AND sub = ?2",
+        )
         .bind(team_id)
         .bind(sub)
         .fetch_optional(&self.pool)
         .await?;
-        Ok(row.as_ref().map(link_from_row).transpose()?)
+        Ok(row.map(|(user_id, revoked)| AppleLink { user_id, revoked }))
     }
 
-    async fn user_links(&self, user_id: &str) -> StoreResult<Vec<AppleLink>> {
-        let rows = sqlx::query(&format!(
-            "SELECT {LINK_COLUMNS} FROM apple_identities WHERE user_id = ?1 \
-             ORDER BY linked_at, team_id, sub"
-        ))
+    async fn user_apple_tokens(&self, user_id: &str) -> StoreResult<Vec<AppleToken>> {
+        let rows: Vec<(String, String, String, Vec<u8>)> = sqlx::query_as(
+            "SELECT t.team_id, t.sub, t.client_id, t.token_ciphertext FROM apple_tokens t \
+             JOIN apple_identities i ON i.team_id = t.team_id AND i.sub = t.sub \
+             WHERE i.user_id = ?1 ORDER BY t.team_id, t.sub, t.client_id",
+        )
         .bind(user_id)
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows.iter().map(link_from_row).collect::<Result<_, _>>()?)
+        Ok(rows.into_iter().map(apple_token).collect())
     }
 
     async fn create_session(&self, session: &NewSession) -> StoreResult<()> {
-        // Opportunistic purge of families whose newest token has expired
-        // (their tokens go with them), a bounded batch at a time.
-        sqlx::query(
-            "DELETE FROM session_families WHERE family_id IN \
-             (SELECT family_id FROM session_families WHERE expires_at <= ?1 LIMIT ?2)",
-        )
-        .bind(session.created_at)
-        .bind(PURGE_BATCH)
-        .execute(&self.pool)
-        .await?;
-        let mut tx = self.begin().await?;
-        sqlx::query(
-            "INSERT INTO session_families (family_id, user_id, revoked, created_at, expires_at) \
-             VALUES (?1, ?2, 0, ?3, ?4)",
-        )
-        .bind(&session.family_id)
-        .bind(&session.user_id)
-        .bind(session.created_at)
-        .bind(session.expires_at)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "INSERT INTO sessions (token_hash, family_id, created_at, expires_at, spent_at) \
-             VALUES (?1, ?2, ?3, ?4, NULL)",
-        )
-        .bind(&session.token_hash)
-        .bind(&session.family_id)
-        .bind(session.created_at)
-        .bind(session.expires_at)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
+        self.purge_sessions(session.created_at).await?;
+        let mut tx = Steps(self.begin().await?);
+        tx.insert_session(session).await?;
+        tx.0.commit().await?;
         Ok(())
     }
 
-    async fn rotate_session(
-        &self,
-        old_hash: &[u8],
-        new_hash: &[u8],
-        now: i64,
-        expires_at: i64,
-    ) -> StoreResult<Rotation> {
+    async fn rotate_session(&self, rotate: &Rotate) -> StoreResult<Rotation> {
+        // A token that is not ours is refused by a plain read, without
+        // taking SQLite's write lock (garbage cannot queue the writers).
+        let known: Option<String> =
+            sqlx::query_scalar("SELECT family_id FROM sessions WHERE token_hash = ?1")
+                .bind(&rotate.old_hash)
+                .fetch_optional(&self.pool)
+                .await?;
+        if known.is_none() {
+            return Ok(Rotation::Invalid);
+        }
         let mut tx = self.begin().await?;
         // The write lock is held since BEGIN IMMEDIATE: the token cannot
         // change under us, and a concurrent rotation of it waits, then finds
         // it spent. The steps are the PostgreSQL store's.
-        let family_id: Option<String> =
-            sqlx::query_scalar("SELECT family_id FROM sessions WHERE token_hash = ?1")
-                .bind(old_hash)
-                .fetch_optional(&mut *tx)
-                .await?;
-        let Some(family_id) = family_id else {
+        let token: Option<TokenRow> = sqlx::query_as(
+            "SELECT family_id, spent_at, expires_at, successor_hash, successor_ciphertext \
+             FROM sessions WHERE token_hash = ?1",
+        )
+        .bind(&rotate.old_hash)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(token) = token else {
             return Ok(Rotation::Invalid);
         };
-        let family: Option<(String, bool)> =
-            sqlx::query_as("SELECT user_id, revoked FROM session_families WHERE family_id = ?1")
-                .bind(&family_id)
-                .fetch_optional(&mut *tx)
-                .await?;
-        let Some((user_id, revoked)) = family else {
+        let family: Option<FamilyRow> = sqlx::query_as(
+            "SELECT user_id, revoked, created_at, client_id FROM session_families \
+             WHERE family_id = ?1",
+        )
+        .bind(&token.family_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(family) = family else {
             return Ok(Rotation::Invalid);
         };
-        let token: Option<(Option<i64>, i64)> =
-            sqlx::query_as("SELECT spent_at, expires_at FROM sessions WHERE token_hash = ?1")
-                .bind(old_hash)
-                .fetch_optional(&mut *tx)
-                .await?;
-        let rotation = match token {
-            None => Rotation::Invalid,
-            Some((Some(_spent_at), _)) => {
+        let rotation = match super::judge_rotation(rotate, &token, &family) {
+            super::Judged::Invalid => Rotation::Invalid,
+            super::Judged::Reused => {
                 sqlx::query("UPDATE session_families SET revoked = 1 WHERE family_id = ?1")
-                    .bind(&family_id)
+                    .bind(&token.family_id)
                     .execute(&mut *tx)
                     .await?;
-                Rotation::Reused { family_id }
+                Rotation::Reused {
+                    family_id: token.family_id,
+                }
             }
-            Some((None, token_expires_at)) if revoked || token_expires_at <= now => {
-                Rotation::Invalid
-            }
-            Some((None, _)) => {
-                let spent = sqlx::query(
-                    "UPDATE sessions SET spent_at = ?2 WHERE token_hash = ?1 AND spent_at IS NULL",
+            super::Judged::Repeat {
+                successor_hash,
+                successor_sealed,
+            } => {
+                let successor: Option<(Option<i64>, i64)> = sqlx::query_as(
+                    "SELECT spent_at, expires_at FROM sessions WHERE token_hash = ?1",
                 )
-                .bind(old_hash)
-                .bind(now)
+                .bind(&successor_hash)
+                .fetch_optional(&mut *tx)
+                .await?;
+                match successor {
+                    Some((None, expires_at)) => Rotation::Repeated {
+                        user_id: family.user_id,
+                        family_id: token.family_id,
+                        client_id: family.client_id,
+                        successor_sealed,
+                        expires_at,
+                    },
+                    // The successor was itself rotated already: a reuse after all.
+                    _ => {
+                        sqlx::query("UPDATE session_families SET revoked = 1 WHERE family_id = ?1")
+                            .bind(&token.family_id)
+                            .execute(&mut *tx)
+                            .await?;
+                        Rotation::Reused {
+                            family_id: token.family_id,
+                        }
+                    }
+                }
+            }
+            super::Judged::Rotate { expires_at } => {
+                let spent = sqlx::query(
+                    "UPDATE sessions SET spent_at = ?2, successor_hash = ?3, successor_ciphertext = ?4 \
+                     WHERE token_hash = ?1 AND spent_at IS NULL",
+                )
+                .bind(&rotate.old_hash)
+                .bind(rotate.now)
+                .bind(&rotate.new_hash)
+                .bind(rotate.successor_sealed.as_deref())
                 .execute(&mut *tx)
                 .await?;
                 if spent.rows_affected() != 1 {
@@ -365,7 +403,7 @@ impl Store for SqliteStore {
                     "UPDATE session_families SET expires_at = MAX(expires_at, ?2) \
                      WHERE family_id = ?1",
                 )
-                .bind(&family_id)
+                .bind(&token.family_id)
                 .bind(expires_at)
                 .execute(&mut *tx)
                 .await?;
@@ -373,36 +411,43 @@ impl Store for SqliteStore {
                     "INSERT INTO sessions (token_hash, family_id, created_at, expires_at, spent_at) \
                      VALUES (?1, ?2, ?3, ?4, NULL)",
                 )
-                .bind(new_hash)
-                .bind(&family_id)
-                .bind(now)
+                .bind(&rotate.new_hash)
+                .bind(&token.family_id)
+                .bind(rotate.now)
                 .bind(expires_at)
                 .execute(&mut *tx)
                 .await?;
-                Rotation::Rotated { user_id, family_id }
+                Rotation::Rotated {
+                    user_id: family.user_id,
+                    family_id: token.family_id,
+                    client_id: family.client_id,
+                    expires_at,
+                }
             }
         };
         tx.commit().await?;
         Ok(rotation)
     }
 
-    async fn session_user(&self, family_id: &str, user_id: &str) -> StoreResult<Option<User>> {
+    async fn session_user(
+        &self,
+        family_id: &str,
+        user_id: &str,
+        created_after: i64,
+    ) -> StoreResult<Option<User>> {
         if let Some(reader) = &self.reader {
-            match reader.session_user(family_id, user_id) {
+            match reader.session_user(family_id, user_id, created_after) {
                 Ok(user) => return Ok(user),
                 Err(reader::ReadError::Failed(e)) => return Err(super::StoreError::Read(e)),
                 Err(reader::ReadError::Busy) => {}
             }
         }
-        let row = sqlx::query(&format!(
-            "SELECT {USER_COLUMNS} FROM users WHERE id = ?2 AND EXISTS \
-             (SELECT 1 FROM session_families \
-              WHERE family_id = ?1 AND user_id = ?2 AND revoked = 0)"
-        ))
-        .bind(family_id)
-        .bind(user_id)
-        .fetch_optional(&self.pool)
-        .await?;
+        let row = sqlx::query(reader::SESSION_USER)
+            .bind(family_id)
+            .bind(user_id)
+            .bind(created_after)
+            .fetch_optional(&self.pool)
+            .await?;
         Ok(row.as_ref().map(user_from_row).transpose()?)
     }
 
@@ -422,59 +467,82 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn first_seen_event(&self, jti: &str, now: i64) -> StoreResult<bool> {
-        let done = sqlx::query(
-            "INSERT INTO seen_events (jti, received_at) VALUES (?1, ?2) \
+    async fn apply_notification(&self, notification: &Notification) -> StoreResult<bool> {
+        sqlx::query(
+            "DELETE FROM seen_events WHERE jti IN \
+             (SELECT jti FROM seen_events WHERE expires_at <= ?1 LIMIT ?2)",
+        )
+        .bind(notification.now - super::SPENT_TOKEN_LEEWAY_SECS)
+        .bind(PURGE_BATCH)
+        .execute(&self.pool)
+        .await?;
+        let mut tx = self.begin().await?;
+        let first = sqlx::query(
+            "INSERT INTO seen_events (jti, received_at, expires_at) VALUES (?1, ?2, ?3) \
              ON CONFLICT (jti) DO NOTHING",
         )
-        .bind(jti)
-        .bind(now)
-        .execute(&self.pool)
+        .bind(&notification.jti)
+        .bind(notification.now)
+        .bind(notification.expires_at)
+        .execute(&mut *tx)
         .await?;
-        Ok(done.rows_affected() == 1)
-    }
-
-    async fn set_email_forwarding(
-        &self,
-        team_id: &str,
-        sub: &str,
-        email: Option<&str>,
-        enabled: bool,
-    ) -> StoreResult<()> {
-        let email = given(email);
-        sqlx::query(
-            "UPDATE users SET email_forwarding = ?3, \
-             email = COALESCE(?4, email), email_key = COALESCE(?5, email_key) \
-             WHERE id = (SELECT user_id FROM apple_identities WHERE team_id = ?1 AND sub = ?2)",
-        )
-        .bind(team_id)
-        .bind(sub)
-        .bind(enabled)
-        .bind(email)
-        .bind(email.map(email_key))
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    async fn revoke_apple_link(&self, team_id: &str, sub: &str) -> StoreResult<()> {
-        let mut tx = self.begin().await?;
-        let user_id: Option<String> = sqlx::query_scalar(
-            "UPDATE apple_identities SET revoked = 1, token_ciphertext = NULL \
-             WHERE team_id = ?1 AND sub = ?2 RETURNING user_id",
-        )
-        .bind(team_id)
-        .bind(sub)
-        .fetch_optional(&mut *tx)
-        .await?;
-        if let Some(user_id) = user_id {
-            sqlx::query("UPDATE session_families SET revoked = 1 WHERE user_id = ?1")
-                .bind(&user_id)
+        if first.rows_affected() != 1 {
+            return Ok(false);
+        }
+        let (team_id, sub) = (&notification.team_id, &notification.sub);
+        match &notification.effect {
+            NotificationEffect::EmailForwarding { email, enabled } => {
+                let email = given(email.as_deref());
+                sqlx::query(
+                    "UPDATE users SET email_forwarding = ?3, \
+                     email = COALESCE(?4, email), email_key = COALESCE(?5, email_key) \
+                     WHERE id = (SELECT user_id FROM apple_identities WHERE team_id = ?1 AND sub = ?2)",
+                )
+                .bind(team_id)
+                .bind(sub)
+                .bind(enabled)
+                .bind(email)
+                .bind(email.map(email_key))
                 .execute(&mut *tx)
                 .await?;
+            }
+            NotificationEffect::ConsentRevoked => {
+                let user_id: Option<String> = sqlx::query_scalar(
+                    "UPDATE apple_identities SET revoked = 1 \
+                     WHERE team_id = ?1 AND sub = ?2 RETURNING user_id",
+                )
+                .bind(team_id)
+                .bind(sub)
+                .fetch_optional(&mut *tx)
+                .await?;
+                sqlx::query("DELETE FROM apple_tokens WHERE team_id = ?1 AND sub = ?2")
+                    .bind(team_id)
+                    .bind(sub)
+                    .execute(&mut *tx)
+                    .await?;
+                if let Some(user_id) = user_id {
+                    sqlx::query("UPDATE session_families SET revoked = 1 WHERE user_id = ?1")
+                        .bind(&user_id)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+            }
+            NotificationEffect::AccountDelete => {
+                let user_id: Option<String> = sqlx::query_scalar(
+                    "SELECT user_id FROM apple_identities WHERE team_id = ?1 AND sub = ?2",
+                )
+                .bind(team_id)
+                .bind(sub)
+                .fetch_optional(&mut *tx)
+                .await?;
+                if let Some(user_id) = user_id {
+                    erase(&mut tx, &user_id).await?;
+                }
+            }
+            NotificationEffect::Nothing => {}
         }
         tx.commit().await?;
-        Ok(())
+        Ok(true)
     }
 
     async fn erase_user(&self, user_id: &str) -> StoreResult<()> {
@@ -487,22 +555,23 @@ impl Store for SqliteStore {
     async fn enqueue_deletion(
         &self,
         user_id: &str,
-        client_id: &str,
-        token_ciphertext: &[u8],
+        token: &AppleToken,
         now: i64,
     ) -> StoreResult<()> {
         let mut tx = self.begin().await?;
-        // One job per user and client: asking twice keeps one job, with the
-        // newest token.
+        // One job per token: asking twice keeps one job, with the newest ciphertext.
         sqlx::query(
             "INSERT INTO deletion_jobs \
-             (user_id, client_id, token_ciphertext, attempts, next_attempt_at, created_at) \
-             VALUES (?1, ?2, ?3, 0, ?4, ?4) \
-             ON CONFLICT (user_id, client_id) DO UPDATE SET token_ciphertext = excluded.token_ciphertext",
+             (user_id, team_id, sub, client_id, token_ciphertext, attempts, next_attempt_at, created_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6, ?6) \
+             ON CONFLICT (user_id, team_id, sub, client_id) \
+             DO UPDATE SET token_ciphertext = excluded.token_ciphertext",
         )
         .bind(user_id)
-        .bind(client_id)
-        .bind(token_ciphertext)
+        .bind(&token.team_id)
+        .bind(&token.sub)
+        .bind(&token.client_id)
+        .bind(&token.ciphertext)
         .bind(now)
         .execute(&mut *tx)
         .await?;
@@ -529,7 +598,7 @@ impl Store for SqliteStore {
             "UPDATE deletion_jobs SET leased_until = ?1 + ?3, next_attempt_at = ?1 + ?3 \
              WHERE id IN (SELECT id FROM deletion_jobs WHERE next_attempt_at <= ?1 \
                           ORDER BY next_attempt_at, id LIMIT ?2) \
-             RETURNING id, user_id, client_id, token_ciphertext, attempts",
+             RETURNING id, user_id, team_id, sub, client_id, token_ciphertext, attempts",
         )
         .bind(now)
         .bind(limit)
@@ -538,15 +607,7 @@ impl Store for SqliteStore {
         .await?;
         let mut jobs = rows
             .iter()
-            .map(|row| {
-                Ok(DeletionJob {
-                    id: row.try_get("id")?,
-                    user_id: row.try_get("user_id")?,
-                    client_id: row.try_get("client_id")?,
-                    token_ciphertext: row.try_get("token_ciphertext")?,
-                    attempts: row.try_get("attempts")?,
-                })
-            })
+            .map(job_from_row)
             .collect::<Result<Vec<_>, sqlx::Error>>()?;
         jobs.sort_by_key(|job| job.id);
         Ok(jobs)
@@ -573,7 +634,7 @@ impl Store for SqliteStore {
                 .fetch_optional(&mut *tx)
                 .await?;
         if let Some(user_id) = user_id {
-            // The user goes with their last job (another client's revoke may
+            // The user goes with their last job (another token's revoke may
             // still be waiting).
             let others: i64 =
                 sqlx::query_scalar("SELECT COUNT(*) FROM deletion_jobs WHERE user_id = ?1")
@@ -595,67 +656,201 @@ impl Store for SqliteStore {
     }
 }
 
-/// Updates a signed-in user: the login time always; the email (with its
-/// flags), the real-user status and each name part only when given.
-async fn update_user(
-    tx: &mut Transaction<'static, Sqlite>,
-    user_id: &str,
-    profile: &AppleProfile,
-    now: i64,
-) -> StoreResult<User> {
-    let email = given(profile.email.as_deref());
-    let row = sqlx::query(&format!(
-        "UPDATE users SET last_login_at = ?2, \
-         email = COALESCE(?3, email), \
-         email_key = COALESCE(?4, email_key), \
-         email_verified = CASE WHEN ?3 IS NULL THEN email_verified ELSE ?5 END, \
-         is_private_email = CASE WHEN ?3 IS NULL THEN is_private_email ELSE ?6 END, \
-         first_name = COALESCE(?7, first_name), \
-         last_name = COALESCE(?8, last_name), \
-         real_user_status = COALESCE(?9, real_user_status) \
-         WHERE id = ?1 RETURNING {USER_COLUMNS}"
-    ))
-    .bind(user_id)
-    .bind(now)
-    .bind(email)
-    .bind(email.map(email_key))
-    .bind(profile.email_verified)
-    .bind(profile.is_private_email)
-    .bind(given(profile.first_name.as_deref()))
-    .bind(given(profile.last_name.as_deref()))
-    .bind(profile.real_user_status)
-    .fetch_one(&mut **tx)
-    .await?;
-    Ok(user_from_row(&row)?)
+impl SqliteStore {
+    /// Opportunistic purge of families whose newest token has expired (their
+    /// tokens go with them), a bounded batch at a time.
+    async fn purge_sessions(&self, now: i64) -> StoreResult<()> {
+        sqlx::query(
+            "DELETE FROM session_families WHERE family_id IN \
+             (SELECT family_id FROM session_families WHERE expires_at <= ?1 LIMIT ?2)",
+        )
+        .bind(now)
+        .bind(PURGE_BATCH)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
 }
 
-/// Creates a user from a first sign-in.
-async fn insert_user(
-    tx: &mut Transaction<'static, Sqlite>,
-    profile: &AppleProfile,
-    now: i64,
-) -> StoreResult<User> {
-    let email = given(profile.email.as_deref());
-    let row = sqlx::query(&format!(
-        "INSERT INTO users (id, email, email_key, email_verified, is_private_email, \
-         email_forwarding, first_name, last_name, real_user_status, created_at, last_login_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6, ?7, ?8, ?9, ?9) RETURNING {USER_COLUMNS}"
-    ))
-    .bind(new_user_id()?)
-    .bind(email)
-    .bind(email.map(email_key))
-    .bind(email.is_some() && profile.email_verified)
-    .bind(email.is_some() && profile.is_private_email)
-    .bind(given(profile.first_name.as_deref()))
-    .bind(given(profile.last_name.as_deref()))
-    .bind(profile.real_user_status)
-    .bind(now)
-    .fetch_one(&mut **tx)
-    .await?;
-    Ok(user_from_row(&row)?)
+/// The sign-in steps over a SQLite write transaction.
+struct Steps(Transaction<'static, Sqlite>);
+
+impl SignInSteps for Steps {
+    async fn spend_identity_token(&mut self, token: &SpentIdentityToken) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "INSERT INTO spent_identity_tokens (token_hash, expires_at) VALUES (?1, ?2) \
+             ON CONFLICT (token_hash) DO NOTHING",
+        )
+        .bind(&token.hash)
+        .bind(token.expires_at)
+        .execute(&mut *self.0)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn touch_identity(&mut self, team_id: &str, sub: &str) -> StoreResult<Option<String>> {
+        Ok(sqlx::query_scalar(
+            "UPDATE apple_identities SET revoked = 0 WHERE team_id = ?1 AND sub = ?2 \
+             RETURNING user_id",
+        )
+        .bind(team_id)
+        .bind(sub)
+        .fetch_optional(&mut *self.0)
+        .await?)
+    }
+
+    async fn user_by_email(&mut self, email_key: &str) -> StoreResult<Option<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT id FROM users WHERE email_key = ?1 AND email_verified = 1 \
+             AND is_private_email = 0 ORDER BY created_at, id LIMIT 1",
+        )
+        .bind(email_key)
+        .fetch_optional(&mut *self.0)
+        .await?)
+    }
+
+    async fn insert_identity(
+        &mut self,
+        profile: &AppleProfile,
+        user_id: &str,
+        now: i64,
+    ) -> StoreResult<bool> {
+        sqlx::query(
+            "INSERT INTO apple_identities (team_id, sub, user_id, revoked, linked_at) \
+             VALUES (?1, ?2, ?3, 0, ?4)",
+        )
+        .bind(&profile.team_id)
+        .bind(&profile.sub)
+        .bind(user_id)
+        .bind(now)
+        .execute(&mut *self.0)
+        .await?;
+        Ok(true)
+    }
+
+    async fn take_pending_name(&mut self, team_id: &str, sub: &str) -> StoreResult<Option<Name>> {
+        let row: Option<(Option<String>, Option<String>)> = sqlx::query_as(
+            "DELETE FROM pending_names WHERE team_id = ?1 AND sub = ?2 \
+             RETURNING first_name, last_name",
+        )
+        .bind(team_id)
+        .bind(sub)
+        .fetch_optional(&mut *self.0)
+        .await?;
+        Ok(row.map(|(first_name, last_name)| Name {
+            first_name,
+            last_name,
+        }))
+    }
+
+    async fn insert_user(
+        &mut self,
+        profile: &AppleProfile,
+        name: &Name,
+        now: i64,
+    ) -> StoreResult<User> {
+        let email = given(profile.email.as_deref());
+        let row = sqlx::query(&format!(
+            "INSERT INTO users (id, email, email_key, email_verified, is_private_email, \
+             email_forwarding, first_name, last_name, real_user_status, created_at, last_login_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6, ?7, ?8, ?9, ?9) RETURNING {USER_COLUMNS}"
+        ))
+        .bind(new_user_id()?)
+        .bind(email)
+        .bind(email.map(email_key))
+        .bind(email.is_some() && profile.email_verified)
+        .bind(email.is_some() && profile.is_private_email)
+        .bind(given(name.first_name.as_deref()))
+        .bind(given(name.last_name.as_deref()))
+        .bind(profile.real_user_status)
+        .bind(now)
+        .fetch_one(&mut *self.0)
+        .await?;
+        Ok(user_from_row(&row)?)
+    }
+
+    async fn update_user(
+        &mut self,
+        user_id: &str,
+        profile: &AppleProfile,
+        name: &Name,
+        now: i64,
+    ) -> StoreResult<User> {
+        let email = given(profile.email.as_deref());
+        let row = sqlx::query(&format!(
+            "UPDATE users SET last_login_at = ?2, \
+             email = COALESCE(?3, email), \
+             email_key = COALESCE(?4, email_key), \
+             email_verified = CASE WHEN ?3 IS NULL THEN email_verified ELSE ?5 END, \
+             is_private_email = CASE WHEN ?3 IS NULL THEN is_private_email ELSE ?6 END, \
+             first_name = COALESCE(first_name, ?7), \
+             last_name = COALESCE(last_name, ?8), \
+             real_user_status = COALESCE(?9, real_user_status) \
+             WHERE id = ?1 RETURNING {USER_COLUMNS}"
+        ))
+        .bind(user_id)
+        .bind(now)
+        .bind(email)
+        .bind(email.map(email_key))
+        .bind(profile.email_verified)
+        .bind(profile.is_private_email)
+        .bind(given(name.first_name.as_deref()))
+        .bind(given(name.last_name.as_deref()))
+        .bind(profile.real_user_status)
+        .fetch_one(&mut *self.0)
+        .await?;
+        Ok(user_from_row(&row)?)
+    }
+
+    async fn put_apple_token(
+        &mut self,
+        profile: &AppleProfile,
+        token: &SealedAppleToken,
+        now: i64,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO apple_tokens (team_id, sub, client_id, token_ciphertext, updated_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (team_id, sub, client_id) \
+             DO UPDATE SET token_ciphertext = excluded.token_ciphertext, updated_at = excluded.updated_at",
+        )
+        .bind(&profile.team_id)
+        .bind(&profile.sub)
+        .bind(&token.client_id)
+        .bind(&token.ciphertext)
+        .bind(now)
+        .execute(&mut *self.0)
+        .await?;
+        Ok(())
+    }
+
+    async fn insert_session(&mut self, session: &NewSession) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO session_families \
+             (family_id, user_id, client_id, revoked, created_at, expires_at) \
+             VALUES (?1, ?2, ?3, 0, ?4, ?5)",
+        )
+        .bind(&session.family_id)
+        .bind(&session.user_id)
+        .bind(&session.client_id)
+        .bind(session.created_at)
+        .bind(session.expires_at)
+        .execute(&mut *self.0)
+        .await?;
+        sqlx::query(
+            "INSERT INTO sessions (token_hash, family_id, created_at, expires_at, spent_at) \
+             VALUES (?1, ?2, ?3, ?4, NULL)",
+        )
+        .bind(&session.token_hash)
+        .bind(&session.family_id)
+        .bind(session.created_at)
+        .bind(session.expires_at)
+        .execute(&mut *self.0)
+        .await?;
+        Ok(())
+    }
 }
 
-/// Deletes a user's pending jobs and the user (links and sessions cascade).
+/// Deletes a user's pending jobs and the user (identities, tokens and sessions cascade).
 async fn erase(tx: &mut Transaction<'static, Sqlite>, user_id: &str) -> StoreResult<()> {
     sqlx::query("DELETE FROM deletion_jobs WHERE user_id = ?1")
         .bind(user_id)
@@ -683,13 +878,69 @@ fn user_from_row(row: &SqliteRow) -> Result<User, sqlx::Error> {
     })
 }
 
-fn link_from_row(row: &SqliteRow) -> Result<AppleLink, sqlx::Error> {
-    Ok(AppleLink {
+fn job_from_row(row: &SqliteRow) -> Result<DeletionJob, sqlx::Error> {
+    Ok(DeletionJob {
+        id: row.try_get("id")?,
         user_id: row.try_get("user_id")?,
-        client_id: row.try_get("client_id")?,
-        token_ciphertext: row.try_get("token_ciphertext")?,
-        revoked: row.try_get("revoked")?,
+        token: AppleToken {
+            team_id: row.try_get("team_id")?,
+            sub: row.try_get("sub")?,
+            client_id: row.try_get("client_id")?,
+            ciphertext: row.try_get("token_ciphertext")?,
+        },
+        attempts: row.try_get("attempts")?,
     })
+}
+
+fn apple_token(
+    (team_id, sub, client_id, ciphertext): (String, String, String, Vec<u8>),
+) -> AppleToken {
+    AppleToken {
+        team_id,
+        sub,
+        client_id,
+        ciphertext,
+    }
+}
+
+/// Creates the database file readable by its owner only (0600), or tightens
+/// an existing one (and its `-wal` and `-shm`, which SQLite creates with the
+/// database file's mode) that others could read, with a warning.
+fn owner_only(path: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+        {
+            Ok(_) => return Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e),
+        }
+        for suffix in ["", "-wal", "-shm"] {
+            let mut file = path.as_os_str().to_owned();
+            file.push(suffix);
+            let file = Path::new(&file);
+            let Ok(meta) = std::fs::metadata(file) else {
+                continue;
+            };
+            let mode = meta.permissions().mode() & 0o777;
+            if mode & 0o077 != 0 {
+                tracing::warn!(
+                    path = %file.display(),
+                    mode = format!("{mode:o}"),
+                    "the database file was readable by other users; made it owner-only (0600)"
+                );
+                std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o600))?;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
 }
 
 /// A pool for a file database: WAL readers run in parallel, writers queue on
@@ -701,7 +952,6 @@ fn pool_size() -> u32 {
 
 const USER_COLUMNS: &str = "id, email, email_verified, is_private_email, email_forwarding, \
                             first_name, last_name, real_user_status, created_at, last_login_at";
-const LINK_COLUMNS: &str = "user_id, client_id, token_ciphertext, revoked";
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Expired rows deleted per opportunistic purge.

@@ -109,11 +109,12 @@ impl Reader {
         &self,
         family_id: &str,
         user_id: &str,
+        created_after: i64,
     ) -> Result<Option<User>, ReadError> {
         self.read(|connection| {
             let mut statement = connection.prepare_cached(SESSION_USER)?;
             statement
-                .query_row((family_id, user_id), |row| {
+                .query_row((family_id, user_id, created_after), |row| {
                     Ok(User {
                         id: row.get(0)?,
                         email: row.get(1)?,
@@ -132,11 +133,13 @@ impl Reader {
     }
 }
 
-/// The same query as the sqlx path's, columns in `USER_COLUMNS` order.
-const SESSION_USER: &str = "SELECT id, email, email_verified, is_private_email, email_forwarding, \
+/// The user of an active session (family, user, created after): the query of
+/// both this reader and the sqlx fallback, columns in `USER_COLUMNS` order.
+pub(super) const SESSION_USER: &str =
+    "SELECT id, email, email_verified, is_private_email, email_forwarding, \
      first_name, last_name, real_user_status, created_at, last_login_at FROM users \
      WHERE id = ?2 AND EXISTS (SELECT 1 FROM session_families \
-     WHERE family_id = ?1 AND user_id = ?2 AND revoked = 0)";
+     WHERE family_id = ?1 AND user_id = ?2 AND revoked = 0 AND created_at > ?3)";
 
 #[cfg(test)]
 mod tests {
@@ -158,13 +161,14 @@ mod tests {
                 "CREATE TABLE users (id TEXT PRIMARY KEY, email TEXT, email_verified INTEGER, \
                  is_private_email INTEGER, email_forwarding INTEGER, first_name TEXT, last_name TEXT, \
                  real_user_status INTEGER, created_at INTEGER, last_login_at INTEGER); \
-                 CREATE TABLE session_families (family_id TEXT PRIMARY KEY, user_id TEXT, revoked INTEGER); \
+                 CREATE TABLE session_families (family_id TEXT PRIMARY KEY, user_id TEXT, revoked INTEGER, \
+                 created_at INTEGER); \
                  INSERT INTO users VALUES ('u1', 'a@example.com', 1, 0, 1, 'Ada', NULL, 2, 10, 20); \
-                 INSERT INTO session_families VALUES ('f1', 'u1', 0), ('f2', 'u1', 1);",
+                 INSERT INTO session_families VALUES ('f1', 'u1', 0, 100), ('f2', 'u1', 1, 100);",
             )
             .unwrap();
         let reader = Reader::open(&path).unwrap();
-        let user = reader.session_user("f1", "u1").unwrap().unwrap();
+        let user = reader.session_user("f1", "u1", 0).unwrap().unwrap();
         assert_eq!(
             (
                 user.email.as_deref(),
@@ -174,22 +178,26 @@ mod tests {
             (Some("a@example.com"), Some("Ada"), Some(2))
         );
         assert!(
-            reader.session_user("f2", "u1").unwrap().is_none(),
+            reader.session_user("f2", "u1", 0).unwrap().is_none(),
             "revoked"
         );
         assert!(
-            reader.session_user("f1", "u2").unwrap().is_none(),
+            reader.session_user("f1", "u2", 0).unwrap().is_none(),
             "not theirs"
+        );
+        assert!(
+            reader.session_user("f1", "u1", 100).unwrap().is_none(),
+            "past its absolute lifetime"
         );
         // A rollback-journal database under an exclusive transaction: the
         // reader gets Busy straight away (the store then reads through sqlx).
         writer.execute_batch("BEGIN EXCLUSIVE").unwrap();
         assert!(matches!(
-            reader.session_user("f1", "u1"),
+            reader.session_user("f1", "u1", 0),
             Err(ReadError::Busy)
         ));
         writer.execute_batch("COMMIT").unwrap();
-        assert!(reader.session_user("f1", "u1").unwrap().is_some());
+        assert!(reader.session_user("f1", "u1", 0).unwrap().is_some());
         drop((reader, writer));
         let _ = std::fs::remove_file(&path);
     }

@@ -1,0 +1,162 @@
+//! The sign-in decision, written once for both backends: each backend
+//! implements [`SignInSteps`] over its own transaction (dialect and locking),
+//! and [`complete`] decides which steps run, in which order.
+//!
+//! The decision, in order:
+//! 1. the identity token is recorded as spent; if it already was, nothing is
+//!    written (an identity token opens at most one session);
+//! 2. a known identity (team, sub) is marked signed in again (its revoked
+//!    mark cleared); a new one joins the user with its verified, non-relay
+//!    email when `link_by_email` asks, else a new user is created;
+//! 3. the name is the sign-in's own `user` JSON, else the pending one kept
+//!    when an earlier attempt's identity token verified; it is written only
+//!    where the account has none (first write wins), and the pending one is
+//!    forgotten;
+//! 4. Apple's refresh token is kept for (identity, client), and the session opened.
+
+use std::future::Future;
+
+use super::{
+    email_key, given, may_associate, AppleProfile, Name, NewSession, SealedAppleToken, SignIn,
+    SignInOutcome, SpentIdentityToken, StoreResult, User,
+};
+
+/// What one backend does for each step, inside its open transaction.
+pub(super) trait SignInSteps: Send {
+    /// Records the token as spent; `false` when it already was.
+    fn spend_identity_token(
+        &mut self,
+        token: &SpentIdentityToken,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+    /// Clears a known identity's revoked mark; its user id, `None` when unknown.
+    fn touch_identity(
+        &mut self,
+        team_id: &str,
+        sub: &str,
+    ) -> impl Future<Output = StoreResult<Option<String>>> + Send;
+    /// The user an email may join (verified, non-relay), locked against erasure.
+    fn user_by_email(
+        &mut self,
+        email_key: &str,
+    ) -> impl Future<Output = StoreResult<Option<String>>> + Send;
+    /// Links a new identity to `user_id`; `false` when another transaction
+    /// linked it first (PostgreSQL replicas), and this one must start over.
+    fn insert_identity(
+        &mut self,
+        profile: &AppleProfile,
+        user_id: &str,
+        now: i64,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+    /// Takes (and forgets) the pending name of an identity.
+    fn take_pending_name(
+        &mut self,
+        team_id: &str,
+        sub: &str,
+    ) -> impl Future<Output = StoreResult<Option<Name>>> + Send;
+    /// Creates the user of a first sign-in.
+    fn insert_user(
+        &mut self,
+        profile: &AppleProfile,
+        name: &Name,
+        now: i64,
+    ) -> impl Future<Output = StoreResult<User>> + Send;
+    /// Updates a signed-in user: the login time always; the email with its
+    /// flags and the real-user status when given; each name part only where
+    /// the account has none.
+    fn update_user(
+        &mut self,
+        user_id: &str,
+        profile: &AppleProfile,
+        name: &Name,
+        now: i64,
+    ) -> impl Future<Output = StoreResult<User>> + Send;
+    /// Keeps Apple's refresh token of (identity, client), replacing an older one.
+    fn put_apple_token(
+        &mut self,
+        profile: &AppleProfile,
+        token: &SealedAppleToken,
+        now: i64,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Opens a session family with its first refresh token.
+    fn insert_session(
+        &mut self,
+        session: &NewSession,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+}
+
+/// What [`complete`] decided.
+pub(super) enum Decided {
+    /// Commit: this is the outcome.
+    Done(SignInOutcome),
+    /// Roll back and try again: another replica linked the identity first.
+    LostRace,
+}
+
+/// Runs a sign-in's steps in `tx` (see the module docs). The caller commits
+/// on [`Decided::Done`] and rolls back otherwise.
+pub(super) async fn complete<T: SignInSteps>(tx: &mut T, sign_in: &SignIn) -> StoreResult<Decided> {
+    let SignIn {
+        profile,
+        now,
+        link_by_email,
+        ..
+    } = sign_in;
+    if let Some(token) = &sign_in.identity_token {
+        if !tx.spend_identity_token(token).await? {
+            return Ok(Decided::Done(SignInOutcome::TokenAlreadySpent));
+        }
+    }
+    let linked = tx.touch_identity(&profile.team_id, &profile.sub).await?;
+    let user = match linked {
+        Some(user_id) => {
+            let name = name_to_apply(tx, profile).await?;
+            tx.update_user(&user_id, profile, &name, *now).await?
+        }
+        None => {
+            let email = given(profile.email.as_deref());
+            let joined = match email {
+                Some(email) if *link_by_email && may_associate(profile, Some(email)) => {
+                    tx.user_by_email(&email_key(email)).await?
+                }
+                _ => None,
+            };
+            let name = name_to_apply(tx, profile).await?;
+            match joined {
+                Some(user_id) => {
+                    if !tx.insert_identity(profile, &user_id, *now).await? {
+                        return Ok(Decided::LostRace);
+                    }
+                    tx.update_user(&user_id, profile, &name, *now).await?
+                }
+                None => {
+                    let user = tx.insert_user(profile, &name, *now).await?;
+                    if !tx.insert_identity(profile, &user.id, *now).await? {
+                        return Ok(Decided::LostRace);
+                    }
+                    user
+                }
+            }
+        }
+    };
+    if let Some(token) = &sign_in.apple_token {
+        tx.put_apple_token(profile, token, *now).await?;
+    }
+    if let Some(session) = &sign_in.session {
+        tx.insert_session(&session.of(&user.id)).await?;
+    }
+    Ok(Decided::Done(SignInOutcome::SignedIn(user)))
+}
+
+/// The sign-in's own name, else the pending one (taken either way, so it is
+/// applied at most once).
+async fn name_to_apply<T: SignInSteps>(tx: &mut T, profile: &AppleProfile) -> StoreResult<Name> {
+    let pending = tx.take_pending_name(&profile.team_id, &profile.sub).await?;
+    let own = Name {
+        first_name: given(profile.first_name.as_deref()).map(str::to_owned),
+        last_name: given(profile.last_name.as_deref()).map(str::to_owned),
+    };
+    Ok(match pending {
+        Some(pending) if own.first_name.is_none() && own.last_name.is_none() => pending,
+        _ => own,
+    })
+}
