@@ -92,15 +92,21 @@ fn wycheproof_rsa_pkcs1_sha256_2048() {
 #[test]
 fn wycheproof_rsa_pkcs1_sha256_3072() {
     let tally = run_rsa_file("wycheproof/rsa_signature_3072_sha256_test.json", 3072);
-    assert!(tally.valid_accepted >= 6, "{tally:?}");
+    // 8 valid / 1 acceptable / 250 invalid upstream; 1 valid one uses e = 3.
+    assert_eq!(tally.valid_accepted, 7);
+    assert_eq!(tally.refused_small_exponent, 1);
     assert_eq!(tally.invalid_rejected, 250);
+    assert_eq!(tally.acceptable_accepted + tally.acceptable_rejected, 1);
 }
 
 #[test]
 fn wycheproof_rsa_pkcs1_sha256_4096() {
     let tally = run_rsa_file("wycheproof/rsa_signature_4096_sha256_test.json", 4096);
-    assert!(tally.valid_accepted >= 5, "{tally:?}");
+    // 7 valid / 1 acceptable / 250 invalid upstream; no group uses e = 3.
+    assert_eq!(tally.valid_accepted, 7);
+    assert_eq!(tally.refused_small_exponent, 0);
     assert_eq!(tally.invalid_rejected, 250);
+    assert_eq!(tally.acceptable_accepted + tally.acceptable_rejected, 1);
 }
 
 /// A compact RS256 JWS checked by the verifier's primitives: strict split,
