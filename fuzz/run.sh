@@ -6,7 +6,7 @@
 #
 # Corpora live in fuzz/corpus/<target>/ and are committed: each run starts
 # where the last ended. Before fuzzing, a target's corpus gets its seeds
-# (real Apple tokens from ../shared/vectors/apple-real when present, the key
+# (the real Apple tokens of crates/siwa-kit/tests/vectors/apple-real, the key
 # fixtures of crates/siwa-kit/tests/fixtures, and the seeds each target makes
 # itself); after, it is minimized (libFuzzer -merge, via cargo fuzz cmin)
 # and capped at $FUZZ_MAX_FILES files of at most $FUZZ_MAX_LEN bytes.
@@ -27,6 +27,16 @@ shift
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
 cd "$here"
+vectors="$root/crates/siwa-kit/tests/vectors/apple-real"
+fixtures="$root/crates/siwa-kit/tests/fixtures"
+# The seeds belong to the repository: a missing seed folder stops the run
+# here, a missing file where seed_external reads it (set -e); never a skip.
+for d in "$vectors" "$fixtures"; do
+    [[ -d $d ]] || {
+        echo "fuzz/run.sh: seed folder $d is missing (see crates/siwa-kit/tests/vectors/README.md)" >&2
+        exit 1
+    }
+done
 
 all_targets=(jws json claims id_token jwks callback notification p8 doctor emulator_token)
 if [[ $# -gt 0 ]]; then
@@ -79,10 +89,9 @@ json_string() {
 }
 
 seed_external() {
-    local t=$1 vectors="$root/../shared/vectors/apple-real" fixtures="$root/crates/siwa-kit/tests/fixtures" f token
+    local t=$1 f token
     case $t in
     jws | id_token | notification | doctor)
-        [[ -d $vectors ]] || return 0
         for f in "$vectors"/*.json; do
             token=$(json_string "$f" id_token)
             [[ -n $token ]] || continue
@@ -95,7 +104,7 @@ seed_external() {
         done
         ;;
     jwks)
-        [[ -f $vectors/jwks-snapshot.json ]] && add_seed jwks 000 <"$vectors/jwks-snapshot.json"
+        add_seed jwks 000 <"$vectors/jwks-snapshot.json"
         ;;
     p8)
         for f in "$fixtures"/*.pem "$fixtures"/*.p8 "$fixtures"/garbage.txt; do

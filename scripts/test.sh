@@ -4,6 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# The tests read their data from the repository only.
+bash scripts/check-self-contained.sh
 cargo test --workspace --locked "$@"
 
 cargo build --locked --bin siwa

@@ -46,7 +46,8 @@ pub const P8_PUB: &str =
 pub const P8_OTHER: &str =
     include_str!("../../crates/siwa-kit/tests/fixtures/AuthKey_ZZZ999YYYX.p8");
 /// The older keys that signed the real Apple tokens of
-/// ../shared/vectors/apple-real (public keys copied from those vectors).
+/// crates/siwa-kit/tests/vectors/apple-real (public keys copied from those
+/// vectors).
 pub const APPLE_REAL_KEYS: &str = include_str!("../seeds/apple-real-keys.json");
 
 const RSA_A: &str = include_str!("../../crates/siwa-kit/tests/fixtures/rsa2048_a.pem");

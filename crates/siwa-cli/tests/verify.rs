@@ -1,6 +1,7 @@
-//! `siwa verify` on the real Apple-signed vectors of ../shared/vectors/apple-real
-//! (provenance in SOURCES.md there): exit 0 valid, 1 invalid (reason on
-//! stderr), 2 usage; key sets from a file or from a local URL.
+//! `siwa verify` on the real Apple-signed vectors of
+//! crates/siwa-kit/tests/vectors/apple-real (provenance in SOURCES.md there):
+//! exit 0 valid, 1 invalid (reason on stderr), 2 usage; key sets from a file
+//! or from a local URL.
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
@@ -11,28 +12,22 @@ use serde_json::Value;
 
 use crate::cli::{siwa, siwa_with, Run};
 
-/// ../shared/vectors (or $SIWA_VECTORS_DIR); `None` (with a note) when
-/// missing outside CI.
-fn vectors() -> Option<PathBuf> {
-    let dir = std::env::var_os("SIWA_VECTORS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../../../shared/vectors"
-            ))
-        });
-    if dir.is_dir() {
-        return Some(dir);
-    }
-    if std::env::var_os("CI").is_some() {
-        panic!(
-            "vectors not found at {} (set SIWA_VECTORS_DIR)",
-            dir.display()
-        );
-    }
-    println!("skipping: vectors not found at {}", dir.display());
-    None
+/// A file of the real Apple-signed vectors, kept with the verifier's tests in
+/// crates/siwa-kit/tests/vectors/apple-real. A missing one fails the test
+/// with its path: the vectors belong to the repository, never optional.
+fn apple_real(name: &str) -> PathBuf {
+    let path = PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../siwa-kit/tests/vectors/apple-real"
+    ))
+    .join(name);
+    assert!(
+        path.is_file(),
+        "test vector {} is missing; the vectors belong to the repository, \
+         see crates/siwa-kit/tests/vectors/README.md",
+        path.display()
+    );
+    path
 }
 
 /// An apple-real vector, with its key written as a key set file.
@@ -43,9 +38,12 @@ struct Vector {
 }
 
 impl Vector {
-    fn load(name: &str) -> Option<Self> {
-        let path = vectors()?.join("apple-real").join(name);
-        let json: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    fn load(name: &str) -> Self {
+        let path = apple_real(name);
+        let text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("test vector {} is unreadable: {e}", path.display()));
+        let json: Value = serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("test vector {} is not JSON: {e}", path.display()));
         let dir = TempDir::new();
         let jwks = dir.0.join("keys.json");
         std::fs::write(
@@ -53,11 +51,11 @@ impl Vector {
             serde_json::json!({"keys": [json["jwk"]]}).to_string(),
         )
         .unwrap();
-        Some(Self {
+        Self {
             json,
             jwks,
             _dir: dir,
-        })
+        }
     }
 
     fn token(&self) -> &str {
@@ -118,9 +116,7 @@ impl Drop for TempDir {
 
 #[test]
 fn verify_real_token_prints_its_claims() {
-    let Some(v) = Vector::load("exaunml-whitepaek-web-at_hash.json") else {
-        return;
-    };
+    let v = Vector::load("exaunml-whitepaek-web-at_hash.json");
     let run = v.verify(&[]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(
@@ -143,9 +139,7 @@ fn verify_real_token_prints_its_claims() {
 
 #[test]
 fn verify_json_prints_normalised_claims() {
-    let Some(v) = Vector::load("exaunml-whitepaek-web-at_hash.json") else {
-        return;
-    };
+    let v = Vector::load("exaunml-whitepaek-web-at_hash.json");
     let run = v.verify(&["--json"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let claims: Value = serde_json::from_str(&run.stdout).expect("JSON on stdout");
@@ -158,9 +152,7 @@ fn verify_json_prints_normalised_claims() {
 
 #[test]
 fn verify_reads_the_token_from_stdin() {
-    let Some(v) = Vector::load("aidopk1-nov-apple_id.json") else {
-        return;
-    };
+    let v = Vector::load("aidopk1-nov-apple_id.json");
     let iat = v.iat();
     let args = [
         "verify",
@@ -188,9 +180,7 @@ fn verify_reads_the_token_from_stdin() {
 
 #[test]
 fn verify_takes_several_client_ids_and_the_environment() {
-    let Some(v) = Vector::load("aidopk1-nov-apple_id.json") else {
-        return;
-    };
+    let v = Vector::load("aidopk1-nov-apple_id.json");
     let iat = v.iat();
     let run = siwa(&[
         "verify",
@@ -215,9 +205,7 @@ fn verify_takes_several_client_ids_and_the_environment() {
 
 #[test]
 fn verify_tampered_token_exits_1_with_the_reason() {
-    let Some(v) = Vector::load("w6wcokb-fastcrypto-nonce.tampered.json") else {
-        return;
-    };
+    let v = Vector::load("w6wcokb-fastcrypto-nonce.tampered.json");
     let run = v.verify(&[]);
     assert_eq!(run.code, 1, "{}", run.stderr);
     assert!(
@@ -231,9 +219,7 @@ fn verify_tampered_token_exits_1_with_the_reason() {
 
 #[test]
 fn verify_json_failure_prints_a_verdict() {
-    let Some(v) = Vector::load("w6wcokb-fastcrypto-nonce.json") else {
-        return;
-    };
+    let v = Vector::load("w6wcokb-fastcrypto-nonce.json");
     let run = siwa(&[
         "verify",
         v.token(),
@@ -254,9 +240,7 @@ fn verify_json_failure_prints_a_verdict() {
 
 #[test]
 fn verify_judges_time_with_now_and_leeway() {
-    let Some(v) = Vector::load("w6wcokb-fastcrypto-nonce.json") else {
-        return;
-    };
+    let v = Vector::load("w6wcokb-fastcrypto-nonce.json");
     // Today the token is long expired.
     let run = siwa(&[
         "verify",
@@ -315,9 +299,7 @@ fn verify_judges_time_with_now_and_leeway() {
 
 #[test]
 fn verify_checks_the_nonce() {
-    let Some(v) = Vector::load("exaunml-whitepaek-web-at_hash.json") else {
-        return;
-    };
+    let v = Vector::load("exaunml-whitepaek-web-at_hash.json");
     assert_eq!(v.verify(&["--nonce", "20B20D-0S8-1K8"]).code, 0);
     let run = v.verify(&["--nonce", "another"]);
     assert_eq!(run.code, 1);
@@ -334,10 +316,8 @@ fn verify_checks_the_nonce() {
 
 #[test]
 fn verify_against_apples_newer_key_set_is_unknown_kid() {
-    let Some(v) = Vector::load("aidopk1-nov-apple_id.json") else {
-        return;
-    };
-    let snapshot = vectors().unwrap().join("apple-real/jwks-snapshot.json");
+    let v = Vector::load("aidopk1-nov-apple_id.json");
+    let snapshot = apple_real("jwks-snapshot.json");
     let run = siwa(&[
         "verify",
         v.token(),
@@ -358,9 +338,7 @@ fn verify_against_apples_newer_key_set_is_unknown_kid() {
 
 #[test]
 fn verify_notification_prints_the_event() {
-    let Some(v) = Vector::load("exaunml-gameroasters-s2s-email-disabled.json") else {
-        return;
-    };
+    let v = Vector::load("exaunml-gameroasters-s2s-email-disabled.json");
     let run = v.verify(&["--notification"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(
@@ -396,9 +374,7 @@ fn verify_notification_prints_the_event() {
     );
     assert_eq!(run.code, 0, "{}", run.stderr);
     // An identity token is not a notification.
-    let Some(id) = Vector::load("exaunml-gameroasters-no-email.json") else {
-        return;
-    };
+    let id = Vector::load("exaunml-gameroasters-no-email.json");
     let run = id.verify(&["--notification"]);
     assert_eq!(run.code, 1);
     assert!(run.stderr.contains("events"), "{}", run.stderr);
@@ -406,9 +382,7 @@ fn verify_notification_prints_the_event() {
 
 #[test]
 fn verify_usage_errors_exit_2() {
-    let Some(v) = Vector::load("aidopk1-nov-apple_id.json") else {
-        return;
-    };
+    let v = Vector::load("aidopk1-nov-apple_id.json");
     let no_client = siwa(&["verify", v.token(), "--jwks", v.jwks()]);
     assert_eq!(no_client.code, 2, "{}", no_client.stderr);
     assert!(
@@ -458,9 +432,7 @@ fn verify_usage_errors_exit_2() {
 
 #[test]
 fn verify_garbage_and_huge_input_exit_1_without_panic() {
-    let Some(v) = Vector::load("aidopk1-nov-apple_id.json") else {
-        return;
-    };
+    let v = Vector::load("aidopk1-nov-apple_id.json");
     for token in [
         "garbage",
         "a.b",
@@ -516,9 +488,7 @@ fn serve_once(body: String, max: usize) -> (String, std::thread::JoinHandle<usiz
 
 #[test]
 fn verify_fetches_the_key_set_from_a_url() {
-    let Some(v) = Vector::load("exaunml-gameroasters-no-email.json") else {
-        return;
-    };
+    let v = Vector::load("exaunml-gameroasters-no-email.json");
     let (url, server) = serve_once(std::fs::read_to_string(&v.jwks).unwrap(), 1);
     let iat = v.iat();
     let run = siwa(&[

@@ -1,10 +1,9 @@
 //! Real Apple-signed identity tokens and a notification, from
-//! ../shared/vectors/apple-real (provenance in SOURCES.md there): each
+//! tests/vectors/apple-real (provenance in SOURCES.md there): each
 //! verifies with the clock pinned to its iat, each tampered copy (one payload
 //! digit changed, signature kept) is rejected, and none verifies against
 //! Apple's 2024 key set, whose keys are newer.
 
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde_json::Value;
@@ -15,7 +14,7 @@ use siwa_kit::jwks::{Jwk, JwkSet, KeyCache, KeyError};
 use siwa_kit::notification::{EventKind, NotificationError};
 use siwa_kit::{Claims, Verifier};
 
-use crate::support::{block_on, client, read_json, vectors};
+use crate::support::{block_on, client, read_json, read_vector};
 
 struct Vector {
     name: String,
@@ -53,32 +52,29 @@ impl Vector {
     }
 }
 
-fn apple_vectors() -> Option<(PathBuf, Vec<Vector>)> {
-    let dir = vectors()?.join("apple-real");
-    let mut found: Vec<Vector> = std::fs::read_dir(&dir)
-        .expect("apple-real")
-        .map(|entry| entry.expect("entry").path())
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
-        .filter(|p| !p.ends_with("jwks-snapshot.json"))
-        .map(|path| Vector {
-            name: file_name(&path),
-            json: read_json(&path),
-        })
-        .collect();
-    found.sort_by(|a, b| a.name.cmp(&b.name));
-    assert!(
-        found.len() >= 10,
-        "expected the 10 apple-real vectors, found {}",
-        found.len()
-    );
-    Some((dir, found))
-}
+/// The token vectors of tests/vectors/apple-real, each read by name: a
+/// missing one fails the test with its path.
+const APPLE_REAL: [&str; 10] = [
+    "aidopk1-nov-apple_id.json",
+    "aidopk1-nov-apple_id.tampered.json",
+    "exaunml-gameroasters-no-email.json",
+    "exaunml-gameroasters-no-email.tampered.json",
+    "exaunml-gameroasters-s2s-email-disabled.json",
+    "exaunml-gameroasters-s2s-email-disabled.tampered.json",
+    "exaunml-whitepaek-web-at_hash.json",
+    "exaunml-whitepaek-web-at_hash.tampered.json",
+    "w6wcokb-fastcrypto-nonce.json",
+    "w6wcokb-fastcrypto-nonce.tampered.json",
+];
 
-fn file_name(path: &Path) -> String {
-    path.file_name()
-        .expect("name")
-        .to_string_lossy()
-        .into_owned()
+fn apple_vectors() -> Vec<Vector> {
+    APPLE_REAL
+        .iter()
+        .map(|name| Vector {
+            name: (*name).to_owned(),
+            json: read_json(&format!("apple-real/{name}")),
+        })
+        .collect()
 }
 
 fn assert_claims_match(vector: &Vector, claims: &Claims) {
@@ -136,9 +132,7 @@ fn assert_claims_match(vector: &Vector, claims: &Claims) {
 
 #[test]
 fn real_identity_tokens_verify_at_their_iat() {
-    let Some((_, all)) = apple_vectors() else {
-        return;
-    };
+    let all = apple_vectors();
     let mut verified = 0;
     for vector in all
         .iter()
@@ -155,9 +149,7 @@ fn real_identity_tokens_verify_at_their_iat() {
 
 #[test]
 fn tampered_real_tokens_are_rejected() {
-    let Some((_, all)) = apple_vectors() else {
-        return;
-    };
+    let all = apple_vectors();
     let mut rejected = 0;
     for vector in all.iter().filter(|v| v.is_tampered()) {
         assert_eq!(vector.json["signature_valid"], false, "{}", vector.name);
@@ -183,10 +175,8 @@ fn tampered_real_tokens_are_rejected() {
 
 #[test]
 fn real_tokens_are_unknown_to_apples_2024_key_set() {
-    let Some((dir, all)) = apple_vectors() else {
-        return;
-    };
-    let snapshot = std::fs::read(dir.join("jwks-snapshot.json")).expect("snapshot");
+    let all = apple_vectors();
+    let snapshot = read_vector("apple-real/jwks-snapshot.json");
     let keys = Arc::new(KeyCache::from_json(&snapshot).expect("Apple's key set parses"));
     assert_eq!(
         keys.kids(),
@@ -223,9 +213,7 @@ fn real_tokens_are_unknown_to_apples_2024_key_set() {
 
 #[test]
 fn real_notification_verifies_and_decodes_its_event() {
-    let Some((_, all)) = apple_vectors() else {
-        return;
-    };
+    let all = apple_vectors();
     let vector = all
         .iter()
         .find(|v| v.is_notification() && !v.is_tampered())
@@ -254,9 +242,7 @@ fn real_notification_verifies_and_decodes_its_event() {
 
 #[test]
 fn real_tokens_fail_for_another_audience_or_time() {
-    let Some((_, all)) = apple_vectors() else {
-        return;
-    };
+    let all = apple_vectors();
     let vector = all
         .iter()
         .find(|v| v.name == "w6wcokb-fastcrypto-nonce.json")
@@ -287,9 +273,7 @@ fn real_tokens_fail_for_another_audience_or_time() {
 
 #[test]
 fn real_web_token_nonce_matches_exactly() {
-    let Some((_, all)) = apple_vectors() else {
-        return;
-    };
+    let all = apple_vectors();
     let vector = all
         .iter()
         .find(|v| v.name == "exaunml-whitepaek-web-at_hash.json")

@@ -1,5 +1,6 @@
 //! Shared helpers: test keys (tests/fixtures, see README.md there), signing
-//! tokens with aws-lc-rs, the shared vectors, a verifier pinned in time.
+//! tokens with aws-lc-rs, the test vectors (tests/vectors, see README.md
+//! there), a verifier pinned in time.
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -186,32 +187,30 @@ pub(crate) fn block_on<F: Future>(future: F) -> F::Output {
         .block_on(future)
 }
 
-/// `../shared/vectors` (or `$SIWA_VECTORS_DIR`). When missing: a failure
-/// under CI, else a note and `None`.
-pub(crate) fn vectors() -> Option<PathBuf> {
-    let dir = std::env::var_os("SIWA_VECTORS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../../../shared/vectors"
-            ))
-        });
-    if dir.is_dir() {
-        return Some(dir);
-    }
-    if std::env::var_os("CI").is_some() {
+/// A file of tests/vectors (where each comes from: the SOURCES.md of its
+/// folder), read whole. A missing or unreadable vector fails the test with
+/// its path: the vectors are part of the repository, never optional.
+pub(crate) fn read_vector(name: &str) -> Vec<u8> {
+    let path = vector_path(name);
+    std::fs::read(&path).unwrap_or_else(|e| {
         panic!(
-            "vectors not found at {} (set SIWA_VECTORS_DIR)",
-            dir.display()
-        );
-    }
-    println!("skipping: vectors not found at {}", dir.display());
-    None
+            "test vector {} is missing or unreadable ({e}); the vectors belong to \
+             the repository, see crates/siwa-kit/tests/vectors/README.md",
+            path.display()
+        )
+    })
 }
 
-/// A JSON file of the vectors.
-pub(crate) fn read_json(path: &std::path::Path) -> Value {
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+/// A JSON file of tests/vectors, as [`read_vector`].
+pub(crate) fn read_json(name: &str) -> Value {
+    serde_json::from_slice(&read_vector(name)).unwrap_or_else(|e| {
+        panic!(
+            "test vector {} is not JSON: {e}",
+            vector_path(name).display()
+        )
+    })
+}
+
+fn vector_path(name: &str) -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors")).join(name)
 }
