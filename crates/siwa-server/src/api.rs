@@ -183,6 +183,7 @@ fn completion_error(e: CompleteError) -> ApiError {
                 "this identity token was already used; sign in again",
             )
         }
+        CompleteError::Store(e) => e.into(),
         other => ApiError::internal("sign-in", other),
     }
 }

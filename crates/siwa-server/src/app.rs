@@ -19,8 +19,9 @@ use crate::cookies::Cookies;
 use crate::keys::ServiceKeys;
 use crate::metrics::Metrics;
 use crate::middleware::RateLimit;
+use crate::ops::Readiness;
 use crate::session::{Expected, TokenKind, VerifiedTokens};
-use crate::store::Store;
+use crate::store::{place_of, Observed, Store, StoreHealth};
 
 /// Largest response read from Apple.
 const MAX_APPLE_RESPONSE: usize = 256 * 1024;
@@ -30,7 +31,10 @@ const CLIENT_SECRET_TTL: u64 = 3_600;
 /// The service's shared state.
 pub struct AppState {
     pub(crate) settings: Settings,
+    /// The store, each call bounded and its outages logged and counted.
     pub(crate) store: Arc<dyn Store>,
+    pub(crate) store_health: Arc<StoreHealth>,
+    pub(crate) readiness: Readiness,
     pub(crate) keys: ServiceKeys,
     /// Identity tokens of the web flow: aud = the Services ID, nothing else.
     pub(crate) web_verifier: Verifier,
@@ -138,7 +142,11 @@ impl AppState {
             settings.refresh_rate_limits,
             settings.trusted_proxies.clone(),
         ));
+        let store_health = Arc::new(StoreHealth::new(place_of(&settings.database_url)));
+        let store: Arc<dyn Store> = Arc::new(Observed::new(store, Arc::clone(&store_health)));
         Ok(Self {
+            store_health,
+            readiness: Readiness::default(),
             sign_in_limit,
             refresh_limit,
             cookies: Cookies::new(settings.secure_cookies()),

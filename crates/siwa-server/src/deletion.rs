@@ -63,16 +63,11 @@ pub(crate) async fn revoke_at_apple(app: &AppState, token: &AppleToken) -> Resul
     apple.revoke(&refresh).await.map_err(|e| e.to_string())
 }
 
-/// One round: every due job is tried once. Returns how many finished.
-pub async fn run_due(app: &AppState) -> usize {
+/// One round: every due job is tried once. Returns how many finished, or
+/// the store's failure when the queue cannot be read.
+pub async fn run_due(app: &AppState) -> Result<usize, StoreError> {
     let now = app.now();
-    let jobs = match app.store.due_deletions(now, BATCH, LEASE_SECS).await {
-        Ok(jobs) => jobs,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot read the deletion queue");
-            return 0;
-        }
-    };
+    let jobs = app.store.due_deletions(now, BATCH, LEASE_SECS).await?;
     let mut finished = 0;
     for job in jobs {
         match revoke_at_apple(app, &job.token).await {
@@ -97,16 +92,29 @@ pub async fn run_due(app: &AppState) -> usize {
             }
         }
     }
-    finished
+    Ok(finished)
 }
 
-/// Runs rounds forever, every `deletion_retry_secs`.
+/// Runs rounds forever, every `deletion_retry_secs`; while the database is
+/// unavailable, the wait doubles up to [`MAX_OUTAGE_WAIT`] (the store logs
+/// the outage once, not every round).
 pub fn spawn_worker(app: Arc<AppState>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let period = Duration::from_secs(app.settings.deletion_retry_secs);
+        let mut wait = period;
         loop {
-            tokio::time::sleep(period).await;
-            run_due(&app).await;
+            tokio::time::sleep(wait).await;
+            wait = match run_due(&app).await {
+                Ok(_) => period,
+                Err(e) if e.outage().is_some() => (wait * 2).min(MAX_OUTAGE_WAIT.max(period)),
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot read the deletion queue");
+                    period
+                }
+            };
         }
     })
 }
+
+/// The longest wait between two rounds while the database is unavailable.
+const MAX_OUTAGE_WAIT: Duration = Duration::from_secs(60);

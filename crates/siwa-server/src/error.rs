@@ -50,6 +50,18 @@ impl ApiError {
         }
     }
 
+    /// The database is unavailable (the store logged the outage): retry shortly.
+    pub(crate) fn unavailable() -> Self {
+        Self {
+            retry_after: Some(RETRY_AFTER_OUTAGE_SECS),
+            ..Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "the service is unavailable for a moment; retry shortly",
+            )
+        }
+    }
+
     /// A failure of ours or of a dependency: logged with its cause, answered generically.
     pub(crate) fn internal(context: &'static str, cause: impl std::fmt::Display) -> Self {
         tracing::error!(context, cause = %cause, "request failed");
@@ -97,9 +109,16 @@ impl IntoResponse for ApiError {
 
 impl From<crate::store::StoreError> for ApiError {
     fn from(e: crate::store::StoreError) -> Self {
-        Self::internal("store", e)
+        match e.outage() {
+            // Logged by the store, once per outage.
+            Some(_) => Self::unavailable(),
+            None => Self::internal("store", e),
+        }
     }
 }
+
+/// `Retry-After` of answers during a database outage, seconds.
+pub(crate) const RETRY_AFTER_OUTAGE_SECS: u64 = 5;
 
 /// A JSON body whose rejection is an [`ApiError`] (the parser's detail goes to the log).
 #[derive(Debug)]

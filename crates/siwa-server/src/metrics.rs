@@ -3,6 +3,8 @@
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::store::StoreHealth;
+
 /// What the service counts.
 #[derive(Debug, Default)]
 pub(crate) struct Metrics {
@@ -21,8 +23,8 @@ impl Metrics {
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// The text exposition, with the gauge of deletions waiting.
-    pub(crate) fn render(&self, pending_deletions: i64) -> String {
+    /// The text exposition, with the gauge of deletions waiting and the store's health.
+    pub(crate) fn render(&self, pending_deletions: i64, store: &StoreHealth) -> String {
         let mut out = String::new();
         let counters = [
             (
@@ -77,6 +79,22 @@ impl Metrics {
             out,
             "# HELP siwa_deletions_pending Deletions waiting for Apple.\n# TYPE siwa_deletions_pending gauge\nsiwa_deletions_pending {pending_deletions}"
         );
+        let _ = writeln!(
+            out,
+            "# HELP siwa_store_up Whether the database's last reads and writes worked (0 during an outage).\n# TYPE siwa_store_up gauge\nsiwa_store_up {}",
+            u8::from(!store.is_down())
+        );
+        let _ = writeln!(
+            out,
+            "# HELP siwa_store_unavailable_total Database calls that failed because the database was unavailable, by cause.\n# TYPE siwa_store_unavailable_total counter"
+        );
+        for (outage, count) in store.failures() {
+            let _ = writeln!(
+                out,
+                "siwa_store_unavailable_total{{cause=\"{}\"}} {count}",
+                outage.label()
+            );
+        }
         out
     }
 }

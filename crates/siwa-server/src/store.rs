@@ -12,6 +12,8 @@
 //! state, nonces, identity tokens and refresh tokens as SHA-256 hashes, Apple
 //! refresh tokens as ciphertext (the server encrypts before calling the store).
 
+mod observed;
+mod outage;
 mod postgres;
 mod sign_in;
 mod sqlite;
@@ -21,6 +23,9 @@ use std::fmt;
 use async_trait::async_trait;
 use thiserror::Error;
 
+pub(crate) use observed::Observed;
+pub use observed::{StoreHealth, CALL_DEADLINE};
+pub use outage::{Outage, OUTAGES};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
@@ -43,6 +48,9 @@ pub enum StoreError {
     /// The system's random generator failed, so no new id could be drawn.
     #[error("the system random generator failed")]
     Random,
+    /// A call did not finish within [`CALL_DEADLINE`].
+    #[error("the database did not answer within {} s", CALL_DEADLINE.as_secs())]
+    Timeout,
     /// A sign-in kept losing the race to link its identity (PostgreSQL replicas).
     #[error("the sign-in conflicted with a concurrent one; try again")]
     Conflict,
@@ -373,7 +381,8 @@ pub struct DeletionJob {
 pub trait Store: Send + Sync + 'static {
     /// Creates or updates the schema.
     async fn migrate(&self) -> StoreResult<()>;
-    /// Checks the database answers (`/readyz`).
+    /// Checks the database answers and takes a write (`/readyz`): one tiny
+    /// transaction, so that a full disk or a read-only file system shows.
     async fn ping(&self) -> StoreResult<()>;
 
     /// Records a started sign-in.
@@ -460,6 +469,10 @@ pub trait Store: Send + Sync + 'static {
     async fn finish_deletion(&self, job_id: i64) -> StoreResult<()>;
     /// How many deletions are waiting (for `/metrics`).
     async fn pending_deletions(&self) -> StoreResult<i64>;
+
+    /// Told of each call that failed for an outage, so that the backend can
+    /// stop reusing connections the outage may have spoiled (by default: nothing).
+    fn note_outage(&self, _outage: Outage) {}
 }
 
 /// Opens the store a `database_url` names (`sqlite://FILE` or `postgres://...`) and migrates it.
@@ -475,6 +488,18 @@ pub async fn connect(database_url: &str) -> StoreResult<Box<dyn Store>> {
     };
     store.migrate().await?;
     Ok(store)
+}
+
+/// Where a `database_url` keeps its data, for messages: the SQLite file, or
+/// the URL with its password masked.
+pub fn place_of(database_url: &str) -> String {
+    match database_url
+        .strip_prefix("sqlite://")
+        .or_else(|| database_url.strip_prefix("sqlite:"))
+    {
+        Some(path) => path.split('?').next().unwrap_or(path).to_owned(),
+        None => masked_url(database_url).to_string(),
+    }
 }
 
 /// A database URL whose password prints as `***` (in Display too).

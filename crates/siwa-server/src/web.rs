@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{Query, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use siwa_kit::callback::{AuthorizeError, Callback};
 use siwa_kit::claims::Nonce;
@@ -22,10 +22,11 @@ use siwa_kit::id_token::NoncePolicy;
 use crate::app::AppState;
 use crate::config::origin_of;
 use crate::crypto::{random_token, same, sha256};
+use crate::error::RETRY_AFTER_OUTAGE_SECS;
 use crate::metrics::Metrics;
 use crate::pages::{error_page, home_page, repost_page};
 use crate::signin::{self, Attempt, CompleteError};
-use crate::store::NewLogin;
+use crate::store::{NewLogin, StoreError};
 
 /// How long a started sign-in may take.
 const LOGIN_TTL_SECS: i64 = 600;
@@ -64,12 +65,7 @@ pub(crate) async fn login(
         expires_at: now + LOGIN_TTL_SECS,
     };
     if let Err(e) = app.store.put_login(&login).await {
-        tracing::error!(error = %e, "cannot record a sign-in");
-        return error_page(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Sign-in is unavailable",
-            "Please try again in a moment.",
-        );
+        return store_failed(&e);
     }
     let Some(apple) = app.apple_web() else {
         tracing::error!("no Apple client for the Services ID");
@@ -168,10 +164,7 @@ async fn callback_inner(app: &AppState, headers: &HeaderMap, body: &[u8]) -> Res
                 "The state is unknown: it was used once already, is older than 10 minutes, or was not issued here. Start again.",
             )
         }
-        Err(e) => {
-            tracing::error!(error = %e, "cannot read the sign-in");
-            return error_page(StatusCode::SERVICE_UNAVAILABLE, "Sign-in is unavailable", "Please try again in a moment.");
-        }
+        Err(e) => return store_failed(&e),
     };
     if !same(&sha256(binding.as_bytes()), &login.browser_hash) {
         return error_page(
@@ -278,8 +271,35 @@ async fn callback_inner(app: &AppState, headers: &HeaderMap, body: &[u8]) -> Res
     response
 }
 
+/// A store failure, as a page: 503 with `Retry-After` during an outage (the
+/// store logged it), else a 500 whose cause is logged here.
+fn store_failed(e: &StoreError) -> Response {
+    let mut page = if e.outage().is_some() {
+        error_page(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Sign-in is unavailable",
+            "Please try again in a moment.",
+        )
+    } else {
+        tracing::error!(error = %e, "sign-in failed in the store");
+        error_page(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Sign-in failed",
+            "Please try again in a moment.",
+        )
+    };
+    if e.outage().is_some() {
+        page.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from(RETRY_AFTER_OUTAGE_SECS),
+        );
+    }
+    page
+}
+
 fn completion_failed(e: &CompleteError) -> Response {
     match e {
+        CompleteError::Store(e) => store_failed(e),
         CompleteError::TokenAlreadySpent => {
             tracing::info!(error = %e, "web sign-in refused");
             error_page(

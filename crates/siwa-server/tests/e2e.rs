@@ -319,7 +319,9 @@ async fn delete_me_is_queued_while_apple_fails_and_completes_later(backend: Back
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     loop {
         world.clock.advance(10);
-        siwa_server::deletion::run_due(&world.states[0]).await;
+        siwa_server::deletion::run_due(&world.states[0])
+            .await
+            .unwrap();
         if !revocations(&world).await.is_empty() {
             break;
         }

@@ -74,6 +74,24 @@ pub(crate) struct Database {
 }
 
 impl Database {
+    /// A SQLite database file in `dir` (which the caller owns and removes).
+    pub(crate) fn sqlite_in(dir: &std::path::Path) -> Self {
+        Self {
+            url: format!("sqlite://{}", dir.join("siwa.db").display()),
+            dir: None,
+            schema: None,
+        }
+    }
+
+    /// A database the caller runs (a PostgreSQL cluster of its own).
+    pub(crate) fn at(url: String) -> Self {
+        Self {
+            url,
+            dir: None,
+            schema: None,
+        }
+    }
+
     pub(crate) async fn new(backend: Backend) -> Self {
         match backend {
             Backend::Sqlite => {
@@ -180,7 +198,16 @@ impl World {
         tweak: impl Fn(&mut RawSettings),
         wrap: impl Fn(Arc<dyn Store>) -> Arc<dyn Store>,
     ) -> Self {
-        let db = Database::new(backend).await;
+        Self::start_on(Database::new(backend).await, n, tweak, wrap).await
+    }
+
+    /// `n` services on `db`.
+    pub(crate) async fn start_on(
+        db: Database,
+        n: usize,
+        tweak: impl Fn(&mut RawSettings),
+        wrap: impl Fn(Arc<dyn Store>) -> Arc<dyn Store>,
+    ) -> Self {
         let listeners: Vec<tokio::net::TcpListener> = futures_join(n).await;
         let public = format!("http://{}", listeners[0].local_addr().unwrap());
         let emulator_toml = format!(

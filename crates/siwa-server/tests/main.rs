@@ -5,5 +5,6 @@ mod e2e;
 mod faults;
 mod harness;
 mod hygiene;
+mod outages;
 mod security;
 mod store;

@@ -62,8 +62,14 @@ impl PostgresStore {
             .test_before_acquire(false)
             .before_acquire(|conn, meta| {
                 Box::pin(async move {
+                    use sqlx::Connection as _;
+                    // A connection that lost its transaction mid-way (the
+                    // server went away) is not handed out again.
+                    if conn.is_in_transaction() {
+                        return Ok(false);
+                    }
                     if meta.idle_for >= PING_WHEN_IDLE {
-                        sqlx::Connection::ping(conn).await?;
+                        conn.ping().await?;
                     }
                     Ok(true)
                 })
@@ -99,7 +105,13 @@ impl Store for PostgresStore {
     }
 
     async fn ping(&self) -> StoreResult<()> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        sqlx::query(
+            "INSERT INTO readiness (id, checked_at) \
+             VALUES (1, EXTRACT(EPOCH FROM now())::BIGINT) \
+             ON CONFLICT (id) DO UPDATE SET checked_at = excluded.checked_at",
+        )
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
@@ -950,7 +962,9 @@ fn pool_size() -> u32 {
 
 const USER_COLUMNS: &str = "id, email, email_verified, is_private_email, email_forwarding, \
                             first_name, last_name, real_user_status, created_at, last_login_at";
-const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+/// The longest a request waits for a connection (the bound on answering 503
+/// while the database is unavailable).
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(2);
 /// A pooled connection idle this long is pinged before it is used.
 const PING_WHEN_IDLE: Duration = Duration::from_secs(10);
 /// Expired rows deleted per opportunistic purge.

@@ -20,8 +20,9 @@
 
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use sqlx::sqlite::{
@@ -33,7 +34,7 @@ use sqlx::{Row, Sqlite, Transaction};
 use super::sign_in::{self, Decided, SignInSteps};
 use super::{
     email_key, given, new_user_id, AppleLink, AppleProfile, AppleToken, DeletionJob, FamilyRow,
-    Login, Name, NewLogin, NewSession, Notification, NotificationEffect, Rotate, Rotation,
+    Login, Name, NewLogin, NewSession, Notification, NotificationEffect, Outage, Rotate, Rotation,
     SealedAppleToken, SignIn, SignInOutcome, SpentIdentityToken, Store, StoreResult, TokenRow,
     User,
 };
@@ -46,6 +47,45 @@ pub struct SqliteStore {
     pool: SqlitePool,
     /// The session check of every authenticated request (file databases).
     reader: Option<Arc<reader::Reader>>,
+    /// When a connection last failed for its file (read-only, I/O).
+    spoiled: Arc<SpoiledBefore>,
+}
+
+/// The moment before which pooled connections may be spoiled: SQLite opens a
+/// database read-only, for good, when its file system is read-only at that
+/// moment, so a connection opened during such an outage would refuse writes
+/// after it. Connections older than the last read-only or I/O failure are
+/// closed instead of reused; new ones see the file system as it is now.
+#[derive(Debug)]
+struct SpoiledBefore {
+    origin: Instant,
+    /// Milliseconds after `origin` of the last such failure (0: none).
+    at_ms: AtomicU64,
+}
+
+impl SpoiledBefore {
+    fn new() -> Self {
+        Self {
+            origin: Instant::now(),
+            at_ms: AtomicU64::new(0),
+        }
+    }
+
+    fn mark(&self) {
+        let ms = u64::try_from(self.origin.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.at_ms.store(ms.max(1), Ordering::Release);
+    }
+
+    /// Whether a connection of this age was opened before the last failure.
+    fn spoils(&self, age: Duration) -> bool {
+        let at = self.at_ms.load(Ordering::Acquire);
+        if at == 0 {
+            return false;
+        }
+        let now_ms = u64::try_from(self.origin.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let opened_ms = now_ms.saturating_sub(u64::try_from(age.as_millis()).unwrap_or(u64::MAX));
+        opened_ms <= at
+    }
 }
 
 impl SqliteStore {
@@ -54,7 +94,18 @@ impl SqliteStore {
     /// [`Store::migrate`], or use [`super::connect`], which does.
     pub async fn connect(database_url: &str) -> StoreResult<Self> {
         let in_memory = database_url.contains(":memory:") || database_url.contains("mode=memory");
-        let options = SqliteConnectOptions::from_str(database_url)?
+        Self::open(SqliteConnectOptions::from_str(database_url)?, in_memory).await
+    }
+
+    /// As [`Self::connect`], from options naming a database file (the store's
+    /// own settings are laid over them: create if missing, foreign keys, busy
+    /// timeout, `synchronous=FULL`, WAL). For `sqlite::memory:` use [`Self::connect`].
+    pub async fn connect_with(options: SqliteConnectOptions) -> StoreResult<Self> {
+        Self::open(options, false).await
+    }
+
+    async fn open(options: SqliteConnectOptions, in_memory: bool) -> StoreResult<Self> {
+        let options = options
             .create_if_missing(true)
             .foreign_keys(true)
             .busy_timeout(BUSY_TIMEOUT)
@@ -62,6 +113,8 @@ impl SqliteStore {
         if !in_memory {
             owner_only(options.get_filename()).map_err(super::StoreError::File)?;
         }
+        let spoiled = Arc::new(SpoiledBefore::new());
+        let guard = Arc::clone(&spoiled);
         let pool = if in_memory {
             // Each connection to `:memory:` would be its own database (or share
             // one through shared-cache locking, which ignores the busy
@@ -70,6 +123,7 @@ impl SqliteStore {
                 .max_connections(1)
                 .min_connections(1)
                 .test_before_acquire(false)
+                .before_acquire(|conn, _| Box::pin(out_of_transaction(conn)))
                 .idle_timeout(None)
                 .max_lifetime(None)
                 .acquire_timeout(ACQUIRE_TIMEOUT)
@@ -82,6 +136,15 @@ impl SqliteStore {
             SqlitePoolOptions::new()
                 .max_connections(pool_size())
                 .test_before_acquire(false)
+                .before_acquire(move |conn, meta| {
+                    let spoiled = guard.spoils(meta.age);
+                    Box::pin(async move {
+                        if spoiled {
+                            return Ok(false);
+                        }
+                        out_of_transaction(conn).await
+                    })
+                })
                 .acquire_timeout(ACQUIRE_TIMEOUT)
                 .connect_with(options.clone().journal_mode(SqliteJournalMode::Wal))
                 .await?
@@ -94,7 +157,11 @@ impl SqliteStore {
                 reader::Reader::open(options.get_filename()).map_err(super::StoreError::Read)?,
             ))
         };
-        Ok(Self { pool, reader })
+        Ok(Self {
+            pool,
+            reader,
+            spoiled,
+        })
     }
 
     async fn begin(&self) -> StoreResult<Transaction<'static, Sqlite>> {
@@ -112,7 +179,14 @@ impl Store for SqliteStore {
     }
 
     async fn ping(&self) -> StoreResult<()> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        let mut tx = self.begin().await?;
+        sqlx::query(
+            "INSERT INTO readiness (id, checked_at) VALUES (1, unixepoch()) \
+             ON CONFLICT (id) DO UPDATE SET checked_at = excluded.checked_at",
+        )
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -654,6 +728,12 @@ impl Store for SqliteStore {
             .fetch_one(&self.pool)
             .await?)
     }
+
+    fn note_outage(&self, outage: Outage) {
+        if matches!(outage, Outage::ReadOnly | Outage::Io) {
+            self.spoiled.mark();
+        }
+    }
 }
 
 impl SqliteStore {
@@ -903,6 +983,26 @@ fn apple_token(
     }
 }
 
+/// Whether a pooled connection may be used: not if it is still inside a
+/// transaction. When a statement fails with `SQLITE_FULL` or `SQLITE_IOERR`,
+/// SQLite rolls the transaction back itself; sqlx's rollback then fails ("no
+/// transaction is active") and its count of open transactions stays at one,
+/// so every later `BEGIN` on that connection would fail until a restart. The
+/// rollback sqlx queued when the transaction was dropped runs first (the
+/// ping waits for it); a connection still in a transaction after it is closed.
+async fn out_of_transaction(conn: &mut sqlx::SqliteConnection) -> Result<bool, sqlx::Error> {
+    use sqlx::Connection as _;
+    if !conn.is_in_transaction() {
+        return Ok(true);
+    }
+    conn.ping().await?;
+    if conn.is_in_transaction() {
+        tracing::warn!("a database connection was left inside a failed transaction; it is closed");
+        return Ok(false);
+    }
+    Ok(true)
+}
+
 /// Creates the database file readable by its owner only (0600), or tightens
 /// an existing one (and its `-wal` and `-shm`, which SQLite creates with the
 /// database file's mode) that others could read, with a warning.
@@ -953,6 +1053,30 @@ fn pool_size() -> u32 {
 const USER_COLUMNS: &str = "id, email, email_verified, is_private_email, email_forwarding, \
                             first_name, last_name, real_user_status, created_at, last_login_at";
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
-const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+/// The longest a request waits for a connection (the bound on answering 503
+/// while the database is unavailable).
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(2);
 /// Expired rows deleted per opportunistic purge.
 const PURGE_BATCH: i64 = 100;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connections_opened_before_a_file_failure_are_spoiled() {
+        let spoiled = SpoiledBefore::new();
+        assert!(
+            !spoiled.spoils(Duration::from_secs(3600)),
+            "nothing failed yet"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+        spoiled.mark();
+        assert!(
+            spoiled.spoils(Duration::from_millis(50)),
+            "opened before the failure"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+        assert!(!spoiled.spoils(Duration::from_millis(5)), "opened after it");
+    }
+}
