@@ -14,18 +14,27 @@
 //!   a non-empty string, `aud`/`azp` name accepted client ids, `exp`, `iat`,
 //!   `nbf` pass at the fixed clock, `email`, the two flags (string or bool),
 //!   `real_user_status`, the nonce under the policy;
+//! - times are judged by value (RFC 7519 NumericDate: a fraction or an
+//!   exponent is allowed): a reference reading of each time's text, exact and
+//!   rounded up to the whole second (`numeric_date` below), gives the times
+//!   kept, and every time verdict: what verifies is within the leeway, and a
+//!   token refused as expired, issued in the future, not yet valid, or for a
+//!   time out of range is so by that reading;
 //! - `raw_json()` is the signed payload, byte for byte;
 //! - the normalised JSON of the claims re-reads to the same values;
 //! - `Debug` of the claims never shows the nonce.
 #![no_main]
 
+use std::collections::BTreeMap;
+
 use libfuzzer_sys::fuzz_target;
+use serde_json::value::RawValue;
 use serde_json::Value;
 use siwa_fuzz::alloc::{bounded, Bound};
 use siwa_fuzz::fixtures::{self, key_a, APPLE, IOS, NOW, RAW_NONCE, WEB};
 use siwa_fuzz::seeds::framed;
-use siwa_kit::claims::Nonce;
-use siwa_kit::id_token::{NoncePolicy, DEFAULT_LEEWAY_SECS};
+use siwa_kit::claims::{ClaimError, Nonce};
+use siwa_kit::id_token::{NoncePolicy, VerifyError, DEFAULT_LEEWAY_SECS};
 use siwa_kit::Claims;
 
 const BOUND: Bound = Bound {
@@ -42,6 +51,16 @@ fuzz_target!(
                 let payload = claims.to_string();
                 seeds.push(framed(2 * i as u8, &[payload.as_bytes()], 0));
                 seeds.push(framed(2 * i as u8 + 1, &[header.as_bytes(), payload.as_bytes()], 0));
+            }
+            // NumericDates with a fraction or an exponent, at the edges of the leeway.
+            let iss_aud_sub = format!(r#""iss":"{APPLE}","aud":"{WEB}","sub":"s""#);
+            for times in [
+                format!(r#""exp":{}.5,"iat":{}.25"#, NOW - 60, NOW + 59),
+                format!(r#""exp":{}.5,"iat":{}.5,"nbf":{}.000000000000000000001"#, NOW - 61, NOW + 60, NOW + 60),
+                format!(r#""exp":1.7e10,"iat":17E8,"auth_time":1700000000.0,"nbf":-0.0"#),
+                format!(r#""exp":1e20,"iat":-1.5"#),
+            ] {
+                seeds.push(framed(0, &[format!("{{{iss_aud_sub},{times}}}").as_bytes()], 0));
             }
             seeds
         });
@@ -72,10 +91,110 @@ fuzz_target!(
                 assert!(!e.hint().is_empty());
                 let message = e.to_string();
                 assert!(message.len() <= 8 * 1024, "an error of {} bytes", message.len());
+                check_time_refusal(&e, payload);
             }
         }
     }
 );
+
+/// RFC 7519 NumericDate as the verifier must judge it: the exact value of
+/// the JSON number `text`, rounded up to the whole second; `None` for what
+/// is not a number, is below zero, or rounds up past `u64::MAX`. Written
+/// apart from siwa-kit's reading (which works in place with checked u64
+/// arithmetic): here the decimal point is moved in a string of digits,
+/// padded with zeros, and the whole part is read as a u128.
+fn numeric_date(text: &str) -> Option<u64> {
+    let (negative, unsigned) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text),
+    };
+    let (mantissa, exponent) = match unsigned.find(['e', 'E']) {
+        Some(at) => {
+            let e = &unsigned[at + 1..];
+            let digits = e.trim_start_matches(['+', '-']);
+            if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            let huge = if e.starts_with('-') { i64::MIN } else { i64::MAX };
+            (&unsigned[..at], e.parse::<i64>().unwrap_or(huge))
+        }
+        None => (unsigned, 0),
+    };
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    if int.is_empty()
+        || (mantissa.contains('.') && frac.is_empty())
+        || !int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit())
+    {
+        return None;
+    }
+    let mut digits = format!("{int}{frac}");
+    // Beyond this many places either way, the value is too large for u64
+    // or below one (and above zero unless every digit is zero).
+    let reach = digits.len() as i64 + 40;
+    let mut point = int.len() as i64 + exponent.clamp(-reach, reach);
+    if point < 0 {
+        digits.insert_str(0, &"0".repeat(point.unsigned_abs() as usize));
+        point = 0;
+    }
+    let point = point as usize;
+    if point > digits.len() {
+        digits.push_str(&"0".repeat(point - digits.len()));
+    }
+    let (whole, fraction) = digits.split_at(point);
+    let whole = whole.trim_start_matches('0');
+    let rest = fraction.bytes().any(|b| b != b'0');
+    if whole.is_empty() && !rest {
+        return Some(0);
+    }
+    if negative || whole.len() > 20 {
+        return None;
+    }
+    let whole: u128 = if whole.is_empty() { 0 } else { whole.parse().ok()? };
+    u64::try_from(whole + u128::from(rest)).ok()
+}
+
+/// The payload's members as written (strict JSON: no name twice).
+fn members(payload: &[u8]) -> Option<BTreeMap<String, &RawValue>> {
+    serde_json::from_slice(payload).ok()
+}
+
+/// A refusal for a time is one the reference reading makes too.
+fn check_time_refusal(e: &VerifyError, payload: &[u8]) {
+    let Some(members) = members(payload) else {
+        return;
+    };
+    let time = |name: &str| {
+        let raw = members.get(name).unwrap_or_else(|| panic!("{e:?} without {name}"));
+        (raw.get(), numeric_date(raw.get()))
+    };
+    let leeway = DEFAULT_LEEWAY_SECS;
+    match e {
+        VerifyError::Expired { exp, now, leeway: l } => {
+            assert_eq!((now.secs(), *l), (NOW, leeway));
+            let (text, reference) = time("exp");
+            assert_eq!(reference, Some(exp.secs()), "exp {text}");
+            assert!(NOW >= exp.secs().saturating_add(leeway), "exp {text} refused as expired");
+        }
+        VerifyError::IssuedInFuture { iat, .. } => {
+            let (text, reference) = time("iat");
+            assert_eq!(reference, Some(iat.secs()), "iat {text}");
+            assert!(iat.secs() > NOW + leeway, "iat {text} refused as in the future");
+        }
+        VerifyError::NotYetValid { nbf, .. } => {
+            let (text, reference) = time("nbf");
+            assert_eq!(reference, Some(nbf.secs()), "nbf {text}");
+            assert!(nbf.secs() > NOW + leeway, "nbf {text} refused as not yet valid");
+        }
+        VerifyError::Claim(ClaimError::Value { claim, .. })
+            if ["exp", "iat", "nbf", "auth_time"].contains(claim) =>
+        {
+            let (text, reference) = time(claim);
+            assert_eq!(reference, None, "{claim} {text} refused as out of range");
+            assert!(text.starts_with(|c: char| c == '-' || c.is_ascii_digit()), "{claim} {text}");
+        }
+        _ => {}
+    }
+}
 
 fn check_claims(claims: &Claims, payload: &[u8], policy: &NoncePolicy) {
     assert_eq!(claims.raw_json().as_bytes(), payload);
@@ -113,21 +232,23 @@ fn check_claims(claims: &Claims, payload: &[u8], policy: &NoncePolicy) {
         }
     }
     let leeway = DEFAULT_LEEWAY_SECS;
-    let exp = v["exp"].as_u64().expect("exp is an integer");
-    let iat = v["iat"].as_u64().expect("iat is an integer");
+    let members = members(payload).expect("a verified payload is an object");
+    let time = |name: &str| {
+        members.get(name).map(|raw| {
+            numeric_date(raw.get())
+                .unwrap_or_else(|| panic!("verified with {name} {}", raw.get()))
+        })
+    };
+    let exp = time("exp").expect("exp is there");
+    let iat = time("iat").expect("iat is there");
     assert_eq!(claims.expires_at().secs(), exp);
     assert_eq!(claims.issued_at().secs(), iat);
     assert!(NOW < exp.saturating_add(leeway), "expired: exp {exp}");
     assert!(iat <= NOW + leeway, "iat {iat} in the future");
-    if let Some(nbf) = v.get("nbf") {
-        let nbf = nbf.as_u64().expect("nbf is an integer");
+    if let Some(nbf) = time("nbf") {
         assert!(nbf <= NOW + leeway, "nbf {nbf} in the future");
     }
-    assert_eq!(
-        claims.auth_time().map(|t| t.secs()),
-        v.get("auth_time")
-            .map(|t| t.as_u64().expect("auth_time is an integer"))
-    );
+    assert_eq!(claims.auth_time().map(|t| t.secs()), time("auth_time"));
     assert_eq!(
         claims.email(),
         v.get("email")

@@ -32,6 +32,12 @@ impl Run {
 
 /// `siwa ARGS` with no SIWA_* variables but those in `env`, and `stdin` piped in.
 pub(crate) fn siwa_with(args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> Run {
+    siwa_with_bytes(args, env, stdin.map(str::as_bytes))
+}
+
+/// [`siwa_with`] for any bytes on stdin. `siwa` may stop reading before the
+/// end (it reads a bounded amount): the rest is then not written.
+pub(crate) fn siwa_with_bytes(args: &[&str], env: &[(&str, &str)], stdin: Option<&[u8]>) -> Run {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_siwa"));
     cmd.args(args)
         .stdin(Stdio::piped())
@@ -47,7 +53,10 @@ pub(crate) fn siwa_with(args: &[&str], env: &[(&str, &str)], stdin: Option<&str>
     let mut child = cmd.spawn().expect("spawn siwa");
     let mut pipe = child.stdin.take().expect("stdin");
     if let Some(input) = stdin {
-        pipe.write_all(input.as_bytes()).expect("write stdin");
+        match pipe.write_all(input) {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+            other => other.expect("write stdin"),
+        }
     }
     drop(pipe);
     let Output {

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::cli::{siwa, siwa_with, Run};
+use crate::cli::{siwa, siwa_with, siwa_with_bytes, Run, CLIENT};
 
 /// A file of the real Apple-signed vectors, kept with the verifier's tests in
 /// crates/siwa-kit/tests/vectors/apple-real. A missing one fails the test
@@ -422,12 +422,111 @@ fn verify_usage_errors_exit_2() {
         "not a client id",
     ]);
     assert_eq!(bad_client.code, 2, "{}", bad_client.stderr);
-    let empty = siwa_with(
-        &["verify", "-", "--jwks", v.jwks(), "--client-id", v.aud()],
+}
+
+/// A key set file with no key: enough configuration for `siwa verify` to
+/// judge inputs that are no token at all.
+fn no_keys() -> (TempDir, String) {
+    let dir = TempDir::new();
+    let path = dir.0.join("keys.json");
+    std::fs::write(&path, r#"{"keys":[]}"#).unwrap();
+    let path = path.to_str().unwrap().to_owned();
+    (dir, path)
+}
+
+/// Exit 1 with the reason and a hint on stderr; with `--json`, the verdict.
+#[track_caller]
+fn assert_judged(run: &Run, reason: &str) {
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains(reason), "{}", run.stderr);
+    assert!(run.stderr.contains("hint:"), "{}", run.stderr);
+    assert!(!run.stderr.contains("error:"), "{}", run.stderr);
+}
+
+#[test]
+fn verify_judges_an_empty_token_exit_1() {
+    let (_dir, jwks) = no_keys();
+    let flags = ["--jwks", jwks.as_str(), "--client-id", CLIENT];
+    let args = |head: &[&'static str], tail: &[&'static str]| -> Vec<String> {
+        head.iter()
+            .chain(&flags)
+            .chain(tail)
+            .map(|s| s.to_string())
+            .collect()
+    };
+    for (args, stdin) in [
+        (args(&["verify", ""], &[]), None),
+        (args(&["verify", " \n\t"], &[]), None),
+        (args(&["verify", "-"], &[]), Some("")),
+        (args(&["verify", "-"], &[]), Some("\r\n \n")),
+        (args(&["verify"], &[]), Some("")),
+        (args(&["verify", ""], &["--notification"]), None),
+        (args(&["verify", "-"], &["--notification"]), Some("\n")),
+    ] {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let run = siwa_with(&args, &[], stdin);
+        assert_judged(&run, "the input is empty");
+        assert!(run.stdout.is_empty(), "{}", run.stdout);
+    }
+    let run = siwa_with(
+        &[
+            "verify",
+            "-",
+            "--json",
+            "--jwks",
+            &jwks,
+            "--client-id",
+            CLIENT,
+        ],
         &[],
         Some(""),
     );
-    assert_eq!(empty.code, 2, "{}", empty.stderr);
+    assert_judged(&run, "the input is empty");
+    let verdict: Value = serde_json::from_str(&run.stdout).expect("JSON verdict");
+    assert_eq!(verdict["valid"], false);
+    assert!(
+        verdict["error"].as_str().unwrap().contains("empty"),
+        "{verdict}"
+    );
+    assert!(!verdict["hint"].as_str().unwrap().is_empty(), "{verdict}");
+    // Configuration comes first: with no client id nothing is judged.
+    let run = siwa(&["verify", "", "--jwks", &jwks]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+}
+
+#[test]
+fn verify_judges_stdin_over_the_size_bound_exit_1() {
+    let (_dir, jwks) = no_keys();
+    const BOUND: usize = 1024 * 1024;
+    for (len, extra) in [
+        (BOUND + 1, None),
+        (3 * BOUND, None),
+        (BOUND + 1, Some("--notification")),
+    ] {
+        let mut args = vec!["verify", "-", "--jwks", &jwks, "--client-id", CLIENT];
+        args.extend(extra);
+        let run = siwa_with(&args, &[], Some(&"A".repeat(len)));
+        assert_judged(&run, &format!("more than {BOUND} bytes"));
+    }
+    let run = siwa_with(
+        &["verify", "--json", "--jwks", &jwks, "--client-id", CLIENT],
+        &[],
+        Some(&"A".repeat(BOUND + 1)),
+    );
+    assert_judged(&run, "bytes");
+    let verdict: Value = serde_json::from_str(&run.stdout).expect("JSON verdict");
+    assert_eq!(verdict["valid"], false);
+}
+
+#[test]
+fn verify_judges_stdin_that_is_not_text_exit_1() {
+    let (_dir, jwks) = no_keys();
+    let run = siwa_with_bytes(
+        &["verify", "-", "--jwks", &jwks, "--client-id", CLIENT],
+        &[],
+        Some(b"eyJ\xff.e30.x"),
+    );
+    assert_judged(&run, "not UTF-8");
 }
 
 #[test]

@@ -17,7 +17,10 @@
 //! ```
 
 use std::fmt;
+use std::marker::PhantomData;
 
+use serde::de::value::MapAccessDeserializer;
+use serde::de::{Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
 use thiserror::Error;
 
@@ -191,7 +194,7 @@ impl User {
                 limit: MAX_CALLBACK_LEN,
             });
         }
-        let wire: WireUser = serde_json::from_str(json).map_err(|e| CallbackError::User {
+        let wire: Object<WireUser> = serde_json::from_str(json).map_err(|e| CallbackError::User {
             // The message of a data error can quote the user's data; keep only where.
             reason: match e.classify() {
                 serde_json::error::Category::Data => format!(
@@ -203,7 +206,8 @@ impl User {
             },
         })?;
         let keep = |v: Option<String>| v.filter(|v| !v.trim().is_empty());
-        let name = wire.name.unwrap_or_default();
+        let Object(wire) = wire;
+        let name = wire.name.map(|Object(name)| name).unwrap_or_default();
         Ok(Self {
             first_name: keep(name.first_name),
             last_name: keep(name.last_name),
@@ -294,10 +298,38 @@ fn field_name(name: &str) -> &'static str {
     }
 }
 
+/// A struct read from a JSON object only. serde's derive also reads a struct
+/// from an array of its fields in order (`[["Alice"]]` as a user named
+/// Alice); Apple's `user` is objects all the way down, so anything else is
+/// refused as not shaped like it.
+struct Object<T>(T);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Object<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ObjectVisitor<T>(PhantomData<T>);
+
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for ObjectVisitor<T> {
+            type Value = T;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+                T::deserialize(MapAccessDeserializer::new(map))
+            }
+        }
+
+        deserializer
+            .deserialize_map(ObjectVisitor(PhantomData))
+            .map(Object)
+    }
+}
+
 #[derive(Deserialize)]
 struct WireUser {
     #[serde(default)]
-    name: Option<WireName>,
+    name: Option<Object<WireName>>,
     #[serde(default)]
     email: Option<String>,
 }

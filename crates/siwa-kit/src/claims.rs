@@ -14,6 +14,7 @@ use thiserror::Error;
 
 use crate::clock::UnixTime;
 
+mod numeric_date;
 pub(crate) mod wire;
 
 /// A claim that is missing, of the wrong JSON type, or holds a bad value.
@@ -229,17 +230,21 @@ impl Claims {
             .collect()
     }
 
-    /// `exp`: when the token stops being valid.
+    /// `exp`: when the token stops being valid. A time with a fraction
+    /// (RFC 7519 allows one; Apple sends whole seconds) is rounded up: this
+    /// is the first whole second at which the token is expired.
     pub fn expires_at(&self) -> UnixTime {
         self.exp
     }
 
-    /// `iat`: when Apple issued the token.
+    /// `iat`: when Apple issued the token (a fraction rounded up to the
+    /// whole second).
     pub fn issued_at(&self) -> UnixTime {
         self.iat
     }
 
-    /// `auth_time`: when the user authenticated.
+    /// `auth_time`: when the user authenticated (a fraction rounded up to
+    /// the whole second).
     pub fn auth_time(&self) -> Option<UnixTime> {
         self.auth_time
     }
@@ -326,9 +331,10 @@ impl fmt::Debug for Claims {
     }
 }
 
-/// The normalised claims: Apple's names, times as integers, the two flags as
-/// booleans, `real_user_status` as its integer, `aud` as a string when it is
-/// one. Absent claims are left out. This includes the nonce.
+/// The normalised claims: Apple's names, times as integers (a fraction
+/// rounded up to the whole second), the two flags as booleans,
+/// `real_user_status` as its integer, `aud` as a string when it is one.
+/// Absent claims are left out. This includes the nonce.
 impl Serialize for Claims {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         #[derive(Serialize)]

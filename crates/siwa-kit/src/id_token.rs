@@ -9,8 +9,11 @@
 //! 4. the payload is strict JSON; `iss` equals the issuer byte for byte; `aud`
 //!    is an accepted client id (a string, or an array whose members are all
 //!    accepted, with an `azp` naming one of them when there are several);
-//!    `exp` and `iat` are JSON integers; `exp` is not past, `iat` and `nbf`
-//!    not in the future (each with the leeway); `sub` is a non-empty string;
+//!    `exp` and `iat` are JSON numbers (RFC 7519 NumericDate: a fraction or
+//!    an exponent is judged by its value, held as the whole second at or
+//!    after it; negative or past `u64` is refused, and so is a string);
+//!    `exp` is not past, `iat` and `nbf` not in the future (each with the
+//!    leeway); `sub` is a non-empty string;
 //! 5. the nonce matches, when a [`NoncePolicy`] asks for one.
 //!
 //! Every rejection is a [`VerifyError`] naming the claim and the values.

@@ -16,7 +16,10 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use aws_lc_rs::rand::SystemRandom;
-use aws_lc_rs::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
+use aws_lc_rs::signature::{
+    EcdsaKeyPair, KeyPair, ParsedPublicKey, ECDSA_P256_SHA256_FIXED,
+    ECDSA_P256_SHA256_FIXED_SIGNING,
+};
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use thiserror::Error;
@@ -216,7 +219,8 @@ impl fmt::Debug for SigningKey {
     }
 }
 
-/// A P-256 public key (an uncompressed SEC1 point).
+/// A P-256 public key: an uncompressed SEC1 point on the curve. Every way
+/// to make one checks the point once, so a key that exists can verify.
 #[derive(Clone, Eq, PartialEq)]
 pub struct PublicKey {
     point: [u8; 65],
@@ -234,24 +238,30 @@ impl PublicKey {
         Ok(SigningKey::from_pem(text)?.public)
     }
 
-    /// Parses a DER SubjectPublicKeyInfo of a P-256 key.
+    /// Parses a DER SubjectPublicKeyInfo of a P-256 key; its point is
+    /// checked as [`PublicKey::from_point`] checks it.
     pub fn from_spki_der(der: &[u8]) -> Result<Self, KeyError> {
-        if let Some(point) = der.strip_prefix(&SPKI_P256_PREFIX[..]) {
-            if let Ok(point) = <[u8; 65]>::try_from(point) {
-                return Ok(Self { point });
-            }
+        match der.strip_prefix(&SPKI_P256_PREFIX[..]) {
+            Some(point) => Self::from_point(point),
+            None => Err(classify_spki(der)),
         }
-        Err(classify_spki(der))
     }
 
-    /// Builds a key from an uncompressed point (`0x04 || x || y`).
+    /// Builds a key from an uncompressed point (`0x04 || x || y`), refusing
+    /// any other form and a point that is not on the P-256 curve.
     pub fn from_point(point: &[u8]) -> Result<Self, KeyError> {
-        match <[u8; 65]>::try_from(point) {
-            Ok(point) if point[0] == 0x04 => Ok(Self { point }),
-            _ => Err(KeyError::Malformed {
-                what: "a P-256 public point is 65 bytes starting with 0x04",
-            }),
-        }
+        let point = match <[u8; 65]>::try_from(point) {
+            Ok(point) if point[0] == 0x04 => point,
+            _ => {
+                return Err(KeyError::Malformed {
+                    what: "a P-256 public point is 65 bytes starting with 0x04",
+                })
+            }
+        };
+        ParsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, point).map_err(|_| KeyError::Malformed {
+            what: "the public point is not on the P-256 curve",
+        })?;
+        Ok(Self { point })
     }
 
     /// The uncompressed point, `0x04 || x || y`.

@@ -101,6 +101,23 @@ fn expired_notification_is_rejected() {
 }
 
 #[test]
+fn fractional_times_are_judged_by_value() {
+    // RFC 7519's NumericDate may be non-integer; serde_json writes these
+    // f64s as 1699999940.5 and 1699999900.25.
+    let mut claims = notification_claims(events("consent-revoked", json!({})));
+    claims["exp"] = json!((NOW - 60) as f64 + 0.5);
+    claims["iat"] = json!((NOW - 100) as f64 + 0.25);
+    let notification = verify(&claims).expect("exp + leeway is half a second ahead");
+    assert_eq!(notification.expires_at().secs(), NOW - 59);
+    assert_eq!(notification.issued_at().secs(), NOW - 99);
+    claims["exp"] = json!((NOW - 61) as f64 + 0.5);
+    assert!(matches!(
+        verify(&claims),
+        Err(NotificationError::Token(VerifyError::Expired { .. }))
+    ));
+}
+
+#[test]
 fn events_must_be_a_json_string_of_an_event() {
     let object = json!({"type": "account-delete", "sub": SUB, "event_time": 1});
     for (events, claim) in [

@@ -3,8 +3,10 @@
 //! from a file or a URL.
 //!
 //! Exit 0: valid, the claims are printed. Exit 1: invalid, the reason and a
-//! hint on stderr. Exit 2: usage or configuration (no client id, unreadable
-//! or unreachable key set).
+//! hint on stderr; this includes an input that is no token at all (empty,
+//! larger than any token, not text). Exit 2: usage or configuration (no
+//! token given, no client id, unreadable or unreachable key set), checked
+//! before the input is judged.
 
 use std::io::{IsTerminal, Read};
 use std::path::Path;
@@ -66,6 +68,11 @@ pub(crate) struct VerifyArgs {
 
 pub(crate) fn run(args: VerifyArgs) -> Outcome {
     let input = read_input(args.token.as_deref())?;
+    let what = if args.notification {
+        "notification"
+    } else {
+        "identity token"
+    };
     let audiences = audiences(&args.client_id)?;
     let clock: Arc<dyn Clock> = match args.now {
         Some(secs) => Arc::new(FixedClock(UnixTime::from_secs(secs))),
@@ -80,6 +87,12 @@ pub(crate) fn run(args: VerifyArgs) -> Outcome {
         .issuer(args.issuer)
         .leeway_secs(args.leeway)
         .clock(clock);
+    let input = match input {
+        Input::Text(text) => text,
+        Input::NotAToken { reason, hint } => {
+            return Err(judged(what, &reason, hint, None, args.json, false))
+        }
+    };
     if args.notification {
         let result = runtime.block_on(verify_notification(&verifier, &input));
         return match result {
@@ -88,7 +101,7 @@ pub(crate) fn run(args: VerifyArgs) -> Outcome {
                 Ok(())
             }
             Err(e) => Err(judged(
-                "notification",
+                what,
                 &e.to_string(),
                 e.hint(),
                 claim_of(&e),
@@ -108,7 +121,7 @@ pub(crate) fn run(args: VerifyArgs) -> Outcome {
             Ok(())
         }
         Err(e) => Err(judged(
-            "identity token",
+            what,
             &e.to_string(),
             e.hint(),
             e.claim(),
@@ -118,11 +131,26 @@ pub(crate) fn run(args: VerifyArgs) -> Outcome {
     }
 }
 
+/// What was given to judge.
+enum Input {
+    /// The token (or notification body), trimmed.
+    Text(String),
+    /// An input that was read but is no token at all: a verdict (exit 1),
+    /// given once the configuration has been checked.
+    NotAToken {
+        /// What is wrong with it.
+        reason: String,
+        /// What to do about it.
+        hint: &'static str,
+    },
+}
+
 /// The token from the argument, or stdin for `-` or no argument on a pipe.
-fn read_input(arg: Option<&str>) -> Result<String, Failure> {
-    let text = match arg {
+/// Only a missing token or an unreadable stdin is a usage error.
+fn read_input(arg: Option<&str>) -> Result<Input, Failure> {
+    let input = match arg {
         Some("-") => read_stdin()?,
-        Some(token) => token.to_owned(),
+        Some(token) => Input::Text(token.to_owned()),
         None if !std::io::stdin().is_terminal() => read_stdin()?,
         None => {
             return Err(Failure::usage(
@@ -131,30 +159,41 @@ fn read_input(arg: Option<&str>) -> Result<String, Failure> {
             ))
         }
     };
-    let text = text.trim().to_owned();
-    if text.is_empty() {
-        return Err(Failure::usage(
-            "the token is empty",
-            "pass the identity token Apple issued",
-        ));
-    }
-    Ok(text)
+    Ok(match input {
+        Input::Text(text) if text.trim().is_empty() => Input::NotAToken {
+            reason: "the input is empty".to_owned(),
+            hint: "pass the identity token Apple issued (with --notification, the body Apple POSTed or its payload)",
+        },
+        Input::Text(text) => Input::Text(text.trim().to_owned()),
+        refused => refused,
+    })
 }
 
-fn read_stdin() -> Result<String, Failure> {
+/// Stdin, reading at most one byte past [`MAX_INPUT_LEN`].
+fn read_stdin() -> Result<Input, Failure> {
     let mut bytes = Vec::new();
     std::io::stdin()
         .take(MAX_INPUT_LEN + 1)
         .read_to_end(&mut bytes)
         .map_err(|e| Failure::usage(format!("cannot read stdin: {e}"), ""))?;
     if bytes.len() as u64 > MAX_INPUT_LEN {
-        return Err(Failure::usage(
-            format!("stdin holds more than {MAX_INPUT_LEN} bytes: not a token"),
-            "pipe only the token",
-        ));
+        return Ok(Input::NotAToken {
+            reason: format!(
+                "stdin holds more than {MAX_INPUT_LEN} bytes, more than any token or notification body"
+            ),
+            hint: "pipe only the token (with --notification, the body Apple POSTed or its payload)",
+        });
     }
-    String::from_utf8(bytes)
-        .map_err(|_| Failure::usage("stdin is not UTF-8 text", "pipe only the token"))
+    Ok(match String::from_utf8(bytes) {
+        Ok(text) => Input::Text(text),
+        Err(e) => Input::NotAToken {
+            reason: format!(
+                "stdin is not UTF-8 text (byte {} is not), so it is no token",
+                e.utf8_error().valid_up_to()
+            ),
+            hint: "pipe only the token: a JWT is ASCII text",
+        },
+    })
 }
 
 /// `--client-id` values, else `SIWA_CLIENT_ID` (comma-separated).

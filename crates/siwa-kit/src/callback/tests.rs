@@ -90,6 +90,30 @@ fn unreadable_user_json_is_refused_without_echoing_it() {
     }
 }
 
+/// serde's derive also reads a struct from an array of its fields in order;
+/// Apple's `user` is an object, so `[["Alice"]]` is no user (the input the
+/// callback fuzz target found, `[["\u{fffd}"]]`, was read as a first name).
+#[test]
+fn a_user_written_as_arrays_is_refused() {
+    for json in [
+        "[[\"\u{fffd}\"]]",
+        r#"[["Alice","Appleseed"],"alice@example.com"]"#,
+        r#"{"name":["Alice","Appleseed"]}"#,
+        "[]",
+    ] {
+        match User::from_json(json) {
+            Err(CallbackError::User { reason }) => {
+                assert!(
+                    reason.starts_with("it is not shaped as"),
+                    "{json}: {reason}"
+                );
+                assert!(!reason.contains("Alice"), "{reason}");
+            }
+            other => panic!("{json}: {other:?}"),
+        }
+    }
+}
+
 #[test]
 fn duplicate_fields_are_refused() {
     for field in ["code", "state", "user", "id_token", "error"] {

@@ -11,6 +11,7 @@ use std::fmt;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 
+use super::numeric_date::{self, OutOfRange};
 use super::ClaimError;
 use crate::clock::UnixTime;
 use crate::jws::{Member, Members};
@@ -23,14 +24,11 @@ pub(crate) enum Wire<'a> {
     Absent,
     Null,
     Bool(bool),
-    /// A non-negative integer.
+    /// A non-negative integer within `u64`, written without fraction or exponent.
     Uint(u64),
-    /// A negative integer.
-    Int,
-    /// A number with a fraction or exponent.
-    Float,
-    /// An integer beyond `u64`.
-    Big,
+    /// Any other number, as written: negative, with a fraction or an
+    /// exponent, or beyond `u64`.
+    Number(Cow<'a, str>),
     Str(Cow<'a, str>),
     Array(Vec<Item<'a>>),
     Object,
@@ -56,9 +54,11 @@ impl<'a> Wire<'a> {
             Self::Null => "null",
             Self::Bool(_) => "a boolean",
             Self::Uint(_) => "an integer",
-            Self::Int => "a negative integer",
-            Self::Float => "a number with a fraction",
-            Self::Big => "an integer too large",
+            Self::Number(text) if text.contains(['.', 'e', 'E']) => {
+                "a number with a fraction or an exponent"
+            }
+            Self::Number(text) if text.starts_with('-') => "a negative integer",
+            Self::Number(_) => "an integer too large",
             Self::Str(_) => "a string",
             Self::Array(_) => "an array",
             Self::Object => "an object",
@@ -83,14 +83,43 @@ impl<'a> Wire<'a> {
         }
     }
 
-    /// An optional NumericDate: a JSON integer of seconds, not negative.
+    /// An optional NumericDate (RFC 7519): a JSON number of seconds since
+    /// the epoch, judged by its value. A fraction or an exponent is fine
+    /// (`1700000000.5`, `1.7e9`); the time is held as the whole second at or
+    /// after the number, read exactly from its text, which gives every check
+    /// against a whole-second clock the verdict of the exact value (see
+    /// `numeric_date`). Refused: a number below zero (before 1970) or past
+    /// `u64::MAX` seconds (a value error), and anything not a number, a
+    /// string of digits included (a type error: Apple sends numbers).
     pub(crate) fn time(self, claim: &'static str) -> Result<Option<UnixTime>, ClaimError> {
         match self {
             Self::Absent => Ok(None),
             Self::Uint(n) => Ok(Some(UnixTime::from_secs(n))),
+            Self::Number(text) => match numeric_date::ceil_secs(&text) {
+                Ok(secs) => Ok(Some(UnixTime::from_secs(secs))),
+                Err(OutOfRange::Negative) => Err(ClaimError::Value {
+                    claim,
+                    reason: format!(
+                        "{} is before 1970; a time is a number of seconds since 1970-01-01T00:00:00Z",
+                        cut(&text)
+                    ),
+                }),
+                Err(OutOfRange::TooLarge) => Err(ClaimError::Value {
+                    claim,
+                    reason: format!(
+                        "{} is past the last time held, {} seconds since 1970",
+                        cut(&text),
+                        u64::MAX
+                    ),
+                }),
+                Err(OutOfRange::NotANumber) => Err(ClaimError::Value {
+                    claim,
+                    reason: format!("{} is not a JSON number", cut(&text)),
+                }),
+            },
             other => Err(type_error(
                 claim,
-                "a whole number of seconds since the epoch",
+                "a number of seconds since the epoch",
                 &other,
             )),
         }
@@ -214,11 +243,10 @@ impl<'a> Wire<'a> {
             Some(b'[') => {
                 serde_json::from_str::<Vec<Item<'a>>>(value).map_or(Self::Null, Self::Array)
             }
-            Some(b'-') if bytes[1..].iter().all(u8::is_ascii_digit) => Self::Int,
-            Some(_) if bytes.iter().all(u8::is_ascii_digit) => {
-                value.parse().map_or(Self::Big, Self::Uint)
-            }
-            _ => Self::Float,
+            Some(b'0'..=b'9') if bytes.iter().all(u8::is_ascii_digit) => value
+                .parse()
+                .map_or(Self::Number(Cow::Borrowed(value)), Self::Uint),
+            _ => Self::Number(Cow::Borrowed(value)),
         }
     }
 }
@@ -247,11 +275,16 @@ impl<'de> Visitor<'de> for WireVisitor {
     }
 
     fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
-        Ok(u64::try_from(v).map_or(Wire::Int, Wire::Uint))
+        Ok(u64::try_from(v).map_or_else(|_| Wire::Number(Cow::Owned(v.to_string())), Wire::Uint))
     }
 
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
-        Ok(Wire::Float)
+    /// serde_json gives a number with a fraction or an exponent, or an
+    /// integer beyond 64 bits, as the nearest `f64`: it is kept as that
+    /// double's shortest text (always with `.` or `e`). Only the
+    /// `events` claim is read this way; the token's own claims come through
+    /// [`Wire::parse`], which keeps the number exactly as written.
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+        Ok(Wire::Number(Cow::Owned(format!("{v:?}"))))
     }
 
     fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {

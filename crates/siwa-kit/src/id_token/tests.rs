@@ -152,3 +152,178 @@ fn an_aud_array_must_hold_only_strings() {
     let one = verifier.check_audience(Wire::parse(r#"["com.example.ios"]"#, false), Wire::Absent);
     assert_eq!(one.unwrap().0, "com.example.ios");
 }
+
+const NOW: u64 = 1_700_000_000;
+
+/// `check_registered` on a payload holding these time members (raw JSON),
+/// at `NOW` with `leeway`: the exp and iat it keeps, in seconds.
+fn times(leeway: u64, members: &str) -> Result<(u64, u64), VerifyError> {
+    use crate::clock::FixedClock;
+    let payload =
+        format!(r#"{{"iss":"https://appleid.apple.com","aud":"com.example.ios",{members}}}"#);
+    let mut parsed = Members::default();
+    jws::strict_object_text(&payload, Segment::Payload, &mut parsed)?;
+    let mut wire = WireClaims::from_object(&payload, &parsed);
+    let keys = Arc::new(KeyCache::from_json(br#"{"keys":[]}"#).unwrap());
+    let verifier = Verifier::new(keys, [ClientId::new("com.example.ios").unwrap()])
+        .clock(Arc::new(FixedClock(UnixTime::from_secs(NOW))))
+        .leeway_secs(leeway);
+    let registered = verifier.check_registered(&mut wire)?;
+    Ok((registered.exp.secs(), registered.iat.secs()))
+}
+
+#[test]
+fn a_fractional_exp_is_judged_by_its_value() {
+    // RFC 7519 NumericDate may be non-integer: 1700000000.5 is half a
+    // second after NOW, so not expired at NOW, and expired a second later.
+    assert_eq!(
+        times(0, r#""exp":1700000000.5,"iat":1699999000"#).unwrap(),
+        (NOW + 1, NOW - 1000)
+    );
+    match times(0, r#""exp":1699999999.5,"iat":1699999000"#) {
+        Err(VerifyError::Expired { exp, now, leeway }) => {
+            assert_eq!((exp.secs(), now.secs(), leeway), (NOW, NOW, 0));
+        }
+        other => panic!("{other:?}"),
+    }
+    // With the leeway: exp + 60 is NOW + 0.5 (valid), or NOW - 0.5 (past).
+    assert!(times(60, r#""exp":1699999940.5,"iat":1699999000"#).is_ok());
+    assert!(matches!(
+        times(60, r#""exp":1699999939.5,"iat":1699999000"#),
+        Err(VerifyError::Expired { .. })
+    ));
+    // A fraction no f64 holds is still a fraction.
+    assert!(times(0, r#""exp":1700000000.00000000000000000001,"iat":1"#).is_ok());
+    assert!(matches!(
+        times(0, r#""exp":1699999999.99999999999999999999,"iat":1"#),
+        Err(VerifyError::Expired { .. })
+    ));
+}
+
+#[test]
+fn a_fractional_iat_or_nbf_beyond_the_leeway_is_in_the_future() {
+    let exp = r#""exp":1700086400"#;
+    // NOW + leeway + 0.5 is in the future; NOW + leeway exactly is not.
+    match times(60, &format!(r#"{exp},"iat":1700000060.5"#)) {
+        Err(VerifyError::IssuedInFuture { iat, now, leeway }) => {
+            assert_eq!((iat.secs(), now.secs(), leeway), (NOW + 61, NOW, 60));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        times(
+            60,
+            &format!(r#"{exp},"iat":1700000060.000000000000000000001"#)
+        ),
+        Err(VerifyError::IssuedInFuture { .. })
+    ));
+    assert_eq!(
+        times(60, &format!(r#"{exp},"iat":1700000060.0"#))
+            .unwrap()
+            .1,
+        NOW + 60
+    );
+    assert_eq!(
+        times(60, &format!(r#"{exp},"iat":1700000059.5"#))
+            .unwrap()
+            .1,
+        NOW + 60
+    );
+    match times(0, &format!(r#"{exp},"iat":1699999000,"nbf":1700000000.5"#)) {
+        Err(VerifyError::NotYetValid { nbf, .. }) => assert_eq!(nbf.secs(), NOW + 1),
+        other => panic!("{other:?}"),
+    }
+    assert!(times(0, &format!(r#"{exp},"iat":1699999000,"nbf":1699999999.5"#)).is_ok());
+}
+
+#[test]
+fn times_with_an_exponent_are_their_value() {
+    assert_eq!(
+        times(0, r#""exp":1.7000864E9,"iat":17e8"#).unwrap(),
+        (NOW + 86_400, NOW)
+    );
+    assert_eq!(
+        times(0, r#""exp":17000864000e-1,"iat":0.17e10,"nbf":1.6e9"#).unwrap(),
+        (NOW + 86_400, NOW)
+    );
+    assert!(matches!(
+        times(0, r#""exp":1.7e9,"iat":1"#),
+        Err(VerifyError::Expired { .. })
+    ));
+}
+
+#[test]
+fn negative_or_huge_times_are_refused_as_values_without_overflow() {
+    let valid = r#""exp":1700086400,"iat":1699999000"#;
+    for (members, claim) in [
+        (r#""exp":-1,"iat":1"#.to_owned(), "exp"),
+        (r#""exp":-0.5,"iat":1"#.to_owned(), "exp"),
+        (r#""exp":1700086400,"iat":-1e3"#.to_owned(), "iat"),
+        (format!(r#"{valid},"nbf":-1700000000.5"#), "nbf"),
+        (r#""exp":1e20,"iat":1"#.to_owned(), "exp"),
+        (r#""exp":18446744073709551616,"iat":1"#.to_owned(), "exp"),
+        (r#""exp":18446744073709551615.5,"iat":1"#.to_owned(), "exp"),
+        (r#""exp":1700086400,"iat":1e400"#.to_owned(), "iat"),
+        (format!(r#"{valid},"nbf":1e99999999999999999999"#), "nbf"),
+    ] {
+        match times(60, &members) {
+            Err(VerifyError::Claim(e @ ClaimError::Value { .. })) => {
+                assert_eq!(e.claim(), claim, "{members}");
+                assert!(e.to_string().len() < 300, "{e}");
+                assert!(!e.hint().is_empty());
+            }
+            other => panic!("{members}: {other:?}"),
+        }
+    }
+    // The largest time held is a time: the leeway saturates.
+    assert_eq!(
+        times(60, r#""exp":18446744073709551615,"iat":1"#)
+            .unwrap()
+            .0,
+        u64::MAX
+    );
+    assert_eq!(
+        times(60, r#""exp":1.8446744073709551615e19,"iat":1"#)
+            .unwrap()
+            .0,
+        u64::MAX
+    );
+    // -0 is zero, the epoch: an iat long past.
+    assert_eq!(times(0, r#""exp":1700086400,"iat":-0.0"#).unwrap().1, 0);
+}
+
+#[test]
+fn times_that_are_not_json_numbers_stay_type_errors() {
+    for (members, found) in [
+        (r#""exp":"1700086400","iat":1"#, "a string"),
+        (r#""exp":"1700086400.5","iat":1"#, "a string"),
+        (r#""exp":1700086400,"iat":"1.7e9""#, "a string"),
+        (r#""exp":1700086400,"iat":true"#, "a boolean"),
+        (r#""exp":[1700086400],"iat":1"#, "an array"),
+        (r#""exp":{},"iat":1"#, "an object"),
+    ] {
+        match times(60, members) {
+            Err(VerifyError::Claim(e @ ClaimError::Type { found: f, .. })) => {
+                assert_eq!(f, found, "{members}");
+                assert!(e.hint().contains("hand-decoded copies"), "{}", e.hint());
+                assert!(
+                    e.to_string()
+                        .contains("a number of seconds since the epoch"),
+                    "{e}"
+                );
+            }
+            other => panic!("{members}: {other:?}"),
+        }
+    }
+    // JSON has no NaN or Infinity: the strict checker refuses the payload.
+    for members in [
+        r#""exp":NaN,"iat":1"#,
+        r#""exp":Infinity,"iat":1"#,
+        r#""exp":1.,"iat":1"#,
+    ] {
+        assert!(
+            matches!(times(60, members), Err(VerifyError::Jws(_))),
+            "{members}"
+        );
+    }
+}

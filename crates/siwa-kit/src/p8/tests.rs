@@ -215,3 +215,47 @@ fn signature_is_raw_and_checks_with_p256() {
     let sig = p256::ecdsa::Signature::from_slice(&sig).unwrap();
     vk.verify(b"hello", &sig).unwrap();
 }
+
+#[test]
+fn a_public_point_is_checked_once_at_load() {
+    // Found by fuzz/ (target p8): `from_spki_der` took any 65 bytes after
+    // the P-256 header for the point, so a PUBLIC KEY whose point starts
+    // with 0x05 loaded from PEM while `from_point` refused that same point,
+    // and a point off the curve loaded both ways (to fail every signature
+    // check later). Every way in now checks the point the same way.
+    let good = PublicKey::from_pem(APPLE_SHAPED_PUB).unwrap();
+    let spki = |point: &[u8]| [&SPKI_P256_PREFIX[..], point].concat();
+    let pem = |der: &[u8]| {
+        format!(
+            "-----BEGIN PUBLIC KEY-----\n{}\n-----END PUBLIC KEY-----\n",
+            STANDARD.encode(der)
+        )
+    };
+    let mut not_uncompressed = good.point().to_vec();
+    not_uncompressed[0] = 0x05;
+    let mut off_curve = good.point().to_vec();
+    off_curve[64] ^= 1;
+    let mut zeros = vec![0u8; 65];
+    zeros[0] = 0x04;
+    for (point, what) in [
+        (not_uncompressed, "65 bytes starting with 0x04"),
+        (off_curve, "not on the P-256 curve"),
+        (zeros, "not on the P-256 curve"),
+    ] {
+        for (way, result) in [
+            ("point", PublicKey::from_point(&point)),
+            ("SPKI", PublicKey::from_spki_der(&spki(&point))),
+            ("PEM", PublicKey::from_pem(&pem(&spki(&point)))),
+        ] {
+            match result {
+                Err(e @ KeyError::Malformed { .. }) => {
+                    assert!(e.to_string().contains(what), "{way}: {e}");
+                    assert!(!e.hint().is_empty());
+                }
+                other => panic!("{way} of {point:02x?}: {other:?}"),
+            }
+        }
+    }
+    assert!(PublicKey::from_point(good.point()).unwrap() == good);
+    assert!(PublicKey::from_spki_der(&good.spki_der()).unwrap() == good);
+}
