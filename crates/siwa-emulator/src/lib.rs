@@ -14,6 +14,10 @@
 //! Its judgement of a `client_secret` is its own code (`client_auth`), not
 //! siwa-kit's doctor or verifier: a shared bug would hide itself.
 //!
+//! A configuration comes from a TOML file ([`Config::from_file`]) or from
+//! code: [`ConfigBuilder`] builds the same configuration in process, or
+//! writes the file for another process.
+//!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! use siwa_emulator::{Config, Emulator};
@@ -29,6 +33,7 @@
 )]
 
 mod apple;
+mod builder;
 mod client_auth;
 mod config;
 mod control;
@@ -52,6 +57,7 @@ use siwa_kit::clock::{Clock, SystemClock, UnixTime};
 use thiserror::Error;
 use tokio::sync::oneshot;
 
+pub use builder::{ConfigBuilder, TeamBuilder, UserBuilder};
 pub use config::{
     Config, ConfigError, RawClient, RawConfig, RawKey, RawTeam, RawUser, APPLE_ISSUER,
 };
