@@ -13,7 +13,7 @@ use siwa_server::store::{
     Rotation, SignIn, SignInOutcome, Store, StoreError, StoreResult, User,
 };
 
-use crate::harness::{on_both_stores, sha256_hex, Backend, Browser, World, IOS};
+use crate::harness::{on_both_stores, sha256_hex, Backend, Browser, Service, World, IOS};
 
 on_both_stores!(
     rate_limits_are_per_client_address,
@@ -547,18 +547,13 @@ impl Store for FailingNotifications {
 
 // Finding 6: cookies without prefixes.
 async fn https_deployments_use_host_prefixed_cookies(backend: Backend) {
-    let world = World::start_with(backend, 1, |raw| {
+    let service = Service::start(backend, |raw| {
         raw.public_url = Some("https://login.example.test".into());
         raw.redirect_uri = Some("https://login.example.test/auth/apple/callback".into());
         raw.allowed_return_origins = Some(vec!["https://login.example.test".into()]);
     })
     .await;
-    let response = world
-        .http
-        .get(format!("{}/auth/apple/login", world.server(0)))
-        .send()
-        .await
-        .unwrap();
+    let response = service.get("/auth/apple/login").await;
     assert_eq!(response.status(), 302);
     let cookie = response.headers()["set-cookie"]
         .to_str()
@@ -569,13 +564,8 @@ async fn https_deployments_use_host_prefixed_cookies(backend: Backend) {
     assert!(cookie.contains("; Secure"), "{cookie}");
     assert!(!cookie.to_ascii_lowercase().contains("domain="), "{cookie}");
     // Plain-http loopback keeps today's names (browsers refuse __Host- without TLS).
-    let plain = World::start(backend).await;
-    let response = plain
-        .http
-        .get(format!("{}/auth/apple/login", plain.server(0)))
-        .send()
-        .await
-        .unwrap();
+    let plain = Service::start(backend, |_| {}).await;
+    let response = plain.get("/auth/apple/login").await;
     let cookie = response.headers()["set-cookie"].to_str().unwrap();
     assert!(cookie.starts_with("siwa_login="), "{cookie}");
 }
@@ -643,16 +633,16 @@ async fn sessions_have_an_absolute_lifetime(backend: Backend) {
 
 // Finding 9: refresh had no rate limit.
 async fn refresh_is_rate_limited(backend: Backend) {
-    let world = World::start_with(backend, 1, |raw| {
+    let service = Service::start(backend, |raw| {
         raw.rate_limit_refresh_per_ip_per_minute = Some(1);
         raw.rate_limit_refresh_burst = Some(2);
     })
     .await;
-    let client = client_from("127.0.0.3");
     let mut statuses = Vec::new();
     for i in 0..4 {
-        let (status, _) = refresh(&world, &client, &json!(format!("rt_garbage_{i}"))).await;
-        statuses.push(status);
+        let body = json!({ "refresh_token": format!("rt_garbage_{i}") });
+        let response = service.post_json("/session/refresh", &body).await;
+        statuses.push(response.status().as_u16());
     }
     assert_eq!(statuses[..2], [401, 401], "{statuses:?}");
     assert!(statuses[2..].iter().all(|s| *s == 429), "{statuses:?}");
