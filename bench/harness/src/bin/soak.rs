@@ -7,8 +7,8 @@
 //! how often the service fetched Apple's keys (forged kids must not raise it
 //! above one fetch per refetch interval).
 //!
-//! `cargo run --release -p siwa-cli --example soak -- --seconds 300 --report bench/REPORT.md`
-//! (build `siwa` in release first: `cargo build --release --bin siwa`).
+//! `bench/soak.sh --seconds 300 --report bench/REPORT.md` builds `siwa` and
+//! this program in release and runs it.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde_json::{json, Value};
-use siwa_emulator::{Config, Emulator};
+use siwa_emulator::{ConfigBuilder, Emulator, TeamBuilder, UserBuilder};
 
 /// The app's raw nonce, and its SHA-256 in hex as the app hands it to Apple.
 const RAW_NONCE: &str = "siwa-test-nonce";
@@ -62,7 +62,8 @@ fn main() {
 }
 
 async fn run(seconds: u64, concurrency: usize, report: &PathBuf, siwa: &PathBuf) {
-    let fixtures = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../siwa-kit/tests/fixtures");
+    let fixtures =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../crates/siwa-kit/tests/fixtures");
     let apple = start_emulator(&fixtures).await;
     let dir = std::env::temp_dir().join(format!("siwa-soak-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
@@ -208,7 +209,7 @@ async fn run(seconds: u64, concurrency: usize, report: &PathBuf, siwa: &PathBuf)
 ForgedToken counts an error when a forged token was *accepted*.\n\n\
 Resident memory of `siwa serve`: {rss_start} KiB at start, {rss_end} KiB at the end; every 10 s: {}.\n\n\
 Fetches of Apple's keys during the run: **{keys_fetched}** (random-kid forgeries included; the limit is one per {REFETCH_INTERVAL_SECS} s refetch interval, {allowed} here).\n\n\
-Re-run: `cargo build --release --bin siwa && cargo run --release -p siwa-cli --example soak -- --seconds 300 --report bench/REPORT.md`.\n",
+Re-run: `bench/soak.sh --seconds 300 --report bench/REPORT.md`.\n",
         total as f64 / elapsed,
         rss_trend.iter().map(|(t, kib)| format!("{t}s {kib}")).collect::<Vec<_>>().join(", ")
     ));
@@ -222,13 +223,19 @@ Re-run: `cargo build --release --bin siwa && cargo run --release -p siwa-cli --e
 }
 
 async fn start_emulator(fixtures: &std::path::Path) -> siwa_emulator::RunningEmulator {
-    let mut toml = String::from(
-        "[[team]]\nid = \"DEF123GHIJ\"\n  [[team.key]]\n  id = \"ABC123DEFG\"\n  public_key = \"AuthKey_ABC123DEFG.pub.pem\"\n  [[team.client]]\n  id = \"com.example.web\"\n  redirect_uris = [\"http://127.0.0.1:9/cb\"]\n  [[team.client]]\n  id = \"com.example.ios\"\n",
-    );
-    for i in 0..USERS {
-        toml.push_str(&format!("[[user]]\nid = \"u{i}\"\nemail = \"u{i}@example.com\"\nfirst_name = \"F{i}\"\nlast_name = \"L{i}\"\n"));
-    }
-    let config = Config::from_toml(&toml, fixtures).expect("emulator config");
+    let config = ConfigBuilder::new()
+        .team(
+            TeamBuilder::new("DEF123GHIJ")
+                .key_file("ABC123DEFG", "AuthKey_ABC123DEFG.pub.pem")
+                .client("com.example.web", ["http://127.0.0.1:9/cb"])
+                .native_client("com.example.ios"),
+        )
+        .users((0..USERS).map(|i| {
+            UserBuilder::new(format!("u{i}"), format!("u{i}@example.com"))
+                .name(format!("F{i}"), format!("L{i}"))
+        }))
+        .build(fixtures)
+        .expect("emulator config");
     Emulator::new(config)
         .expect("emulator")
         .start("127.0.0.1:0".parse().expect("addr"))
