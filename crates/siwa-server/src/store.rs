@@ -17,6 +17,7 @@ mod outage;
 mod postgres;
 mod sign_in;
 mod sqlite;
+mod user_row;
 
 use std::fmt;
 
@@ -637,6 +638,34 @@ struct TokenRow {
     expires_at: i64,
     successor_hash: Option<Vec<u8>>,
     successor_ciphertext: Option<Vec<u8>>,
+}
+
+/// A deletion job's row, as both backends return it.
+#[derive(sqlx::FromRow)]
+struct JobRow {
+    id: i64,
+    user_id: String,
+    team_id: String,
+    sub: String,
+    client_id: String,
+    token_ciphertext: Vec<u8>,
+    attempts: i64,
+}
+
+impl From<JobRow> for DeletionJob {
+    fn from(row: JobRow) -> Self {
+        Self {
+            id: row.id,
+            user_id: row.user_id,
+            token: AppleToken {
+                team_id: row.team_id,
+                sub: row.sub,
+                client_id: row.client_id,
+                ciphertext: row.token_ciphertext,
+            },
+            attempts: row.attempts,
+        }
+    }
 }
 
 /// A session family's row, as rotation reads it.

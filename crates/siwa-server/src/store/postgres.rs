@@ -29,13 +29,14 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Postgres, Row, Transaction};
 
 use super::sign_in::{self, Decided, SignInSteps};
+use super::user_row::{UserRow, USER_COLUMNS};
 use super::{
     email_key, given, masked_url, new_user_id, AppleLink, AppleProfile, AppleToken, DeletionJob,
-    FamilyRow, Login, Name, NewLogin, NewSession, Notification, NotificationEffect, Rotate,
+    FamilyRow, JobRow, Login, Name, NewLogin, NewSession, Notification, NotificationEffect, Rotate,
     Rotation, SealedAppleToken, SignIn, SignInOutcome, SpentIdentityToken, Store, StoreResult,
     TokenRow, User,
 };
@@ -287,7 +288,7 @@ impl Store for PostgresStore {
             .bind(user_id)
             .fetch_optional(&self.pool)
             .await?;
-        Ok(row.as_ref().map(user_from_row).transpose()?)
+        Ok(row.as_ref().map(UserRow::user).transpose()?)
     }
 
     async fn apple_link(&self, team_id: &str, sub: &str) -> StoreResult<Option<AppleLink>> {
@@ -457,7 +458,7 @@ impl Store for PostgresStore {
         .bind(created_after)
         .fetch_optional(&self.pool)
         .await?;
-        Ok(row.as_ref().map(user_from_row).transpose()?)
+        Ok(row.as_ref().map(UserRow::user).transpose()?)
     }
 
     async fn end_session(&self, family_id: &str) -> StoreResult<()> {
@@ -606,7 +607,7 @@ impl Store for PostgresStore {
         // Rows another replica is leasing right now are skipped; rows it has
         // leased are no longer due (leasing pushes the next attempt past the
         // lease), so no job is handed out twice.
-        let rows = sqlx::query(
+        let rows: Vec<JobRow> = sqlx::query_as(
             "UPDATE deletion_jobs SET leased_until = $1 + $3, next_attempt_at = $1 + $3 \
              WHERE id IN (SELECT id FROM deletion_jobs WHERE next_attempt_at <= $1 \
                           ORDER BY next_attempt_at, id LIMIT $2 FOR UPDATE SKIP LOCKED) \
@@ -617,22 +618,7 @@ impl Store for PostgresStore {
         .bind(lease_secs.max(0))
         .fetch_all(&self.pool)
         .await?;
-        let mut jobs = rows
-            .iter()
-            .map(|row| {
-                Ok(DeletionJob {
-                    id: row.try_get("id")?,
-                    user_id: row.try_get("user_id")?,
-                    token: AppleToken {
-                        team_id: row.try_get("team_id")?,
-                        sub: row.try_get("sub")?,
-                        client_id: row.try_get("client_id")?,
-                        ciphertext: row.try_get("token_ciphertext")?,
-                    },
-                    attempts: row.try_get("attempts")?,
-                })
-            })
-            .collect::<Result<Vec<_>, sqlx::Error>>()?;
+        let mut jobs: Vec<DeletionJob> = rows.into_iter().map(DeletionJob::from).collect();
         jobs.sort_by_key(|job| job.id);
         Ok(jobs)
     }
@@ -812,7 +798,7 @@ impl SignInSteps for Steps {
         .bind(now)
         .fetch_one(&mut *self.tx)
         .await?;
-        Ok(user_from_row(&row)?)
+        Ok(row.user()?)
     }
 
     async fn update_user(
@@ -845,7 +831,7 @@ impl SignInSteps for Steps {
         .bind(profile.real_user_status)
         .fetch_one(&mut *self.tx)
         .await?;
-        Ok(user_from_row(&row)?)
+        Ok(row.user()?)
     }
 
     async fn put_apple_token(
@@ -935,21 +921,6 @@ async fn lock_user(tx: &mut Transaction<'static, Postgres>, user_id: &str) -> St
     Ok(())
 }
 
-fn user_from_row(row: &PgRow) -> Result<User, sqlx::Error> {
-    Ok(User {
-        id: row.try_get("id")?,
-        email: row.try_get("email")?,
-        email_verified: row.try_get("email_verified")?,
-        is_private_email: row.try_get("is_private_email")?,
-        email_forwarding: row.try_get("email_forwarding")?,
-        first_name: row.try_get("first_name")?,
-        last_name: row.try_get("last_name")?,
-        real_user_status: row.try_get("real_user_status")?,
-        created_at: row.try_get("created_at")?,
-        last_login_at: row.try_get("last_login_at")?,
-    })
-}
-
 /// Four connections per core, at least 8: requests are short transactions
 /// that mostly wait on the round trip to the server, so a request holds a
 /// connection far longer than it holds a core (with 2 per core, a one-core
@@ -960,8 +931,6 @@ fn pool_size() -> u32 {
     u32::try_from(cores * 4).unwrap_or(u32::MAX).clamp(8, 32)
 }
 
-const USER_COLUMNS: &str = "id, email, email_verified, is_private_email, email_forwarding, \
-                            first_name, last_name, real_user_status, created_at, last_login_at";
 /// The longest a request waits for a connection (the bound on answering 503
 /// while the database is unavailable).
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(2);

@@ -26,17 +26,17 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
-    SqliteSynchronous,
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 use sqlx::{Row, Sqlite, Transaction};
 
 use super::sign_in::{self, Decided, SignInSteps};
+use super::user_row::{UserRow, USER_COLUMNS};
 use super::{
     email_key, given, new_user_id, AppleLink, AppleProfile, AppleToken, DeletionJob, FamilyRow,
-    Login, Name, NewLogin, NewSession, Notification, NotificationEffect, Outage, Rotate, Rotation,
-    SealedAppleToken, SignIn, SignInOutcome, SpentIdentityToken, Store, StoreResult, TokenRow,
-    User,
+    JobRow, Login, Name, NewLogin, NewSession, Notification, NotificationEffect, Outage, Rotate,
+    Rotation, SealedAppleToken, SignIn, SignInOutcome, SpentIdentityToken, Store, StoreResult,
+    TokenRow, User,
 };
 
 mod reader;
@@ -348,7 +348,7 @@ impl Store for SqliteStore {
             .bind(user_id)
             .fetch_optional(&self.pool)
             .await?;
-        Ok(row.as_ref().map(user_from_row).transpose()?)
+        Ok(row.as_ref().map(UserRow::user).transpose()?)
     }
 
     async fn apple_link(&self, team_id: &str, sub: &str) -> StoreResult<Option<AppleLink>> {
@@ -522,7 +522,7 @@ impl Store for SqliteStore {
             .bind(created_after)
             .fetch_optional(&self.pool)
             .await?;
-        Ok(row.as_ref().map(user_from_row).transpose()?)
+        Ok(row.as_ref().map(UserRow::user).transpose()?)
     }
 
     async fn end_session(&self, family_id: &str) -> StoreResult<()> {
@@ -668,7 +668,7 @@ impl Store for SqliteStore {
         }
         // One statement, so one write transaction: leasing pushes the next
         // attempt past the lease, and no other caller sees the job as due.
-        let rows = sqlx::query(
+        let rows: Vec<JobRow> = sqlx::query_as(
             "UPDATE deletion_jobs SET leased_until = ?1 + ?3, next_attempt_at = ?1 + ?3 \
              WHERE id IN (SELECT id FROM deletion_jobs WHERE next_attempt_at <= ?1 \
                           ORDER BY next_attempt_at, id LIMIT ?2) \
@@ -679,10 +679,7 @@ impl Store for SqliteStore {
         .bind(lease_secs.max(0))
         .fetch_all(&self.pool)
         .await?;
-        let mut jobs = rows
-            .iter()
-            .map(job_from_row)
-            .collect::<Result<Vec<_>, sqlx::Error>>()?;
+        let mut jobs: Vec<DeletionJob> = rows.into_iter().map(DeletionJob::from).collect();
         jobs.sort_by_key(|job| job.id);
         Ok(jobs)
     }
@@ -846,7 +843,7 @@ impl SignInSteps for Steps {
         .bind(now)
         .fetch_one(&mut *self.0)
         .await?;
-        Ok(user_from_row(&row)?)
+        Ok(row.user()?)
     }
 
     async fn update_user(
@@ -879,7 +876,7 @@ impl SignInSteps for Steps {
         .bind(profile.real_user_status)
         .fetch_one(&mut *self.0)
         .await?;
-        Ok(user_from_row(&row)?)
+        Ok(row.user()?)
     }
 
     async fn put_apple_token(
@@ -941,35 +938,6 @@ async fn erase(tx: &mut Transaction<'static, Sqlite>, user_id: &str) -> StoreRes
         .execute(&mut **tx)
         .await?;
     Ok(())
-}
-
-fn user_from_row(row: &SqliteRow) -> Result<User, sqlx::Error> {
-    Ok(User {
-        id: row.try_get("id")?,
-        email: row.try_get("email")?,
-        email_verified: row.try_get("email_verified")?,
-        is_private_email: row.try_get("is_private_email")?,
-        email_forwarding: row.try_get("email_forwarding")?,
-        first_name: row.try_get("first_name")?,
-        last_name: row.try_get("last_name")?,
-        real_user_status: row.try_get("real_user_status")?,
-        created_at: row.try_get("created_at")?,
-        last_login_at: row.try_get("last_login_at")?,
-    })
-}
-
-fn job_from_row(row: &SqliteRow) -> Result<DeletionJob, sqlx::Error> {
-    Ok(DeletionJob {
-        id: row.try_get("id")?,
-        user_id: row.try_get("user_id")?,
-        token: AppleToken {
-            team_id: row.try_get("team_id")?,
-            sub: row.try_get("sub")?,
-            client_id: row.try_get("client_id")?,
-            ciphertext: row.try_get("token_ciphertext")?,
-        },
-        attempts: row.try_get("attempts")?,
-    })
 }
 
 fn apple_token(
@@ -1050,8 +1018,6 @@ fn pool_size() -> u32 {
     u32::try_from(cores * 2).unwrap_or(u32::MAX).clamp(2, 16)
 }
 
-const USER_COLUMNS: &str = "id, email, email_verified, is_private_email, email_forwarding, \
-                            first_name, last_name, real_user_status, created_at, last_login_at";
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// The longest a request waits for a connection (the bound on answering 503
 /// while the database is unavailable).
