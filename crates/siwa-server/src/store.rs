@@ -188,8 +188,71 @@ pub trait Store: Send + Sync + 'static {
     fn note_outage(&self, _outage: Outage) {}
 }
 
+/// A `database_url`: printed (Display, Debug) with its password masked.
+#[derive(Clone, Eq, PartialEq)]
+pub struct DatabaseUrl(String);
+
+impl DatabaseUrl {
+    /// Wraps a URL (`sqlite://FILE`, `sqlite::memory:` or `postgres://...`).
+    pub fn new(url: impl Into<String>) -> Self {
+        Self(url.into())
+    }
+
+    /// The URL itself, password included: for connecting only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// Where it keeps its data, for messages (see [`place_of`]).
+    pub fn place(&self) -> String {
+        place_of(&self.0)
+    }
+
+    /// The directory of a SQLite database file (`None`: in memory, or PostgreSQL).
+    pub fn sqlite_dir(&self) -> Option<std::path::PathBuf> {
+        let path = self
+            .0
+            .strip_prefix("sqlite://")
+            .or_else(|| self.0.strip_prefix("sqlite:"))?;
+        let path = path.split('?').next().unwrap_or(path);
+        if path.contains(":memory:") {
+            return None;
+        }
+        Some(
+            std::path::Path::new(path)
+                .parent()
+                .map(std::path::Path::to_path_buf)
+                .unwrap_or_default(),
+        )
+    }
+
+    /// Whether it names a SQLite database (a file or in memory).
+    pub fn is_sqlite(&self) -> bool {
+        self.0.starts_with("sqlite:")
+    }
+}
+
+impl AsRef<str> for DatabaseUrl {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        masked_url(&self.0).fmt(f)
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DatabaseUrl({})", masked_url(&self.0))
+    }
+}
+
 /// Opens the store a `database_url` names (`sqlite://FILE` or `postgres://...`) and migrates it.
-pub async fn connect(database_url: &str) -> StoreResult<Box<dyn Store>> {
+pub async fn connect(database_url: impl AsRef<str>) -> StoreResult<Box<dyn Store>> {
+    let database_url = database_url.as_ref();
     let store: Box<dyn Store> = if database_url.starts_with("sqlite:") {
         Box::new(SqliteStore::connect(database_url).await?)
     } else if database_url.starts_with("postgres:") || database_url.starts_with("postgresql:") {

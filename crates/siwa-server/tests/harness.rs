@@ -276,16 +276,14 @@ real_user_status = 1
                 ..RawSettings::default()
             };
             tweak(&mut raw);
-            let settings = Settings::validate(raw).unwrap();
+            let settings = Settings::load(raw).unwrap();
             let store = siwa_server::store::connect(&settings.database_url)
                 .await
                 .unwrap();
-            let keys = ServiceKeys::load(&settings).unwrap();
             let store: Arc<dyn Store> = wrap(Arc::from(store));
             stores.push(Arc::clone(&store));
             let state = Arc::new(
-                AppState::with_clock(settings, store, keys, clock.clone() as Arc<dyn Clock>)
-                    .unwrap(),
+                AppState::with_clock(settings, store, clock.clone() as Arc<dyn Clock>).unwrap(),
             );
             servers.push(siwa_server::start_on(Arc::clone(&state), listener).unwrap());
             states.push(state);

@@ -79,7 +79,7 @@ async fn sign_in(app: &AppState, binding: &str, body: &[u8]) -> Result<Response,
             user: authorization.user.as_ref(),
             code: &authorization.code,
             client_id,
-            redirect_uri: Some(&app.redirect_uri),
+            redirect_uri: Some(&app.settings.redirect_uri),
         },
     )
     .await

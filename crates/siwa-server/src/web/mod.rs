@@ -20,7 +20,7 @@ use axum::extract::{Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use siwa_kit::claims::Nonce;
-use siwa_kit::client::{AuthorizeRequest, ResponseMode, ResponseType, Scope, State as OAuthState};
+use siwa_kit::client::{AuthorizeRequest, ResponseMode, ResponseType, State as OAuthState};
 
 use crate::app::AppState;
 use crate::config::origin_of;
@@ -79,15 +79,10 @@ pub(crate) async fn login(
             "See the service log.",
         );
     };
-    let scopes = app
-        .settings
-        .scope
-        .split_whitespace()
-        .filter_map(|s| s.parse::<Scope>().ok());
-    let request = AuthorizeRequest::new(app.redirect_uri.clone())
+    let request = AuthorizeRequest::new(app.settings.redirect_uri.clone())
         .response_type(ResponseType::CodeIdToken)
         .response_mode(ResponseMode::FormPost)
-        .scopes(scopes)
+        .scopes(app.settings.scopes.iter().cloned())
         .state(OAuthState::new(state))
         .nonce(Nonce::new(nonce));
     let url = match apple.authorize_url(&request) {
