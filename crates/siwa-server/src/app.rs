@@ -18,7 +18,7 @@ use crate::cookies::Cookies;
 use crate::keys::ServiceKeys;
 use crate::metrics::Metrics;
 use crate::middleware::RateLimit;
-use crate::ops::Readiness;
+use crate::readiness::Readiness;
 use crate::session::{Expected, TokenKind, VerifiedTokens};
 use crate::store::{Observed, Store, StoreHealth};
 

@@ -28,6 +28,7 @@ mod middleware;
 mod notifications;
 mod ops;
 mod pages;
+mod readiness;
 mod request_id;
 mod session;
 mod signin;
