@@ -43,9 +43,9 @@ pub use observed::{StoreHealth, CALL_DEADLINE};
 pub use outage::{Outage, OUTAGES};
 pub use postgres::PostgresStore;
 pub use records::{
-    AppleLink, AppleProfile, AppleToken, DeletionJob, Login, Name, NewLogin, NewSession,
-    Notification, NotificationEffect, Rotate, Rotation, SealedAppleToken, SessionStart, SignIn,
-    SignInOutcome, SpentIdentityToken, User,
+    AppleLink, AppleProfile, AppleToken, DeletionJob, ExportedIdentity, Login, Name, NewLogin,
+    NewSession, Notification, NotificationEffect, Relink, Rotate, Rotation, SealedAppleToken,
+    SessionStart, SignIn, SignInOutcome, SpentIdentityToken, TransferProgress, User,
 };
 use rows::{judge_rotation, FamilyRow, JobRow, Judged, TokenRow};
 pub use sqlite::SqliteStore;
@@ -182,6 +182,45 @@ pub trait Store: Send + Sync + 'static {
     async fn finish_deletion(&self, job_id: i64) -> StoreResult<()>;
     /// How many deletions are waiting (for `/metrics`).
     async fn pending_deletions(&self) -> StoreResult<i64>;
+
+    /// Identities of `team_id` not yet exported for `target`, by `sub` after
+    /// `after`, at most `limit` (a team transfer's export, resumable).
+    async fn identities_to_export(
+        &self,
+        team_id: &str,
+        target: &str,
+        after: &str,
+        limit: i64,
+    ) -> StoreResult<Vec<String>>;
+    /// The export for `target`: identities of `team_id`, and how many are exported.
+    async fn export_progress(&self, team_id: &str, target: &str) -> StoreResult<TransferProgress>;
+    /// Keeps the transfer_sub Apple gave for (team, sub), asked for `target`.
+    async fn set_transfer_sub(
+        &self,
+        team_id: &str,
+        sub: &str,
+        target: &str,
+        transfer_sub: &str,
+    ) -> StoreResult<()>;
+    /// Identities exported for `target` and not relinked yet, by transfer_sub
+    /// after `after`, at most `limit` (the import, resumable).
+    async fn identities_to_import(
+        &self,
+        target: &str,
+        after: &str,
+        limit: i64,
+    ) -> StoreResult<Vec<ExportedIdentity>>;
+    /// The import into `target`: identities exported for it, and how many are relinked.
+    async fn import_progress(&self, target: &str) -> StoreResult<TransferProgress>;
+    /// Relinks the identity exported with `transfer_sub` to (`team_id`,
+    /// `sub`), in one transaction: its user stays, Apple tokens of the
+    /// sending team are forgotten.
+    async fn relink_identity(
+        &self,
+        transfer_sub: &str,
+        team_id: &str,
+        sub: &str,
+    ) -> StoreResult<Relink>;
 
     /// Told of each call that failed for an outage, so that the backend can
     /// stop reusing connections the outage may have spoiled (by default: nothing).

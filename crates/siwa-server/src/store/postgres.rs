@@ -35,9 +35,9 @@ use sqlx::{Postgres, Row, Transaction};
 use super::sign_in::{self, Decided, SignInSteps};
 use super::user_row::{UserRow, USER_COLUMNS};
 use super::{
-    email_key, given, masked_url, AppleLink, AppleToken, DeletionJob, FamilyRow, JobRow, Login,
-    Name, NewLogin, NewSession, Notification, NotificationEffect, Rotate, Rotation, SignIn,
-    SignInOutcome, Store, StoreResult, TokenRow, User,
+    email_key, given, masked_url, AppleLink, AppleToken, DeletionJob, ExportedIdentity, FamilyRow,
+    JobRow, Login, Name, NewLogin, NewSession, Notification, NotificationEffect, Relink, Rotate,
+    Rotation, SignIn, SignInOutcome, Store, StoreResult, TokenRow, TransferProgress, User,
 };
 
 mod steps;
@@ -670,6 +670,103 @@ impl Store for PostgresStore {
             .fetch_one(&self.pool)
             .await?)
     }
+
+    async fn identities_to_export(
+        &self,
+        team_id: &str,
+        target: &str,
+        after: &str,
+        limit: i64,
+    ) -> StoreResult<Vec<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT sub FROM apple_identities WHERE team_id = $1 \
+             AND (transfer_sub IS NULL OR transfer_target IS DISTINCT FROM $2) AND sub > $3 \
+             ORDER BY sub LIMIT $4",
+        )
+        .bind(team_id)
+        .bind(target)
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    async fn export_progress(&self, team_id: &str, target: &str) -> StoreResult<TransferProgress> {
+        let (total, done): (i64, i64) = sqlx::query_as(
+            "SELECT COUNT(*), COUNT(CASE WHEN transfer_sub IS NOT NULL AND transfer_target = $2 \
+             THEN 1 END) FROM apple_identities WHERE team_id = $1",
+        )
+        .bind(team_id)
+        .bind(target)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(TransferProgress { total, done })
+    }
+
+    async fn set_transfer_sub(
+        &self,
+        team_id: &str,
+        sub: &str,
+        target: &str,
+        transfer_sub: &str,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE apple_identities SET transfer_sub = $3, transfer_target = $4 \
+             WHERE team_id = $1 AND sub = $2",
+        )
+        .bind(team_id)
+        .bind(sub)
+        .bind(transfer_sub)
+        .bind(target)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn identities_to_import(
+        &self,
+        target: &str,
+        after: &str,
+        limit: i64,
+    ) -> StoreResult<Vec<ExportedIdentity>> {
+        let rows: Vec<(String, String, String, String)> = sqlx::query_as(
+            "SELECT team_id, sub, transfer_sub, user_id FROM apple_identities \
+             WHERE transfer_target = $1 AND team_id <> $1 AND transfer_sub > $2 \
+             ORDER BY transfer_sub LIMIT $3",
+        )
+        .bind(target)
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(exported).collect())
+    }
+
+    async fn import_progress(&self, target: &str) -> StoreResult<TransferProgress> {
+        let (total, done): (i64, i64) = sqlx::query_as(
+            "SELECT COUNT(*), COUNT(CASE WHEN team_id = $1 THEN 1 END) FROM apple_identities \
+             WHERE transfer_target = $1 AND transfer_sub IS NOT NULL",
+        )
+        .bind(target)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(TransferProgress { total, done })
+    }
+
+    async fn relink_identity(
+        &self,
+        transfer_sub: &str,
+        team_id: &str,
+        sub: &str,
+    ) -> StoreResult<Relink> {
+        let mut tx = Steps {
+            tx: self.pool.begin().await?,
+            last: true,
+        };
+        let relink = tx.relink(transfer_sub, team_id, sub).await?;
+        tx.tx.commit().await?;
+        Ok(relink)
+    }
 }
 
 impl PostgresStore {
@@ -747,3 +844,14 @@ const PING_WHEN_IDLE: Duration = Duration::from_secs(10);
 const PURGE_BATCH: i64 = 100;
 /// Sign-in transactions tried before a lost race is reported.
 const SIGN_IN_ATTEMPTS: u32 = 3;
+
+fn exported(
+    (team_id, sub, transfer_sub, user_id): (String, String, String, String),
+) -> ExportedIdentity {
+    ExportedIdentity {
+        team_id,
+        sub,
+        transfer_sub,
+        user_id,
+    }
+}

@@ -49,6 +49,9 @@ pub struct AppleProfile {
     pub is_private_email: bool,
     /// `real_user_status` (0, 1, 2), native sign-ins only.
     pub real_user_status: Option<i64>,
+    /// The `transfer_sub` of the token, during a team transfer: a sign-in of
+    /// an unknown `sub` with it joins the identity exported with it.
+    pub transfer_sub: Option<String>,
     /// The name of the first-login `user` JSON that came with this sign-in, if any.
     pub first_name: Option<String>,
     /// The family name of that `user` JSON.
@@ -297,6 +300,48 @@ pub struct Notification {
     pub effect: NotificationEffect,
     /// When it was received.
     pub now: i64,
+}
+
+/// An identity exported for a team transfer, waiting to be relinked to the
+/// receiving team's `sub`.
+#[derive(Clone, Debug, Eq, PartialEq)]
+pub struct ExportedIdentity {
+    /// The sending team.
+    pub team_id: String,
+    /// Its `sub` under the sending team.
+    pub sub: String,
+    /// What Apple gave the sending team for it.
+    pub transfer_sub: String,
+    /// Our user.
+    pub user_id: String,
+}
+
+/// How far a team transfer has come, as the store knows it.
+#[derive(Clone, Copy, Debug, Default, Eq, PartialEq)]
+pub struct TransferProgress {
+    /// Identities concerned (export: of the sending team; import: exported for the receiving team).
+    pub total: i64,
+    /// Of them, those already done (exported; relinked).
+    pub done: i64,
+}
+
+/// What relinking an exported identity did.
+#[derive(Clone, Debug, Eq, PartialEq)]
+pub enum Relink {
+    /// The identity is now (receiving team, new sub), with its user, name,
+    /// email and sessions as they were (done now, or before).
+    Relinked {
+        /// Our user.
+        user_id: String,
+    },
+    /// No identity was exported with this transfer_sub.
+    Unknown,
+    /// The receiving team's sub already belongs to another user (who signed
+    /// in under the receiving team without a transfer_sub): left as is.
+    Taken {
+        /// The user who holds it.
+        user_id: String,
+    },
 }
 
 /// An account deletion waiting for Apple's `/auth/revoke`.

@@ -5,7 +5,7 @@ use sqlx::{Postgres, Transaction};
 use super::super::sign_in::SignInSteps;
 use super::super::user_row::{UserRow, USER_COLUMNS};
 use super::super::{
-    email_key, given, new_user_id, AppleProfile, Name, NewSession, SealedAppleToken,
+    email_key, given, new_user_id, AppleProfile, Name, NewSession, Relink, SealedAppleToken,
     SpentIdentityToken, StoreResult, User,
 };
 
@@ -40,6 +40,49 @@ impl SignInSteps for Steps {
         .bind(sub)
         .fetch_optional(&mut *self.tx)
         .await?)
+    }
+
+    async fn relink(
+        &mut self,
+        transfer_sub: &str,
+        team_id: &str,
+        sub: &str,
+    ) -> StoreResult<Relink> {
+        let found: Option<(String, String, String)> = sqlx::query_as(
+            "SELECT team_id, sub, user_id FROM apple_identities WHERE transfer_sub = $1 FOR UPDATE",
+        )
+        .bind(transfer_sub)
+        .fetch_optional(&mut *self.tx)
+        .await?;
+        let Some((old_team, old_sub, user_id)) = found else {
+            return Ok(Relink::Unknown);
+        };
+        if old_team == team_id && old_sub == sub {
+            return Ok(Relink::Relinked { user_id });
+        }
+        let holder: Option<String> = sqlx::query_scalar(
+            "SELECT user_id FROM apple_identities WHERE team_id = $1 AND sub = $2",
+        )
+        .bind(team_id)
+        .bind(sub)
+        .fetch_optional(&mut *self.tx)
+        .await?;
+        if let Some(holder) = holder {
+            return Ok(Relink::Taken { user_id: holder });
+        }
+        // The sending team's Apple tokens are sealed to the old identity.
+        sqlx::query("DELETE FROM apple_tokens WHERE team_id = $1 AND sub = $2")
+            .bind(&old_team)
+            .bind(&old_sub)
+            .execute(&mut *self.tx)
+            .await?;
+        sqlx::query("UPDATE apple_identities SET team_id = $2, sub = $3 WHERE transfer_sub = $1")
+            .bind(transfer_sub)
+            .bind(team_id)
+            .bind(sub)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(Relink::Relinked { user_id })
     }
 
     async fn user_by_email(&mut self, email_key: &str) -> StoreResult<Option<String>> {
