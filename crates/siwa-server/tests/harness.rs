@@ -413,14 +413,13 @@ async fn service_state(
     wrap: impl Fn(Arc<dyn Store>) -> Arc<dyn Store>,
     clock: Arc<ManualClock>,
 ) -> (Arc<AppState>, Arc<dyn Store>) {
-    let settings = Settings::validate(raw).unwrap();
+    let settings = Settings::load(raw).unwrap();
     let store = siwa_server::store::connect(&settings.database_url)
         .await
         .unwrap();
-    let keys = ServiceKeys::load(&settings).unwrap();
     let store: Arc<dyn Store> = wrap(Arc::from(store));
     let state =
-        AppState::with_clock(settings, Arc::clone(&store), keys, clock as Arc<dyn Clock>).unwrap();
+        AppState::with_clock(settings, Arc::clone(&store), clock as Arc<dyn Clock>).unwrap();
     (Arc::new(state), store)
 }
 

@@ -9,8 +9,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde_json::{json, Value};
 use siwa_server::store::{
-    AppleLink, AppleToken, DeletionJob, Login, Name, NewLogin, NewSession, Notification, Rotate,
-    Rotation, SignIn, SignInOutcome, Store, StoreError, StoreResult, User,
+    AppleLink, AppleToken, DeletionJob, ExportedIdentity, Login, Name, NewLogin, NewSession,
+    Notification, Relink, Rotate, Rotation, SignIn, SignInOutcome, Store, StoreError, StoreResult,
+    TransferProgress, User,
 };
 
 use crate::harness::{on_both_stores, sha256_hex, Backend, Browser, Service, World, IOS};
@@ -542,6 +543,43 @@ impl Store for FailingNotifications {
     }
     async fn pending_deletions(&self) -> StoreResult<i64> {
         self.inner.pending_deletions().await
+    }
+    async fn identities_to_export(
+        &self,
+        team: &str,
+        target: &str,
+        after: &str,
+        limit: i64,
+    ) -> StoreResult<Vec<String>> {
+        self.inner
+            .identities_to_export(team, target, after, limit)
+            .await
+    }
+    async fn export_progress(&self, team: &str, target: &str) -> StoreResult<TransferProgress> {
+        self.inner.export_progress(team, target).await
+    }
+    async fn set_transfer_sub(
+        &self,
+        team: &str,
+        sub: &str,
+        target: &str,
+        ts: &str,
+    ) -> StoreResult<()> {
+        self.inner.set_transfer_sub(team, sub, target, ts).await
+    }
+    async fn identities_to_import(
+        &self,
+        target: &str,
+        after: &str,
+        limit: i64,
+    ) -> StoreResult<Vec<ExportedIdentity>> {
+        self.inner.identities_to_import(target, after, limit).await
+    }
+    async fn import_progress(&self, target: &str) -> StoreResult<TransferProgress> {
+        self.inner.import_progress(target).await
+    }
+    async fn relink_identity(&self, ts: &str, team: &str, sub: &str) -> StoreResult<Relink> {
+        self.inner.relink_identity(ts, team, sub).await
     }
 }
 

@@ -61,8 +61,7 @@ pub(crate) fn run(args: DemoArgs) -> Outcome {
         let store = siwa_server::store::connect(&settings.database_url)
             .await
             .map_err(|e| Failure::usage(format!("cannot open the demo database: {e}"), ""))?;
-        let keys = ServiceKeys::load(&settings).map_err(|e| Failure::usage(e, ""))?;
-        let state = Arc::new(AppState::new(settings, Arc::from(store), keys).map_err(|e| Failure::usage(e, ""))?);
+        let state = Arc::new(AppState::new(settings, Arc::from(store)).map_err(|e| Failure::usage(e, ""))?);
         let running = siwa_server::start_on(state, service_listener).map_err(start_failure)?;
         println!("siwa demo: open {}/ and click \"Sign in with Apple\"", running.base_url());
         eprintln!(
@@ -191,5 +190,5 @@ fn demo_settings(
         apple_base_url: Some(apple.to_owned()),
         ..RawSettings::default()
     };
-    Settings::validate(raw).map_err(|e| Failure::usage(e, ""))
+    Settings::load(raw).map_err(|e| Failure::usage(e, ""))
 }
