@@ -25,7 +25,7 @@ impl LocalApple {
                     .key_file("ABC123DEFG", "AuthKey_ABC123DEFG.pub.pem")
                     .client(CLIENT, [REDIRECT]),
             )
-            .user(UserBuilder::new("alice", "alice@example.com").name("Alice", "Appleseed"))
+            .user(UserBuilder::alice())
             .build(&fixture(""))
             .unwrap();
         let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -29,7 +29,8 @@ use crate::config::{
 ///             .client("com.example.web", ["http://127.0.0.1:8080/auth/apple/callback"])
 ///             .native_client("com.example.ios"),
 ///     )
-///     .user(UserBuilder::new("alice", "alice@example.com").name("Alice", "Appleseed"));
+///     .user(UserBuilder::new("carol", "carol@example.com").name("Carol", "Jones"))
+///     .user(UserBuilder::alice());
 /// // The file `siwa emulator --config` reads (key files relative to it) ...
 /// let toml = config.to_toml();
 /// assert!(toml.contains("[[team.client]]"));
@@ -183,6 +184,19 @@ impl UserBuilder {
                 real_user_status: likely_real(),
             },
         }
+    }
+
+    /// Alice Appleseed (alice@example.com, LikelyReal): the first test user
+    /// of `siwa demo` and of the tests.
+    pub fn alice() -> Self {
+        Self::new("alice", "alice@example.com").name("Alice", "Appleseed")
+    }
+
+    /// Bob Builder (bob@example.com, real_user_status 1, Unknown): the second.
+    pub fn bob() -> Self {
+        Self::new("bob", "bob@example.com")
+            .name("Bob", "Builder")
+            .real_user_status(1)
     }
 
     /// The given and family names Apple shares on a first authorization.

@@ -42,16 +42,8 @@ fn config(notification_url: Option<&str>) -> ConfigBuilder {
                 .key_file("ZZZ999YYYX", "AuthKey_ZZZ999YYYX.p8")
                 .client("com.other.web", [REDIRECT]),
         )
-        .user(
-            UserBuilder::new("alice", "alice@example.com")
-                .name("Alice", "Appleseed")
-                .real_user_status(2),
-        )
-        .user(
-            UserBuilder::new("bob", "bob@example.com")
-                .name("Bob", "Builder")
-                .real_user_status(1),
-        );
+        .user(UserBuilder::alice())
+        .user(UserBuilder::bob());
     match notification_url {
         Some(url) => config.notification_url(url),
         None => config,

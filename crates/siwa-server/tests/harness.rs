@@ -225,12 +225,8 @@ impl World {
                     .client(WEB, [format!("{public}/auth/apple/callback")])
                     .native_client(IOS),
             )
-            .user(UserBuilder::new("alice", "alice@example.com").name("Alice", "Appleseed"))
-            .user(
-                UserBuilder::new("bob", "bob@example.com")
-                    .name("Bob", "Builder")
-                    .real_user_status(1),
-            )
+            .user(UserBuilder::alice())
+            .user(UserBuilder::bob())
             .build(&fixtures())
             .unwrap();
         let clock = Arc::new(ManualClock::new(SystemClock.now()));

@@ -158,16 +158,8 @@ fn emulator_config(service: &str, public_pem: &str) -> Result<Config, Failure> {
                 )
                 .native_client(IOS_CLIENT),
         )
-        .user(
-            UserBuilder::new("alice", "alice@example.com")
-                .name("Alice", "Appleseed")
-                .real_user_status(2),
-        )
-        .user(
-            UserBuilder::new("bob", "bob@example.com")
-                .name("Bob", "Builder")
-                .real_user_status(1),
-        )
+        .user(UserBuilder::alice())
+        .user(UserBuilder::bob())
         .build(Path::new("."))
         .map_err(|e| Failure::usage(e, ""))
 }

@@ -212,6 +212,37 @@ fn user_names_and_real_user_status() {
 }
 
 #[test]
+fn alice_and_bob_are_the_demo_users() {
+    for config in both(
+        &ConfigBuilder::new()
+            .team(TeamBuilder::new(TEAM).key_file(KID, "AuthKey_ABC123DEFG.pub.pem"))
+            .user(UserBuilder::alice())
+            .user(UserBuilder::bob()),
+    ) {
+        let users: Vec<_> = config
+            .users
+            .iter()
+            .map(|u| {
+                (
+                    u.id.as_str(),
+                    u.email.as_str(),
+                    u.first_name.as_str(),
+                    u.last_name.as_str(),
+                    u.real_user_status,
+                )
+            })
+            .collect();
+        assert_eq!(
+            users,
+            [
+                ("alice", "alice@example.com", "Alice", "Appleseed", 2),
+                ("bob", "bob@example.com", "Bob", "Builder", 1),
+            ]
+        );
+    }
+}
+
+#[test]
 fn users_keep_their_order() {
     let builder = minimal()
         .users((0..3).map(|i| UserBuilder::new(format!("u{i}"), format!("u{i}@example.com"))));
