@@ -254,6 +254,11 @@ impl Config {
         Some((team, team.clients.get(ci)?))
     }
 
+    /// A configured team.
+    pub(crate) fn team(&self, id: &str) -> Option<&Team> {
+        self.teams.iter().find(|t| t.id.as_str() == id)
+    }
+
     /// A test user by handle.
     pub(crate) fn user(&self, id: &str) -> Option<&RawUser> {
         self.users.iter().find(|u| u.id == id)

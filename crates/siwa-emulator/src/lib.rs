@@ -44,6 +44,7 @@ mod pages;
 mod random;
 mod reply;
 mod state;
+mod transfer;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -138,6 +139,10 @@ impl Emulator {
             .route("/keys", get(apple::keys))
             .route("/revoke", post(apple::revoke));
         Router::new()
+            .route(
+                "/auth/usermigrationinfo",
+                post(transfer::user_migration_info),
+            )
             .nest("/auth", apple.clone())
             .nest("/auth/oauth2/v2", apple)
             .route("/emulator/consent", post(apple::consent))
@@ -150,6 +155,7 @@ impl Emulator {
                     .get(control::list_faults)
                     .delete(control::clear_faults),
             )
+            .route("/emulator/transfer", post(transfer::transfer))
             .route("/emulator/revocations", get(control::revocations))
             .route("/emulator/stats", get(control::stats))
             .route("/healthz", get(|| async { "ok" }))
@@ -256,7 +262,17 @@ impl App {
                 "the user of this grant is no longer configured",
             ));
         };
-        let claims = id_token_claims(&self.config, grant, user, binding, with_nonce, now);
+        let transfer_sub =
+            self.transfer_sub_claim(&grant.client_id, &grant.team_id, &grant.user_id, now);
+        let claims = id_token_claims(
+            &self.config,
+            grant,
+            user,
+            binding,
+            with_nonce,
+            transfer_sub,
+            now,
+        );
         self.keys
             .current()
             .sign(&claims)
@@ -278,6 +294,12 @@ impl App {
             .durable
             .authorized
             .insert((grant.user_id.clone(), grant.client_id.clone()));
+        let pair = (grant.user_id.clone(), grant.client_id.clone());
+        if grant.hide_email {
+            inner.durable.hidden_email.insert(pair);
+        } else {
+            inner.durable.hidden_email.remove(&pair);
+        }
         inner.codes.retain(|_, c| c.expires_at > now);
         inner.codes.insert(
             code.clone(),
