@@ -38,6 +38,8 @@ pub(crate) enum Command {
     Serve(crate::cmd::serve::ServeArgs),
     /// Run the emulator and the login service together on SQLite: sign in locally, no Apple account.
     Demo(crate::cmd::demo::DemoArgs),
+    /// Move the service's users to another Apple developer team (export before the transfer, import after).
+    Migrate(crate::cmd::migrate::MigrateArgs),
 }
 
 /// The team, key and client a secret is for.

@@ -27,6 +27,7 @@ fn main() -> ExitCode {
         Command::Emulator(args) => cmd::emulator::run(args),
         Command::Serve(args) => cmd::serve::run(args),
         Command::Demo(args) => cmd::demo::run(args),
+        Command::Migrate(args) => cmd::migrate::run(args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -6,6 +6,7 @@ mod cli;
 mod crash;
 mod demo;
 mod doctor;
+mod migrate;
 mod pubkey;
 mod secret;
 mod verify;

@@ -6,9 +6,13 @@
 //! - Apple's routes, with Apple's shapes and error codes: `GET /auth/authorize`
 //!   (a consent page), `POST /auth/token`, `GET /auth/keys`, `POST /auth/revoke`,
 //!   and the same under `/auth/oauth2/v2/` (Account & Organizational Data Sharing).
+//! - Team transfer, as Apple runs it: the client-credentials grant
+//!   (`scope=user.migration`) and `POST /auth/usermigrationinfo` in both
+//!   directions (see `transfer`).
 //! - Routes for scripts and tests under `/emulator/`: scripted consent
 //!   (`emulator_user` on the authorize URL), `/emulator/native`,
 //!   `/emulator/notify`, `/emulator/rotate-keys`, `/emulator/faults`,
+//!   `/emulator/transfer` (the app moves to another team),
 //!   `/emulator/revocations`, `/emulator/stats` (requests per route).
 //!
 //! Its judgement of a `client_secret` is its own code (`client_auth`), not

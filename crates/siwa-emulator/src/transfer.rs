@@ -278,9 +278,13 @@ impl App {
 pub(crate) struct TransferRequest {
     client_id: String,
     to_team: String,
+    /// When the transfer happened (Unix seconds, not in the future; default
+    /// now): a rehearsal may place it weeks back, past the 60-day window.
+    #[serde(default)]
+    at: Option<u64>,
 }
 
-/// `POST /emulator/transfer {"client_id","to_team"}`: the app moves to `to_team`.
+/// `POST /emulator/transfer {"client_id","to_team","at"?}`: the app moves to `to_team`.
 pub(crate) async fn transfer(
     State(app): State<Arc<App>>,
     Json(request): Json<TransferRequest>,
@@ -309,7 +313,11 @@ pub(crate) async fn transfer(
     if request.to_team == from {
         return refuse(format!("the app already belongs to {from}"));
     }
-    let at = app.now().secs();
+    let now = app.now().secs();
+    let at = request.at.unwrap_or(now);
+    if at > now {
+        return refuse(format!("at {at} is in the future (it is now {now})"));
+    }
     let mut inner = app.store.lock();
     let users: BTreeSet<String> = inner
         .durable

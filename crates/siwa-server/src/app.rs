@@ -76,6 +76,40 @@ pub enum StateError {
     Secret(#[source] SecretError),
 }
 
+/// The HTTP client for Apple of these settings (timeout, response cap).
+pub fn apple_http(settings: &Settings) -> Result<Arc<dyn HttpClient>, StateError> {
+    Ok(Arc::new(
+        ReqwestClient::with_limits(
+            Duration::from_secs(settings.apple_timeout_secs),
+            MAX_APPLE_RESPONSE,
+        )
+        .map_err(StateError::Http)?,
+    ))
+}
+
+/// Apple's REST API for `client_id`, with client secrets the settings' team
+/// key signs (and renews before they expire).
+pub fn apple_client(
+    settings: &Settings,
+    client_id: &ClientId,
+    http: Arc<dyn HttpClient>,
+    clock: Arc<dyn Clock>,
+) -> Result<AppleClient, StateError> {
+    let builder = ClientSecretBuilder::new(
+        settings.team_id.clone(),
+        settings.key_id.clone(),
+        client_id.clone(),
+    )
+    .ttl_secs(CLIENT_SECRET_TTL)
+    .map_err(StateError::Secret)?;
+    let cache = Arc::new(SecretCache::new(
+        builder,
+        Arc::clone(&settings.apple_key),
+        clock,
+    ));
+    Ok(AppleClient::from_cache(cache, http).endpoints(settings.apple.clone()))
+}
+
 impl AppState {
     /// Builds the state: Apple's key cache, verifiers and clients, the limits.
     pub fn new(settings: Settings, store: Arc<dyn Store>) -> Result<Self, StateError> {
@@ -88,13 +122,7 @@ impl AppState {
         store: Arc<dyn Store>,
         clock: Arc<dyn Clock>,
     ) -> Result<Self, StateError> {
-        let http: Arc<dyn HttpClient> = Arc::new(
-            ReqwestClient::with_limits(
-                Duration::from_secs(settings.apple_timeout_secs),
-                MAX_APPLE_RESPONSE,
-            )
-            .map_err(StateError::Http)?,
-        );
+        let http = apple_http(&settings)?;
         let key_cache = Arc::new(
             KeyCache::remote(settings.apple.keys_uri().clone(), Arc::clone(&http))
                 .clock(Arc::clone(&clock)),

@@ -33,6 +33,7 @@ mod request_id;
 mod session;
 mod signin;
 pub mod store;
+pub mod transfer;
 mod web;
 
 use std::net::SocketAddr;

@@ -214,12 +214,14 @@ pub trait Store: Send + Sync + 'static {
     async fn import_progress(&self, target: &str) -> StoreResult<TransferProgress>;
     /// Relinks the identity exported with `transfer_sub` to (`team_id`,
     /// `sub`), in one transaction: its user stays, Apple tokens of the
-    /// sending team are forgotten.
+    /// sending team are forgotten, and a private relay email of the
+    /// receiving team (relay addresses are per team) replaces the user's.
     async fn relink_identity(
         &self,
         transfer_sub: &str,
         team_id: &str,
         sub: &str,
+        relay_email: Option<&str>,
     ) -> StoreResult<Relink>;
 
     /// Told of each call that failed for an outage, so that the backend can

@@ -578,8 +578,14 @@ impl Store for FailingNotifications {
     async fn import_progress(&self, target: &str) -> StoreResult<TransferProgress> {
         self.inner.import_progress(target).await
     }
-    async fn relink_identity(&self, ts: &str, team: &str, sub: &str) -> StoreResult<Relink> {
-        self.inner.relink_identity(ts, team, sub).await
+    async fn relink_identity(
+        &self,
+        ts: &str,
+        team: &str,
+        sub: &str,
+        email: Option<&str>,
+    ) -> StoreResult<Relink> {
+        self.inner.relink_identity(ts, team, sub, email).await
     }
 }
 

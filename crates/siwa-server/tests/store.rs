@@ -382,6 +382,7 @@ async fn a_sign_in_writes_its_session_and_apple_token_with_it(db: &TestDb) {
 async fn team_transfer_exports_resumably_and_relinks_keeping_the_user(db: &TestDb) {
     let s = db.store();
     const TARGET: &str = "RECEIVER01";
+    let relay = |i: usize| (i == 3).then_some("r3@privaterelay.appleid.com");
     let mut users = Vec::new();
     for i in 0..5 {
         let mut p = verified(&format!("sub-x{i}"), &format!("x{i}@example.com"));
@@ -437,7 +438,12 @@ async fn team_transfer_exports_resumably_and_relinks_keeping_the_user(db: &TestD
     assert_eq!(to_import[0].user_id, users[0].id);
     for (i, exported) in to_import.iter().enumerate() {
         let relink = s
-            .relink_identity(&exported.transfer_sub, TARGET, &format!("new-{i}"))
+            .relink_identity(
+                &exported.transfer_sub,
+                TARGET,
+                &format!("new-{i}"),
+                relay(i),
+            )
             .await
             .unwrap();
         assert_eq!(
@@ -449,7 +455,7 @@ async fn team_transfer_exports_resumably_and_relinks_keeping_the_user(db: &TestD
     }
     // Idempotent; unknown transfer_subs say so.
     assert_eq!(
-        s.relink_identity("t-sub-x0", TARGET, "new-0")
+        s.relink_identity("t-sub-x0", TARGET, "new-0", None)
             .await
             .unwrap(),
         Relink::Relinked {
@@ -457,7 +463,7 @@ async fn team_transfer_exports_resumably_and_relinks_keeping_the_user(db: &TestD
         }
     );
     assert_eq!(
-        s.relink_identity("t-never-exported", TARGET, "new-9")
+        s.relink_identity("t-never-exported", TARGET, "new-9", None)
             .await
             .unwrap(),
         Relink::Unknown
@@ -477,13 +483,20 @@ async fn team_transfer_exports_resumably_and_relinks_keeping_the_user(db: &TestD
     let user = s.user(&users[1].id).await.unwrap().unwrap();
     assert_eq!(user.first_name.as_deref(), Some("X1"));
     assert_eq!(user.email.as_deref(), Some("x1@example.com"));
+    // A relay address of the receiving team replaces the sending team's.
+    let relayed = s.user(&users[3].id).await.unwrap().unwrap();
+    assert_eq!(
+        relayed.email.as_deref(),
+        Some("r3@privaterelay.appleid.com")
+    );
+    assert!(relayed.is_private_email && relayed.email_verified);
     assert!(s.user_apple_tokens(&users[1].id).await.unwrap().is_empty());
     // A receiving-team sub that already belongs to someone else is not taken over.
     s.set_transfer_sub("OTHERTEAM1", "sub-elsewhere", TARGET, "t-elsewhere")
         .await
         .unwrap();
     assert!(matches!(
-        s.relink_identity("t-elsewhere", TARGET, "new-2").await.unwrap(),
+        s.relink_identity("t-elsewhere", TARGET, "new-2", None).await.unwrap(),
         Relink::Taken { user_id } if user_id == users[2].id
     ));
 }

@@ -6,6 +6,7 @@ pub(crate) mod demo;
 pub(crate) mod doctor;
 pub(crate) mod emulator;
 pub(crate) mod exchange;
+pub(crate) mod migrate;
 pub(crate) mod pubkey;
 pub(crate) mod refresh;
 pub(crate) mod revoke;

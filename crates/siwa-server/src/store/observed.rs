@@ -163,7 +163,7 @@ observe! {
     Write fn set_transfer_sub(&self, team_id: &str, sub: &str, target: &str, transfer_sub: &str) -> ();
     Read fn identities_to_import(&self, target: &str, after: &str, limit: i64) -> Vec<ExportedIdentity>;
     Read fn import_progress(&self, target: &str) -> TransferProgress;
-    Write fn relink_identity(&self, transfer_sub: &str, team_id: &str, sub: &str) -> Relink;
+    Write fn relink_identity(&self, transfer_sub: &str, team_id: &str, sub: &str, relay_email: Option<&str>) -> Relink;
 }
 
 #[cfg(test)]

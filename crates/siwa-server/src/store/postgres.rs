@@ -758,12 +758,13 @@ impl Store for PostgresStore {
         transfer_sub: &str,
         team_id: &str,
         sub: &str,
+        relay_email: Option<&str>,
     ) -> StoreResult<Relink> {
         let mut tx = Steps {
             tx: self.pool.begin().await?,
             last: true,
         };
-        let relink = tx.relink(transfer_sub, team_id, sub).await?;
+        let relink = tx.relink(transfer_sub, team_id, sub, relay_email).await?;
         tx.tx.commit().await?;
         Ok(relink)
     }

@@ -36,14 +36,15 @@ pub(super) trait SignInSteps: Send {
         team_id: &str,
         sub: &str,
     ) -> impl Future<Output = StoreResult<Option<String>>> + Send;
-    /// Relinks the identity exported with `transfer_sub` to the profile's
-    /// (team, sub), forgetting the sending team's Apple tokens: its user.
-    /// `None` when no identity was exported with it; `Err` is the store's.
+    /// Relinks the identity exported with `transfer_sub` to (team, sub),
+    /// forgetting the sending team's Apple tokens, and setting the user's
+    /// relay email when one is given (see `Store::relink_identity`).
     fn relink(
         &mut self,
         transfer_sub: &str,
         team_id: &str,
         sub: &str,
+        relay_email: Option<&str>,
     ) -> impl Future<Output = StoreResult<Relink>> + Send;
     /// The user an email may join (verified, non-relay), locked against erasure.
     fn user_by_email(
@@ -122,7 +123,7 @@ pub(super) async fn complete<T: SignInSteps>(tx: &mut T, sign_in: &SignIn) -> St
     // the identity exported with it (its user signed in before the import).
     if let (None, Some(transfer_sub)) = (&linked, &profile.transfer_sub) {
         if let Relink::Relinked { user_id } = tx
-            .relink(transfer_sub, &profile.team_id, &profile.sub)
+            .relink(transfer_sub, &profile.team_id, &profile.sub, None)
             .await?
         {
             linked = tx.touch_identity(&profile.team_id, &profile.sub).await?;

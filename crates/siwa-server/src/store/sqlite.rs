@@ -778,9 +778,10 @@ impl Store for SqliteStore {
         transfer_sub: &str,
         team_id: &str,
         sub: &str,
+        relay_email: Option<&str>,
     ) -> StoreResult<Relink> {
         let mut tx = Steps(self.begin().await?);
-        let relink = tx.relink(transfer_sub, team_id, sub).await?;
+        let relink = tx.relink(transfer_sub, team_id, sub, relay_email).await?;
         tx.0.commit().await?;
         Ok(relink)
     }

@@ -41,6 +41,7 @@ impl SignInSteps for Steps {
         transfer_sub: &str,
         team_id: &str,
         sub: &str,
+        relay_email: Option<&str>,
     ) -> StoreResult<Relink> {
         let found: Option<(String, String, String)> = sqlx::query_as(
             "SELECT team_id, sub, user_id FROM apple_identities WHERE transfer_sub = ?1",
@@ -76,6 +77,17 @@ impl SignInSteps for Steps {
             .bind(sub)
             .execute(&mut *self.0)
             .await?;
+        if let Some(email) = given(relay_email) {
+            sqlx::query(
+                "UPDATE users SET email = ?2, email_key = ?3, email_verified = TRUE, \
+                 is_private_email = TRUE WHERE id = ?1",
+            )
+            .bind(&user_id)
+            .bind(email)
+            .bind(email_key(email))
+            .execute(&mut *self.0)
+            .await?;
+        }
         Ok(Relink::Relinked { user_id })
     }
 
