@@ -9,6 +9,10 @@ bash scripts/check-self-contained.sh
 cargo test --workspace --locked "$@"
 
 cargo build --locked --bin siwa
+# The README's team-transfer rehearsal, as a reader runs it (ports 8080, 8081).
+bash examples/transfer/rehearse.sh target/debug/siwa >/dev/null
+echo "examples/transfer/rehearse.sh: passed"
+
 venv=target/interop-venv
 if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import jwt, cryptography, requests, selenium" 2>/dev/null; then
   echo "interop: creating $venv (PyJWT, cryptography, requests, selenium)"
