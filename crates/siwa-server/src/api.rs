@@ -228,6 +228,7 @@ pub(crate) async fn refresh(
             expires_at: now.saturating_add(signin::ttl(app.settings.session_ttl)),
             max_age_secs: signin::ttl(app.settings.session_max_age),
             reuse_grace_secs: grace,
+            grant_client: None,
         })
         .await?;
     let (user_id, family_id, client_id, refresh_token) = match rotation {

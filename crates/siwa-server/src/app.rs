@@ -141,20 +141,7 @@ impl AppState {
             Verifier::new(key_cache, all_clients.clone()).clock(Arc::clone(&clock));
         let mut apple = HashMap::new();
         for client_id in all_clients {
-            let builder = ClientSecretBuilder::new(
-                settings.team_id.clone(),
-                settings.key_id.clone(),
-                client_id.clone(),
-            )
-            .ttl_secs(CLIENT_SECRET_TTL)
-            .map_err(StateError::Secret)?;
-            let cache = Arc::new(SecretCache::new(
-                builder,
-                Arc::clone(&settings.apple_key),
-                Arc::clone(&clock),
-            ));
-            let client =
-                AppleClient::from_cache(cache, Arc::clone(&http)).endpoints(settings.apple.clone());
+            let client = apple_client(&settings, &client_id, Arc::clone(&http), Arc::clone(&clock))?;
             apple.insert(client_id.as_str().to_owned(), client);
         }
         let sign_in_limit = Arc::new(RateLimit::new(

@@ -15,6 +15,7 @@
 //! The files:
 //! - `store.rs`: the [`Store`] trait, [`StoreError`], [`connect`];
 //! - `records.rs`: the records the store takes and gives;
+//! - `grants.rs`: the OpenID provider's codes and grants;
 //! - `sign_in.rs`: the sign-in decision, written once over each backend's steps;
 //! - `rows.rs`: rows both backends read alike, and the rotation rules;
 //! - `user_row.rs`: the user's columns and their one mapping;
@@ -27,6 +28,7 @@
 mod observed;
 mod outage;
 mod postgres;
+mod grants;
 mod records;
 mod rows;
 mod sign_in;
@@ -41,6 +43,7 @@ use thiserror::Error;
 pub(crate) use observed::Observed;
 pub use observed::{StoreHealth, CALL_DEADLINE};
 pub use outage::{Outage, OUTAGES};
+pub use grants::{Grant, NewOidcCode, OidcCode, OidcGrant, Redemption};
 pub use postgres::PostgresStore;
 pub use records::{
     AppleLink, AppleProfile, AppleToken, DeletionJob, ExportedIdentity, Login, Name, NewLogin,
@@ -142,8 +145,9 @@ pub trait Store: Send + Sync + 'static {
     async fn create_session(&self, session: &NewSession) -> StoreResult<()>;
     /// Spends a refresh token and stores its successor, atomically (see [`Rotation`]).
     async fn rotate_session(&self, rotate: &Rotate) -> StoreResult<Rotation>;
-    /// The user, if the session family belongs to them, is not revoked and
-    /// was created after `created_after` (its absolute lifetime).
+    /// The user, if the session family is one of the service's own sessions
+    /// (not a relying party's grant), belongs to them, is not revoked and was
+    /// created after `created_after` (its absolute lifetime).
     async fn session_user(
         &self,
         family_id: &str,
@@ -223,6 +227,28 @@ pub trait Store: Send + Sync + 'static {
         sub: &str,
         relay_email: Option<&str>,
     ) -> StoreResult<Relink>;
+
+    /// Keeps an authorization code of the OpenID provider (by hash), and
+    /// purges codes long past their expiry.
+    async fn put_oidc_code(&self, code: &NewOidcCode) -> StoreResult<()>;
+    /// A kept authorization code.
+    async fn oidc_code(&self, code_hash: &[u8]) -> StoreResult<Option<OidcCode>>;
+    /// Redeems a code at most once, before its expiry, opening `grant` (a
+    /// session family with [`NewSession::grant`] set) in the same
+    /// transaction. A code used before opens nothing, and the grant its first
+    /// use opened is revoked (RFC 6749 §4.1.2).
+    async fn redeem_oidc_code(
+        &self,
+        code_hash: &[u8],
+        now: i64,
+        grant: &NewSession,
+    ) -> StoreResult<Redemption>;
+    /// Revokes the grant a used code opened (a second use seen on reading it).
+    async fn spoil_oidc_code(&self, code_hash: &[u8]) -> StoreResult<()>;
+    /// A session family, of either kind.
+    async fn grant(&self, family_id: &str) -> StoreResult<Option<Grant>>;
+    /// The family a refresh token (by hash) belongs to, of either kind.
+    async fn grant_of_refresh_token(&self, token_hash: &[u8]) -> StoreResult<Option<Grant>>;
 
     /// Told of each call that failed for an outage, so that the backend can
     /// stop reusing connections the outage may have spoiled (by default: nothing).

@@ -9,9 +9,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde_json::{json, Value};
 use siwa_server::store::{
-    AppleLink, AppleToken, DeletionJob, ExportedIdentity, Login, Name, NewLogin, NewSession,
-    Notification, Relink, Rotate, Rotation, SignIn, SignInOutcome, Store, StoreError, StoreResult,
-    TransferProgress, User,
+    AppleLink, AppleToken, DeletionJob, ExportedIdentity, Grant, Login, Name, NewLogin,
+    NewOidcCode, NewSession, Notification, OidcCode, Redemption, Relink, Rotate, Rotation, SignIn,
+    SignInOutcome, Store, StoreError, StoreResult, TransferProgress, User,
 };
 
 use crate::harness::{on_both_stores, sha256_hex, Backend, Browser, Service, World, IOS};
@@ -586,6 +586,29 @@ impl Store for FailingNotifications {
         email: Option<&str>,
     ) -> StoreResult<Relink> {
         self.inner.relink_identity(ts, team, sub, email).await
+    }
+    async fn put_oidc_code(&self, code: &NewOidcCode) -> StoreResult<()> {
+        self.inner.put_oidc_code(code).await
+    }
+    async fn oidc_code(&self, hash: &[u8]) -> StoreResult<Option<OidcCode>> {
+        self.inner.oidc_code(hash).await
+    }
+    async fn redeem_oidc_code(
+        &self,
+        hash: &[u8],
+        now: i64,
+        grant: &NewSession,
+    ) -> StoreResult<Redemption> {
+        self.inner.redeem_oidc_code(hash, now, grant).await
+    }
+    async fn spoil_oidc_code(&self, hash: &[u8]) -> StoreResult<()> {
+        self.inner.spoil_oidc_code(hash).await
+    }
+    async fn grant(&self, family_id: &str) -> StoreResult<Option<Grant>> {
+        self.inner.grant(family_id).await
+    }
+    async fn grant_of_refresh_token(&self, hash: &[u8]) -> StoreResult<Option<Grant>> {
+        self.inner.grant_of_refresh_token(hash).await
     }
 }
 

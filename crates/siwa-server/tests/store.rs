@@ -75,7 +75,19 @@ store_suite!(
     finish_deletion_keeps_user_until_last_job,
     erase_user_cascades,
     lookups_use_indexes_at_10k_users,
+    codes_are_kept_and_redeemed_once,
+    expired_codes_open_nothing_and_spoiling_revokes,
+    concurrent_code_redemption_has_one_winner,
+    grants_and_sessions_never_mix,
+    erasing_a_user_takes_their_codes_and_grants,
 );
+
+mod oidc;
+use oidc::{
+    codes_are_kept_and_redeemed_once, concurrent_code_redemption_has_one_winner,
+    erasing_a_user_takes_their_codes_and_grants, expired_codes_open_nothing_and_spoiling_revokes,
+    grants_and_sessions_never_mix,
+};
 
 // ---------------------------------------------------------------- the suite
 
@@ -1908,6 +1920,7 @@ fn rotate_of(old: &str, new: &str, now: i64, expires_at: i64) -> Rotate {
         expires_at,
         max_age_secs: 365 * 86_400,
         reuse_grace_secs: 0,
+        grant_client: None,
     }
 }
 

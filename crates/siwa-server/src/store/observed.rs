@@ -12,9 +12,9 @@ use async_trait::async_trait;
 
 use super::outage::{Outage, OUTAGES};
 use super::{
-    AppleLink, AppleToken, DeletionJob, ExportedIdentity, Login, Name, NewLogin, NewSession,
-    Notification, Relink, Rotate, Rotation, SignIn, SignInOutcome, Store, StoreError, StoreResult,
-    TransferProgress, User,
+    AppleLink, AppleToken, DeletionJob, ExportedIdentity, Grant, Login, Name, NewLogin,
+    NewOidcCode, NewSession, Notification, OidcCode, Redemption, Relink, Rotate, Rotation, SignIn,
+    SignInOutcome, Store, StoreError, StoreResult, TransferProgress, User,
 };
 
 /// The longest any store call may take before it counts as an outage. The
@@ -164,6 +164,12 @@ observe! {
     Read fn identities_to_import(&self, target: &str, after: &str, limit: i64) -> Vec<ExportedIdentity>;
     Read fn import_progress(&self, target: &str) -> TransferProgress;
     Write fn relink_identity(&self, transfer_sub: &str, team_id: &str, sub: &str, relay_email: Option<&str>) -> Relink;
+    Write fn put_oidc_code(&self, code: &NewOidcCode) -> ();
+    Read fn oidc_code(&self, code_hash: &[u8]) -> Option<OidcCode>;
+    Write fn redeem_oidc_code(&self, code_hash: &[u8], now: i64, grant: &NewSession) -> Redemption;
+    Write fn spoil_oidc_code(&self, code_hash: &[u8]) -> ();
+    Read fn grant(&self, family_id: &str) -> Option<Grant>;
+    Read fn grant_of_refresh_token(&self, token_hash: &[u8]) -> Option<Grant>;
 }
 
 #[cfg(test)]

@@ -36,10 +36,12 @@ use super::sign_in::{self, Decided, SignInSteps};
 use super::user_row::{UserRow, USER_COLUMNS};
 use super::{
     email_key, given, masked_url, AppleLink, AppleToken, DeletionJob, ExportedIdentity, FamilyRow,
-    JobRow, Login, Name, NewLogin, NewSession, Notification, NotificationEffect, Relink, Rotate,
+    Grant, JobRow, Login, Name, NewLogin, NewOidcCode, NewSession, Notification, NotificationEffect,
+    OidcCode, Redemption, Relink, Rotate,
     Rotation, SignIn, SignInOutcome, Store, StoreResult, TokenRow, TransferProgress, User,
 };
 
+mod oidc;
 mod steps;
 
 use steps::Steps;
@@ -350,7 +352,7 @@ impl Store for PostgresStore {
         // here the token cannot change under us: a concurrent rotation of the
         // same token waits here, then finds it spent.
         let family: Option<FamilyRow> = sqlx::query_as(
-            "SELECT user_id, revoked, created_at, client_id FROM session_families \
+            "SELECT user_id, revoked, created_at, client_id, oidc_client FROM session_families \
              WHERE family_id = $1 FOR UPDATE",
         )
         .bind(&family_id)
@@ -454,7 +456,8 @@ impl Store for PostgresStore {
         let row = sqlx::query(&format!(
             "SELECT {USER_COLUMNS} FROM users WHERE id = $2 AND EXISTS \
              (SELECT 1 FROM session_families \
-              WHERE family_id = $1 AND user_id = $2 AND NOT revoked AND created_at > $3)"
+              WHERE family_id = $1 AND user_id = $2 AND NOT revoked AND created_at > $3 \
+              AND oidc_client IS NULL)"
         ))
         .bind(family_id)
         .bind(user_id)
@@ -767,6 +770,35 @@ impl Store for PostgresStore {
         let relink = tx.relink(transfer_sub, team_id, sub, relay_email).await?;
         tx.tx.commit().await?;
         Ok(relink)
+    }
+
+    async fn put_oidc_code(&self, code: &NewOidcCode) -> StoreResult<()> {
+        self.put_code(code).await
+    }
+
+    async fn oidc_code(&self, code_hash: &[u8]) -> StoreResult<Option<OidcCode>> {
+        self.code(code_hash).await
+    }
+
+    async fn redeem_oidc_code(
+        &self,
+        code_hash: &[u8],
+        now: i64,
+        grant: &NewSession,
+    ) -> StoreResult<Redemption> {
+        self.redeem_code(code_hash, now, grant).await
+    }
+
+    async fn spoil_oidc_code(&self, code_hash: &[u8]) -> StoreResult<()> {
+        self.spoil_code(code_hash).await
+    }
+
+    async fn grant(&self, family_id: &str) -> StoreResult<Option<Grant>> {
+        self.grant_by_family(family_id).await
+    }
+
+    async fn grant_of_refresh_token(&self, token_hash: &[u8]) -> StoreResult<Option<Grant>> {
+        self.grant_by_token(token_hash).await
     }
 }
 

@@ -4,6 +4,8 @@
 
 use std::fmt;
 
+use super::OidcGrant;
+
 /// A sign-in started by `/auth/apple/login`, kept until the callback (10 minutes, single use).
 #[derive(Clone)]
 pub struct NewLogin {
@@ -131,6 +133,7 @@ impl SessionStart {
             token_hash: self.token_hash.clone(),
             created_at: self.created_at,
             expires_at: self.expires_at,
+            grant: None,
         }
     }
 }
@@ -206,6 +209,9 @@ pub struct NewSession {
     pub created_at: i64,
     /// The refresh token's expiry.
     pub expires_at: i64,
+    /// For a relying party of the OpenID provider: which, with what (`None`:
+    /// the service's own session).
+    pub grant: Option<OidcGrant>,
 }
 
 /// A refresh token presented for rotation.
@@ -227,6 +233,9 @@ pub struct Rotate {
     /// How long after its use a spent token still gets its successor instead
     /// of revoking the family (0: never).
     pub reuse_grace_secs: i64,
+    /// The relying party whose grant this must be (`None`: a session of the
+    /// service's own). A token of the other kind is refused, nothing written.
+    pub grant_client: Option<String>,
 }
 
 /// What rotating a refresh token did.

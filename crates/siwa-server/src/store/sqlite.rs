@@ -32,12 +32,14 @@ use super::sign_in::{self, Decided, SignInSteps};
 use super::user_row::{UserRow, USER_COLUMNS};
 use super::{
     email_key, given, AppleLink, AppleToken, DeletionJob, ExportedIdentity, FamilyRow, JobRow,
-    Login, Name, NewLogin, NewSession, Notification, NotificationEffect, Outage, Relink, Rotate,
+    Grant, Login, Name, NewLogin, NewOidcCode, NewSession, Notification, NotificationEffect, OidcCode,
+    Outage, Redemption, Relink, Rotate,
     Rotation, SignIn, SignInOutcome, Store, StoreResult, TokenRow, TransferProgress, User,
 };
 
 mod connection;
 mod reader;
+mod oidc;
 mod steps;
 
 use connection::{out_of_transaction, owner_only, SpoiledBefore};
@@ -373,7 +375,7 @@ impl Store for SqliteStore {
             return Ok(Rotation::Invalid);
         };
         let family: Option<FamilyRow> = sqlx::query_as(
-            "SELECT user_id, revoked, created_at, client_id FROM session_families \
+            "SELECT user_id, revoked, created_at, client_id, oidc_client FROM session_families \
              WHERE family_id = ?1",
         )
         .bind(&token.family_id)
@@ -784,6 +786,35 @@ impl Store for SqliteStore {
         let relink = tx.relink(transfer_sub, team_id, sub, relay_email).await?;
         tx.0.commit().await?;
         Ok(relink)
+    }
+
+    async fn put_oidc_code(&self, code: &NewOidcCode) -> StoreResult<()> {
+        self.put_code(code).await
+    }
+
+    async fn oidc_code(&self, code_hash: &[u8]) -> StoreResult<Option<OidcCode>> {
+        self.code(code_hash).await
+    }
+
+    async fn redeem_oidc_code(
+        &self,
+        code_hash: &[u8],
+        now: i64,
+        grant: &NewSession,
+    ) -> StoreResult<Redemption> {
+        self.redeem_code(code_hash, now, grant).await
+    }
+
+    async fn spoil_oidc_code(&self, code_hash: &[u8]) -> StoreResult<()> {
+        self.spoil_code(code_hash).await
+    }
+
+    async fn grant(&self, family_id: &str) -> StoreResult<Option<Grant>> {
+        self.grant_by_family(family_id).await
+    }
+
+    async fn grant_of_refresh_token(&self, token_hash: &[u8]) -> StoreResult<Option<Grant>> {
+        self.grant_by_token(token_hash).await
     }
 
     fn note_outage(&self, outage: Outage) {

@@ -236,14 +236,17 @@ impl SignInSteps for Steps {
     async fn insert_session(&mut self, session: &NewSession) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO session_families \
-             (family_id, user_id, client_id, revoked, created_at, expires_at) \
-             VALUES ($1, $2, $3, FALSE, $4, $5)",
+             (family_id, user_id, client_id, revoked, created_at, expires_at, oidc_client, scope, auth_time) \
+             VALUES ($1, $2, $3, FALSE, $4, $5, $6, $7, $8)",
         )
         .bind(&session.family_id)
         .bind(&session.user_id)
         .bind(&session.client_id)
         .bind(session.created_at)
         .bind(session.expires_at)
+        .bind(session.grant.as_ref().map(|g| g.client_id.as_str()))
+        .bind(session.grant.as_ref().map(|g| g.scope.as_str()))
+        .bind(session.grant.as_ref().map(|g| g.auth_time))
         .execute(&mut *self.tx)
         .await?;
         sqlx::query(

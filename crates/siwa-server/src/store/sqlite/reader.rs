@@ -128,7 +128,8 @@ pub(super) const SESSION_USER: &str =
     "SELECT id, email, email_verified, is_private_email, email_forwarding, \
      first_name, last_name, real_user_status, created_at, last_login_at FROM users \
      WHERE id = ?2 AND EXISTS (SELECT 1 FROM session_families \
-     WHERE family_id = ?1 AND user_id = ?2 AND revoked = 0 AND created_at > ?3)";
+     WHERE family_id = ?1 AND user_id = ?2 AND revoked = 0 AND created_at > ?3 \
+     AND oidc_client IS NULL)";
 
 #[cfg(test)]
 mod tests {
@@ -168,9 +169,10 @@ mod tests {
                  is_private_email INTEGER, email_forwarding INTEGER, first_name TEXT, last_name TEXT, \
                  real_user_status INTEGER, created_at INTEGER, last_login_at INTEGER); \
                  CREATE TABLE session_families (family_id TEXT PRIMARY KEY, user_id TEXT, revoked INTEGER, \
-                 created_at INTEGER); \
+                 created_at INTEGER, oidc_client TEXT); \
                  INSERT INTO users VALUES ('u1', 'a@example.com', 1, 0, 1, 'Ada', NULL, 2, 10, 20); \
-                 INSERT INTO session_families VALUES ('f1', 'u1', 0, 100), ('f2', 'u1', 1, 100);",
+                 INSERT INTO session_families VALUES ('f1', 'u1', 0, 100, NULL), ('f2', 'u1', 1, 100, NULL), \
+                 ('f3', 'u1', 0, 100, 'wiki');",
             )
             .unwrap();
         let reader = Reader::open(&path).unwrap();
@@ -194,6 +196,10 @@ mod tests {
         assert!(
             reader.session_user("f1", "u1", 100).unwrap().is_none(),
             "past its absolute lifetime"
+        );
+        assert!(
+            reader.session_user("f3", "u1", 0).unwrap().is_none(),
+            "a relying party's grant is no session of the service's own"
         );
         // A rollback-journal database under an exclusive transaction: the
         // reader gets Busy straight away (the store then reads through sqlx).
