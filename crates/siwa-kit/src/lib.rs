@@ -61,6 +61,7 @@ pub mod jws;
 pub mod notification;
 pub mod p8;
 pub mod secret;
+mod secret_string;
 
 pub use claims::Claims;
 pub use client::AppleClient;
