@@ -54,7 +54,7 @@ use crate::claims::wire::{cut, Item, Wire, WireClaims};
 use crate::claims::{ClaimError, Claims, Nonce, RealUserStatus, Text};
 use crate::clock::{Clock, SystemClock, UnixTime};
 use crate::ids::ClientId;
-use crate::jwks::{KeyCache, KeyError};
+use crate::jwks::{KeyCache, KeyLookupError};
 use crate::jws::{self, JwsError, Members, Parts, RsaPublicKey, Segment, MAX_RSA_SIGNATURE_LEN};
 
 /// Apple's issuer, the default.
@@ -159,7 +159,7 @@ pub enum VerifyError {
     Jws(#[from] JwsError),
     /// No usable key for the token's `kid`.
     #[error(transparent)]
-    Key(#[from] KeyError),
+    Key(#[from] KeyLookupError),
     /// The header has no `kid` (or an empty or non-string one).
     #[error("the token's header has no kid, so no key can be chosen")]
     KidMissing,
@@ -217,7 +217,7 @@ impl VerifyError {
     pub fn is_unavailable(&self) -> bool {
         matches!(
             self,
-            Self::Key(KeyError::Unavailable { .. } | KeyError::Expired { .. })
+            Self::Key(KeyLookupError::Unavailable { .. } | KeyLookupError::Expired { .. })
         )
     }
 

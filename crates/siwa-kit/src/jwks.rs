@@ -304,16 +304,16 @@ impl KeySet {
     }
 
     /// The key for `kid`, ready to verify.
-    pub fn key(&self, kid: &str) -> Result<Arc<RsaPublicKey>, KeyError> {
+    pub fn key(&self, kid: &str) -> Result<Arc<RsaPublicKey>, KeyLookupError> {
         match self.find(kid) {
             Some(KeyEntry { key: Ok(key), .. }) => Ok(Arc::clone(key)),
             Some(KeyEntry {
                 key: Err(problem), ..
-            }) => Err(KeyError::Unusable {
+            }) => Err(KeyLookupError::Unusable {
                 kid: cut(kid),
                 problem: problem.clone(),
             }),
-            None => Err(KeyError::UnknownKid {
+            None => Err(KeyLookupError::UnknownKid {
                 kid: cut(kid),
                 known: self.kids(),
             }),
@@ -324,7 +324,7 @@ impl KeySet {
 /// Why no key was found to verify a token.
 #[derive(Clone, Debug, Error)]
 #[non_exhaustive]
-pub enum KeyError {
+pub enum KeyLookupError {
     /// No key with this kid, even after a refetch (or a refetch was not
     /// allowed yet).
     #[error("no key with kid {kid:?} in the key set (it has {known:?})")]
@@ -362,7 +362,7 @@ pub enum KeyError {
     },
 }
 
-impl KeyError {
+impl KeyLookupError {
     /// What a person can do about it.
     pub fn hint(&self) -> &'static str {
         match self {
@@ -615,7 +615,7 @@ impl KeyCache {
 
     /// The key for `kid`, fetching the set when it is stale or lacks the kid
     /// (within the rate limit).
-    pub async fn key(&self, kid: &str) -> Result<Arc<RsaPublicKey>, KeyError> {
+    pub async fn key(&self, kid: &str) -> Result<Arc<RsaPublicKey>, KeyLookupError> {
         // Read the attempt count before the snapshot: a fetch completing in
         // between bumps it, so this caller will not fetch again.
         let attempts_seen = self.attempts.load(Ordering::Acquire);
@@ -633,7 +633,7 @@ impl KeyCache {
 
     /// Fetches the set now (single flight: if another fetch finishes while
     /// this one waits, that one counts). Ignores the rate limit.
-    pub async fn refresh(&self) -> Result<(), KeyError> {
+    pub async fn refresh(&self) -> Result<(), KeyLookupError> {
         if matches!(self.source, Source::Fixed) {
             return Ok(());
         }
@@ -644,7 +644,7 @@ impl KeyCache {
             self.fetch_into(&mut flight, now).await;
         }
         match &flight.last_error {
-            Some(error) => Err(KeyError::Unavailable {
+            Some(error) => Err(KeyLookupError::Unavailable {
                 source: Arc::clone(error),
             }),
             None => Ok(()),
@@ -656,7 +656,7 @@ impl KeyCache {
         kid: &str,
         attempts_seen: u64,
         now: UnixTime,
-    ) -> Result<Arc<RsaPublicKey>, KeyError> {
+    ) -> Result<Arc<RsaPublicKey>, KeyLookupError> {
         let snapshot = self.snapshot.load_full();
         if snapshot.is_usable(now) && snapshot.keys.find(kid).is_some() {
             // Known but stale: refresh unless someone already is (they will
@@ -679,17 +679,17 @@ impl KeyCache {
         self.lookup_after_fetch(kid).await
     }
 
-    async fn lookup_after_fetch(&self, kid: &str) -> Result<Arc<RsaPublicKey>, KeyError> {
+    async fn lookup_after_fetch(&self, kid: &str) -> Result<Arc<RsaPublicKey>, KeyLookupError> {
         let now = self.clock.now();
         let snapshot = self.snapshot.load();
         if snapshot.is_usable(now) {
             return match snapshot.keys.key(kid) {
-                Err(KeyError::UnknownKid { .. }) => {
+                Err(KeyLookupError::UnknownKid { .. }) => {
                     // An unknown kid while the last fetch failed may be a new key we
                     // could not load (Apple down mid-rotation): say unavailable (retry),
                     // not "unknown" (the client's fault).
                     match self.flight.lock().await.last_error.clone() {
-                        Some(source) => Err(KeyError::Unavailable { source }),
+                        Some(source) => Err(KeyLookupError::Unavailable { source }),
                         None => snapshot.keys.key(kid),
                     }
                 }
@@ -698,8 +698,8 @@ impl KeyCache {
         }
         let last_error = self.flight.lock().await.last_error.clone();
         match (snapshot.loaded, last_error) {
-            (false, Some(source)) => Err(KeyError::Unavailable { source }),
-            (_, source) => Err(KeyError::Expired {
+            (false, Some(source)) => Err(KeyLookupError::Unavailable { source }),
+            (_, source) => Err(KeyLookupError::Expired {
                 expired_at: snapshot.usable_until.unwrap_or(now),
                 source,
             }),
