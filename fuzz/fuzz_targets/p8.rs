@@ -97,7 +97,6 @@ fuzz_target!(
                         assert!(!text.contains("-----BEGIN"));
                         assert!(text.contains(path.to_str().expect("a path from text")));
                     }
-                    _ => {}
                 }
             }
         }

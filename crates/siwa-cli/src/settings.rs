@@ -57,7 +57,6 @@ pub(crate) fn load_private_key(flag: Option<String>) -> Result<LoadedKey, Failur
                 file_kid: key_id_from_file_name(&path),
             })
         }
-        _ => Err(Failure::usage("unsupported key setting", "")),
     }
 }
 

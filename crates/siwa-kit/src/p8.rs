@@ -322,7 +322,6 @@ pub fn key_id_from_file_name(path: &Path) -> Option<KeyId> {
 
 /// A key setting (`SIWA_PRIVATE_KEY`, `private_key = ...`): a path or the PEM text.
 #[derive(Eq, PartialEq)]
-#[non_exhaustive]
 pub enum KeyInput {
     /// PEM text, with deployment mangling undone.
     Pem(Zeroizing<String>),

@@ -217,12 +217,6 @@ fn load_apple_key(setting: &str) -> Result<SigningKey, ConfigError> {
                 )
             })?)
         }
-        _ => {
-            return Err(ConfigError::new(
-                "private_key",
-                "give a path to AuthKey_<KEYID>.p8 or its PEM text",
-            ))
-        }
     };
     SigningKey::from_pem(&pem)
         .map_err(|e| ConfigError::new("private_key", format!("{e}; {}", e.hint())))

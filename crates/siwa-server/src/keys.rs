@@ -137,12 +137,6 @@ impl ServiceKeys {
                     )
                 })?)
             }
-            _ => {
-                return Err(ConfigError::new(
-                    "session_key",
-                    "give a P-256 PEM key or a path to one",
-                ))
-            }
         };
         let session = SigningKey::from_pem(&pem).map_err(|e| {
             ConfigError::new(
