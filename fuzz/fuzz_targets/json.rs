@@ -6,7 +6,9 @@
 //! - its verdict is the verdict of an independent checker (`json_ref`):
 //!   accepted exactly when that accepts, refused for the same kind of
 //!   problem, and a duplicate reported by a name the object does repeat;
-//! - what it accepts it returns unchanged, and serde_json reads it too.
+//! - what it accepts it returns unchanged, and serde_json reads it too;
+//! - the fast path accepts exactly what the checker accepts, with the same
+//!   spans (`jws::fast_path_agrees`, the rule of `jws/strict_json.rs`).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -55,6 +57,9 @@ fuzz_target!(
         let ours = bounded("jws::strict_json", data.len(), BOUND, || {
             jws::strict_json(data, segment)
         });
+        if let Err(disagreement) = jws::fast_path_agrees(data) {
+            panic!("{disagreement}");
+        }
         let reference = json_ref::check(data);
         match (&ours, &reference) {
             (Ok(text), Verdict::Ok) => {

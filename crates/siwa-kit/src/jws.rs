@@ -29,6 +29,14 @@ mod strict_json;
 pub use strict_json::MAX_DEPTH;
 pub(crate) use strict_json::{Member, Members};
 
+/// For the `json` fuzz target: whether `bytes` took the fast path, or how the
+/// fast path and the checker disagree on them (see `strict_json`'s rule).
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub fn fast_path_agrees(bytes: &[u8]) -> Result<bool, String> {
+    strict_json::fast_path_agrees(bytes)
+}
+
 /// Largest compact JWS accepted, checked before any decoding.
 pub const MAX_TOKEN_LEN: usize = 16 * 1024;
 
