@@ -1,4 +1,7 @@
+use super::cache::max_age;
+use super::error::MAX_QUOTED;
 use super::*;
+use crate::jws::RsaKeyError;
 
 fn header_map(values: &[&str]) -> http::HeaderMap {
     let mut map = http::HeaderMap::new();
