@@ -199,17 +199,8 @@ impl SigningKey {
             .map_err(|e| KeyError::Rejected {
                 reason: e.to_string(),
             })?;
-        let point: [u8; 65] =
-            pair.public_key()
-                .as_ref()
-                .try_into()
-                .map_err(|_| KeyError::Malformed {
-                    what: "the public point is not an uncompressed P-256 point",
-                })?;
-        Ok(Self {
-            pair,
-            public: PublicKey { point },
-        })
+        let public = PublicKey::from_point(pair.public_key().as_ref())?;
+        Ok(Self { pair, public })
     }
 }
 
@@ -220,10 +211,12 @@ impl fmt::Debug for SigningKey {
 }
 
 /// A P-256 public key: an uncompressed SEC1 point on the curve. Every way
-/// to make one checks the point once, so a key that exists can verify.
-#[derive(Clone, Eq, PartialEq)]
+/// to make one checks the point once and keeps it parsed, so a key that
+/// exists can verify, and each verification starts from the parsed key.
+#[derive(Clone)]
 pub struct PublicKey {
     point: [u8; 65],
+    parsed: ParsedPublicKey,
 }
 
 impl PublicKey {
@@ -258,15 +251,22 @@ impl PublicKey {
                 })
             }
         };
-        ParsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, point).map_err(|_| KeyError::Malformed {
-            what: "the public point is not on the P-256 curve",
+        let parsed = ParsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, point).map_err(|_| {
+            KeyError::Malformed {
+                what: "the public point is not on the P-256 curve",
+            }
         })?;
-        Ok(Self { point })
+        Ok(Self { point, parsed })
     }
 
     /// The uncompressed point, `0x04 || x || y`.
     pub fn point(&self) -> &[u8] {
         &self.point
+    }
+
+    /// Checks an ES256 signature (`r || s`, 64 bytes) of `message`.
+    pub(crate) fn verifies_es256(&self, message: &[u8], signature: &[u8]) -> bool {
+        self.parsed.verify_sig(message, signature).is_ok()
     }
 
     /// DER SubjectPublicKeyInfo.
@@ -304,6 +304,14 @@ impl PublicKey {
         jwk
     }
 }
+
+impl PartialEq for PublicKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.point == other.point
+    }
+}
+
+impl Eq for PublicKey {}
 
 impl fmt::Debug for PublicKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

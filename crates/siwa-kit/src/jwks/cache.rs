@@ -3,6 +3,7 @@
 //! kid, a rate limit on fetches, stale-if-error, a timeout and a size limit.
 
 use std::fmt;
+use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,7 +15,7 @@ use super::jwk::JwkSet;
 use super::key_set::KeySet;
 use crate::clock::{Clock, SystemClock, UnixTime};
 use crate::http::{HttpClient, HttpError};
-use crate::jws::RsaPublicKey;
+use crate::jws::{KeySource, Rs256, RsaPublicKey};
 
 /// Apple's key set for Sign in with Apple.
 pub const APPLE_JWKS_URL: &str = "https://appleid.apple.com/auth/keys";
@@ -380,6 +381,20 @@ impl KeyCache {
             .unwrap_or(self.timing.default_ttl)
             .clamp(self.timing.min_ttl, self.timing.max_ttl);
         Ok((set, ttl))
+    }
+}
+
+/// Apple's tokens are verified through [`crate::jws::verify`] with the keys
+/// of a cache.
+impl KeySource<Rs256> for KeyCache {
+    type Key = Arc<RsaPublicKey>;
+    type Error = KeyLookupError;
+
+    fn key(
+        &self,
+        kid: &str,
+    ) -> impl Future<Output = Result<Arc<RsaPublicKey>, KeyLookupError>> + Send {
+        KeyCache::key(self, kid)
     }
 }
 

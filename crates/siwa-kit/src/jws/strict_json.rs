@@ -21,6 +21,10 @@
 //!   and payloads: no nesting, no escapes), tried before the checker.
 //! - `grammar.rs`: what the two share (numbers, plain string runs, duplicate
 //!   names, unescaping).
+//! - `wire.rs`: a member's value typed as JSON typed it (`Wire`), for the
+//!   readers of members: the header rules and the claims.
+//! - `wire.rs`: a member's value typed as JSON typed it ([`Wire`]), for the
+//!   readers of members: the header rules and the claims.
 //!
 //! ## The rule that binds the fast path to the checker
 //! **The fast path accepts exactly what the checker accepts, with the same
@@ -39,10 +43,12 @@ mod checker;
 mod flat;
 mod grammar;
 mod members;
+mod wire;
 
 pub(crate) use checker::Problem;
 pub use checker::MAX_DEPTH;
-pub(crate) use members::{Member, Members};
+pub(crate) use members::Members;
+pub(crate) use wire::{cut, Item, Wire};
 
 /// Checks `bytes` and returns them as text.
 pub(crate) fn check(bytes: &[u8]) -> Result<&str, Problem> {
