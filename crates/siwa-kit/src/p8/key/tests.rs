@@ -1,8 +1,9 @@
 use super::*;
+use crate::p8::KeyInput;
 
-const APPLE_SHAPED: &str = include_str!("../../tests/fixtures/AuthKey_ABC123DEFG.p8");
-const APPLE_SHAPED_PUB: &str = include_str!("../../tests/fixtures/AuthKey_ABC123DEFG.pub.pem");
-const SEC1: &str = include_str!("../../tests/fixtures/ec_sec1.pem");
+const APPLE_SHAPED: &str = include_str!("../../../tests/fixtures/AuthKey_ABC123DEFG.p8");
+const APPLE_SHAPED_PUB: &str = include_str!("../../../tests/fixtures/AuthKey_ABC123DEFG.pub.pem");
+const SEC1: &str = include_str!("../../../tests/fixtures/ec_sec1.pem");
 
 fn err(text: &str) -> KeyError {
     SigningKey::from_pem(text).unwrap_err()
@@ -37,24 +38,6 @@ fn tolerates_crlf_missing_newline_and_spaces() {
 }
 
 #[test]
-fn setting_undoes_deployment_mangling() {
-    let want = SigningKey::from_pem(APPLE_SHAPED).unwrap().public;
-    let escaped = APPLE_SHAPED.replace('\n', "\\n");
-    let quoted = format!("\"{escaped}\"");
-    let single = format!("'{}'", APPLE_SHAPED.trim_end().replace('\n', " "));
-    for value in [escaped, quoted, single] {
-        let KeyInput::Pem(text) = KeyInput::from_setting(&value) else {
-            panic!("not read as PEM: {value}");
-        };
-        assert_eq!(SigningKey::from_pem(&text).unwrap().public, want);
-    }
-    assert_eq!(
-        KeyInput::from_setting(" \"/keys/AuthKey_ABC123DEFG.p8\" "),
-        KeyInput::Path("/keys/AuthKey_ABC123DEFG.p8".into())
-    );
-}
-
-#[test]
 fn loads_der() {
     let blocks = pem_blocks(APPLE_SHAPED).unwrap();
     let key = SigningKey::from_file_bytes(&blocks[0].der).unwrap();
@@ -68,31 +51,32 @@ fn loads_der() {
 fn names_what_is_wrong() {
     type Expect = fn(&KeyError) -> bool;
     let cases: [(&str, Expect); 10] = [
-        (include_str!("../../tests/fixtures/rsa_pkcs8.pem"), |e| {
+        (include_str!("../../../tests/fixtures/rsa_pkcs8.pem"), |e| {
             *e == KeyError::Rsa
         }),
-        (include_str!("../../tests/fixtures/rsa_pkcs1.pem"), |e| {
+        (include_str!("../../../tests/fixtures/rsa_pkcs1.pem"), |e| {
             *e == KeyError::Rsa
         }),
-        (include_str!("../../tests/fixtures/p384.pem"), |e| {
+        (include_str!("../../../tests/fixtures/p384.pem"), |e| {
             *e == KeyError::OtherCurve { curve: "P-384" }
         }),
-        (include_str!("../../tests/fixtures/ed25519.pem"), |e| {
+        (include_str!("../../../tests/fixtures/ed25519.pem"), |e| {
             *e == KeyError::NotEc { kind: "Ed25519" }
         }),
-        (include_str!("../../tests/fixtures/certificate.pem"), |e| {
-            *e == KeyError::Certificate
-        }),
+        (
+            include_str!("../../../tests/fixtures/certificate.pem"),
+            |e| *e == KeyError::Certificate,
+        ),
         (APPLE_SHAPED_PUB, |e| {
             matches!(e, KeyError::PublicKeyOnly { .. })
         }),
-        (include_str!("../../tests/fixtures/encrypted.pem"), |e| {
+        (include_str!("../../../tests/fixtures/encrypted.pem"), |e| {
             *e == KeyError::Encrypted
         }),
-        (include_str!("../../tests/fixtures/truncated.p8"), |e| {
+        (include_str!("../../../tests/fixtures/truncated.p8"), |e| {
             matches!(e, KeyError::Truncated { .. })
         }),
-        (include_str!("../../tests/fixtures/garbage.txt"), |e| {
+        (include_str!("../../../tests/fixtures/garbage.txt"), |e| {
             *e == KeyError::NoPem
         }),
         ("  \n", |e| *e == KeyError::Empty),
@@ -183,14 +167,6 @@ fn a_begin_line_without_its_dashes_is_not_quoted_with_the_key() {
         shown_label("EC PRIVATE KEY MHcCAQEEIA"),
         "EC PRIVATE KEY..."
     );
-}
-
-#[test]
-fn key_id_comes_from_apple_file_name() {
-    let kid = key_id_from_file_name(Path::new("/x/AuthKey_ABC123DEFG.p8")).unwrap();
-    assert_eq!(kid.as_str(), "ABC123DEFG");
-    assert!(key_id_from_file_name(Path::new("AuthKey_abc.p8")).is_none());
-    assert!(key_id_from_file_name(Path::new("key.pem")).is_none());
 }
 
 #[test]
