@@ -115,7 +115,11 @@ fn numeric_date(text: &str) -> Option<u64> {
             if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
                 return None;
             }
-            let huge = if e.starts_with('-') { i64::MIN } else { i64::MAX };
+            let huge = if e.starts_with('-') {
+                i64::MIN
+            } else {
+                i64::MAX
+            };
             (&unsigned[..at], e.parse::<i64>().unwrap_or(huge))
         }
         None => (unsigned, 0),
@@ -149,7 +153,11 @@ fn numeric_date(text: &str) -> Option<u64> {
     if negative || whole.len() > 20 {
         return None;
     }
-    let whole: u128 = if whole.is_empty() { 0 } else { whole.parse().ok()? };
+    let whole: u128 = if whole.is_empty() {
+        0
+    } else {
+        whole.parse().ok()?
+    };
     u64::try_from(whole + u128::from(rest)).ok()
 }
 
@@ -164,33 +172,51 @@ fn check_time_refusal(e: &VerifyError, payload: &[u8]) {
         return;
     };
     let time = |name: &str| {
-        let raw = members.get(name).unwrap_or_else(|| panic!("{e:?} without {name}"));
+        let raw = members
+            .get(name)
+            .unwrap_or_else(|| panic!("{e:?} without {name}"));
         (raw.get(), numeric_date(raw.get()))
     };
     let leeway = DEFAULT_LEEWAY_SECS;
     match e {
-        VerifyError::Expired { exp, now, leeway: l } => {
+        VerifyError::Expired {
+            exp,
+            now,
+            leeway: l,
+        } => {
             assert_eq!((now.secs(), *l), (NOW, leeway));
             let (text, reference) = time("exp");
             assert_eq!(reference, Some(exp.secs()), "exp {text}");
-            assert!(NOW >= exp.secs().saturating_add(leeway), "exp {text} refused as expired");
+            assert!(
+                NOW >= exp.secs().saturating_add(leeway),
+                "exp {text} refused as expired"
+            );
         }
         VerifyError::IssuedInFuture { iat, .. } => {
             let (text, reference) = time("iat");
             assert_eq!(reference, Some(iat.secs()), "iat {text}");
-            assert!(iat.secs() > NOW + leeway, "iat {text} refused as in the future");
+            assert!(
+                iat.secs() > NOW + leeway,
+                "iat {text} refused as in the future"
+            );
         }
         VerifyError::NotYetValid { nbf, .. } => {
             let (text, reference) = time("nbf");
             assert_eq!(reference, Some(nbf.secs()), "nbf {text}");
-            assert!(nbf.secs() > NOW + leeway, "nbf {text} refused as not yet valid");
+            assert!(
+                nbf.secs() > NOW + leeway,
+                "nbf {text} refused as not yet valid"
+            );
         }
         VerifyError::Claim(ClaimError::Value { claim, .. })
             if ["exp", "iat", "nbf", "auth_time"].contains(claim) =>
         {
             let (text, reference) = time(claim);
             assert_eq!(reference, None, "{claim} {text} refused as out of range");
-            assert!(text.starts_with(|c: char| c == '-' || c.is_ascii_digit()), "{claim} {text}");
+            assert!(
+                text.starts_with(|c: char| c == '-' || c.is_ascii_digit()),
+                "{claim} {text}"
+            );
         }
         _ => {}
     }
@@ -235,8 +261,7 @@ fn check_claims(claims: &Claims, payload: &[u8], policy: &NoncePolicy) {
     let members = members(payload).expect("a verified payload is an object");
     let time = |name: &str| {
         members.get(name).map(|raw| {
-            numeric_date(raw.get())
-                .unwrap_or_else(|| panic!("verified with {name} {}", raw.get()))
+            numeric_date(raw.get()).unwrap_or_else(|| panic!("verified with {name} {}", raw.get()))
         })
     };
     let exp = time("exp").expect("exp is there");

@@ -19,6 +19,8 @@
 //! - a setting is PEM exactly when it holds `-----BEGIN`.
 #![no_main]
 
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
 use libfuzzer_sys::fuzz_target;
 use siwa_fuzz::alloc::{bounded, Bound};
 use siwa_fuzz::fixtures::{self, P8, P8_OTHER, P8_PUB};
@@ -41,6 +43,17 @@ fuzz_target!(
             let escaped = format!("\"{}\"", P8.trim().replace('\n', "\\n"));
             let spaced = P8.trim().replace('\n', " ");
             let crlf = P8.replace('\n', "\r\n");
+            // Found by this target: a PUBLIC KEY whose point is not an
+            // uncompressed P-256 point (0x05 first), and one off the curve.
+            let public_pem = |der: &[u8]| {
+                format!("-----BEGIN PUBLIC KEY-----\n{}\n-----END PUBLIC KEY-----\n", STANDARD.encode(der))
+            };
+            let mut not_uncompressed = fixtures::pem_der(P8_PUB);
+            not_uncompressed[26] = 0x05;
+            let mut off_curve = fixtures::pem_der(P8_PUB);
+            if let Some(last) = off_curve.last_mut() {
+                *last ^= 1;
+            }
             vec![
                 framed(0, &[P8.as_bytes()], 0),
                 framed(0, &[&der], 0),
@@ -56,6 +69,8 @@ fuzz_target!(
                 framed(1, &[P8.replacen("PRIVATE KEY-----", "PRIVATE KEY", 1).as_bytes()], 0),
                 framed(1, &[SEC1.replacen("EC PRIVATE KEY-----", "EC PRIVATE KEY", 1).as_bytes()], 0),
                 framed(1, &[SEC1.replace('\n', " ").replacen("EC PRIVATE KEY-----", "EC PRIVATE KEY", 1).as_bytes()], 0),
+                framed(2, &[public_pem(&not_uncompressed).as_bytes()], 0),
+                framed(2, &[public_pem(&off_curve).as_bytes()], 0),
             ]
         });
     },

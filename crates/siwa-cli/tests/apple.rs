@@ -4,7 +4,7 @@
 use std::io::{Read, Write};
 use std::net::TcpStream;
 
-use siwa_emulator::{Config, Emulator, RunningEmulator};
+use siwa_emulator::{ConfigBuilder, Emulator, RunningEmulator, TeamBuilder, UserBuilder};
 
 use crate::cli::{fixture, make_secret, siwa, siwa_with, Run, CLIENT, TEAM};
 
@@ -19,26 +19,15 @@ struct LocalApple {
 
 impl LocalApple {
     fn start() -> Self {
-        let toml = format!(
-            r#"
-[[team]]
-id = "{TEAM}"
-  [[team.key]]
-  id = "ABC123DEFG"
-  public_key = "AuthKey_ABC123DEFG.pub.pem"
-  [[team.client]]
-  id = "{CLIENT}"
-  redirect_uris = ["{REDIRECT}"]
-
-[[user]]
-id = "alice"
-email = "alice@example.com"
-first_name = "Alice"
-last_name = "Appleseed"
-"#
-        );
-        let dir = fixture("AuthKey_ABC123DEFG.p8");
-        let config = Config::from_toml(&toml, dir.parent().unwrap()).unwrap();
+        let config = ConfigBuilder::new()
+            .team(
+                TeamBuilder::new(TEAM)
+                    .key_file("ABC123DEFG", "AuthKey_ABC123DEFG.pub.pem")
+                    .client(CLIENT, [REDIRECT]),
+            )
+            .user(UserBuilder::alice())
+            .build(&fixture(""))
+            .unwrap();
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()

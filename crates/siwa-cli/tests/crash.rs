@@ -12,7 +12,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use siwa_emulator::{Config, Emulator, RunningEmulator};
+use siwa_emulator::{ConfigBuilder, Emulator, RunningEmulator, TeamBuilder, UserBuilder};
 
 use crate::cli::fixture;
 
@@ -161,26 +161,22 @@ fn run_cycles(dir: &Path, database_url: &str, extra_env: &[(&str, String)]) -> (
 }
 
 async fn start_emulator(users: usize) -> RunningEmulator {
-    let mut toml = format!(
-        r#"
-[[team]]
-id = "{TEAM}"
-  [[team.key]]
-  id = "ABC123DEFG"
-  public_key = "AuthKey_ABC123DEFG.pub.pem"
-  [[team.client]]
-  id = "com.example.web"
-  redirect_uris = ["http://127.0.0.1:9/auth/apple/callback"]
-  [[team.client]]
-  id = "{IOS}"
-"#
-    );
-    for i in 0..users {
-        toml.push_str(&format!(
-            "[[user]]\nid = \"u{i}\"\nemail = \"u{i}@example.com\"\nfirst_name = \"First{i}\"\nlast_name = \"Last{i}\"\n"
-        ));
-    }
-    let config = Config::from_toml(&toml, &fixture("")).unwrap();
+    let config = ConfigBuilder::new()
+        .team(
+            TeamBuilder::new(TEAM)
+                .key_file("ABC123DEFG", "AuthKey_ABC123DEFG.pub.pem")
+                .client(
+                    "com.example.web",
+                    ["http://127.0.0.1:9/auth/apple/callback"],
+                )
+                .native_client(IOS),
+        )
+        .users((0..users).map(|i| {
+            UserBuilder::new(format!("u{i}"), format!("u{i}@example.com"))
+                .name(format!("First{i}"), format!("Last{i}"))
+        }))
+        .build(&fixture(""))
+        .unwrap();
     Emulator::new(config)
         .unwrap()
         .start("127.0.0.1:0".parse().unwrap())

@@ -151,6 +151,7 @@ fn token_inner(app: &App, headers: &HeaderMap, body: &[u8]) -> Result<Response, 
     match grant_type {
         "authorization_code" => code_grant(app, &form, client_id, now),
         "refresh_token" => refresh_grant(app, &form, client_id, now),
+        "client_credentials" => app.migration_token(client_id, form.get("scope")),
         other => Err(Refusal::new(
             "unsupported_grant_type",
             format!("grant_type {other:?}"),
@@ -158,11 +159,12 @@ fn token_inner(app: &App, headers: &HeaderMap, body: &[u8]) -> Result<Response, 
     }
 }
 
-/// Checks client_id and client_secret as Apple does; returns the client id.
-fn authenticate<'f>(app: &App, form: &'f Form) -> Result<&'f str, Refusal> {
+/// Checks client_id and client_secret as Apple does (the secret of the team
+/// that owns the app now); returns the client id.
+pub(crate) fn authenticate<'f>(app: &App, form: &'f Form) -> Result<&'f str, Refusal> {
     let client_id = form.require("client_id")?;
     let secret = form.require("client_secret")?;
-    let Some((team, _)) = app.config.client(client_id) else {
+    let Some((team, _)) = app.client(client_id) else {
         return Err(Refusal::new(
             "invalid_client",
             format!("client_id {client_id:?} is not configured"),
@@ -417,7 +419,7 @@ fn validate(app: &App, params: &HashMap<String, String>) -> Result<AuthRequest, 
     };
     let client_id =
         get("client_id").ok_or_else(|| Refusal::new("invalid_request", "missing client_id"))?;
-    let Some((team, client)) = app.config.client(client_id) else {
+    let Some((team, client)) = app.client(client_id) else {
         return Err(Refusal::new(
             "invalid_client",
             format!("client_id {client_id:?} is not configured"),

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use siwa_kit::ids::{ClientId, KeyId, TeamId};
 use siwa_kit::p8::PublicKey;
 use thiserror::Error;
@@ -33,33 +33,45 @@ pub enum ConfigError {
     Invalid(String),
 }
 
-/// The configuration as written in TOML.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// The configuration as written in TOML; a key left out takes its value from
+/// [`RawConfig::default`].
+#[derive(Clone, Debug, Deserialize, PartialEq, Serialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct RawConfig {
-    /// The `iss` of signed tokens.
-    #[serde(default = "default_issuer")]
+    /// The `iss` of signed tokens (default: [`APPLE_ISSUER`]).
     pub issuer: String,
-    /// Where server-to-server notifications go.
-    #[serde(default)]
+    /// Where server-to-server notifications go (default: nowhere).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub notification_url: Option<String>,
-    /// Send a consent-revoked notification when a token is revoked at /auth/revoke, as Apple does.
-    #[serde(default = "yes")]
+    /// Send a consent-revoked notification when a token is revoked at
+    /// /auth/revoke, as Apple does (default: true).
     pub notify_on_revoke: bool,
     /// Write `email_verified` / `is_private_email` as JSON booleans (Apple's 2024 tokens)
-    /// instead of the strings "true"/"false" (2019-2023 tokens).
-    #[serde(default)]
+    /// instead of the strings "true"/"false" (2019-2023 tokens) (default: false).
     pub boolean_email_claims: bool,
     /// Teams.
-    #[serde(default, rename = "team")]
+    #[serde(rename = "team")]
     pub teams: Vec<RawTeam>,
     /// Test users.
-    #[serde(default, rename = "user")]
+    #[serde(rename = "user")]
     pub users: Vec<RawUser>,
 }
 
+impl Default for RawConfig {
+    fn default() -> Self {
+        Self {
+            issuer: APPLE_ISSUER.to_owned(),
+            notification_url: None,
+            notify_on_revoke: true,
+            boolean_email_claims: false,
+            teams: Vec::new(),
+            users: Vec::new(),
+        }
+    }
+}
+
 /// A `[[team]]`.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, PartialEq, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawTeam {
     /// Team ID.
@@ -73,21 +85,21 @@ pub struct RawTeam {
 }
 
 /// A `[[team.key]]`: the public half of a team's .p8 (or the .p8 itself).
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, PartialEq, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawKey {
     /// Key ID.
     pub id: String,
     /// A PEM file (public key, or the .p8), relative to the config file.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub public_key: Option<String>,
     /// The PEM text itself, instead of a file.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub public_key_pem: Option<String>,
 }
 
 /// A `[[team.client]]`: a Services ID or a bundle ID.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, PartialEq, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawClient {
     /// The client id.
@@ -98,7 +110,7 @@ pub struct RawClient {
 }
 
 /// A `[[user]]`.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, PartialEq, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawUser {
     /// The emulator's handle; `sub` is derived from it per team.
@@ -111,7 +123,7 @@ pub struct RawUser {
     /// Family name.
     #[serde(default)]
     pub last_name: String,
-    /// 0 Unsupported, 1 Unknown, 2 LikelyReal.
+    /// 0 Unsupported, 1 Unknown, 2 LikelyReal (default: 2).
     #[serde(default = "likely_real")]
     pub real_user_status: u8,
 }
@@ -242,6 +254,11 @@ impl Config {
         Some((team, team.clients.get(ci)?))
     }
 
+    /// A configured team.
+    pub(crate) fn team(&self, id: &str) -> Option<&Team> {
+        self.teams.iter().find(|t| t.id.as_str() == id)
+    }
+
     /// A test user by handle.
     pub(crate) fn user(&self, id: &str) -> Option<&RawUser> {
         self.users.iter().find(|u| u.id == id)
@@ -258,14 +275,6 @@ impl Config {
     }
 }
 
-fn default_issuer() -> String {
-    APPLE_ISSUER.to_owned()
-}
-
-fn yes() -> bool {
-    true
-}
-
-fn likely_real() -> u8 {
+pub(crate) fn likely_real() -> u8 {
     2
 }

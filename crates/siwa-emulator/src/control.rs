@@ -59,7 +59,7 @@ pub(crate) async fn native(
     State(app): State<Arc<App>>,
     Json(request): Json<NativeRequest>,
 ) -> Response {
-    let Some((team, _)) = app.config.client(&request.client_id) else {
+    let Some((team, _)) = app.client(&request.client_id) else {
         return bad_request(format!(
             "client_id {:?} is not configured",
             request.client_id
@@ -131,7 +131,7 @@ pub(crate) async fn notify(
             request.kind
         ));
     }
-    let Some((team, _)) = app.config.client(&request.client_id) else {
+    let Some((team, _)) = app.client(&request.client_id) else {
         return bad_request(format!(
             "client_id {:?} is not configured",
             request.client_id

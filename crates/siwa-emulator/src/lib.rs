@@ -14,6 +14,10 @@
 //! Its judgement of a `client_secret` is its own code (`client_auth`), not
 //! siwa-kit's doctor or verifier: a shared bug would hide itself.
 //!
+//! A configuration comes from a TOML file ([`Config::from_file`]) or from
+//! code: [`ConfigBuilder`] builds the same configuration in process, or
+//! writes the file for another process.
+//!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! use siwa_emulator::{Config, Emulator};
@@ -29,6 +33,7 @@
 )]
 
 mod apple;
+mod builder;
 mod client_auth;
 mod config;
 mod control;
@@ -39,6 +44,7 @@ mod pages;
 mod random;
 mod reply;
 mod state;
+mod transfer;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -52,6 +58,7 @@ use siwa_kit::clock::{Clock, SystemClock, UnixTime};
 use thiserror::Error;
 use tokio::sync::oneshot;
 
+pub use builder::{ConfigBuilder, TeamBuilder, UserBuilder};
 pub use config::{
     Config, ConfigError, RawClient, RawConfig, RawKey, RawTeam, RawUser, APPLE_ISSUER,
 };
@@ -132,6 +139,10 @@ impl Emulator {
             .route("/keys", get(apple::keys))
             .route("/revoke", post(apple::revoke));
         Router::new()
+            .route(
+                "/auth/usermigrationinfo",
+                post(transfer::user_migration_info),
+            )
             .nest("/auth", apple.clone())
             .nest("/auth/oauth2/v2", apple)
             .route("/emulator/consent", post(apple::consent))
@@ -144,6 +155,7 @@ impl Emulator {
                     .get(control::list_faults)
                     .delete(control::clear_faults),
             )
+            .route("/emulator/transfer", post(transfer::transfer))
             .route("/emulator/revocations", get(control::revocations))
             .route("/emulator/stats", get(control::stats))
             .route("/healthz", get(|| async { "ok" }))
@@ -250,7 +262,17 @@ impl App {
                 "the user of this grant is no longer configured",
             ));
         };
-        let claims = id_token_claims(&self.config, grant, user, binding, with_nonce, now);
+        let transfer_sub =
+            self.transfer_sub_claim(&grant.client_id, &grant.team_id, &grant.user_id, now);
+        let claims = id_token_claims(
+            &self.config,
+            grant,
+            user,
+            binding,
+            with_nonce,
+            transfer_sub,
+            now,
+        );
         self.keys
             .current()
             .sign(&claims)
@@ -272,6 +294,12 @@ impl App {
             .durable
             .authorized
             .insert((grant.user_id.clone(), grant.client_id.clone()));
+        let pair = (grant.user_id.clone(), grant.client_id.clone());
+        if grant.hide_email {
+            inner.durable.hidden_email.insert(pair);
+        } else {
+            inner.durable.hidden_email.remove(&pair);
+        }
         inner.codes.retain(|_, c| c.expires_at > now);
         inner.codes.insert(
             code.clone(),

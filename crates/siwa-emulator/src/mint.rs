@@ -62,6 +62,8 @@ struct IdTokenClaims<'a> {
     nonce_supported: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     real_user_status: Option<u8>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    transfer_sub: Option<String>,
 }
 
 /// The email a grant shares: the real one, or the relay when hidden.
@@ -83,6 +85,7 @@ pub(crate) fn id_token_claims(
     user: &RawUser,
     binding: Binding<'_>,
     with_nonce: bool,
+    transfer_sub: Option<String>,
     now: u64,
 ) -> Value {
     let email = shared_email(grant, user);
@@ -108,6 +111,7 @@ pub(crate) fn id_token_claims(
         auth_time: grant.auth_time,
         nonce_supported: true,
         real_user_status: grant.native.then_some(user.real_user_status),
+        transfer_sub,
     };
     serde_json::to_value(claims).unwrap_or(Value::Null)
 }

@@ -61,11 +61,26 @@ pub(crate) struct Revocation {
     pub(crate) revoked_at: u64,
 }
 
+/// A `user.migration` access token (team transfer).
+#[derive(Clone, Debug)]
+pub(crate) struct MigrationGrant {
+    pub(crate) client_id: String,
+    /// The team it was issued to: only that team may use it.
+    pub(crate) team_id: String,
+    pub(crate) expires_at: u64,
+}
+
 /// The part of the state that `--state` keeps across restarts.
 #[derive(Debug, Default, Deserialize, Serialize)]
 pub(crate) struct Durable {
     /// (user, client) pairs that already authorized: `user` JSON is not sent again.
     pub(crate) authorized: BTreeSet<(String, String)>,
+    /// (user, client) pairs whose authorization hid the email (a relay address is shared).
+    #[serde(default)]
+    pub(crate) hidden_email: BTreeSet<(String, String)>,
+    /// Apps moved to another team, oldest first.
+    #[serde(default)]
+    pub(crate) transfers: Vec<crate::transfer::Transfer>,
     pub(crate) refresh_tokens: HashMap<String, RefreshGrant>,
     pub(crate) revocations: Vec<Revocation>,
 }
@@ -75,6 +90,7 @@ pub(crate) struct Inner {
     pub(crate) durable: Durable,
     pub(crate) codes: HashMap<String, CodeGrant>,
     pub(crate) access_tokens: HashMap<String, AccessGrant>,
+    pub(crate) migration_tokens: HashMap<String, MigrationGrant>,
 }
 
 /// The state behind one lock: every critical section is short and never awaits.
@@ -139,19 +155,11 @@ fn write_owner_only(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()>
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
     #[cfg(unix)]
-    {
-        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-        options.mode(0o600);
-        let mut file = options.open(path)?;
-        // A leftover temp file keeps its old mode through `mode()`: set it.
-        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-        file.write_all(bytes)?;
-        return file.sync_all();
-    }
-    #[cfg(not(unix))]
-    {
-        let mut file = options.open(path)?;
-        file.write_all(bytes)?;
-        file.sync_all()
-    }
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path)?;
+    // A leftover temp file keeps its old mode through `mode()`: set it.
+    #[cfg(unix)]
+    file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+    file.write_all(bytes)?;
+    file.sync_all()
 }

@@ -6,4 +6,5 @@ mod control;
 mod flows;
 mod secrets;
 mod support;
+mod transfer;
 mod verifier;

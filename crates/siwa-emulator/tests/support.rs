@@ -8,7 +8,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use p256::ecdsa::signature::Signer;
 use p256::pkcs8::DecodePrivateKey;
-use siwa_emulator::{Config, Emulator, Options, RunningEmulator};
+use siwa_emulator::{ConfigBuilder, Emulator, Options, RunningEmulator, TeamBuilder, UserBuilder};
 use siwa_kit::clock::{Clock, ManualClock, SystemClock, UnixTime};
 use siwa_kit::ids::{ClientId, KeyId, TeamId};
 use siwa_kit::p8::SigningKey;
@@ -28,47 +28,26 @@ pub(crate) fn key_pem() -> String {
     std::fs::read_to_string(fixtures().join("AuthKey_ABC123DEFG.p8")).unwrap()
 }
 
-pub(crate) fn config_toml(notification_url: Option<&str>) -> String {
-    let notify = notification_url
-        .map(|u| format!("notification_url = \"{u}\"\n"))
-        .unwrap_or_default();
-    format!(
-        r#"{notify}
-[[team]]
-id = "{TEAM}"
-  [[team.key]]
-  id = "{KID}"
-  public_key = "AuthKey_ABC123DEFG.pub.pem"
-  [[team.client]]
-  id = "{WEB}"
-  redirect_uris = ["{REDIRECT}"]
-  [[team.client]]
-  id = "{IOS}"
-
-[[team]]
-id = "OTHER12345"
-  [[team.key]]
-  id = "ZZZ999YYYX"
-  public_key = "AuthKey_ZZZ999YYYX.p8"
-  [[team.client]]
-  id = "com.other.web"
-  redirect_uris = ["{REDIRECT}"]
-
-[[user]]
-id = "alice"
-email = "alice@example.com"
-first_name = "Alice"
-last_name = "Appleseed"
-real_user_status = 2
-
-[[user]]
-id = "bob"
-email = "bob@example.com"
-first_name = "Bob"
-last_name = "Builder"
-real_user_status = 1
-"#
-    )
+/// Two teams: ours (a web client and an app) and another with the same redirect URI.
+fn config(notification_url: Option<&str>) -> ConfigBuilder {
+    let config = ConfigBuilder::new()
+        .team(
+            TeamBuilder::new(TEAM)
+                .key_file(KID, "AuthKey_ABC123DEFG.pub.pem")
+                .client(WEB, [REDIRECT])
+                .native_client(IOS),
+        )
+        .team(
+            TeamBuilder::new("OTHER12345")
+                .key_file("ZZZ999YYYX", "AuthKey_ZZZ999YYYX.p8")
+                .client("com.other.web", [REDIRECT]),
+        )
+        .user(UserBuilder::alice())
+        .user(UserBuilder::bob());
+    match notification_url {
+        Some(url) => config.notification_url(url),
+        None => config,
+    }
 }
 
 /// A running emulator, its clock, and an HTTP client that does not follow redirects.
@@ -87,7 +66,7 @@ impl Apple {
         notification_url: Option<&str>,
         state_file: Option<PathBuf>,
     ) -> Self {
-        let config = Config::from_toml(&config_toml(notification_url), &fixtures()).unwrap();
+        let config = config(notification_url).build(&fixtures()).unwrap();
         let clock = Arc::new(ManualClock::new(SystemClock.now()));
         let options = Options {
             clock: Some(clock.clone() as Arc<dyn Clock>),

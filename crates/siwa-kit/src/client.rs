@@ -50,12 +50,14 @@ use crate::secret::{ClientSecret, SecretCache, SecretError};
 
 mod authorize;
 mod error;
+mod migration;
 mod probe;
 mod tokens;
 mod wire;
 
 pub use self::authorize::{AuthorizeRequest, RedirectUri, ResponseMode, ResponseType, Scope};
 pub use self::error::{AppleErrorCode, ClientError, ConfigError, Operation};
+pub use self::migration::{parse_migration_token, MigratedUser, MIGRATION_SCOPE};
 pub use self::probe::{probe_check, PROBE_CODE};
 pub use self::tokens::{
     AccessToken, AuthorizationCode, ClientSecretText, IdToken, RefreshToken, RevokeToken, State,
@@ -129,6 +131,7 @@ pub struct Endpoints {
     token: http::Uri,
     keys: http::Uri,
     revoke: http::Uri,
+    migration_info: http::Uri,
 }
 
 impl Endpoints {
@@ -155,6 +158,9 @@ impl Endpoints {
             token: http::Uri::from_static(token),
             keys: http::Uri::from_static(keys),
             revoke: http::Uri::from_static(revoke),
+            migration_info: http::Uri::from_static(
+                "https://appleid.apple.com/auth/usermigrationinfo",
+            ),
         }
     }
 
@@ -195,6 +201,10 @@ impl Endpoints {
             token: at("token")?,
             keys: at("keys")?,
             revoke: at("revoke")?,
+            // Team transfer has one endpoint, whatever the family.
+            migration_info: format!("{base}/auth/usermigrationinfo")
+                .parse()
+                .map_err(|_| bad("its endpoints are not valid URLs"))?,
         })
     }
 
@@ -227,6 +237,11 @@ impl Endpoints {
     /// The revoke endpoint.
     pub fn revoke_uri(&self) -> &http::Uri {
         &self.revoke
+    }
+
+    /// Team transfer's `/auth/usermigrationinfo`.
+    pub fn migration_info_uri(&self) -> &http::Uri {
+        &self.migration_info
     }
 
     /// The URL to send the user's browser to, every value percent-encoded.

@@ -5,23 +5,22 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use siwa_kit::client::{AppleClient, Endpoints, RedirectUri};
+use siwa_kit::client::AppleClient;
 use siwa_kit::clock::{Clock, SystemClock};
-use siwa_kit::http::{HttpClient, ReqwestClient};
+use siwa_kit::http::{HttpClient, HttpError, ReqwestClient};
 use siwa_kit::ids::ClientId;
 use siwa_kit::jwks::KeyCache;
-use siwa_kit::p8::{KeyInput, SigningKey};
-use siwa_kit::secret::{ClientSecretBuilder, SecretCache};
+use siwa_kit::secret::{ClientSecretBuilder, SecretCache, SecretError};
 use siwa_kit::Verifier;
 
-use crate::config::{ConfigError, Settings};
+use crate::config::Settings;
 use crate::cookies::Cookies;
 use crate::keys::ServiceKeys;
 use crate::metrics::Metrics;
 use crate::middleware::RateLimit;
-use crate::ops::Readiness;
+use crate::readiness::Readiness;
 use crate::session::{Expected, TokenKind, VerifiedTokens};
-use crate::store::{place_of, Observed, Store, StoreHealth};
+use crate::store::{Observed, Store, StoreHealth};
 
 /// Largest response read from Apple.
 const MAX_APPLE_RESPONSE: usize = 256 * 1024;
@@ -35,7 +34,8 @@ pub struct AppState {
     pub(crate) store: Arc<dyn Store>,
     pub(crate) store_health: Arc<StoreHealth>,
     pub(crate) readiness: Readiness,
-    pub(crate) keys: ServiceKeys,
+    /// The service's own keys (from the settings).
+    pub(crate) keys: Arc<ServiceKeys>,
     /// Identity tokens of the web flow: aud = the Services ID, nothing else.
     pub(crate) web_verifier: Verifier,
     /// Identity tokens of native apps: aud = one of the bundle IDs, nothing else.
@@ -44,7 +44,6 @@ pub struct AppState {
     pub(crate) notification_verifier: Verifier,
     /// Apple's REST API per client id (the Services ID and each bundle ID).
     pub(crate) apple: HashMap<String, AppleClient>,
-    pub(crate) redirect_uri: RedirectUri,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) metrics: Metrics,
     /// The sign-in routes' rate limit.
@@ -64,40 +63,40 @@ impl fmt::Debug for AppState {
     }
 }
 
+/// Why the shared state could not be built. Never the configuration
+/// ([`Settings::load`] parsed it): what is left is the machine's.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StateError {
+    /// The HTTP client for Apple could not be built (TLS roots, system limits).
+    #[error("cannot build the HTTP client for Apple: {0}")]
+    Http(#[source] HttpError),
+    /// A client secret could not be prepared.
+    #[error("cannot prepare the client secrets: {0}")]
+    Secret(#[source] SecretError),
+}
+
 impl AppState {
-    /// Builds the state: loads the .p8 and the service keys, prepares Apple's clients.
-    pub fn new(
-        settings: Settings,
-        store: Arc<dyn Store>,
-        keys: ServiceKeys,
-    ) -> Result<Self, ConfigError> {
-        Self::with_clock(settings, store, keys, Arc::new(SystemClock))
+    /// Builds the state: Apple's key cache, verifiers and clients, the limits.
+    pub fn new(settings: Settings, store: Arc<dyn Store>) -> Result<Self, StateError> {
+        Self::with_clock(settings, store, Arc::new(SystemClock))
     }
 
     /// As [`Self::new`], with an injected clock (tests).
     pub fn with_clock(
         settings: Settings,
         store: Arc<dyn Store>,
-        keys: ServiceKeys,
         clock: Arc<dyn Clock>,
-    ) -> Result<Self, ConfigError> {
-        let apple_key = Arc::new(load_apple_key(&settings.private_key)?);
+    ) -> Result<Self, StateError> {
         let http: Arc<dyn HttpClient> = Arc::new(
             ReqwestClient::with_limits(
                 Duration::from_secs(settings.apple_timeout_secs),
                 MAX_APPLE_RESPONSE,
             )
-            .map_err(|e| {
-                ConfigError::new(
-                    "apple_base_url",
-                    format!("cannot build the HTTP client: {e}"),
-                )
-            })?,
+            .map_err(StateError::Http)?,
         );
-        let endpoints = Endpoints::new(&settings.apple_base_url, settings.api)
-            .map_err(|e| ConfigError::new("apple_base_url", e.to_string()))?;
         let key_cache = Arc::new(
-            KeyCache::remote(endpoints.keys_uri().clone(), Arc::clone(&http))
+            KeyCache::remote(settings.apple.keys_uri().clone(), Arc::clone(&http))
                 .clock(Arc::clone(&clock)),
         );
         let web_verifier = Verifier::new(Arc::clone(&key_cache), [settings.client_id.clone()])
@@ -120,18 +119,16 @@ impl AppState {
                 client_id.clone(),
             )
             .ttl_secs(CLIENT_SECRET_TTL)
-            .map_err(|e| ConfigError::new("client_id", e.to_string()))?;
+            .map_err(StateError::Secret)?;
             let cache = Arc::new(SecretCache::new(
                 builder,
-                Arc::clone(&apple_key),
+                Arc::clone(&settings.apple_key),
                 Arc::clone(&clock),
             ));
             let client =
-                AppleClient::from_cache(cache, Arc::clone(&http)).endpoints(endpoints.clone());
+                AppleClient::from_cache(cache, Arc::clone(&http)).endpoints(settings.apple.clone());
             apple.insert(client_id.as_str().to_owned(), client);
         }
-        let redirect_uri = RedirectUri::new(settings.redirect_uri.clone())
-            .map_err(|e| ConfigError::new("redirect_uri", e.to_string()))?;
         let sign_in_limit = Arc::new(RateLimit::new(
             "sign-in",
             settings.rate_limits,
@@ -142,7 +139,7 @@ impl AppState {
             settings.refresh_rate_limits,
             settings.trusted_proxies.clone(),
         ));
-        let store_health = Arc::new(StoreHealth::new(place_of(&settings.database_url)));
+        let store_health = Arc::new(StoreHealth::new(settings.database_url.place()));
         let store: Arc<dyn Store> = Arc::new(Observed::new(store, Arc::clone(&store_health)));
         Ok(Self {
             store_health,
@@ -150,14 +147,13 @@ impl AppState {
             sign_in_limit,
             refresh_limit,
             cookies: Cookies::new(settings.secure_cookies()),
+            keys: Arc::clone(&settings.service_keys),
             settings,
             store,
-            keys,
             web_verifier,
             native_verifier,
             notification_verifier,
             apple,
-            redirect_uri,
             clock,
             metrics: Metrics::default(),
             verified_tokens: VerifiedTokens::default(),
@@ -203,21 +199,4 @@ impl AppState {
         self.now()
             .saturating_sub(i64::try_from(self.settings.session_max_age).unwrap_or(i64::MAX))
     }
-}
-
-/// Reads the team's .p8 from the `private_key` setting (a path or PEM text).
-fn load_apple_key(setting: &str) -> Result<SigningKey, ConfigError> {
-    let pem = match KeyInput::from_setting(setting) {
-        KeyInput::Pem(pem) => pem,
-        KeyInput::Path(path) => {
-            zeroize::Zeroizing::new(std::fs::read_to_string(&path).map_err(|e| {
-                ConfigError::new(
-                    "private_key",
-                    format!("cannot read {}: {e}", path.display()),
-                )
-            })?)
-        }
-    };
-    SigningKey::from_pem(&pem)
-        .map_err(|e| ConfigError::new("private_key", format!("{e}; {}", e.hint())))
 }

@@ -96,7 +96,7 @@ pub async fn run_due(app: &AppState) -> Result<usize, StoreError> {
 }
 
 /// Runs rounds forever, every `deletion_retry_secs`; while the database is
-/// unavailable, the wait doubles up to [`MAX_OUTAGE_WAIT`] (the store logs
+/// unavailable, the wait doubles up to a minute (the store logs
 /// the outage once, not every round).
 pub fn spawn_worker(app: Arc<AppState>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {

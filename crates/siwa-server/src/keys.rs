@@ -19,7 +19,8 @@ use serde::{Deserialize, Serialize};
 use siwa_kit::p8::{KeyInput, SigningKey};
 use zeroize::Zeroizing;
 
-use crate::config::{ConfigError, Settings};
+use crate::config::ConfigError;
+use crate::store::DatabaseUrl;
 
 /// The key file written beside a SQLite database.
 pub const KEY_FILE_NAME: &str = "siwa-service-keys.json";
@@ -91,13 +92,18 @@ struct KeyFile {
 }
 
 impl ServiceKeys {
-    /// Loads the keys from settings, or from/into the key file beside a SQLite database.
-    pub fn load(settings: &Settings) -> Result<Self, ConfigError> {
-        match (&settings.session_key, &settings.encryption_key) {
+    /// The keys of the settings `session_key` and `encryption_key`; when
+    /// neither is set, from (or into) the key file beside a SQLite database.
+    pub fn resolve(
+        session_key: Option<&str>,
+        encryption_key: Option<&str>,
+        database_url: &DatabaseUrl,
+    ) -> Result<Self, ConfigError> {
+        match (session_key, encryption_key) {
             (Some(session), Some(encryption)) => Self::from_settings(session, encryption),
-            (None, None) => match settings.sqlite_dir() {
+            (None, None) => match database_url.sqlite_dir() {
                 Some(dir) => Self::from_key_file(&dir.join(KEY_FILE_NAME)),
-                None if settings.database_url.starts_with("sqlite:") => Self::generate(),
+                None if database_url.is_sqlite() => Self::generate(),
                 None => Err(ConfigError::new(
                     "session_key/encryption_key",
                     "a PostgreSQL deployment must configure both (shared by every replica); generate them with `siwa serve --print-new-keys`",

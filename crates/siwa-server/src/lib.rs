@@ -28,6 +28,7 @@ mod middleware;
 mod notifications;
 mod ops;
 mod pages;
+mod readiness;
 mod request_id;
 mod session;
 mod signin;
@@ -100,6 +101,9 @@ pub enum StartError {
     /// A setting is missing or wrong.
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// The shared state could not be built.
+    #[error(transparent)]
+    State(#[from] app::StateError),
     /// The database is unreachable or its schema could not be migrated.
     #[error("database {url}: {source}")]
     Store {
@@ -120,16 +124,15 @@ pub enum StartError {
     },
 }
 
-/// Connects the store, loads the keys and builds the state, refusing to start on any problem.
+/// Connects (and migrates) the store and builds the state, refusing to start on any problem.
 pub async fn prepare(settings: Settings) -> Result<Arc<AppState>, StartError> {
     let store = store::connect(&settings.database_url)
         .await
         .map_err(|source| StartError::Store {
-            url: store::masked_url(&settings.database_url).to_string(),
+            url: settings.database_url.to_string(),
             source,
         })?;
-    let keys = ServiceKeys::load(&settings)?;
-    Ok(Arc::new(AppState::new(settings, Arc::from(store), keys)?))
+    Ok(Arc::new(AppState::new(settings, Arc::from(store))?))
 }
 
 /// A running service; dropping it stops the server.

@@ -1,7 +1,7 @@
 //! Operations routes: keys of our tokens, health, readiness, metrics.
 
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Instant;
 
 use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode};
@@ -10,31 +10,7 @@ use axum::Json;
 
 use crate::app::AppState;
 use crate::error::RETRY_AFTER_OUTAGE_SECS;
-
-/// How long a readiness verdict is reused.
-const READY_FOR: Duration = Duration::from_secs(1);
-/// The longest the readiness probe may take: a load balancer gets its answer within a second.
-const PROBE_BOUND: Duration = Duration::from_millis(800);
-
-/// This replica's readiness: a bounded write probe of the database, reused
-/// for [`READY_FOR`], so that load balancers polling it cost one tiny write a
-/// second at most.
-#[derive(Debug, Default)]
-pub(crate) struct Readiness {
-    last: Mutex<Option<(Instant, bool)>>,
-}
-
-impl Readiness {
-    fn cached(&self, now: Instant) -> Option<bool> {
-        let last = *self.last.lock().unwrap_or_else(PoisonError::into_inner);
-        last.filter(|(at, _)| now.saturating_duration_since(*at) < READY_FOR)
-            .map(|(_, ready)| ready)
-    }
-
-    fn remember(&self, now: Instant, ready: bool) {
-        *self.last.lock().unwrap_or_else(PoisonError::into_inner) = Some((now, ready));
-    }
-}
+use crate::readiness::PROBE_BOUND;
 
 /// `GET /.well-known/jwks.json`: the public keys of the access tokens we issue.
 pub(crate) async fn jwks(State(app): State<Arc<AppState>>) -> Response {
@@ -51,7 +27,7 @@ pub(crate) async fn healthz() -> &'static str {
 }
 
 /// `GET /readyz`: the database takes a write within [`PROBE_BOUND`] (the
-/// verdict reused for [`READY_FOR`]). 200 `ready`, or 503 with `Retry-After`.
+/// verdict reused for a second). 200 `ready`, or 503 with `Retry-After`.
 pub(crate) async fn readyz(State(app): State<Arc<AppState>>) -> Response {
     let now = Instant::now();
     let ready = match app.readiness.cached(now) {

@@ -51,8 +51,9 @@ pub(crate) fn error_page(
 }
 
 /// Re-posts Apple's form_post fields to the same URL from our own origin, so
-/// the SameSite=Lax login cookie comes along (Apple's cross-site POST carries none).
-pub(crate) fn repost_page(action: &str, fields: &[(String, String)]) -> Response {
+/// the SameSite=Lax login cookie comes along (Apple's cross-site POST carries
+/// none), marked with the field `marker`.
+pub(crate) fn repost_page(action: &str, marker: &str, fields: &[(String, String)]) -> Response {
     let mut inputs = String::new();
     for (name, value) in fields {
         let _ = write!(
@@ -65,8 +66,9 @@ pub(crate) fn repost_page(action: &str, fields: &[(String, String)]) -> Response
     let body = format!(
         "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>Signing in…</title></head>\
 <body onload=\"document.forms[0].submit()\"><form method=\"POST\" action=\"{action}\">{inputs}\
-<input type=\"hidden\" name=\"_siwa_repost\" value=\"1\"><noscript><button type=\"submit\">Continue</button></noscript></form></body></html>",
+<input type=\"hidden\" name=\"{marker}\" value=\"1\"><noscript><button type=\"submit\">Continue</button></noscript></form></body></html>",
         action = escape(action),
+        marker = escape(marker),
     );
     ([("cache-control", "no-store")], Html(body)).into_response()
 }

@@ -146,6 +146,7 @@ pub(crate) async fn complete(
             email_verified: claims.email_verified().unwrap_or(false),
             is_private_email: claims.is_private_email().unwrap_or(false),
             real_user_status: claims.real_user_status().map(|s| i64::from(s.code())),
+            transfer_sub: claims.transfer_sub().map(str::to_owned),
             first_name: name.as_ref().and_then(|n| n.first_name.clone()),
             last_name: name.as_ref().and_then(|n| n.last_name.clone()),
         },

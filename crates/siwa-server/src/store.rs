@@ -11,12 +11,27 @@
 //! Times are Unix seconds (`i64`). Secrets are never stored in the clear:
 //! state, nonces, identity tokens and refresh tokens as SHA-256 hashes, Apple
 //! refresh tokens as ciphertext (the server encrypts before calling the store).
+//!
+//! The files:
+//! - `store.rs`: the [`Store`] trait, [`StoreError`], [`connect`];
+//! - `records.rs`: the records the store takes and gives;
+//! - `sign_in.rs`: the sign-in decision, written once over each backend's steps;
+//! - `rows.rs`: rows both backends read alike, and the rotation rules;
+//! - `user_row.rs`: the user's columns and their one mapping;
+//! - `sqlite.rs` (`sqlite/steps.rs`, `sqlite/connection.rs`, `sqlite/reader.rs`)
+//!   and `postgres.rs` (`postgres/steps.rs`): each backend's dialect and locking;
+//! - `outage.rs`: which failures mean the database is unavailable;
+//! - `observed.rs`: the store as the service uses it, bounded, its outages
+//!   logged once and counted.
 
 mod observed;
 mod outage;
 mod postgres;
+mod records;
+mod rows;
 mod sign_in;
 mod sqlite;
+mod user_row;
 
 use std::fmt;
 
@@ -27,6 +42,12 @@ pub(crate) use observed::Observed;
 pub use observed::{StoreHealth, CALL_DEADLINE};
 pub use outage::{Outage, OUTAGES};
 pub use postgres::PostgresStore;
+pub use records::{
+    AppleLink, AppleProfile, AppleToken, DeletionJob, ExportedIdentity, Login, Name, NewLogin,
+    NewSession, Notification, NotificationEffect, Relink, Rotate, Rotation, SealedAppleToken,
+    SessionStart, SignIn, SignInOutcome, SpentIdentityToken, TransferProgress, User,
+};
+use rows::{judge_rotation, FamilyRow, JobRow, Judged, TokenRow};
 pub use sqlite::SqliteStore;
 
 /// A store failure. Never holds secrets or the database password.
@@ -67,314 +88,6 @@ impl From<sqlx::Error> for StoreError {
 
 /// Shorthand.
 pub type StoreResult<T> = Result<T, StoreError>;
-
-/// A sign-in started by `/auth/apple/login`, kept until the callback (10 minutes, single use).
-#[derive(Clone)]
-pub struct NewLogin {
-    /// SHA-256 of the `state` sent to Apple (the lookup key).
-    pub state_hash: Vec<u8>,
-    /// The nonce sent to Apple (checked against the id_token).
-    pub nonce: String,
-    /// SHA-256 of the browser-binding cookie set when the sign-in started.
-    pub browser_hash: Vec<u8>,
-    /// Where to send the browser afterwards (already checked against the allowed origins).
-    pub return_to: String,
-    /// When it was created.
-    pub created_at: i64,
-    /// When it stops being accepted.
-    pub expires_at: i64,
-}
-
-/// A sign-in attempt taken back at the callback.
-#[derive(Clone)]
-pub struct Login {
-    /// The nonce sent to Apple.
-    pub nonce: String,
-    /// SHA-256 of the browser-binding cookie.
-    pub browser_hash: Vec<u8>,
-    /// Where to send the browser afterwards.
-    pub return_to: String,
-}
-
-/// What a verified Apple sign-in tells us about the user.
-#[derive(Clone, Debug, Default)]
-pub struct AppleProfile {
-    /// The team whose `sub` this is (subs are per team).
-    pub team_id: String,
-    /// Apple's stable user id.
-    pub sub: String,
-    /// The client id (Services ID or bundle ID) the sign-in came through.
-    pub client_id: String,
-    /// Email from the verified id_token, when present (never from the unsigned `user` JSON).
-    pub email: Option<String>,
-    /// `email_verified`.
-    pub email_verified: bool,
-    /// `is_private_email`.
-    pub is_private_email: bool,
-    /// `real_user_status` (0, 1, 2), native sign-ins only.
-    pub real_user_status: Option<i64>,
-    /// The name of the first-login `user` JSON that came with this sign-in, if any.
-    pub first_name: Option<String>,
-    /// The family name of that `user` JSON.
-    pub last_name: Option<String>,
-}
-
-/// A name from the first-login `user` JSON (unsigned: it never overwrites a stored name).
-#[derive(Clone, Debug, Default, Eq, PartialEq)]
-pub struct Name {
-    /// Given name.
-    pub first_name: Option<String>,
-    /// Family name.
-    pub last_name: Option<String>,
-}
-
-/// An Apple refresh token to keep, encrypted, for one identity and client.
-#[derive(Clone)]
-pub struct SealedAppleToken {
-    /// The client id the token was issued to.
-    pub client_id: String,
-    /// The token, encrypted and bound to (team, sub, client).
-    pub ciphertext: Vec<u8>,
-}
-
-/// An identity token that completed a sign-in: remembered until it expires,
-/// so that it opens no second session.
-#[derive(Clone)]
-pub struct SpentIdentityToken {
-    /// SHA-256 of the compact token.
-    pub hash: Vec<u8>,
-    /// The token's `exp`: past it the token is refused anyway.
-    pub expires_at: i64,
-}
-
-/// A completed sign-in, written in one transaction: the identity and its
-/// user (created, joined by email, or updated), the pending first-login name
-/// applied where the account has none, Apple's refresh token, the spent
-/// identity token and the new session.
-#[derive(Clone)]
-pub struct SignIn {
-    /// The verified identity.
-    pub profile: AppleProfile,
-    /// When.
-    pub now: i64,
-    /// Join a new identity to the user with the same verified, non-relay email.
-    pub link_by_email: bool,
-    /// Apple's refresh token from the code exchange.
-    pub apple_token: Option<SealedAppleToken>,
-    /// The identity token that completed it (refused if already spent).
-    pub identity_token: Option<SpentIdentityToken>,
-    /// The session to open for the signed-in user.
-    pub session: Option<SessionStart>,
-}
-
-/// A session to open for a user not known yet (the one a sign-in finds or creates).
-#[derive(Clone)]
-pub struct SessionStart {
-    /// The family (one per sign-in); access tokens carry it as `sid`.
-    pub family_id: String,
-    /// The client id the user signed in through.
-    pub client_id: String,
-    /// SHA-256 of the opaque refresh token.
-    pub token_hash: Vec<u8>,
-    /// Created: the session's absolute lifetime counts from here.
-    pub created_at: i64,
-    /// The refresh token's expiry.
-    pub expires_at: i64,
-}
-
-impl SessionStart {
-    /// The session of `user_id`.
-    pub fn of(&self, user_id: &str) -> NewSession {
-        NewSession {
-            family_id: self.family_id.clone(),
-            user_id: user_id.to_owned(),
-            client_id: self.client_id.clone(),
-            token_hash: self.token_hash.clone(),
-            created_at: self.created_at,
-            expires_at: self.expires_at,
-        }
-    }
-}
-
-/// What [`Store::complete_sign_in`] did.
-#[derive(Clone, Debug, Eq, PartialEq)]
-pub enum SignInOutcome {
-    /// Recorded: the signed-in user.
-    SignedIn(User),
-    /// The identity token already completed a sign-in: nothing was written.
-    TokenAlreadySpent,
-}
-
-/// A user, as the API returns it.
-#[derive(Clone, Debug, Eq, PartialEq)]
-pub struct User {
-    /// Our id (random, opaque).
-    pub id: String,
-    /// The email Apple shared (maybe a private relay address).
-    pub email: Option<String>,
-    /// Apple says the email is verified.
-    pub email_verified: bool,
-    /// The email is a private relay address.
-    pub is_private_email: bool,
-    /// Whether Apple forwards mail to the relay address (email-disabled/-enabled events).
-    pub email_forwarding: bool,
-    /// Given name, from the first sign-in.
-    pub first_name: Option<String>,
-    /// Family name, from the first sign-in.
-    pub last_name: Option<String>,
-    /// Apple's real_user_status, when a native sign-in reported it.
-    pub real_user_status: Option<i64>,
-    /// Created.
-    pub created_at: i64,
-    /// Last sign-in.
-    pub last_login_at: i64,
-}
-
-/// A user's link to an Apple identity.
-#[derive(Clone, Debug)]
-pub struct AppleLink {
-    /// Our user.
-    pub user_id: String,
-    /// The user revoked consent (consent-revoked event), until their next sign-in.
-    pub revoked: bool,
-}
-
-/// An Apple refresh token held for one of a user's identities.
-#[derive(Clone)]
-pub struct AppleToken {
-    /// The identity's team.
-    pub team_id: String,
-    /// The identity's `sub`.
-    pub sub: String,
-    /// The client id the token was issued to.
-    pub client_id: String,
-    /// The encrypted token.
-    pub ciphertext: Vec<u8>,
-}
-
-/// A new session: the first refresh token of a family.
-#[derive(Clone)]
-pub struct NewSession {
-    /// The family (one per sign-in); access tokens carry it as `sid`.
-    pub family_id: String,
-    /// Whose session.
-    pub user_id: String,
-    /// The client id the user signed in through.
-    pub client_id: String,
-    /// SHA-256 of the opaque refresh token.
-    pub token_hash: Vec<u8>,
-    /// Created: the session's absolute lifetime counts from here.
-    pub created_at: i64,
-    /// The refresh token's expiry.
-    pub expires_at: i64,
-}
-
-/// A refresh token presented for rotation.
-#[derive(Clone)]
-pub struct Rotate {
-    /// SHA-256 of the presented token.
-    pub old_hash: Vec<u8>,
-    /// SHA-256 of its successor.
-    pub new_hash: Vec<u8>,
-    /// The successor, encrypted (bound to `old_hash`), kept for the reuse
-    /// grace so that a racing second use gets the same successor.
-    pub successor_sealed: Option<Vec<u8>>,
-    /// When.
-    pub now: i64,
-    /// The successor's expiry, before the session's absolute limit caps it.
-    pub expires_at: i64,
-    /// The session's absolute lifetime: a family created more than this long ago is over.
-    pub max_age_secs: i64,
-    /// How long after its use a spent token still gets its successor instead
-    /// of revoking the family (0: never).
-    pub reuse_grace_secs: i64,
-}
-
-/// What rotating a refresh token did.
-#[derive(Clone, Debug, Eq, PartialEq)]
-pub enum Rotation {
-    /// The old token is spent, the new one stored.
-    Rotated {
-        /// Whose session.
-        user_id: String,
-        /// The family.
-        family_id: String,
-        /// The client the session was opened through.
-        client_id: String,
-        /// The new token's expiry (capped by the session's absolute lifetime).
-        expires_at: i64,
-    },
-    /// The token was spent moments ago (within the reuse grace) and its
-    /// successor is still the family's current token: that successor again.
-    Repeated {
-        /// Whose session.
-        user_id: String,
-        /// The family.
-        family_id: String,
-        /// The client the session was opened through.
-        client_id: String,
-        /// The successor, as sealed at the first use.
-        successor_sealed: Vec<u8>,
-        /// The successor's expiry.
-        expires_at: i64,
-    },
-    /// An already-rotated token came back: the family is now revoked (theft).
-    Reused {
-        /// The revoked family.
-        family_id: String,
-    },
-    /// Unknown, expired, revoked, or past the session's absolute lifetime.
-    Invalid,
-}
-
-/// What an Apple server-to-server notification does to the account.
-#[derive(Clone, Debug, Eq, PartialEq)]
-pub enum NotificationEffect {
-    /// email-disabled / email-enabled: relay forwarding off or on (and the email, when sent).
-    EmailForwarding {
-        /// The relay address Apple sent, if any.
-        email: Option<String>,
-        /// Forwarding on.
-        enabled: bool,
-    },
-    /// consent-revoked: the identity marked revoked, its Apple tokens
-    /// forgotten, the user's sessions ended.
-    ConsentRevoked,
-    /// account-delete: the user of the identity erased.
-    AccountDelete,
-    /// A type this service does not act on: only recorded.
-    Nothing,
-}
-
-/// A verified notification to apply once.
-#[derive(Clone, Debug)]
-pub struct Notification {
-    /// Its `jti`: applied once per id.
-    pub jti: String,
-    /// Its `exp`: the id is remembered until then (a replay after it fails verification).
-    pub expires_at: i64,
-    /// The identity it is about.
-    pub team_id: String,
-    /// The identity's `sub`.
-    pub sub: String,
-    /// What it does.
-    pub effect: NotificationEffect,
-    /// When it was received.
-    pub now: i64,
-}
-
-/// An account deletion waiting for Apple's `/auth/revoke`.
-#[derive(Clone)]
-pub struct DeletionJob {
-    /// The job.
-    pub id: i64,
-    /// Whose account.
-    pub user_id: String,
-    /// The token to revoke (and the identity it belongs to, for decryption).
-    pub token: AppleToken,
-    /// Attempts so far.
-    pub attempts: i64,
-}
 
 /// The store behind the service. Every method is one short transaction.
 #[async_trait]
@@ -470,13 +183,115 @@ pub trait Store: Send + Sync + 'static {
     /// How many deletions are waiting (for `/metrics`).
     async fn pending_deletions(&self) -> StoreResult<i64>;
 
+    /// Identities of `team_id` not yet exported for `target`, by `sub` after
+    /// `after`, at most `limit` (a team transfer's export, resumable).
+    async fn identities_to_export(
+        &self,
+        team_id: &str,
+        target: &str,
+        after: &str,
+        limit: i64,
+    ) -> StoreResult<Vec<String>>;
+    /// The export for `target`: identities of `team_id`, and how many are exported.
+    async fn export_progress(&self, team_id: &str, target: &str) -> StoreResult<TransferProgress>;
+    /// Keeps the transfer_sub Apple gave for (team, sub), asked for `target`.
+    async fn set_transfer_sub(
+        &self,
+        team_id: &str,
+        sub: &str,
+        target: &str,
+        transfer_sub: &str,
+    ) -> StoreResult<()>;
+    /// Identities exported for `target` and not relinked yet, by transfer_sub
+    /// after `after`, at most `limit` (the import, resumable).
+    async fn identities_to_import(
+        &self,
+        target: &str,
+        after: &str,
+        limit: i64,
+    ) -> StoreResult<Vec<ExportedIdentity>>;
+    /// The import into `target`: identities exported for it, and how many are relinked.
+    async fn import_progress(&self, target: &str) -> StoreResult<TransferProgress>;
+    /// Relinks the identity exported with `transfer_sub` to (`team_id`,
+    /// `sub`), in one transaction: its user stays, Apple tokens of the
+    /// sending team are forgotten.
+    async fn relink_identity(
+        &self,
+        transfer_sub: &str,
+        team_id: &str,
+        sub: &str,
+    ) -> StoreResult<Relink>;
+
     /// Told of each call that failed for an outage, so that the backend can
     /// stop reusing connections the outage may have spoiled (by default: nothing).
     fn note_outage(&self, _outage: Outage) {}
 }
 
+/// A `database_url`: printed (Display, Debug) with its password masked.
+#[derive(Clone, Eq, PartialEq)]
+pub struct DatabaseUrl(String);
+
+impl DatabaseUrl {
+    /// Wraps a URL (`sqlite://FILE`, `sqlite::memory:` or `postgres://...`).
+    pub fn new(url: impl Into<String>) -> Self {
+        Self(url.into())
+    }
+
+    /// The URL itself, password included: for connecting only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// Where it keeps its data, for messages (see [`place_of`]).
+    pub fn place(&self) -> String {
+        place_of(&self.0)
+    }
+
+    /// The directory of a SQLite database file (`None`: in memory, or PostgreSQL).
+    pub fn sqlite_dir(&self) -> Option<std::path::PathBuf> {
+        let path = self
+            .0
+            .strip_prefix("sqlite://")
+            .or_else(|| self.0.strip_prefix("sqlite:"))?;
+        let path = path.split('?').next().unwrap_or(path);
+        if path.contains(":memory:") {
+            return None;
+        }
+        Some(
+            std::path::Path::new(path)
+                .parent()
+                .map(std::path::Path::to_path_buf)
+                .unwrap_or_default(),
+        )
+    }
+
+    /// Whether it names a SQLite database (a file or in memory).
+    pub fn is_sqlite(&self) -> bool {
+        self.0.starts_with("sqlite:")
+    }
+}
+
+impl AsRef<str> for DatabaseUrl {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        masked_url(&self.0).fmt(f)
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DatabaseUrl({})", masked_url(&self.0))
+    }
+}
+
 /// Opens the store a `database_url` names (`sqlite://FILE` or `postgres://...`) and migrates it.
-pub async fn connect(database_url: &str) -> StoreResult<Box<dyn Store>> {
+pub async fn connect(database_url: impl AsRef<str>) -> StoreResult<Box<dyn Store>> {
+    let database_url = database_url.as_ref();
     let store: Box<dyn Store> = if database_url.starts_with("sqlite:") {
         Box::new(SqliteStore::connect(database_url).await?)
     } else if database_url.starts_with("postgres:") || database_url.starts_with("postgresql:") {
@@ -537,155 +352,11 @@ impl fmt::Debug for MaskedUrl<'_> {
     }
 }
 
-impl fmt::Debug for NewLogin {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("NewLogin")
-            .field("return_to", &self.return_to)
-            .finish_non_exhaustive()
-    }
-}
-
-impl fmt::Debug for Login {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Login")
-            .field("return_to", &self.return_to)
-            .finish_non_exhaustive()
-    }
-}
-
-impl fmt::Debug for AppleToken {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AppleToken")
-            .field("team_id", &self.team_id)
-            .field("client_id", &self.client_id)
-            .finish_non_exhaustive()
-    }
-}
-
-impl fmt::Debug for SealedAppleToken {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SealedAppleToken")
-            .field("client_id", &self.client_id)
-            .finish_non_exhaustive()
-    }
-}
-
-impl fmt::Debug for SpentIdentityToken {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SpentIdentityToken")
-            .field("expires_at", &self.expires_at)
-            .finish_non_exhaustive()
-    }
-}
-
-impl fmt::Debug for SignIn {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SignIn")
-            .field("team_id", &self.profile.team_id)
-            .field("client_id", &self.profile.client_id)
-            .field("now", &self.now)
-            .finish_non_exhaustive()
-    }
-}
-
-impl fmt::Debug for Rotate {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Rotate")
-            .field("now", &self.now)
-            .finish_non_exhaustive()
-    }
-}
-
-impl fmt::Debug for NewSession {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("NewSession")
-            .field("user_id", &self.user_id)
-            .finish_non_exhaustive()
-    }
-}
-
-impl fmt::Debug for SessionStart {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SessionStart")
-            .field("client_id", &self.client_id)
-            .finish_non_exhaustive()
-    }
-}
-
-impl fmt::Debug for DeletionJob {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("DeletionJob")
-            .field("id", &self.id)
-            .field("user_id", &self.user_id)
-            .field("token", &self.token)
-            .field("attempts", &self.attempts)
-            .finish_non_exhaustive()
-    }
-}
-
 /// How long a pending first-login name is kept when no sign-in completes.
 const PENDING_NAME_SECS: i64 = 365 * 86_400;
 /// Spent identity tokens and notification ids are kept this long past their
 /// `exp` (a verifier's clock-skew leeway), then purged.
 const SPENT_TOKEN_LEEWAY_SECS: i64 = 300;
-
-/// A refresh token's row, as rotation reads it.
-#[derive(sqlx::FromRow)]
-struct TokenRow {
-    family_id: String,
-    spent_at: Option<i64>,
-    expires_at: i64,
-    successor_hash: Option<Vec<u8>>,
-    successor_ciphertext: Option<Vec<u8>>,
-}
-
-/// A session family's row, as rotation reads it.
-#[derive(sqlx::FromRow)]
-struct FamilyRow {
-    user_id: String,
-    revoked: bool,
-    created_at: i64,
-    client_id: String,
-}
-
-/// What a rotation must do, judged the same way by both backends.
-enum Judged {
-    /// Refuse: unknown, expired, revoked or past the absolute lifetime.
-    Invalid,
-    /// A spent token came back: revoke the family.
-    Reused,
-    /// Spent within the grace: answer with its successor, if that is still current.
-    Repeat {
-        successor_hash: Vec<u8>,
-        successor_sealed: Vec<u8>,
-    },
-    /// Spend it; the successor expires then.
-    Rotate { expires_at: i64 },
-}
-
-fn judge_rotation(rotate: &Rotate, token: &TokenRow, family: &FamilyRow) -> Judged {
-    let limit = family.created_at.saturating_add(rotate.max_age_secs);
-    let now = rotate.now;
-    match token.spent_at {
-        Some(spent_at) => {
-            let in_grace = rotate.reuse_grace_secs > 0
-                && now.saturating_sub(spent_at) <= rotate.reuse_grace_secs
-                && !family.revoked
-                && now < limit;
-            match (&token.successor_hash, &token.successor_ciphertext) {
-                (Some(hash), Some(sealed)) if in_grace => Judged::Repeat {
-                    successor_hash: hash.clone(),
-                    successor_sealed: sealed.clone(),
-                },
-                _ => Judged::Reused,
-            }
-        }
-        None if family.revoked || token.expires_at <= now || now >= limit => Judged::Invalid,
-        None => Judged::Rotate {
-            expires_at: rotate.expires_at.min(limit),
-        },
-    }
-}
 
 /// 16 random bytes as 32 lowercase hex characters: a new user id.
 fn new_user_id() -> StoreResult<String> {

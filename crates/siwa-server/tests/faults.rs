@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::harness::{on_both_stores, Backend, World};
+use crate::harness::{on_both_stores, Backend, Service, World};
 
 on_both_stores!(
     keys_down_cached_keys_verify_for_the_grace_period_then_fail_clearly,
@@ -165,17 +165,16 @@ async fn token_endpoint_failures_are_clear_errors_and_open_no_session(backend: B
 }
 
 async fn sign_in_routes_are_rate_limited_and_headers_bounded(backend: Backend) {
-    let world = World::start_with(backend, 1, |raw| {
+    let service = Service::start(backend, |raw| {
         raw.rate_limit_per_ip_per_minute = Some(60);
         raw.rate_limit_burst = Some(3);
     })
     .await;
-    let server = world.server(0);
-    let login = format!("{server}/auth/apple/login?return_to=/");
+    let login = "/auth/apple/login?return_to=/";
     for _ in 0..3 {
-        assert_eq!(world.http.get(&login).send().await.unwrap().status(), 302);
+        assert_eq!(service.get(login).await.status(), 302);
     }
-    let limited = world.http.get(&login).send().await.unwrap();
+    let limited = service.get(login).await;
     assert_eq!(limited.status(), 429);
     let retry_after: u64 = limited.headers()["retry-after"]
         .to_str()
@@ -183,37 +182,26 @@ async fn sign_in_routes_are_rate_limited_and_headers_bounded(backend: Backend) {
         .parse()
         .unwrap();
     assert!((1..=60).contains(&retry_after));
-    let native = world
-        .http
-        .post(format!("{server}/auth/apple/native"))
-        .json(&json!({}))
-        .send()
-        .await
-        .unwrap();
+    let native = service.post_json("/auth/apple/native", &json!({})).await;
     assert_eq!(
         native.status(),
         429,
         "the native route shares the per-IP budget"
     );
     assert_eq!(
-        world
-            .http
-            .get(format!("{server}/healthz"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        service.get("/healthz").await.status(),
         200,
         "other routes are not limited"
     );
 
     let big = "x".repeat(20 * 1024);
-    let response = world
-        .http
-        .get(format!("{server}/me"))
-        .header("x-padding", big)
-        .send()
-        .await
-        .unwrap();
+    let response = service
+        .send(
+            http::Request::get("/me")
+                .header("x-padding", big)
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await;
     assert_eq!(response.status(), 431);
 }

@@ -5,14 +5,20 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use siwa_emulator::{Config, Emulator, Options, RunningEmulator};
+use axum::body::Body;
+use axum::response::Response;
+use siwa_emulator::{ConfigBuilder, Emulator, Options, RunningEmulator, TeamBuilder, UserBuilder};
 use siwa_kit::clock::{Clock, ManualClock, SystemClock};
 use siwa_server::store::Store;
 use siwa_server::{AppState, RawSettings, RunningServer, ServiceKeys, Settings};
+use tower::ServiceExt;
 
 pub(crate) const TEAM: &str = "DEF123GHIJ";
 pub(crate) const WEB: &str = "com.example.web";
 pub(crate) const IOS: &str = "com.example.ios";
+/// Where a [`Service`] says it is and where it looks for Apple: the discard
+/// port, which nothing here listens on.
+const NOBODY: &str = "http://127.0.0.1:9";
 
 /// Which store a test runs on.
 #[derive(Clone, Copy, Debug)]
@@ -210,34 +216,20 @@ impl World {
     ) -> Self {
         let listeners: Vec<tokio::net::TcpListener> = futures_join(n).await;
         let public = format!("http://{}", listeners[0].local_addr().unwrap());
-        let emulator_toml = format!(
-            r#"notification_url = "{public}/auth/apple/notifications"
-notify_on_revoke = false
-[[team]]
-id = "{TEAM}"
-  [[team.key]]
-  id = "ABC123DEFG"
-  public_key = "AuthKey_ABC123DEFG.pub.pem"
-  [[team.client]]
-  id = "{WEB}"
-  redirect_uris = ["{public}/auth/apple/callback"]
-  [[team.client]]
-  id = "{IOS}"
-[[user]]
-id = "alice"
-email = "alice@example.com"
-first_name = "Alice"
-last_name = "Appleseed"
-[[user]]
-id = "bob"
-email = "bob@example.com"
-first_name = "Bob"
-last_name = "Builder"
-real_user_status = 1
-"#
-        );
+        let config = ConfigBuilder::new()
+            .notification_url(format!("{public}/auth/apple/notifications"))
+            .notify_on_revoke(false)
+            .team(
+                TeamBuilder::new(TEAM)
+                    .key_file("ABC123DEFG", "AuthKey_ABC123DEFG.pub.pem")
+                    .client(WEB, [format!("{public}/auth/apple/callback")])
+                    .native_client(IOS),
+            )
+            .user(UserBuilder::alice())
+            .user(UserBuilder::bob())
+            .build(&fixtures())
+            .unwrap();
         let clock = Arc::new(ManualClock::new(SystemClock.now()));
-        let config = Config::from_toml(&emulator_toml, &fixtures()).unwrap();
         let apple = Emulator::with_options(
             config,
             Options {
@@ -249,44 +241,15 @@ real_user_status = 1
         .start("127.0.0.1:0".parse().unwrap())
         .await
         .unwrap();
-        let (session_key, encryption_key) = shared_keys();
+        let keys = shared_keys();
         let mut servers = Vec::new();
         let mut states = Vec::new();
         let mut stores = Vec::new();
         for listener in listeners {
-            let mut raw = RawSettings {
-                team_id: Some(TEAM.into()),
-                key_id: Some("ABC123DEFG".into()),
-                private_key: Some(
-                    fixtures()
-                        .join("AuthKey_ABC123DEFG.p8")
-                        .display()
-                        .to_string(),
-                ),
-                client_id: Some(WEB.into()),
-                bundle_ids: Some(vec![IOS.into()]),
-                redirect_uri: Some(format!("{public}/auth/apple/callback")),
-                public_url: Some(public.clone()),
-                database_url: Some(db.url.clone()),
-                apple_base_url: Some(apple.base_url()),
-                session_key: Some(session_key.clone()),
-                encryption_key: Some(encryption_key.clone()),
-                deletion_retry_secs: Some(1),
-                apple_timeout_secs: Some(2),
-                ..RawSettings::default()
-            };
+            let mut raw = raw_settings(&public, &apple.base_url(), &db, &keys);
             tweak(&mut raw);
-            let settings = Settings::validate(raw).unwrap();
-            let store = siwa_server::store::connect(&settings.database_url)
-                .await
-                .unwrap();
-            let keys = ServiceKeys::load(&settings).unwrap();
-            let store: Arc<dyn Store> = wrap(Arc::from(store));
-            stores.push(Arc::clone(&store));
-            let state = Arc::new(
-                AppState::with_clock(settings, store, keys, clock.clone() as Arc<dyn Clock>)
-                    .unwrap(),
-            );
+            let (state, store) = service_state(raw, &wrap, clock.clone()).await;
+            stores.push(store);
             servers.push(siwa_server::start_on(Arc::clone(&state), listener).unwrap());
             states.push(state);
         }
@@ -412,6 +375,88 @@ async fn futures_join(n: usize) -> Vec<tokio::net::TcpListener> {
         out.push(tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap());
     }
     out
+}
+
+/// The settings of a test service at `public` calling Apple at `apple`, on `db`,
+/// with `keys` (session, encryption) shared by its replicas.
+fn raw_settings(public: &str, apple: &str, db: &Database, keys: &(String, String)) -> RawSettings {
+    RawSettings {
+        team_id: Some(TEAM.into()),
+        key_id: Some("ABC123DEFG".into()),
+        private_key: Some(
+            fixtures()
+                .join("AuthKey_ABC123DEFG.p8")
+                .display()
+                .to_string(),
+        ),
+        client_id: Some(WEB.into()),
+        bundle_ids: Some(vec![IOS.into()]),
+        redirect_uri: Some(format!("{public}/auth/apple/callback")),
+        public_url: Some(public.to_owned()),
+        database_url: Some(db.url.clone()),
+        apple_base_url: Some(apple.to_owned()),
+        session_key: Some(keys.0.clone()),
+        encryption_key: Some(keys.1.clone()),
+        deletion_retry_secs: Some(1),
+        apple_timeout_secs: Some(2),
+        ..RawSettings::default()
+    }
+}
+
+/// A service's state on `raw`, its store seen through `wrap`; and that store.
+async fn service_state(
+    raw: RawSettings,
+    wrap: impl Fn(Arc<dyn Store>) -> Arc<dyn Store>,
+    clock: Arc<ManualClock>,
+) -> (Arc<AppState>, Arc<dyn Store>) {
+    let settings = Settings::load(raw).unwrap();
+    let store = siwa_server::store::connect(&settings.database_url)
+        .await
+        .unwrap();
+    let store: Arc<dyn Store> = wrap(Arc::from(store));
+    let state =
+        AppState::with_clock(settings, Arc::clone(&store), clock as Arc<dyn Clock>).unwrap();
+    (Arc::new(state), store)
+}
+
+/// The service alone on a fresh database, driven through `router()` with
+/// `oneshot`: no socket, so no client address (every request comes from one
+/// unknown client), and no Apple (a call to Apple finds nobody).
+pub(crate) struct Service {
+    state: Arc<AppState>,
+    _db: Database,
+}
+
+impl Service {
+    pub(crate) async fn start(backend: Backend, tweak: impl Fn(&mut RawSettings)) -> Self {
+        let db = Database::new(backend).await;
+        let mut raw = raw_settings(NOBODY, NOBODY, &db, &shared_keys());
+        tweak(&mut raw);
+        let clock = Arc::new(ManualClock::new(SystemClock.now()));
+        let (state, _) = service_state(raw, |store| store, clock).await;
+        Self { state, _db: db }
+    }
+
+    /// One request through the routes.
+    pub(crate) async fn send(&self, request: http::Request<Body>) -> Response {
+        siwa_server::router(Arc::clone(&self.state))
+            .oneshot(request)
+            .await
+            .unwrap()
+    }
+
+    pub(crate) async fn get(&self, path: &str) -> Response {
+        self.send(http::Request::get(path).body(Body::empty()).unwrap())
+            .await
+    }
+
+    pub(crate) async fn post_json(&self, path: &str, body: &serde_json::Value) -> Response {
+        let request = http::Request::post(path)
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap();
+        self.send(request).await
+    }
 }
 
 /// A browser: a cookie jar keyed by nothing but name (one site), no redirects followed.

@@ -252,18 +252,15 @@ async fn debug_output_of_configuration_and_secrets_is_redacted() {
         encryption_key: Some(encryption_key.clone()),
         ..siwa_server::RawSettings::default()
     };
-    let settings = siwa_server::Settings::validate(raw.clone()).unwrap();
-    let keys = siwa_server::ServiceKeys::load(&settings).unwrap();
+    let settings = siwa_server::Settings::load(raw.clone()).unwrap();
     let store = siwa_server::store::connect("sqlite::memory:")
         .await
         .unwrap();
-    let state = siwa_server::AppState::new(
-        settings.clone(),
-        std::sync::Arc::from(store),
-        siwa_server::ServiceKeys::generate().unwrap(),
-    )
-    .unwrap();
-    let debug = format!("{raw:?}\n{settings:?}\n{keys:?}\n{state:?}");
+    let state = siwa_server::AppState::new(settings.clone(), std::sync::Arc::from(store)).unwrap();
+    let debug = format!(
+        "{raw:?}\n{settings:?}\n{:?}\n{state:?}\n{}",
+        settings.service_keys, settings.database_url
+    );
     let mut secrets: Vec<(&str, String)> = vec![
         ("the database password", "hunter2-password".into()),
         ("the encryption key", encryption_key),

@@ -17,9 +17,10 @@ use serde_json::{json, Value};
 
 use crate::harness::{sha256_hex, unique, Database, World};
 
-/// The bound on any answer while the database is away (the pool's 2 s acquire
-/// timeout, with room for a loaded machine).
-const ANSWER_BOUND: Duration = Duration::from_secs(3);
+/// The documented bound on any answer while the database is away: the pool
+/// gives up after 2 s; the rest is room for a loaded machine (CI runs the
+/// whole suite at once on two cores).
+const ANSWER_BOUND: Duration = Duration::from_secs(5);
 /// `/readyz` answers within this, in every state.
 const READY_BOUND: Duration = Duration::from_secs(1);
 

@@ -9,11 +9,12 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde_json::{json, Value};
 use siwa_server::store::{
-    AppleLink, AppleToken, DeletionJob, Login, Name, NewLogin, NewSession, Notification, Rotate,
-    Rotation, SignIn, SignInOutcome, Store, StoreError, StoreResult, User,
+    AppleLink, AppleToken, DeletionJob, ExportedIdentity, Login, Name, NewLogin, NewSession,
+    Notification, Relink, Rotate, Rotation, SignIn, SignInOutcome, Store, StoreError, StoreResult,
+    TransferProgress, User,
 };
 
-use crate::harness::{on_both_stores, sha256_hex, Backend, Browser, World, IOS};
+use crate::harness::{on_both_stores, sha256_hex, Backend, Browser, Service, World, IOS};
 
 on_both_stores!(
     rate_limits_are_per_client_address,
@@ -543,22 +544,54 @@ impl Store for FailingNotifications {
     async fn pending_deletions(&self) -> StoreResult<i64> {
         self.inner.pending_deletions().await
     }
+    async fn identities_to_export(
+        &self,
+        team: &str,
+        target: &str,
+        after: &str,
+        limit: i64,
+    ) -> StoreResult<Vec<String>> {
+        self.inner
+            .identities_to_export(team, target, after, limit)
+            .await
+    }
+    async fn export_progress(&self, team: &str, target: &str) -> StoreResult<TransferProgress> {
+        self.inner.export_progress(team, target).await
+    }
+    async fn set_transfer_sub(
+        &self,
+        team: &str,
+        sub: &str,
+        target: &str,
+        ts: &str,
+    ) -> StoreResult<()> {
+        self.inner.set_transfer_sub(team, sub, target, ts).await
+    }
+    async fn identities_to_import(
+        &self,
+        target: &str,
+        after: &str,
+        limit: i64,
+    ) -> StoreResult<Vec<ExportedIdentity>> {
+        self.inner.identities_to_import(target, after, limit).await
+    }
+    async fn import_progress(&self, target: &str) -> StoreResult<TransferProgress> {
+        self.inner.import_progress(target).await
+    }
+    async fn relink_identity(&self, ts: &str, team: &str, sub: &str) -> StoreResult<Relink> {
+        self.inner.relink_identity(ts, team, sub).await
+    }
 }
 
 // Finding 6: cookies without prefixes.
 async fn https_deployments_use_host_prefixed_cookies(backend: Backend) {
-    let world = World::start_with(backend, 1, |raw| {
+    let service = Service::start(backend, |raw| {
         raw.public_url = Some("https://login.example.test".into());
         raw.redirect_uri = Some("https://login.example.test/auth/apple/callback".into());
         raw.allowed_return_origins = Some(vec!["https://login.example.test".into()]);
     })
     .await;
-    let response = world
-        .http
-        .get(format!("{}/auth/apple/login", world.server(0)))
-        .send()
-        .await
-        .unwrap();
+    let response = service.get("/auth/apple/login").await;
     assert_eq!(response.status(), 302);
     let cookie = response.headers()["set-cookie"]
         .to_str()
@@ -569,13 +602,8 @@ async fn https_deployments_use_host_prefixed_cookies(backend: Backend) {
     assert!(cookie.contains("; Secure"), "{cookie}");
     assert!(!cookie.to_ascii_lowercase().contains("domain="), "{cookie}");
     // Plain-http loopback keeps today's names (browsers refuse __Host- without TLS).
-    let plain = World::start(backend).await;
-    let response = plain
-        .http
-        .get(format!("{}/auth/apple/login", plain.server(0)))
-        .send()
-        .await
-        .unwrap();
+    let plain = Service::start(backend, |_| {}).await;
+    let response = plain.get("/auth/apple/login").await;
     let cookie = response.headers()["set-cookie"].to_str().unwrap();
     assert!(cookie.starts_with("siwa_login="), "{cookie}");
 }
@@ -643,16 +671,16 @@ async fn sessions_have_an_absolute_lifetime(backend: Backend) {
 
 // Finding 9: refresh had no rate limit.
 async fn refresh_is_rate_limited(backend: Backend) {
-    let world = World::start_with(backend, 1, |raw| {
+    let service = Service::start(backend, |raw| {
         raw.rate_limit_refresh_per_ip_per_minute = Some(1);
         raw.rate_limit_refresh_burst = Some(2);
     })
     .await;
-    let client = client_from("127.0.0.3");
     let mut statuses = Vec::new();
     for i in 0..4 {
-        let (status, _) = refresh(&world, &client, &json!(format!("rt_garbage_{i}"))).await;
-        statuses.push(status);
+        let body = json!({ "refresh_token": format!("rt_garbage_{i}") });
+        let response = service.post_json("/session/refresh", &body).await;
+        statuses.push(response.status().as_u16());
     }
     assert_eq!(statuses[..2], [401, 401], "{statuses:?}");
     assert!(statuses[2..].iter().all(|s| *s == 429), "{statuses:?}");

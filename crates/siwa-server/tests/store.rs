@@ -14,7 +14,7 @@ use std::future::Future;
 
 use siwa_server::store::{
     AppleProfile, AppleToken, Name, NewLogin, NewSession, Notification, NotificationEffect,
-    PostgresStore, Rotate, Rotation, SealedAppleToken, SessionStart, SignIn, SignInOutcome,
+    PostgresStore, Relink, Rotate, Rotation, SealedAppleToken, SessionStart, SignIn, SignInOutcome,
     SpentIdentityToken, SqliteStore, Store, StoreResult, User,
 };
 
@@ -52,6 +52,8 @@ store_suite!(
     an_identity_token_completes_one_sign_in,
     a_sign_in_writes_its_session_and_apple_token_with_it,
     issued_nonces_are_single_use_and_expire,
+    team_transfer_exports_resumably_and_relinks_keeping_the_user,
+    a_sign_in_with_a_transfer_sub_relinks_the_exported_identity,
     sign_in_updates_email_only_when_given,
     concurrent_first_sign_in_creates_one_user,
     concurrent_operations_on_one_user_never_fail,
@@ -375,6 +377,155 @@ async fn a_sign_in_writes_its_session_and_apple_token_with_it(db: &TestDb) {
         Rotation::Rotated { client_id, .. } => assert_eq!(client_id, WEB),
         other => panic!("{other:?}"),
     }
+}
+
+async fn team_transfer_exports_resumably_and_relinks_keeping_the_user(db: &TestDb) {
+    let s = db.store();
+    const TARGET: &str = "RECEIVER01";
+    let mut users = Vec::new();
+    for i in 0..5 {
+        let mut p = verified(&format!("sub-x{i}"), &format!("x{i}@example.com"));
+        p.first_name = Some(format!("X{i}"));
+        let user = s
+            .sign_in_holding(&p, NOW, WEB, b"ct-old-team")
+            .await
+            .unwrap();
+        users.push(user);
+    }
+    // Another team's identity is not exported.
+    let mut other = profile("sub-elsewhere");
+    other.team_id = "OTHERTEAM1".into();
+    s.sign_in(&other, NOW, false).await.unwrap();
+    let progress = s.export_progress(TEAM, TARGET).await.unwrap();
+    assert_eq!((progress.total, progress.done), (5, 0));
+    // A page at a time, from a cursor: the first run stops after two.
+    let page = s.identities_to_export(TEAM, TARGET, "", 2).await.unwrap();
+    assert_eq!(page, ["sub-x0", "sub-x1"]);
+    for sub in &page {
+        s.set_transfer_sub(TEAM, sub, TARGET, &format!("t-{sub}"))
+            .await
+            .unwrap();
+    }
+    // A second run (killed in between) finds only what is left.
+    let rest = s.identities_to_export(TEAM, TARGET, "", 100).await.unwrap();
+    assert_eq!(rest, ["sub-x2", "sub-x3", "sub-x4"]);
+    for sub in &rest {
+        s.set_transfer_sub(TEAM, sub, TARGET, &format!("t-{sub}"))
+            .await
+            .unwrap();
+    }
+    assert!(s
+        .identities_to_export(TEAM, TARGET, "", 100)
+        .await
+        .unwrap()
+        .is_empty());
+    let progress = s.export_progress(TEAM, TARGET).await.unwrap();
+    assert_eq!((progress.total, progress.done), (5, 5));
+    // Exported for another target: that one is still to do.
+    assert_eq!(
+        s.identities_to_export(TEAM, "THIRDTEAM1", "", 100)
+            .await
+            .unwrap()
+            .len(),
+        5
+    );
+
+    // The import, after the transfer: each exported identity, by transfer_sub.
+    let to_import = s.identities_to_import(TARGET, "", 100).await.unwrap();
+    assert_eq!(to_import.len(), 5);
+    assert_eq!(to_import[0].transfer_sub, "t-sub-x0");
+    assert_eq!(to_import[0].user_id, users[0].id);
+    for (i, exported) in to_import.iter().enumerate() {
+        let relink = s
+            .relink_identity(&exported.transfer_sub, TARGET, &format!("new-{i}"))
+            .await
+            .unwrap();
+        assert_eq!(
+            relink,
+            Relink::Relinked {
+                user_id: users[i].id.clone()
+            }
+        );
+    }
+    // Idempotent; unknown transfer_subs say so.
+    assert_eq!(
+        s.relink_identity("t-sub-x0", TARGET, "new-0")
+            .await
+            .unwrap(),
+        Relink::Relinked {
+            user_id: users[0].id.clone()
+        }
+    );
+    assert_eq!(
+        s.relink_identity("t-never-exported", TARGET, "new-9")
+            .await
+            .unwrap(),
+        Relink::Unknown
+    );
+    assert!(s
+        .identities_to_import(TARGET, "", 100)
+        .await
+        .unwrap()
+        .is_empty());
+    let progress = s.import_progress(TARGET).await.unwrap();
+    assert_eq!((progress.total, progress.done), (5, 5));
+    // The user is the same (name, email), now under the receiving team's sub;
+    // the sending team's Apple tokens are gone (sealed to the old identity).
+    let link = s.apple_link(TARGET, "new-1").await.unwrap().unwrap();
+    assert_eq!(link.user_id, users[1].id);
+    assert!(s.apple_link(TEAM, "sub-x1").await.unwrap().is_none());
+    let user = s.user(&users[1].id).await.unwrap().unwrap();
+    assert_eq!(user.first_name.as_deref(), Some("X1"));
+    assert_eq!(user.email.as_deref(), Some("x1@example.com"));
+    assert!(s.user_apple_tokens(&users[1].id).await.unwrap().is_empty());
+    // A receiving-team sub that already belongs to someone else is not taken over.
+    s.set_transfer_sub("OTHERTEAM1", "sub-elsewhere", TARGET, "t-elsewhere")
+        .await
+        .unwrap();
+    assert!(matches!(
+        s.relink_identity("t-elsewhere", TARGET, "new-2").await.unwrap(),
+        Relink::Taken { user_id } if user_id == users[2].id
+    ));
+}
+
+async fn a_sign_in_with_a_transfer_sub_relinks_the_exported_identity(db: &TestDb) {
+    let s = db.store();
+    const TARGET: &str = "RECEIVER01";
+    let mut first = verified("sub-early", "early@example.com");
+    first.first_name = Some("Early".into());
+    let user = s.sign_in(&first, NOW, false).await.unwrap();
+    s.set_transfer_sub(TEAM, "sub-early", TARGET, "t-early")
+        .await
+        .unwrap();
+    // After the transfer, before the import: the receiving team's token
+    // carries the new sub and the transfer_sub.
+    let mut after = profile("sub-early-new");
+    after.team_id = TARGET.into();
+    after.transfer_sub = Some("t-early".into());
+    let signed_in = s.sign_in(&after, NOW + 10, false).await.unwrap();
+    assert_eq!(signed_in.id, user.id, "the same user, not a new account");
+    assert_eq!(signed_in.first_name.as_deref(), Some("Early"));
+    assert_eq!(db.count("SELECT COUNT(*) FROM users").await, 1);
+    assert_eq!(
+        s.apple_link(TARGET, "sub-early-new")
+            .await
+            .unwrap()
+            .unwrap()
+            .user_id,
+        user.id
+    );
+    // The import then finds it done.
+    assert!(s
+        .identities_to_import(TARGET, "", 10)
+        .await
+        .unwrap()
+        .is_empty());
+    // A transfer_sub nobody exported does not join anyone: a new user.
+    let mut stranger = profile("sub-stranger");
+    stranger.team_id = TARGET.into();
+    stranger.transfer_sub = Some("t-unknown".into());
+    let new_user = s.sign_in(&stranger, NOW + 20, false).await.unwrap();
+    assert_ne!(new_user.id, user.id);
 }
 
 async fn issued_nonces_are_single_use_and_expire(db: &TestDb) {

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use clap::Args;
-use siwa_emulator::{Config, Emulator, Options};
+use siwa_emulator::{Config, ConfigBuilder, Emulator, Options, TeamBuilder, UserBuilder};
 use siwa_kit::p8::SigningKey;
 use siwa_server::{AppState, RawSettings, ServiceKeys, Settings};
 
@@ -61,8 +61,7 @@ pub(crate) fn run(args: DemoArgs) -> Outcome {
         let store = siwa_server::store::connect(&settings.database_url)
             .await
             .map_err(|e| Failure::usage(format!("cannot open the demo database: {e}"), ""))?;
-        let keys = ServiceKeys::load(&settings).map_err(|e| Failure::usage(e, ""))?;
-        let state = Arc::new(AppState::new(settings, Arc::from(store), keys).map_err(|e| Failure::usage(e, ""))?);
+        let state = Arc::new(AppState::new(settings, Arc::from(store)).map_err(|e| Failure::usage(e, ""))?);
         let running = siwa_server::start_on(state, service_listener).map_err(start_failure)?;
         println!("siwa demo: open {}/ and click \"Sign in with Apple\"", running.base_url());
         eprintln!(
@@ -142,35 +141,27 @@ fn demo_team_key(dir: &Path) -> Result<String, Failure> {
     Ok(pem.to_string())
 }
 
+/// The demo team, its web client (on 127.0.0.1 and on localhost) and app, and two test users.
 fn emulator_config(service: &str, public_pem: &str) -> Result<Config, Failure> {
     let localhost = service.replace("127.0.0.1", "localhost");
-    let toml = format!(
-        r#"notification_url = "{service}/auth/apple/notifications"
-[[team]]
-id = "{TEAM}"
-  [[team.key]]
-  id = "{KEY_ID}"
-  public_key_pem = """{public_pem}"""
-  [[team.client]]
-  id = "{WEB_CLIENT}"
-  redirect_uris = ["{service}/auth/apple/callback", "{localhost}/auth/apple/callback"]
-  [[team.client]]
-  id = "{IOS_CLIENT}"
-[[user]]
-id = "alice"
-email = "alice@example.com"
-first_name = "Alice"
-last_name = "Appleseed"
-real_user_status = 2
-[[user]]
-id = "bob"
-email = "bob@example.com"
-first_name = "Bob"
-last_name = "Builder"
-real_user_status = 1
-"#
-    );
-    Config::from_toml(&toml, Path::new(".")).map_err(|e| Failure::usage(e, ""))
+    ConfigBuilder::new()
+        .notification_url(format!("{service}/auth/apple/notifications"))
+        .team(
+            TeamBuilder::new(TEAM)
+                .key_pem(KEY_ID, public_pem)
+                .client(
+                    WEB_CLIENT,
+                    [
+                        format!("{service}/auth/apple/callback"),
+                        format!("{localhost}/auth/apple/callback"),
+                    ],
+                )
+                .native_client(IOS_CLIENT),
+        )
+        .user(UserBuilder::alice())
+        .user(UserBuilder::bob())
+        .build(Path::new("."))
+        .map_err(|e| Failure::usage(e, ""))
 }
 
 fn demo_settings(
@@ -191,5 +182,5 @@ fn demo_settings(
         apple_base_url: Some(apple.to_owned()),
         ..RawSettings::default()
     };
-    Settings::validate(raw).map_err(|e| Failure::usage(e, ""))
+    Settings::load(raw).map_err(|e| Failure::usage(e, ""))
 }

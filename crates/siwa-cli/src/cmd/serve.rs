@@ -60,7 +60,7 @@ pub(crate) fn load_settings(config: Option<&std::path::Path>) -> Result<Settings
         .filter(|(k, _)| k.starts_with("SIWA_"))
         .collect();
     let raw = raw.with_env(&env).map_err(config_failure)?;
-    Settings::validate(raw).map_err(config_failure)
+    Settings::load(raw).map_err(config_failure)
 }
 
 fn config_failure(e: siwa_server::ConfigError) -> Failure {

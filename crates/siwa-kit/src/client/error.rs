@@ -19,6 +19,10 @@ pub enum Operation {
     Refresh,
     /// The revoke endpoint.
     Revoke,
+    /// `grant_type=client_credentials` (team transfer's access token).
+    MigrationToken,
+    /// `/auth/usermigrationinfo` (team transfer).
+    MigrationInfo,
 }
 
 impl fmt::Display for Operation {
@@ -27,6 +31,8 @@ impl fmt::Display for Operation {
             Self::ExchangeCode => "code exchange",
             Self::Refresh => "token refresh",
             Self::Revoke => "token revocation",
+            Self::MigrationToken => "team transfer access token request",
+            Self::MigrationInfo => "user migration info request",
         })
     }
 }
@@ -189,6 +195,15 @@ impl ClientError {
                 }
                 (AppleErrorCode::InvalidGrant, Operation::Refresh) => {
                     "the refresh token was revoked (the user stopped using Sign in with Apple with this app, or it was revoked) or was issued to another client_id: sign the user in again"
+                }
+                (AppleErrorCode::InvalidGrant, Operation::MigrationInfo) => {
+                    "the sub is not a user of this team who authorized the app, or the transfer_sub is unknown, was made for another receiving team, or its 60-day window after the transfer has passed"
+                }
+                (AppleErrorCode::InvalidClient, Operation::MigrationToken | Operation::MigrationInfo) => {
+                    "the client secret is not the team's that owns the app now: before the transfer sign with the sending team's key, after it with the receiving team's; the access token must be that team's too"
+                }
+                (AppleErrorCode::InvalidRequest, Operation::MigrationInfo) => {
+                    "send sub and target (the receiving team, not your own) before the transfer, or transfer_sub after it, with the user.migration access token as Bearer"
                 }
                 (AppleErrorCode::InvalidGrant, _) => {
                     "the token is not one Apple issued to this client_id"

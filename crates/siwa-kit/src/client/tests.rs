@@ -12,8 +12,8 @@ use crate::ids::{KeyId, TeamId};
 use crate::p8::SigningKey;
 use crate::secret::ClientSecretBuilder;
 
-const WEB: &str = "com.example.web";
-const NOW: u64 = 1_700_000_000;
+pub(super) const WEB: &str = "com.example.web";
+pub(super) const NOW: u64 = 1_700_000_000;
 const REDIRECT: &str = "https://example.com/auth/apple/callback";
 const CODE: &str = "c7a061f7c639a4a079b7005969f17d853.0.rryxs.9P6Uup8Lxr6mMFO169OnlA";
 const ACCESS: &str = "a8725df60b37c4894af23724edbd3a15c.0.rsqsu.mzsChoTGGE9JJSYDeRKPww";
@@ -24,7 +24,7 @@ type Handler =
     dyn Fn(http::Request<Vec<u8>>) -> Result<http::Response<Vec<u8>>, HttpError> + Send + Sync;
 
 /// An HttpClient that hands each request to a closure, which asserts it.
-struct Mock {
+pub(super) struct Mock {
     handler: Box<Handler>,
     calls: AtomicUsize,
 }
@@ -43,7 +43,7 @@ impl HttpClient for Mock {
     }
 }
 
-fn mock(
+pub(super) fn mock(
     handler: impl Fn(http::Request<Vec<u8>>) -> Result<http::Response<Vec<u8>>, HttpError>
         + Send
         + Sync
@@ -56,12 +56,12 @@ fn mock(
 }
 
 /// A mock that answers every request with `status` and `body`.
-fn answering(status: u16, body: &str) -> Arc<Mock> {
+pub(super) fn answering(status: u16, body: &str) -> Arc<Mock> {
     let body = body.to_owned();
     mock(move |_| Ok(response(status, &body)))
 }
 
-fn response(status: u16, body: &str) -> http::Response<Vec<u8>> {
+pub(super) fn response(status: u16, body: &str) -> http::Response<Vec<u8>> {
     http::Response::builder()
         .status(status)
         .header("content-type", "application/json;charset=UTF-8")
@@ -69,11 +69,11 @@ fn response(status: u16, body: &str) -> http::Response<Vec<u8>> {
         .unwrap()
 }
 
-fn key() -> SigningKey {
+pub(super) fn key() -> SigningKey {
     SigningKey::from_pem(include_str!("../../tests/fixtures/AuthKey_ABC123DEFG.p8")).unwrap()
 }
 
-fn builder(client_id: &str) -> ClientSecretBuilder {
+pub(super) fn builder(client_id: &str) -> ClientSecretBuilder {
     ClientSecretBuilder::new(
         TeamId::new("DEF123GHIJ").unwrap(),
         KeyId::new("ABC123DEFG").unwrap(),
@@ -81,13 +81,13 @@ fn builder(client_id: &str) -> ClientSecretBuilder {
     )
 }
 
-fn secret(client_id: &str) -> ClientSecret {
+pub(super) fn secret(client_id: &str) -> ClientSecret {
     builder(client_id)
         .sign(&key(), UnixTime::from_secs(NOW))
         .unwrap()
 }
 
-fn client_id(id: &str) -> ClientId {
+pub(super) fn client_id(id: &str) -> ClientId {
     ClientId::new(id).unwrap()
 }
 
@@ -104,7 +104,7 @@ fn token_body(with_refresh: bool) -> String {
 
 /// Asserts a form POST to `uri` with exactly these fields, in this order.
 #[track_caller]
-fn assert_form(request: &http::Request<Vec<u8>>, uri: &str, fields: &[(&str, &str)]) {
+pub(super) fn assert_form(request: &http::Request<Vec<u8>>, uri: &str, fields: &[(&str, &str)]) {
     assert_eq!(request.method(), http::Method::POST);
     assert_eq!(request.uri().to_string(), uri);
     assert_eq!(
@@ -122,7 +122,7 @@ fn assert_form(request: &http::Request<Vec<u8>>, uri: &str, fields: &[(&str, &st
     assert_eq!(sent, expected);
 }
 
-fn run<T>(future: impl std::future::Future<Output = T>) -> T {
+pub(super) fn run<T>(future: impl std::future::Future<Output = T>) -> T {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

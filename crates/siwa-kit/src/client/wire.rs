@@ -100,7 +100,10 @@ pub fn parse_revoke_response(response: &http::Response<Vec<u8>>) -> Result<(), C
 }
 
 /// A 4xx with `{"error":"<code>"}` is Apple's error; anything else is unexpected.
-fn error_response(operation: Operation, response: &http::Response<Vec<u8>>) -> ClientError {
+pub(crate) fn error_response(
+    operation: Operation,
+    response: &http::Response<Vec<u8>>,
+) -> ClientError {
     let status = response.status();
     let apple = status
         .is_client_error()
@@ -138,7 +141,10 @@ fn error_response(operation: Operation, response: &http::Response<Vec<u8>>) -> C
     }
 }
 
-fn required_string(object: &mut Map<String, Value>, name: &str) -> Result<String, String> {
+pub(crate) fn required_string(
+    object: &mut Map<String, Value>,
+    name: &str,
+) -> Result<String, String> {
     match object.remove(name) {
         Some(Value::String(text)) if !text.is_empty() => Ok(text),
         Some(Value::String(_)) => Err(format!("`{name}` is empty")),
@@ -147,7 +153,7 @@ fn required_string(object: &mut Map<String, Value>, name: &str) -> Result<String
     }
 }
 
-fn kind(value: &Value) -> &'static str {
+pub(crate) fn kind(value: &Value) -> &'static str {
     match value {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",

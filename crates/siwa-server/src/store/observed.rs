@@ -12,8 +12,9 @@ use async_trait::async_trait;
 
 use super::outage::{Outage, OUTAGES};
 use super::{
-    AppleLink, AppleToken, DeletionJob, Login, Name, NewLogin, NewSession, Notification, Rotate,
-    Rotation, SignIn, SignInOutcome, Store, StoreError, StoreResult, User,
+    AppleLink, AppleToken, DeletionJob, ExportedIdentity, Login, Name, NewLogin, NewSession,
+    Notification, Relink, Rotate, Rotation, SignIn, SignInOutcome, Store, StoreError, StoreResult,
+    TransferProgress, User,
 };
 
 /// The longest any store call may take before it counts as an outage. The
@@ -157,6 +158,12 @@ observe! {
     Write fn retry_deletion(&self, job_id: i64, next_at: i64, error: &str) -> ();
     Write fn finish_deletion(&self, job_id: i64) -> ();
     Read fn pending_deletions(&self) -> i64;
+    Read fn identities_to_export(&self, team_id: &str, target: &str, after: &str, limit: i64) -> Vec<String>;
+    Read fn export_progress(&self, team_id: &str, target: &str) -> TransferProgress;
+    Write fn set_transfer_sub(&self, team_id: &str, sub: &str, target: &str, transfer_sub: &str) -> ();
+    Read fn identities_to_import(&self, target: &str, after: &str, limit: i64) -> Vec<ExportedIdentity>;
+    Read fn import_progress(&self, target: &str) -> TransferProgress;
+    Write fn relink_identity(&self, transfer_sub: &str, team_id: &str, sub: &str) -> Relink;
 }
 
 #[cfg(test)]

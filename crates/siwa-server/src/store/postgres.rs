@@ -29,16 +29,20 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Postgres, Row, Transaction};
 
 use super::sign_in::{self, Decided, SignInSteps};
+use super::user_row::{UserRow, USER_COLUMNS};
 use super::{
-    email_key, given, masked_url, new_user_id, AppleLink, AppleProfile, AppleToken, DeletionJob,
-    FamilyRow, Login, Name, NewLogin, NewSession, Notification, NotificationEffect, Rotate,
-    Rotation, SealedAppleToken, SignIn, SignInOutcome, SpentIdentityToken, Store, StoreResult,
-    TokenRow, User,
+    email_key, given, masked_url, AppleLink, AppleToken, DeletionJob, ExportedIdentity, FamilyRow,
+    JobRow, Login, Name, NewLogin, NewSession, Notification, NotificationEffect, Relink, Rotate,
+    Rotation, SignIn, SignInOutcome, Store, StoreResult, TokenRow, TransferProgress, User,
 };
+
+mod steps;
+
+use steps::Steps;
 
 /// The PostgreSQL implementation of [`Store`].
 #[derive(Clone)]
@@ -287,7 +291,7 @@ impl Store for PostgresStore {
             .bind(user_id)
             .fetch_optional(&self.pool)
             .await?;
-        Ok(row.as_ref().map(user_from_row).transpose()?)
+        Ok(row.as_ref().map(UserRow::user).transpose()?)
     }
 
     async fn apple_link(&self, team_id: &str, sub: &str) -> StoreResult<Option<AppleLink>> {
@@ -457,7 +461,7 @@ impl Store for PostgresStore {
         .bind(created_after)
         .fetch_optional(&self.pool)
         .await?;
-        Ok(row.as_ref().map(user_from_row).transpose()?)
+        Ok(row.as_ref().map(UserRow::user).transpose()?)
     }
 
     async fn end_session(&self, family_id: &str) -> StoreResult<()> {
@@ -606,7 +610,7 @@ impl Store for PostgresStore {
         // Rows another replica is leasing right now are skipped; rows it has
         // leased are no longer due (leasing pushes the next attempt past the
         // lease), so no job is handed out twice.
-        let rows = sqlx::query(
+        let rows: Vec<JobRow> = sqlx::query_as(
             "UPDATE deletion_jobs SET leased_until = $1 + $3, next_attempt_at = $1 + $3 \
              WHERE id IN (SELECT id FROM deletion_jobs WHERE next_attempt_at <= $1 \
                           ORDER BY next_attempt_at, id LIMIT $2 FOR UPDATE SKIP LOCKED) \
@@ -617,22 +621,7 @@ impl Store for PostgresStore {
         .bind(lease_secs.max(0))
         .fetch_all(&self.pool)
         .await?;
-        let mut jobs = rows
-            .iter()
-            .map(|row| {
-                Ok(DeletionJob {
-                    id: row.try_get("id")?,
-                    user_id: row.try_get("user_id")?,
-                    token: AppleToken {
-                        team_id: row.try_get("team_id")?,
-                        sub: row.try_get("sub")?,
-                        client_id: row.try_get("client_id")?,
-                        ciphertext: row.try_get("token_ciphertext")?,
-                    },
-                    attempts: row.try_get("attempts")?,
-                })
-            })
-            .collect::<Result<Vec<_>, sqlx::Error>>()?;
+        let mut jobs: Vec<DeletionJob> = rows.into_iter().map(DeletionJob::from).collect();
         jobs.sort_by_key(|job| job.id);
         Ok(jobs)
     }
@@ -681,6 +670,103 @@ impl Store for PostgresStore {
             .fetch_one(&self.pool)
             .await?)
     }
+
+    async fn identities_to_export(
+        &self,
+        team_id: &str,
+        target: &str,
+        after: &str,
+        limit: i64,
+    ) -> StoreResult<Vec<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT sub FROM apple_identities WHERE team_id = $1 \
+             AND (transfer_sub IS NULL OR transfer_target IS DISTINCT FROM $2) AND sub > $3 \
+             ORDER BY sub LIMIT $4",
+        )
+        .bind(team_id)
+        .bind(target)
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    async fn export_progress(&self, team_id: &str, target: &str) -> StoreResult<TransferProgress> {
+        let (total, done): (i64, i64) = sqlx::query_as(
+            "SELECT COUNT(*), COUNT(CASE WHEN transfer_sub IS NOT NULL AND transfer_target = $2 \
+             THEN 1 END) FROM apple_identities WHERE team_id = $1",
+        )
+        .bind(team_id)
+        .bind(target)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(TransferProgress { total, done })
+    }
+
+    async fn set_transfer_sub(
+        &self,
+        team_id: &str,
+        sub: &str,
+        target: &str,
+        transfer_sub: &str,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE apple_identities SET transfer_sub = $3, transfer_target = $4 \
+             WHERE team_id = $1 AND sub = $2",
+        )
+        .bind(team_id)
+        .bind(sub)
+        .bind(transfer_sub)
+        .bind(target)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn identities_to_import(
+        &self,
+        target: &str,
+        after: &str,
+        limit: i64,
+    ) -> StoreResult<Vec<ExportedIdentity>> {
+        let rows: Vec<(String, String, String, String)> = sqlx::query_as(
+            "SELECT team_id, sub, transfer_sub, user_id FROM apple_identities \
+             WHERE transfer_target = $1 AND team_id <> $1 AND transfer_sub > $2 \
+             ORDER BY transfer_sub LIMIT $3",
+        )
+        .bind(target)
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(exported).collect())
+    }
+
+    async fn import_progress(&self, target: &str) -> StoreResult<TransferProgress> {
+        let (total, done): (i64, i64) = sqlx::query_as(
+            "SELECT COUNT(*), COUNT(CASE WHEN team_id = $1 THEN 1 END) FROM apple_identities \
+             WHERE transfer_target = $1 AND transfer_sub IS NOT NULL",
+        )
+        .bind(target)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(TransferProgress { total, done })
+    }
+
+    async fn relink_identity(
+        &self,
+        transfer_sub: &str,
+        team_id: &str,
+        sub: &str,
+    ) -> StoreResult<Relink> {
+        let mut tx = Steps {
+            tx: self.pool.begin().await?,
+            last: true,
+        };
+        let relink = tx.relink(transfer_sub, team_id, sub).await?;
+        tx.tx.commit().await?;
+        Ok(relink)
+    }
 }
 
 impl PostgresStore {
@@ -695,202 +781,6 @@ impl PostgresStore {
         .bind(now)
         .bind(PURGE_BATCH)
         .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-}
-
-/// The sign-in steps over a PostgreSQL transaction.
-struct Steps {
-    tx: Transaction<'static, Postgres>,
-    /// The last attempt: a lost race is the database's error, not a retry.
-    last: bool,
-}
-
-impl SignInSteps for Steps {
-    async fn spend_identity_token(&mut self, token: &SpentIdentityToken) -> StoreResult<bool> {
-        // A concurrent spender of the same token waits on this row until we
-        // commit (then finds it) or roll back.
-        let done = sqlx::query(
-            "INSERT INTO spent_identity_tokens (token_hash, expires_at) VALUES ($1, $2) \
-             ON CONFLICT (token_hash) DO NOTHING",
-        )
-        .bind(&token.hash)
-        .bind(token.expires_at)
-        .execute(&mut *self.tx)
-        .await?;
-        Ok(done.rows_affected() == 1)
-    }
-
-    async fn touch_identity(&mut self, team_id: &str, sub: &str) -> StoreResult<Option<String>> {
-        Ok(sqlx::query_scalar(
-            "UPDATE apple_identities SET revoked = FALSE WHERE team_id = $1 AND sub = $2 \
-             RETURNING user_id",
-        )
-        .bind(team_id)
-        .bind(sub)
-        .fetch_optional(&mut *self.tx)
-        .await?)
-    }
-
-    async fn user_by_email(&mut self, email_key: &str) -> StoreResult<Option<String>> {
-        // Two new identities with one email, on two replicas, must not both
-        // create a user: the decision is serialized per email.
-        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
-            .bind(format!("siwa-email:{email_key}"))
-            .execute(&mut *self.tx)
-            .await?;
-        // KEY SHARE: the user cannot be erased before our link to it is in
-        // (a sign-in's own update of it does not conflict).
-        Ok(sqlx::query_scalar(
-            "SELECT id FROM users WHERE email_key = $1 AND email_verified \
-             AND NOT is_private_email ORDER BY created_at, id LIMIT 1 FOR KEY SHARE",
-        )
-        .bind(email_key)
-        .fetch_optional(&mut *self.tx)
-        .await?)
-    }
-
-    async fn insert_identity(
-        &mut self,
-        profile: &AppleProfile,
-        user_id: &str,
-        now: i64,
-    ) -> StoreResult<bool> {
-        let insert = if self.last {
-            "INSERT INTO apple_identities (team_id, sub, user_id, revoked, linked_at) \
-             VALUES ($1, $2, $3, FALSE, $4)"
-        } else {
-            "INSERT INTO apple_identities (team_id, sub, user_id, revoked, linked_at) \
-             VALUES ($1, $2, $3, FALSE, $4) ON CONFLICT (team_id, sub) DO NOTHING"
-        };
-        let inserted = sqlx::query(insert)
-            .bind(&profile.team_id)
-            .bind(&profile.sub)
-            .bind(user_id)
-            .bind(now)
-            .execute(&mut *self.tx)
-            .await?;
-        Ok(inserted.rows_affected() == 1)
-    }
-
-    async fn take_pending_name(&mut self, team_id: &str, sub: &str) -> StoreResult<Option<Name>> {
-        let row: Option<(Option<String>, Option<String>)> = sqlx::query_as(
-            "DELETE FROM pending_names WHERE team_id = $1 AND sub = $2 \
-             RETURNING first_name, last_name",
-        )
-        .bind(team_id)
-        .bind(sub)
-        .fetch_optional(&mut *self.tx)
-        .await?;
-        Ok(row.map(|(first_name, last_name)| Name {
-            first_name,
-            last_name,
-        }))
-    }
-
-    async fn insert_user(
-        &mut self,
-        profile: &AppleProfile,
-        name: &Name,
-        now: i64,
-    ) -> StoreResult<User> {
-        let email = given(profile.email.as_deref());
-        let row = sqlx::query(&format!(
-            "INSERT INTO users (id, email, email_key, email_verified, is_private_email, \
-             email_forwarding, first_name, last_name, real_user_status, created_at, last_login_at) \
-             VALUES ($1, $2, $3, $4, $5, TRUE, $6, $7, $8, $9, $9) RETURNING {USER_COLUMNS}"
-        ))
-        .bind(new_user_id()?)
-        .bind(email)
-        .bind(email.map(email_key))
-        .bind(email.is_some() && profile.email_verified)
-        .bind(email.is_some() && profile.is_private_email)
-        .bind(given(name.first_name.as_deref()))
-        .bind(given(name.last_name.as_deref()))
-        .bind(profile.real_user_status)
-        .bind(now)
-        .fetch_one(&mut *self.tx)
-        .await?;
-        Ok(user_from_row(&row)?)
-    }
-
-    async fn update_user(
-        &mut self,
-        user_id: &str,
-        profile: &AppleProfile,
-        name: &Name,
-        now: i64,
-    ) -> StoreResult<User> {
-        let email = given(profile.email.as_deref());
-        let row = sqlx::query(&format!(
-            "UPDATE users SET last_login_at = $2, \
-             email = COALESCE($3, email), \
-             email_key = COALESCE($4, email_key), \
-             email_verified = CASE WHEN $3::TEXT IS NULL THEN email_verified ELSE $5 END, \
-             is_private_email = CASE WHEN $3::TEXT IS NULL THEN is_private_email ELSE $6 END, \
-             first_name = COALESCE(first_name, $7), \
-             last_name = COALESCE(last_name, $8), \
-             real_user_status = COALESCE($9, real_user_status) \
-             WHERE id = $1 RETURNING {USER_COLUMNS}"
-        ))
-        .bind(user_id)
-        .bind(now)
-        .bind(email)
-        .bind(email.map(email_key))
-        .bind(profile.email_verified)
-        .bind(profile.is_private_email)
-        .bind(given(name.first_name.as_deref()))
-        .bind(given(name.last_name.as_deref()))
-        .bind(profile.real_user_status)
-        .fetch_one(&mut *self.tx)
-        .await?;
-        Ok(user_from_row(&row)?)
-    }
-
-    async fn put_apple_token(
-        &mut self,
-        profile: &AppleProfile,
-        token: &SealedAppleToken,
-        now: i64,
-    ) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO apple_tokens (team_id, sub, client_id, token_ciphertext, updated_at) \
-             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (team_id, sub, client_id) \
-             DO UPDATE SET token_ciphertext = excluded.token_ciphertext, updated_at = excluded.updated_at",
-        )
-        .bind(&profile.team_id)
-        .bind(&profile.sub)
-        .bind(&token.client_id)
-        .bind(&token.ciphertext)
-        .bind(now)
-        .execute(&mut *self.tx)
-        .await?;
-        Ok(())
-    }
-
-    async fn insert_session(&mut self, session: &NewSession) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO session_families \
-             (family_id, user_id, client_id, revoked, created_at, expires_at) \
-             VALUES ($1, $2, $3, FALSE, $4, $5)",
-        )
-        .bind(&session.family_id)
-        .bind(&session.user_id)
-        .bind(&session.client_id)
-        .bind(session.created_at)
-        .bind(session.expires_at)
-        .execute(&mut *self.tx)
-        .await?;
-        sqlx::query(
-            "INSERT INTO sessions (token_hash, family_id, created_at, expires_at, spent_at) \
-             VALUES ($1, $2, $3, $4, NULL)",
-        )
-        .bind(&session.token_hash)
-        .bind(&session.family_id)
-        .bind(session.created_at)
-        .bind(session.expires_at)
-        .execute(&mut *self.tx)
         .await?;
         Ok(())
     }
@@ -935,21 +825,6 @@ async fn lock_user(tx: &mut Transaction<'static, Postgres>, user_id: &str) -> St
     Ok(())
 }
 
-fn user_from_row(row: &PgRow) -> Result<User, sqlx::Error> {
-    Ok(User {
-        id: row.try_get("id")?,
-        email: row.try_get("email")?,
-        email_verified: row.try_get("email_verified")?,
-        is_private_email: row.try_get("is_private_email")?,
-        email_forwarding: row.try_get("email_forwarding")?,
-        first_name: row.try_get("first_name")?,
-        last_name: row.try_get("last_name")?,
-        real_user_status: row.try_get("real_user_status")?,
-        created_at: row.try_get("created_at")?,
-        last_login_at: row.try_get("last_login_at")?,
-    })
-}
-
 /// Four connections per core, at least 8: requests are short transactions
 /// that mostly wait on the round trip to the server, so a request holds a
 /// connection far longer than it holds a core (with 2 per core, a one-core
@@ -960,8 +835,6 @@ fn pool_size() -> u32 {
     u32::try_from(cores * 4).unwrap_or(u32::MAX).clamp(8, 32)
 }
 
-const USER_COLUMNS: &str = "id, email, email_verified, is_private_email, email_forwarding, \
-                            first_name, last_name, real_user_status, created_at, last_login_at";
 /// The longest a request waits for a connection (the bound on answering 503
 /// while the database is unavailable).
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(2);
@@ -971,3 +844,14 @@ const PING_WHEN_IDLE: Duration = Duration::from_secs(10);
 const PURGE_BATCH: i64 = 100;
 /// Sign-in transactions tried before a lost race is reported.
 const SIGN_IN_ATTEMPTS: u32 = 3;
+
+fn exported(
+    (team_id, sub, transfer_sub, user_id): (String, String, String, String),
+) -> ExportedIdentity {
+    ExportedIdentity {
+        team_id,
+        sub,
+        transfer_sub,
+        user_id,
+    }
+}

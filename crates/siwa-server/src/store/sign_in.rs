@@ -6,7 +6,9 @@
 //! 1. the identity token is recorded as spent; if it already was, nothing is
 //!    written (an identity token opens at most one session);
 //! 2. a known identity (team, sub) is marked signed in again (its revoked
-//!    mark cleared); a new one joins the user with its verified, non-relay
+//!    mark cleared); during a team transfer, an unknown one whose token
+//!    carries a `transfer_sub` is the identity exported with it, relinked
+//!    to the new sub; a new one joins the user with its verified, non-relay
 //!    email when `link_by_email` asks, else a new user is created;
 //! 3. the name is the sign-in's own `user` JSON, else the pending one kept
 //!    when an earlier attempt's identity token verified; it is written only
@@ -17,8 +19,8 @@
 use std::future::Future;
 
 use super::{
-    email_key, given, may_associate, AppleProfile, Name, NewSession, SealedAppleToken, SignIn,
-    SignInOutcome, SpentIdentityToken, StoreResult, User,
+    email_key, given, may_associate, AppleProfile, Name, NewSession, Relink, SealedAppleToken,
+    SignIn, SignInOutcome, SpentIdentityToken, StoreResult, User,
 };
 
 /// What one backend does for each step, inside its open transaction.
@@ -34,6 +36,15 @@ pub(super) trait SignInSteps: Send {
         team_id: &str,
         sub: &str,
     ) -> impl Future<Output = StoreResult<Option<String>>> + Send;
+    /// Relinks the identity exported with `transfer_sub` to the profile's
+    /// (team, sub), forgetting the sending team's Apple tokens: its user.
+    /// `None` when no identity was exported with it; `Err` is the store's.
+    fn relink(
+        &mut self,
+        transfer_sub: &str,
+        team_id: &str,
+        sub: &str,
+    ) -> impl Future<Output = StoreResult<Relink>> + Send;
     /// The user an email may join (verified, non-relay), locked against erasure.
     fn user_by_email(
         &mut self,
@@ -106,7 +117,18 @@ pub(super) async fn complete<T: SignInSteps>(tx: &mut T, sign_in: &SignIn) -> St
             return Ok(Decided::Done(SignInOutcome::TokenAlreadySpent));
         }
     }
-    let linked = tx.touch_identity(&profile.team_id, &profile.sub).await?;
+    let mut linked = tx.touch_identity(&profile.team_id, &profile.sub).await?;
+    // During a team transfer, a new sub that comes with a transfer_sub joins
+    // the identity exported with it (its user signed in before the import).
+    if let (None, Some(transfer_sub)) = (&linked, &profile.transfer_sub) {
+        if let Relink::Relinked { user_id } = tx
+            .relink(transfer_sub, &profile.team_id, &profile.sub)
+            .await?
+        {
+            linked = tx.touch_identity(&profile.team_id, &profile.sub).await?;
+            debug_assert_eq!(linked.as_deref(), Some(user_id.as_str()));
+        }
+    }
     let user = match linked {
         Some(user_id) => {
             let name = name_to_apply(tx, profile).await?;

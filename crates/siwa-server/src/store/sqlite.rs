@@ -18,28 +18,30 @@
 //! `sqlite::memory:` (tests) gives a private in-memory database held by a
 //! single connection that lives as long as the store.
 
-use std::path::Path;
 use std::str::FromStr;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
-    SqliteSynchronous,
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 use sqlx::{Row, Sqlite, Transaction};
 
 use super::sign_in::{self, Decided, SignInSteps};
+use super::user_row::{UserRow, USER_COLUMNS};
 use super::{
-    email_key, given, new_user_id, AppleLink, AppleProfile, AppleToken, DeletionJob, FamilyRow,
-    Login, Name, NewLogin, NewSession, Notification, NotificationEffect, Outage, Rotate, Rotation,
-    SealedAppleToken, SignIn, SignInOutcome, SpentIdentityToken, Store, StoreResult, TokenRow,
-    User,
+    email_key, given, AppleLink, AppleToken, DeletionJob, ExportedIdentity, FamilyRow, JobRow,
+    Login, Name, NewLogin, NewSession, Notification, NotificationEffect, Outage, Relink, Rotate,
+    Rotation, SignIn, SignInOutcome, Store, StoreResult, TokenRow, TransferProgress, User,
 };
 
+mod connection;
 mod reader;
+mod steps;
+
+use connection::{out_of_transaction, owner_only, SpoiledBefore};
+use steps::Steps;
 
 /// The SQLite implementation of [`Store`].
 #[derive(Clone, Debug)]
@@ -49,43 +51,6 @@ pub struct SqliteStore {
     reader: Option<Arc<reader::Reader>>,
     /// When a connection last failed for its file (read-only, I/O).
     spoiled: Arc<SpoiledBefore>,
-}
-
-/// The moment before which pooled connections may be spoiled: SQLite opens a
-/// database read-only, for good, when its file system is read-only at that
-/// moment, so a connection opened during such an outage would refuse writes
-/// after it. Connections older than the last read-only or I/O failure are
-/// closed instead of reused; new ones see the file system as it is now.
-#[derive(Debug)]
-struct SpoiledBefore {
-    origin: Instant,
-    /// Milliseconds after `origin` of the last such failure (0: none).
-    at_ms: AtomicU64,
-}
-
-impl SpoiledBefore {
-    fn new() -> Self {
-        Self {
-            origin: Instant::now(),
-            at_ms: AtomicU64::new(0),
-        }
-    }
-
-    fn mark(&self) {
-        let ms = u64::try_from(self.origin.elapsed().as_millis()).unwrap_or(u64::MAX);
-        self.at_ms.store(ms.max(1), Ordering::Release);
-    }
-
-    /// Whether a connection of this age was opened before the last failure.
-    fn spoils(&self, age: Duration) -> bool {
-        let at = self.at_ms.load(Ordering::Acquire);
-        if at == 0 {
-            return false;
-        }
-        let now_ms = u64::try_from(self.origin.elapsed().as_millis()).unwrap_or(u64::MAX);
-        let opened_ms = now_ms.saturating_sub(u64::try_from(age.as_millis()).unwrap_or(u64::MAX));
-        opened_ms <= at
-    }
 }
 
 impl SqliteStore {
@@ -348,7 +313,7 @@ impl Store for SqliteStore {
             .bind(user_id)
             .fetch_optional(&self.pool)
             .await?;
-        Ok(row.as_ref().map(user_from_row).transpose()?)
+        Ok(row.as_ref().map(UserRow::user).transpose()?)
     }
 
     async fn apple_link(&self, team_id: &str, sub: &str) -> StoreResult<Option<AppleLink>> {
@@ -522,7 +487,7 @@ impl Store for SqliteStore {
             .bind(created_after)
             .fetch_optional(&self.pool)
             .await?;
-        Ok(row.as_ref().map(user_from_row).transpose()?)
+        Ok(row.as_ref().map(UserRow::user).transpose()?)
     }
 
     async fn end_session(&self, family_id: &str) -> StoreResult<()> {
@@ -668,7 +633,7 @@ impl Store for SqliteStore {
         }
         // One statement, so one write transaction: leasing pushes the next
         // attempt past the lease, and no other caller sees the job as due.
-        let rows = sqlx::query(
+        let rows: Vec<JobRow> = sqlx::query_as(
             "UPDATE deletion_jobs SET leased_until = ?1 + ?3, next_attempt_at = ?1 + ?3 \
              WHERE id IN (SELECT id FROM deletion_jobs WHERE next_attempt_at <= ?1 \
                           ORDER BY next_attempt_at, id LIMIT ?2) \
@@ -679,10 +644,7 @@ impl Store for SqliteStore {
         .bind(lease_secs.max(0))
         .fetch_all(&self.pool)
         .await?;
-        let mut jobs = rows
-            .iter()
-            .map(job_from_row)
-            .collect::<Result<Vec<_>, sqlx::Error>>()?;
+        let mut jobs: Vec<DeletionJob> = rows.into_iter().map(DeletionJob::from).collect();
         jobs.sort_by_key(|job| job.id);
         Ok(jobs)
     }
@@ -729,6 +691,100 @@ impl Store for SqliteStore {
             .await?)
     }
 
+    async fn identities_to_export(
+        &self,
+        team_id: &str,
+        target: &str,
+        after: &str,
+        limit: i64,
+    ) -> StoreResult<Vec<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT sub FROM apple_identities WHERE team_id = ?1 \
+             AND (transfer_sub IS NULL OR transfer_target IS NOT ?2) AND sub > ?3 \
+             ORDER BY sub LIMIT ?4",
+        )
+        .bind(team_id)
+        .bind(target)
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    async fn export_progress(&self, team_id: &str, target: &str) -> StoreResult<TransferProgress> {
+        let (total, done): (i64, i64) = sqlx::query_as(
+            "SELECT COUNT(*), COUNT(CASE WHEN transfer_sub IS NOT NULL AND transfer_target = ?2 \
+             THEN 1 END) FROM apple_identities WHERE team_id = ?1",
+        )
+        .bind(team_id)
+        .bind(target)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(TransferProgress { total, done })
+    }
+
+    async fn set_transfer_sub(
+        &self,
+        team_id: &str,
+        sub: &str,
+        target: &str,
+        transfer_sub: &str,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE apple_identities SET transfer_sub = ?3, transfer_target = ?4 \
+             WHERE team_id = ?1 AND sub = ?2",
+        )
+        .bind(team_id)
+        .bind(sub)
+        .bind(transfer_sub)
+        .bind(target)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn identities_to_import(
+        &self,
+        target: &str,
+        after: &str,
+        limit: i64,
+    ) -> StoreResult<Vec<ExportedIdentity>> {
+        let rows: Vec<(String, String, String, String)> = sqlx::query_as(
+            "SELECT team_id, sub, transfer_sub, user_id FROM apple_identities \
+             WHERE transfer_target = ?1 AND team_id <> ?1 AND transfer_sub > ?2 \
+             ORDER BY transfer_sub LIMIT ?3",
+        )
+        .bind(target)
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(exported).collect())
+    }
+
+    async fn import_progress(&self, target: &str) -> StoreResult<TransferProgress> {
+        let (total, done): (i64, i64) = sqlx::query_as(
+            "SELECT COUNT(*), COUNT(CASE WHEN team_id = ?1 THEN 1 END) FROM apple_identities \
+             WHERE transfer_target = ?1 AND transfer_sub IS NOT NULL",
+        )
+        .bind(target)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(TransferProgress { total, done })
+    }
+
+    async fn relink_identity(
+        &self,
+        transfer_sub: &str,
+        team_id: &str,
+        sub: &str,
+    ) -> StoreResult<Relink> {
+        let mut tx = Steps(self.begin().await?);
+        let relink = tx.relink(transfer_sub, team_id, sub).await?;
+        tx.0.commit().await?;
+        Ok(relink)
+    }
+
     fn note_outage(&self, outage: Outage) {
         if matches!(outage, Outage::ReadOnly | Outage::Io) {
             self.spoiled.mark();
@@ -752,184 +808,6 @@ impl SqliteStore {
     }
 }
 
-/// The sign-in steps over a SQLite write transaction.
-struct Steps(Transaction<'static, Sqlite>);
-
-impl SignInSteps for Steps {
-    async fn spend_identity_token(&mut self, token: &SpentIdentityToken) -> StoreResult<bool> {
-        let done = sqlx::query(
-            "INSERT INTO spent_identity_tokens (token_hash, expires_at) VALUES (?1, ?2) \
-             ON CONFLICT (token_hash) DO NOTHING",
-        )
-        .bind(&token.hash)
-        .bind(token.expires_at)
-        .execute(&mut *self.0)
-        .await?;
-        Ok(done.rows_affected() == 1)
-    }
-
-    async fn touch_identity(&mut self, team_id: &str, sub: &str) -> StoreResult<Option<String>> {
-        Ok(sqlx::query_scalar(
-            "UPDATE apple_identities SET revoked = 0 WHERE team_id = ?1 AND sub = ?2 \
-             RETURNING user_id",
-        )
-        .bind(team_id)
-        .bind(sub)
-        .fetch_optional(&mut *self.0)
-        .await?)
-    }
-
-    async fn user_by_email(&mut self, email_key: &str) -> StoreResult<Option<String>> {
-        Ok(sqlx::query_scalar(
-            "SELECT id FROM users WHERE email_key = ?1 AND email_verified = 1 \
-             AND is_private_email = 0 ORDER BY created_at, id LIMIT 1",
-        )
-        .bind(email_key)
-        .fetch_optional(&mut *self.0)
-        .await?)
-    }
-
-    async fn insert_identity(
-        &mut self,
-        profile: &AppleProfile,
-        user_id: &str,
-        now: i64,
-    ) -> StoreResult<bool> {
-        sqlx::query(
-            "INSERT INTO apple_identities (team_id, sub, user_id, revoked, linked_at) \
-             VALUES (?1, ?2, ?3, 0, ?4)",
-        )
-        .bind(&profile.team_id)
-        .bind(&profile.sub)
-        .bind(user_id)
-        .bind(now)
-        .execute(&mut *self.0)
-        .await?;
-        Ok(true)
-    }
-
-    async fn take_pending_name(&mut self, team_id: &str, sub: &str) -> StoreResult<Option<Name>> {
-        let row: Option<(Option<String>, Option<String>)> = sqlx::query_as(
-            "DELETE FROM pending_names WHERE team_id = ?1 AND sub = ?2 \
-             RETURNING first_name, last_name",
-        )
-        .bind(team_id)
-        .bind(sub)
-        .fetch_optional(&mut *self.0)
-        .await?;
-        Ok(row.map(|(first_name, last_name)| Name {
-            first_name,
-            last_name,
-        }))
-    }
-
-    async fn insert_user(
-        &mut self,
-        profile: &AppleProfile,
-        name: &Name,
-        now: i64,
-    ) -> StoreResult<User> {
-        let email = given(profile.email.as_deref());
-        let row = sqlx::query(&format!(
-            "INSERT INTO users (id, email, email_key, email_verified, is_private_email, \
-             email_forwarding, first_name, last_name, real_user_status, created_at, last_login_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6, ?7, ?8, ?9, ?9) RETURNING {USER_COLUMNS}"
-        ))
-        .bind(new_user_id()?)
-        .bind(email)
-        .bind(email.map(email_key))
-        .bind(email.is_some() && profile.email_verified)
-        .bind(email.is_some() && profile.is_private_email)
-        .bind(given(name.first_name.as_deref()))
-        .bind(given(name.last_name.as_deref()))
-        .bind(profile.real_user_status)
-        .bind(now)
-        .fetch_one(&mut *self.0)
-        .await?;
-        Ok(user_from_row(&row)?)
-    }
-
-    async fn update_user(
-        &mut self,
-        user_id: &str,
-        profile: &AppleProfile,
-        name: &Name,
-        now: i64,
-    ) -> StoreResult<User> {
-        let email = given(profile.email.as_deref());
-        let row = sqlx::query(&format!(
-            "UPDATE users SET last_login_at = ?2, \
-             email = COALESCE(?3, email), \
-             email_key = COALESCE(?4, email_key), \
-             email_verified = CASE WHEN ?3 IS NULL THEN email_verified ELSE ?5 END, \
-             is_private_email = CASE WHEN ?3 IS NULL THEN is_private_email ELSE ?6 END, \
-             first_name = COALESCE(first_name, ?7), \
-             last_name = COALESCE(last_name, ?8), \
-             real_user_status = COALESCE(?9, real_user_status) \
-             WHERE id = ?1 RETURNING {USER_COLUMNS}"
-        ))
-        .bind(user_id)
-        .bind(now)
-        .bind(email)
-        .bind(email.map(email_key))
-        .bind(profile.email_verified)
-        .bind(profile.is_private_email)
-        .bind(given(name.first_name.as_deref()))
-        .bind(given(name.last_name.as_deref()))
-        .bind(profile.real_user_status)
-        .fetch_one(&mut *self.0)
-        .await?;
-        Ok(user_from_row(&row)?)
-    }
-
-    async fn put_apple_token(
-        &mut self,
-        profile: &AppleProfile,
-        token: &SealedAppleToken,
-        now: i64,
-    ) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO apple_tokens (team_id, sub, client_id, token_ciphertext, updated_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (team_id, sub, client_id) \
-             DO UPDATE SET token_ciphertext = excluded.token_ciphertext, updated_at = excluded.updated_at",
-        )
-        .bind(&profile.team_id)
-        .bind(&profile.sub)
-        .bind(&token.client_id)
-        .bind(&token.ciphertext)
-        .bind(now)
-        .execute(&mut *self.0)
-        .await?;
-        Ok(())
-    }
-
-    async fn insert_session(&mut self, session: &NewSession) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO session_families \
-             (family_id, user_id, client_id, revoked, created_at, expires_at) \
-             VALUES (?1, ?2, ?3, 0, ?4, ?5)",
-        )
-        .bind(&session.family_id)
-        .bind(&session.user_id)
-        .bind(&session.client_id)
-        .bind(session.created_at)
-        .bind(session.expires_at)
-        .execute(&mut *self.0)
-        .await?;
-        sqlx::query(
-            "INSERT INTO sessions (token_hash, family_id, created_at, expires_at, spent_at) \
-             VALUES (?1, ?2, ?3, ?4, NULL)",
-        )
-        .bind(&session.token_hash)
-        .bind(&session.family_id)
-        .bind(session.created_at)
-        .bind(session.expires_at)
-        .execute(&mut *self.0)
-        .await?;
-        Ok(())
-    }
-}
-
 /// Deletes a user's pending jobs and the user (identities, tokens and sessions cascade).
 async fn erase(tx: &mut Transaction<'static, Sqlite>, user_id: &str) -> StoreResult<()> {
     sqlx::query("DELETE FROM deletion_jobs WHERE user_id = ?1")
@@ -943,35 +821,6 @@ async fn erase(tx: &mut Transaction<'static, Sqlite>, user_id: &str) -> StoreRes
     Ok(())
 }
 
-fn user_from_row(row: &SqliteRow) -> Result<User, sqlx::Error> {
-    Ok(User {
-        id: row.try_get("id")?,
-        email: row.try_get("email")?,
-        email_verified: row.try_get("email_verified")?,
-        is_private_email: row.try_get("is_private_email")?,
-        email_forwarding: row.try_get("email_forwarding")?,
-        first_name: row.try_get("first_name")?,
-        last_name: row.try_get("last_name")?,
-        real_user_status: row.try_get("real_user_status")?,
-        created_at: row.try_get("created_at")?,
-        last_login_at: row.try_get("last_login_at")?,
-    })
-}
-
-fn job_from_row(row: &SqliteRow) -> Result<DeletionJob, sqlx::Error> {
-    Ok(DeletionJob {
-        id: row.try_get("id")?,
-        user_id: row.try_get("user_id")?,
-        token: AppleToken {
-            team_id: row.try_get("team_id")?,
-            sub: row.try_get("sub")?,
-            client_id: row.try_get("client_id")?,
-            ciphertext: row.try_get("token_ciphertext")?,
-        },
-        attempts: row.try_get("attempts")?,
-    })
-}
-
 fn apple_token(
     (team_id, sub, client_id, ciphertext): (String, String, String, Vec<u8>),
 ) -> AppleToken {
@@ -983,66 +832,6 @@ fn apple_token(
     }
 }
 
-/// Whether a pooled connection may be used: not if it is still inside a
-/// transaction. When a statement fails with `SQLITE_FULL` or `SQLITE_IOERR`,
-/// SQLite rolls the transaction back itself; sqlx's rollback then fails ("no
-/// transaction is active") and its count of open transactions stays at one,
-/// so every later `BEGIN` on that connection would fail until a restart. The
-/// rollback sqlx queued when the transaction was dropped runs first (the
-/// ping waits for it); a connection still in a transaction after it is closed.
-async fn out_of_transaction(conn: &mut sqlx::SqliteConnection) -> Result<bool, sqlx::Error> {
-    use sqlx::Connection as _;
-    if !conn.is_in_transaction() {
-        return Ok(true);
-    }
-    conn.ping().await?;
-    if conn.is_in_transaction() {
-        tracing::warn!("a database connection was left inside a failed transaction; it is closed");
-        return Ok(false);
-    }
-    Ok(true)
-}
-
-/// Creates the database file readable by its owner only (0600), or tightens
-/// an existing one (and its `-wal` and `-shm`, which SQLite creates with the
-/// database file's mode) that others could read, with a warning.
-fn owner_only(path: &Path) -> std::io::Result<()> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-        match std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(path)
-        {
-            Ok(_) => return Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-            Err(e) => return Err(e),
-        }
-        for suffix in ["", "-wal", "-shm"] {
-            let mut file = path.as_os_str().to_owned();
-            file.push(suffix);
-            let file = Path::new(&file);
-            let Ok(meta) = std::fs::metadata(file) else {
-                continue;
-            };
-            let mode = meta.permissions().mode() & 0o777;
-            if mode & 0o077 != 0 {
-                tracing::warn!(
-                    path = %file.display(),
-                    mode = format!("{mode:o}"),
-                    "the database file was readable by other users; made it owner-only (0600)"
-                );
-                std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o600))?;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = path;
-    Ok(())
-}
-
 /// A pool for a file database: WAL readers run in parallel, writers queue on
 /// the busy timeout, so a few connections per core are plenty.
 fn pool_size() -> u32 {
@@ -1050,8 +839,6 @@ fn pool_size() -> u32 {
     u32::try_from(cores * 2).unwrap_or(u32::MAX).clamp(2, 16)
 }
 
-const USER_COLUMNS: &str = "id, email, email_verified, is_private_email, email_forwarding, \
-                            first_name, last_name, real_user_status, created_at, last_login_at";
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// The longest a request waits for a connection (the bound on answering 503
 /// while the database is unavailable).
@@ -1059,24 +846,13 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(2);
 /// Expired rows deleted per opportunistic purge.
 const PURGE_BATCH: i64 = 100;
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn connections_opened_before_a_file_failure_are_spoiled() {
-        let spoiled = SpoiledBefore::new();
-        assert!(
-            !spoiled.spoils(Duration::from_secs(3600)),
-            "nothing failed yet"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-        spoiled.mark();
-        assert!(
-            spoiled.spoils(Duration::from_millis(50)),
-            "opened before the failure"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-        assert!(!spoiled.spoils(Duration::from_millis(5)), "opened after it");
+fn exported(
+    (team_id, sub, transfer_sub, user_id): (String, String, String, String),
+) -> ExportedIdentity {
+    ExportedIdentity {
+        team_id,
+        sub,
+        transfer_sub,
+        user_id,
     }
 }

@@ -20,6 +20,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
+use crate::store::user_row::UserRow;
 use crate::store::User;
 
 /// Idle connections kept for reuse (more may be open while busy).
@@ -114,27 +115,15 @@ impl Reader {
         self.read(|connection| {
             let mut statement = connection.prepare_cached(SESSION_USER)?;
             statement
-                .query_row((family_id, user_id, created_after), |row| {
-                    Ok(User {
-                        id: row.get(0)?,
-                        email: row.get(1)?,
-                        email_verified: row.get(2)?,
-                        is_private_email: row.get(3)?,
-                        email_forwarding: row.get(4)?,
-                        first_name: row.get(5)?,
-                        last_name: row.get(6)?,
-                        real_user_status: row.get(7)?,
-                        created_at: row.get(8)?,
-                        last_login_at: row.get(9)?,
-                    })
-                })
+                .query_row((family_id, user_id, created_after), |row| row.user())
                 .optional()
         })
     }
 }
 
 /// The user of an active session (family, user, created after): the query of
-/// both this reader and the sqlx fallback, columns in `USER_COLUMNS` order.
+/// both this reader and the sqlx fallback, columns in `USER_COLUMNS` order
+/// (`store::user_row`, checked by a test).
 pub(super) const SESSION_USER: &str =
     "SELECT id, email, email_verified, is_private_email, email_forwarding, \
      first_name, last_name, real_user_status, created_at, last_login_at FROM users \
@@ -150,6 +139,23 @@ mod tests {
         aws_lc_rs::rand::fill(&mut name).unwrap_or_default();
         let hex: String = name.iter().map(|b| format!("{b:02x}")).collect();
         std::env::temp_dir().join(format!("siwa-reader-{hex}.db"))
+    }
+
+    #[test]
+    fn the_session_query_selects_the_user_columns_in_order() {
+        let selected = SESSION_USER
+            .trim_start_matches("SELECT ")
+            .split(" FROM ")
+            .next()
+            .unwrap()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        let columns = crate::store::user_row::USER_COLUMNS
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        assert_eq!(selected, columns);
     }
 
     #[test]
