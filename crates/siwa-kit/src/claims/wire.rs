@@ -1,5 +1,7 @@
 //! Claims as they come off the wire: every member we read, kept with its JSON
-//! type so a wrong type becomes a precise error instead of a serde message.
+//! type (`Wire`, defined beside the member spans in `jws`, whose header rules
+//! read it too) so a wrong type becomes a precise error instead of a serde
+//! message.
 //!
 //! Used by identity tokens and notifications alike; the payload has already
 //! passed `jws::strict_json`, so this parse never sees duplicates or deep
