@@ -20,16 +20,9 @@
 
 use std::collections::HashMap;
 
-use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
-use siwa_fuzz::alloc::{bounded, Bound};
-use siwa_fuzz::seeds::framed;
+use siwa_fuzz::prelude::*;
 use siwa_kit::callback::{AuthorizeError, Callback, CallbackError, User, MAX_CALLBACK_LEN};
-
-const BOUND: Bound = Bound {
-    per_byte: 16,
-    constant: 16 * 1024,
-};
 
 const FIELDS: [&str; 5] = ["code", "id_token", "state", "user", "error"];
 
@@ -65,7 +58,7 @@ fuzz_target!(
             check_user(&siwa_fuzz::text(rest));
             return;
         }
-        let parsed = bounded("Callback::parse", rest.len(), BOUND, || Callback::parse(rest));
+        let parsed = bounded("Callback::parse", rest.len(), bounds::CALLBACK, || Callback::parse(rest));
         check_callback(rest, &parsed);
     }
 );
@@ -228,7 +221,7 @@ fn user_to_json(user: &User) -> String {
 }
 
 fn check_user(json: &str) {
-    let parsed = bounded("User::from_json", json.len(), BOUND, || {
+    let parsed = bounded("User::from_json", json.len(), bounds::CALLBACK, || {
         User::from_json(json)
     });
     match parsed {

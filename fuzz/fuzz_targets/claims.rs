@@ -27,20 +27,13 @@
 
 use std::collections::BTreeMap;
 
-use libfuzzer_sys::fuzz_target;
 use serde_json::value::RawValue;
 use serde_json::Value;
-use siwa_fuzz::alloc::{bounded, Bound};
-use siwa_fuzz::fixtures::{self, key_a, APPLE, IOS, NOW, RAW_NONCE, WEB};
-use siwa_fuzz::seeds::framed;
+use siwa_fuzz::fixtures::{key_a, APPLE, IOS, NOW, RAW_NONCE, WEB};
+use siwa_fuzz::prelude::*;
 use siwa_kit::claims::{ClaimError, Nonce};
 use siwa_kit::id_token::{NoncePolicy, VerifyError, DEFAULT_LEEWAY_SECS};
 use siwa_kit::Claims;
-
-const BOUND: Bound = Bound {
-    per_byte: 64,
-    constant: 64 * 1024,
-};
 
 fuzz_target!(
     init: {
@@ -82,7 +75,7 @@ fuzz_target!(
             _ => NoncePolicy::Sha256OfRaw(Nonce::new(RAW_NONCE)),
         };
         let verifier = fixtures::verifier();
-        let result = bounded("Verifier::verify_with_nonce", token.len(), BOUND, || {
+        let result = bounded("Verifier::verify_with_nonce", token.len(), bounds::TOKEN, || {
             siwa_fuzz::block_on(verifier.verify_with_nonce(&token, &policy))
         });
         match result {

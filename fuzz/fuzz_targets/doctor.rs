@@ -19,20 +19,13 @@
 //!   (and `signature.encoding`) whatever its claims.
 #![no_main]
 
-use libfuzzer_sys::fuzz_target;
-use siwa_fuzz::alloc::{bounded, Bound};
-use siwa_fuzz::fixtures::{self, b64, KEY_ID, NOW, P8_PUB, TEAM_ID, WEB};
-use siwa_fuzz::seeds::framed;
+use siwa_fuzz::fixtures::{b64, KEY_ID, NOW, P8_PUB, TEAM_ID, WEB};
+use siwa_fuzz::prelude::*;
 use siwa_kit::clock::UnixTime;
 use siwa_kit::doctor::{CheckId, Doctor, ExpectedKey, Status};
 use siwa_kit::ids::KeyId;
 use siwa_kit::jws::{self, Segment};
 use siwa_kit::p8::PublicKey;
-
-const BOUND: Bound = Bound {
-    per_byte: 96,
-    constant: 64 * 1024,
-};
 
 const ORDER: [CheckId; 11] = [
     CheckId::Format,
@@ -113,7 +106,7 @@ fuzz_target!(
             }
             _ => (siwa_fuzz::text(rest).into_owned(), false, None),
         };
-        let report = bounded("Doctor::examine", token.len(), BOUND, || {
+        let report = bounded("Doctor::examine", token.len(), bounds::DOCTOR, || {
             doctor().examine(&token, UnixTime::from_secs(now))
         });
         let ids: Vec<CheckId> = report.checks.iter().map(|c| c.id).collect();

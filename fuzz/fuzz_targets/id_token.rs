@@ -18,18 +18,11 @@
 //! - errors are bounded in size and come with a hint.
 #![no_main]
 
-use libfuzzer_sys::fuzz_target;
-use siwa_fuzz::alloc::{bounded, Bound};
-use siwa_fuzz::fixtures::{self, b64, RAW_NONCE};
-use siwa_fuzz::seeds::framed;
+use siwa_fuzz::fixtures::{b64, RAW_NONCE};
+use siwa_fuzz::prelude::*;
 use siwa_kit::claims::Nonce;
 use siwa_kit::id_token::NoncePolicy;
 use siwa_kit::jws::{self, Segment};
-
-const BOUND: Bound = Bound {
-    per_byte: 64,
-    constant: 64 * 1024,
-};
 
 fuzz_target!(
     init: {
@@ -62,7 +55,7 @@ fuzz_target!(
             _ => NoncePolicy::Sha256OfRaw(Nonce::new(RAW_NONCE)),
         };
         let verifier = fixtures::verifier();
-        let result = bounded("Verifier::verify_with_nonce", token.len(), BOUND, || {
+        let result = bounded("Verifier::verify_with_nonce", token.len(), bounds::TOKEN, || {
             siwa_fuzz::block_on(verifier.verify_with_nonce(&token, &policy))
         });
         match result {

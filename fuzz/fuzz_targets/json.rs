@@ -6,23 +6,14 @@
 //! - its verdict is the verdict of an independent checker (`json_ref`):
 //!   accepted exactly when that accepts, refused for the same kind of
 //!   problem, and a duplicate reported by a name the object does repeat;
-//! - what it accepts it returns unchanged, and serde_json reads it too.
+//! - what it accepts it returns unchanged, and serde_json reads it too;
+//! - the fast path accepts exactly what the checker accepts, with the same
+//!   spans (`jws::fast_path_agrees`, the rule of `jws/strict_json.rs`).
 #![no_main]
 
-use libfuzzer_sys::fuzz_target;
-use siwa_fuzz::alloc::{bounded, Bound};
 use siwa_fuzz::json_ref::{self, quoted_name, Verdict};
+use siwa_fuzz::prelude::*;
 use siwa_kit::jws::{self, JwsError, Segment, MAX_DEPTH};
-
-/// The checker builds no values, but it records the spans of the top-level
-/// members (40 bytes each) and the names of open objects (24 bytes each),
-/// past a few inline slots on the heap: `{"":0,"":1,...}` costs about 30
-/// bytes per input byte with the vectors' doubling. Linear, and a token is
-/// at most 16 KiB.
-const BOUND: Bound = Bound {
-    per_byte: 48,
-    constant: 4096,
-};
 
 fuzz_target!(
     init: {
@@ -52,9 +43,12 @@ fuzz_target!(
         } else {
             Segment::Payload
         };
-        let ours = bounded("jws::strict_json", data.len(), BOUND, || {
+        let ours = bounded("jws::strict_json", data.len(), bounds::JSON, || {
             jws::strict_json(data, segment)
         });
+        if let Err(disagreement) = jws::fast_path_agrees(data) {
+            panic!("{disagreement}");
+        }
         let reference = json_ref::check(data);
         match (&ours, &reference) {
             (Ok(text), Verdict::Ok) => {

@@ -18,17 +18,9 @@
 //!   and moduli of 2048..=8192 bits, and reports the modulus's true size.
 #![no_main]
 
-use libfuzzer_sys::fuzz_target;
-use siwa_fuzz::alloc::{bounded, Bound};
-use siwa_fuzz::fixtures;
-use siwa_fuzz::seeds::framed;
+use siwa_fuzz::prelude::*;
 use siwa_kit::jwks::{Jwk, JwkSet, KeyCache, KeyProblem, KeySet};
 use siwa_kit::jws::{self, RsaPublicKey, Segment, MAX_RSA_BITS, MIN_RSA_BITS, MIN_RSA_EXPONENT};
-
-const BOUND: Bound = Bound {
-    per_byte: 48,
-    constant: 16 * 1024,
-};
 
 fuzz_target!(
     init: {
@@ -66,7 +58,7 @@ fuzz_target!(
             rsa_components(n, e);
             return;
         }
-        let parsed = bounded("JwkSet::from_json", rest.len(), BOUND, || JwkSet::from_json(rest));
+        let parsed = bounded("JwkSet::from_json", rest.len(), bounds::JWKS, || JwkSet::from_json(rest));
         let Ok(set) = parsed else {
             return;
         };
@@ -74,7 +66,7 @@ fuzz_target!(
         jws::strict_json(json.as_bytes(), Segment::Payload).expect("to_json is strict JSON");
         assert_eq!(JwkSet::from_json(json.as_bytes()).as_ref(), Ok(&set), "{json}");
 
-        let keys = bounded("KeySet::from_jwks", rest.len(), BOUND, || KeySet::from_jwks(&set));
+        let keys = bounded("KeySet::from_jwks", rest.len(), bounds::JWKS, || KeySet::from_jwks(&set));
         let published: Vec<&str> = set.keys.iter().filter_map(|k| k.kid.as_deref()).collect();
         let mut expected_kids: Vec<&str> = Vec::new();
         for kid in &published {
@@ -116,7 +108,7 @@ fn rsa_components(n: &[u8], e: &[u8]) {
     let key = bounded(
         "RsaPublicKey::from_components",
         n.len() + e.len(),
-        BOUND,
+        bounds::JWKS,
         || RsaPublicKey::from_components(n, e),
     );
     let via_jwk = Jwk::rsa("k", n, e).to_rsa_key();

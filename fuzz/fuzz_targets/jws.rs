@@ -14,14 +14,8 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use libfuzzer_sys::fuzz_target;
-use siwa_fuzz::alloc::{bounded, Bound};
+use siwa_fuzz::prelude::*;
 use siwa_kit::jws::{self, JwsError, Segment, MAX_TOKEN_LEN};
-
-const BOUND: Bound = Bound {
-    per_byte: 1,
-    constant: 512,
-};
 
 fuzz_target!(
     init: {
@@ -32,7 +26,7 @@ fuzz_target!(
     |data: &[u8]| {
         let token = siwa_fuzz::text(data);
         let token = token.as_ref();
-        let split = bounded("jws::split + decode", token.len(), BOUND, || {
+        let split = bounded("jws::split + decode", token.len(), bounds::JWS, || {
             jws::split(token).map(|parts| {
                 let decoded = [Segment::Header, Segment::Payload, Segment::Signature]
                     .map(|segment| parts.decode(segment));
@@ -68,7 +62,7 @@ fuzz_target!(
         // Every dot-separated piece, whatever the count, as any segment.
         for (i, piece) in token.split('.').take(8).enumerate() {
             let segment = [Segment::Header, Segment::Payload, Segment::Signature][i % 3];
-            let result = bounded("jws::decode_segment", piece.len(), BOUND, || {
+            let result = bounded("jws::decode_segment", piece.len(), bounds::JWS, || {
                 jws::decode_segment(piece, segment)
             });
             check_segment(piece, segment, result);

@@ -19,19 +19,12 @@
 //! - a notification that verifies names an accepted audience and its `jti`.
 #![no_main]
 
-use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
-use siwa_fuzz::alloc::{bounded, Bound};
-use siwa_fuzz::fixtures::{self, key_a, IOS, NOW, WEB};
-use siwa_fuzz::seeds::framed;
+use siwa_fuzz::fixtures::{key_a, IOS, NOW, WEB};
+use siwa_fuzz::prelude::*;
 use siwa_kit::id_token::VerifyError;
 use siwa_kit::jws::{self, JwsError, Segment};
 use siwa_kit::notification::{payload_of, Event, Notification, NotificationError};
-
-const BOUND: Bound = Bound {
-    per_byte: 64,
-    constant: 64 * 1024,
-};
 
 fuzz_target!(
     init: {
@@ -56,9 +49,9 @@ fuzz_target!(
         let verifier = fixtures::verifier();
         match mode % 3 {
             0 => {
-                let token = bounded("payload_of", rest.len(), BOUND, || payload_of(rest));
+                let token = bounded("payload_of", rest.len(), bounds::TOKEN, || payload_of(rest));
                 check_payload_of(rest, token.as_ref().ok());
-                let result = bounded("verify_notification_body", rest.len(), BOUND, || {
+                let result = bounded("verify_notification_body", rest.len(), bounds::TOKEN, || {
                     siwa_fuzz::block_on(verifier.verify_notification_body(rest))
                 });
                 if let Ok(notification) = &result {
@@ -73,7 +66,7 @@ fuzz_target!(
                 let mut claims = fixtures::notification_claims(&Value::Null);
                 claims["events"] = Value::String(events.clone().into_owned());
                 let token = key_a().sign(&claims);
-                let result = bounded("verify_notification", token.len(), BOUND, || {
+                let result = bounded("verify_notification", token.len(), bounds::TOKEN, || {
                     siwa_fuzz::block_on(verifier.verify_notification(&token))
                 });
                 match &result {
@@ -91,7 +84,7 @@ fuzz_target!(
             _ => {
                 let header = fixtures::header(key_a().kid);
                 let token = key_a().sign_raw(header.as_bytes(), rest);
-                let result = bounded("verify_notification", token.len(), BOUND, || {
+                let result = bounded("verify_notification", token.len(), bounds::TOKEN, || {
                     siwa_fuzz::block_on(verifier.verify_notification(&token))
                 });
                 if let Ok(notification) = &result {

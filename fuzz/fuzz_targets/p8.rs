@@ -1,12 +1,14 @@
 //! `.p8` keys: `siwa_kit::p8::SigningKey::from_pem` / `from_file_bytes`,
-//! `PublicKey::from_pem`, and `KeyInput::from_setting` (a setting holding a
-//! path or PEM text as deployment tools mangle it).
+//! `PublicKey::from_pem`, and `KeyInput::from_setting` and
+//! `LoadedKey::from_setting` (a setting holding a path or PEM text as
+//! deployment tools mangle it; paths are not followed here).
 //!
 //! Input: a mode byte, then
 //! - mode 0: a key file's bytes (`from_file_bytes`: PEM, or DER);
 //! - mode 1: PEM text for `SigningKey::from_pem`;
 //! - mode 2: PEM text for `PublicKey::from_pem`;
-//! - mode 3: a setting for `KeyInput::from_setting`, then its PEM if it is one.
+//! - mode 3: a setting for `KeyInput::from_setting`, then its PEM if it is
+//!   one, also through `LoadedKey::from_setting`.
 //!
 //! Invariants:
 //! - nothing panics; the heap stays within the input-size bound;
@@ -16,25 +18,20 @@
 //!   and that PEM is canonical (encoding it again gives the same text);
 //! - `Debug` of a key or a PEM setting shows no key material, and no error
 //!   quotes the base64 of the key;
-//! - a setting is PEM exactly when it holds `-----BEGIN`.
+//! - a setting is PEM exactly when it holds `-----BEGIN`;
+//! - the key loader reads PEM text exactly as `SigningKey::from_pem` does:
+//!   the same key, or the same error named with the setting.
 #![no_main]
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use libfuzzer_sys::fuzz_target;
-use siwa_fuzz::alloc::{bounded, Bound};
-use siwa_fuzz::fixtures::{self, P8, P8_OTHER, P8_PUB};
-use siwa_fuzz::seeds::framed;
+use siwa_fuzz::fixtures::{P8, P8_OTHER, P8_PUB};
+use siwa_fuzz::prelude::*;
 use siwa_kit::jws;
-use siwa_kit::p8::{KeyError, KeyInput, PublicKey, SigningKey};
+use siwa_kit::p8::{KeyError, KeyInput, KeySettingError, LoadedKey, PublicKey, SigningKey};
 
 /// A SEC1 (`EC PRIVATE KEY`) fixture, with an `EC PARAMETERS` block first.
 const SEC1: &str = include_str!("../../crates/siwa-kit/tests/fixtures/ec_sec1.pem");
-
-const BOUND: Bound = Bound {
-    per_byte: 8,
-    constant: 16 * 1024,
-};
 
 fuzz_target!(
     init: {
@@ -80,19 +77,19 @@ fuzz_target!(
         };
         match mode % 4 {
             0 => {
-                let key = bounded("SigningKey::from_file_bytes", rest.len(), BOUND, || {
+                let key = bounded("SigningKey::from_file_bytes", rest.len(), bounds::P8, || {
                     SigningKey::from_file_bytes(rest)
                 });
                 check_signing_key(key, rest);
             }
             1 => {
                 let text = siwa_fuzz::text(rest);
-                let key = bounded("SigningKey::from_pem", text.len(), BOUND, || SigningKey::from_pem(&text));
+                let key = bounded("SigningKey::from_pem", text.len(), bounds::P8, || SigningKey::from_pem(&text));
                 check_signing_key(key, text.as_bytes());
             }
             2 => {
                 let text = siwa_fuzz::text(rest);
-                let key = bounded("PublicKey::from_pem", text.len(), BOUND, || PublicKey::from_pem(&text));
+                let key = bounded("PublicKey::from_pem", text.len(), bounds::P8, || PublicKey::from_pem(&text));
                 match key {
                     Ok(key) => check_public_key(&key),
                     Err(e) => check_error(&e, text.as_bytes()),
@@ -100,19 +97,31 @@ fuzz_target!(
             }
             _ => {
                 let text = siwa_fuzz::text(rest);
-                let input = bounded("KeyInput::from_setting", text.len(), BOUND, || KeyInput::from_setting(&text));
+                let input = bounded("KeyInput::from_setting", text.len(), bounds::P8, || KeyInput::from_setting(&text));
                 match &input {
                     KeyInput::Pem(pem) => {
                         assert!(text.contains("-----BEGIN"));
                         assert_eq!(format!("{input:?}"), "Pem([redacted])");
-                        let key = bounded("SigningKey::from_pem", pem.len(), BOUND, || SigningKey::from_pem(pem));
+                        let key = bounded("SigningKey::from_pem", pem.len(), bounds::P8, || SigningKey::from_pem(pem));
+                        let loaded = bounded("LoadedKey::from_setting", text.len(), bounds::P8, || {
+                            LoadedKey::from_setting("setting", &text)
+                        });
+                        match (&key, loaded) {
+                            (Ok(key), Ok(loaded)) => {
+                                assert_eq!(loaded.key().public_key(), key.public_key());
+                                assert!(loaded.path().is_none() && loaded.file_key_id().is_none());
+                            }
+                            (Err(e), Err(KeySettingError::Text { setting, source })) => {
+                                assert_eq!((setting.as_str(), &source), ("setting", e));
+                            }
+                            (key, loaded) => panic!("from_pem says {key:?}, the loader {loaded:?}"),
+                        }
                         check_signing_key(key, pem.as_bytes());
                     }
                     KeyInput::Path(path) => {
                         assert!(!text.contains("-----BEGIN"));
                         assert!(text.contains(path.to_str().expect("a path from text")));
                     }
-                    _ => {}
                 }
             }
         }

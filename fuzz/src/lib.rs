@@ -1,13 +1,16 @@
 //! Shared pieces of the fuzz targets in `fuzz_targets/`: an allocation meter
-//! for the input-size bound, the fixture keys that sign tokens, a verifier on
-//! a fixed key set and a fixed clock, and seed writing.
+//! for the input-size bound and each parser's bound, the fixture keys that
+//! sign tokens, a verifier on a fixed key set and a fixed clock, seed writing,
+//! and the prelude every target imports.
 //!
 //! Every target checks, besides "nothing panics", an invariant of its own;
 //! see README.md for the list.
 
 pub mod alloc;
+pub mod bounds;
 pub mod fixtures;
 pub mod json_ref;
+pub mod prelude;
 pub mod seeds;
 
 use std::future::Future;

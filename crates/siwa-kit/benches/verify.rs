@@ -25,31 +25,25 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use aws_lc_rs::digest::{digest, SHA256};
 use aws_lc_rs::rand::SystemRandom;
-use aws_lc_rs::rsa::{KeyPair, PublicKeyComponents};
-use aws_lc_rs::signature::KeyPair as _;
-use aws_lc_rs::signature::{
-    EcdsaKeyPair, ParsedPublicKey, ECDSA_P256_SHA256_FIXED_SIGNING, RSA_PKCS1_2048_8192_SHA256,
-    RSA_PKCS1_SHA256,
-};
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use base64::Engine;
+use aws_lc_rs::signature::{EcdsaKeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
 use cpu_time::ThreadTime;
 use criterion::Criterion;
 use siwa_kit::claims::Nonce;
 use siwa_kit::clock::{FixedClock, UnixTime};
 use siwa_kit::id_token::NoncePolicy;
 use siwa_kit::ids::{ClientId, KeyId, TeamId};
-use siwa_kit::jwks::{Jwk, JwkSet, KeyCache};
+use siwa_kit::jwks::KeyCache;
 use siwa_kit::p8::SigningKey;
 use siwa_kit::secret::{ClientSecretBuilder, SecretCache};
 use siwa_kit::Verifier;
 
+use fixtures::{pem_der, Floor, Tokens, AUDIENCE, RAW_NONCE};
+
+mod fixtures;
+
 const NOW: u64 = 1_700_000_100;
 const IAT: u64 = 1_700_000_000;
-/// The raw nonce an iOS app keeps; the token carries its SHA-256 in hex.
-const RAW_NONCE: &str = "bench-raw-nonce-5f2c0e7a9d1b4c3e8f6a";
 
 /// The tokens, keys and checkers every benchmark shares.
 struct Setup {
@@ -57,12 +51,9 @@ struct Setup {
     token: String,
     notification: String,
     verifier: Verifier,
-    /// The token's signing input and signature, for the floor.
-    bare: ParsedPublicKey,
-    signing_input: Vec<u8>,
-    signature: Vec<u8>,
-    notification_input: Vec<u8>,
-    notification_signature: Vec<u8>,
+    /// The bare checks of the two tokens' signatures.
+    token_floor: Floor,
+    notification_floor: Floor,
     builder: ClientSecretBuilder,
     signing_key: SigningKey,
     ecdsa: EcdsaKeyPair,
@@ -72,76 +63,18 @@ struct Setup {
 }
 
 fn setup() -> Setup {
-    // Apple publishes several keys at a time; the token names the middle one.
-    let pairs: Vec<(&str, KeyPair)> = [
-        (
-            "BenchKeyB1",
-            include_str!("../tests/fixtures/rsa2048_b.pem"),
-        ),
-        (
-            "BenchKeyA2",
-            include_str!("../tests/fixtures/rsa2048_a.pem"),
-        ),
-        (
-            "BenchKeyC3",
-            include_str!("../tests/fixtures/rsa2048_other.pem"),
-        ),
-    ]
-    .into_iter()
-    .map(|(kid, pem)| {
-        (
-            kid,
-            KeyPair::from_pkcs8(&pem_der(pem)).expect("fixture key"),
-        )
-    })
-    .collect();
-    let jwks = JwkSet::new(
-        pairs
-            .iter()
-            .map(|(kid, pair)| {
-                let public = PublicKeyComponents::<Vec<u8>>::from(pair.public_key());
-                Jwk::rsa(*kid, &public.n, &public.e)
-            })
-            .collect(),
-    );
-    let (kid, pair) = (pairs[1].0, &pairs[1].1);
-    let nonce = hex(digest(&SHA256, RAW_NONCE.as_bytes()).as_ref());
-    let claims = format!(
-        concat!(
-            r#"{{"iss":"https://appleid.apple.com","aud":"com.example.ios","exp":{exp},"iat":{iat},"#,
-            r#""sub":"001234.0f1e2d3c4b5a69788796a5b4c3d2e1f0.1234","nonce":"{nonce}","#,
-            r#""c_hash":"4B6JY58Nk-UBlcwLkeKsig","email":"k7xq2mv9pd@privaterelay.appleid.com","#,
-            r#""email_verified":true,"is_private_email":true,"auth_time":{iat},"#,
-            r#""nonce_supported":true,"real_user_status":2}}"#
-        ),
-        exp = IAT + 86_400,
-        iat = IAT,
-        nonce = nonce,
-    );
-    let (token, signing_input, signature) = sign_rs256(pair, kid, &claims);
+    let tokens = Tokens::new(IAT, IAT + 86_400);
     assert!(
-        (900..=1000).contains(&token.len()),
+        (900..=1000).contains(&tokens.id_token.len()),
         "an Apple-sized token, not {} bytes",
-        token.len()
+        tokens.id_token.len()
     );
-    let events = r#"{\"type\":\"email-disabled\",\"sub\":\"001234.0f1e2d3c4b5a69788796a5b4c3d2e1f0.1234\",\"event_time\":1700000000000,\"email\":\"k7xq2mv9pd@privaterelay.appleid.com\",\"is_private_email\":\"true\"}"#;
-    let notification_claims = format!(
-        r#"{{"iss":"https://appleid.apple.com","aud":"com.example.ios","exp":{exp},"iat":{IAT},"jti":"B94OdD03pFsaYaN-Ftv7mA","events":"{events}"}}"#,
-        exp = IAT + 86_400,
-    );
-    let (notification, notification_input, notification_signature) =
-        sign_rs256(pair, kid, &notification_claims);
-
     let clock = FixedClock(UnixTime::from_secs(NOW));
     let verifier = Verifier::new(
-        Arc::new(KeyCache::from_jwks(&jwks)),
-        [ClientId::new("com.example.ios").expect("client id")],
+        Arc::new(KeyCache::from_jwks(&tokens.jwks)),
+        [ClientId::new(AUDIENCE).expect("client id")],
     )
     .clock(Arc::new(clock));
-    let public = PublicKeyComponents::<Vec<u8>>::from(pair.public_key());
-    let bare = public
-        .to_parsed_public_key(&RSA_PKCS1_2048_8192_SHA256)
-        .expect("parse key");
 
     let p8 = include_str!("../tests/fixtures/AuthKey_ABC123DEFG.p8");
     let builder = ClientSecretBuilder::new(
@@ -168,14 +101,11 @@ fn setup() -> Setup {
         Arc::new(clock),
     );
     Setup {
-        token,
-        notification,
+        token_floor: Floor::of(&tokens.jwks, &tokens.id_token),
+        notification_floor: Floor::of(&tokens.jwks, &tokens.notification),
+        token: tokens.id_token,
+        notification: tokens.notification,
         verifier,
-        bare,
-        signing_input,
-        signature,
-        notification_input,
-        notification_signature,
         builder,
         signing_key,
         ecdsa,
@@ -183,35 +113,6 @@ fn setup() -> Setup {
         cache,
         clock,
     }
-}
-
-fn pem_der(pem: &str) -> Vec<u8> {
-    let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
-    STANDARD.decode(body).expect("fixture PEM")
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// (token, signing input, signature) of an RS256 token with Apple's header.
-fn sign_rs256(pair: &KeyPair, kid: &str, claims: &str) -> (String, Vec<u8>, Vec<u8>) {
-    let header = format!(r#"{{"kid":"{kid}","alg":"RS256"}}"#);
-    let input = format!(
-        "{}.{}",
-        URL_SAFE_NO_PAD.encode(header),
-        URL_SAFE_NO_PAD.encode(claims)
-    );
-    let mut signature = vec![0u8; pair.public_modulus_len()];
-    pair.sign(
-        &RSA_PKCS1_SHA256,
-        &SystemRandom::new(),
-        input.as_bytes(),
-        &mut signature,
-    )
-    .expect("sign");
-    let token = format!("{input}.{}", URL_SAFE_NO_PAD.encode(&signature));
-    (token, input.into_bytes(), signature)
 }
 
 /// Runs a future that must complete without waiting (a warm cache never does).
@@ -235,9 +136,7 @@ fn verify_token(s: &Setup) {
 }
 
 fn bare_verify(s: &Setup) {
-    s.bare
-        .verify_sig(black_box(&s.signing_input), black_box(&s.signature))
-        .expect("signature verifies");
+    bare(&s.token_floor);
 }
 
 fn verify_notification(s: &Setup) {
@@ -247,11 +146,13 @@ fn verify_notification(s: &Setup) {
 }
 
 fn bare_verify_notification(s: &Setup) {
-    s.bare
-        .verify_sig(
-            black_box(&s.notification_input),
-            black_box(&s.notification_signature),
-        )
+    bare(&s.notification_floor);
+}
+
+fn bare(floor: &Floor) {
+    floor
+        .key
+        .verify_sig(black_box(&floor.signing_input), black_box(&floor.signature))
         .expect("signature verifies");
 }
 

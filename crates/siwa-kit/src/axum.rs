@@ -46,7 +46,7 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use crate::id_token::{Verifier, VerifyError};
-use crate::jwks::KeyError;
+use crate::jwks::KeyLookupError;
 use crate::Claims;
 
 /// The claims of the request's verified bearer identity token.
@@ -150,7 +150,7 @@ fn description(error: &VerifyError) -> &'static str {
         }
         VerifyError::Issuer { .. } => "the token has the wrong issuer",
         VerifyError::Signature { .. } => "the signature does not verify",
-        VerifyError::Key(KeyError::UnknownKid { .. }) | VerifyError::KidMissing => {
+        VerifyError::Key(KeyLookupError::UnknownKid { .. }) | VerifyError::KidMissing => {
             "the token names no known key"
         }
         VerifyError::Algorithm { .. } => "the algorithm is not accepted",

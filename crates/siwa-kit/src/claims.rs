@@ -13,6 +13,7 @@ use serde::{Serialize, Serializer};
 use thiserror::Error;
 
 use crate::clock::UnixTime;
+use crate::secret_string::secret_string;
 
 mod numeric_date;
 pub(crate) mod wire;
@@ -112,32 +113,13 @@ impl RealUserStatus {
     }
 }
 
-/// A nonce: the value an app sent to Apple to bind a token to its sign-in
-/// attempt. `Debug` redacts it; there is no `Display` and no `PartialEq`
-/// (compare with [`crate::id_token::NoncePolicy`], in constant time).
-#[derive(Clone)]
-pub struct Nonce(String);
-
-impl Nonce {
-    /// Wraps a nonce.
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    /// The nonce itself.
-    ///
-    /// **Secret** until used: whoever holds it can replay the sign-in it
-    /// protects. Do not log it.
-    pub fn secret(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Nonce {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Nonce([redacted])")
-    }
-}
+secret_string!(
+    /// A nonce: the value an app sent to Apple to bind a token to its sign-in
+    /// attempt. Compare it with [`crate::id_token::NoncePolicy`] (constant
+    /// time).
+    Nonce,
+    "**Secret** until used: whoever holds it can replay the sign-in it protects. Do not log it."
+);
 
 /// A claim's text: a span of the raw payload (the usual case: no escapes),
 /// or its own copy.

@@ -1,12 +1,15 @@
 //! Verifying Apple's identity tokens: [`Verifier`] -> [`Claims`].
 //!
 //! The algorithm is fixed here, never read from the token: RS256 with an RSA
-//! key of at least 2048 bits from the key set, chosen by `kid`. In order:
+//! key of at least 2048 bits from the key set, chosen by `kid`. Steps 1 to 3
+//! are [`jws::verify`]'s, the one entry for a signed token; this module
+//! keeps the claim rules. In order:
 //! 1. the token is at most 16 KiB and three canonical base64url segments;
 //! 2. the header is strict JSON with `alg` exactly `RS256`, a `kid`, and no
 //!    `crit` or `b64` (`jku`, `x5u`, `jwk`, `x5c` are never followed);
-//! 3. the key for `kid` comes from the [`KeyCache`] and the signature verifies;
-//! 4. the payload is strict JSON; `iss` equals the issuer byte for byte; `aud`
+//! 3. the key for `kid` comes from the [`KeyCache`] and the signature
+//!    verifies; the payload is strict JSON;
+//! 4. `iss` equals the issuer byte for byte; `aud`
 //!    is an accepted client id (a string, or an array whose members are all
 //!    accepted, with an `azp` naming one of them when there are several);
 //!    `exp` and `iat` are JSON numbers (RFC 7519 NumericDate: a fraction or
@@ -54,8 +57,8 @@ use crate::claims::wire::{cut, Item, Wire, WireClaims};
 use crate::claims::{ClaimError, Claims, Nonce, RealUserStatus, Text};
 use crate::clock::{Clock, SystemClock, UnixTime};
 use crate::ids::ClientId;
-use crate::jwks::{KeyCache, KeyError};
-use crate::jws::{self, JwsError, Members, Parts, RsaPublicKey, Segment, MAX_RSA_SIGNATURE_LEN};
+use crate::jwks::{KeyCache, KeyLookupError};
+use crate::jws::{self, JwsError, Rs256, TokenError, Verified};
 
 /// Apple's issuer, the default.
 pub const APPLE_ISSUER: &str = "https://appleid.apple.com";
@@ -159,7 +162,7 @@ pub enum VerifyError {
     Jws(#[from] JwsError),
     /// No usable key for the token's `kid`.
     #[error(transparent)]
-    Key(#[from] KeyError),
+    Key(#[from] KeyLookupError),
     /// The header has no `kid` (or an empty or non-string one).
     #[error("the token's header has no kid, so no key can be chosen")]
     KidMissing,
@@ -217,7 +220,7 @@ impl VerifyError {
     pub fn is_unavailable(&self) -> bool {
         matches!(
             self,
-            Self::Key(KeyError::Unavailable { .. } | KeyError::Expired { .. })
+            Self::Key(KeyLookupError::Unavailable { .. } | KeyLookupError::Expired { .. })
         )
     }
 
@@ -253,6 +256,19 @@ impl VerifyError {
             Self::Signature { .. } => {
                 "the token was altered or signed by another key: never accept it"
             }
+        }
+    }
+}
+
+impl From<TokenError<KeyLookupError>> for VerifyError {
+    fn from(e: TokenError<KeyLookupError>) -> Self {
+        match e {
+            TokenError::Algorithm { found, .. } => Self::Algorithm { found },
+            TokenError::ForbiddenHeader { name } => Self::ForbiddenHeader { name },
+            TokenError::Jws(e) => Self::Jws(e),
+            TokenError::Key(e) => Self::Key(e),
+            TokenError::KidMissing => Self::KidMissing,
+            TokenError::Signature { kid } => Self::Signature { kid },
         }
     }
 }
@@ -325,21 +341,14 @@ impl Verifier {
         token: &str,
         nonce: &NoncePolicy,
     ) -> Result<Claims, VerifyError> {
-        let parts = jws::split(token)?;
-        let key = self.signing_key(parts).await?;
-        self.claims(parts, &key, nonce)
+        let verified = jws::verify(token, &*self.keys, Rs256).await?;
+        self.claims(verified, nonce)
     }
 
-    /// Steps 3 (the signature) to 5, once the key is in hand. Synchronous, so
-    /// its buffers live on the stack rather than in the caller's future.
-    fn claims(
-        &self,
-        parts: Parts<'_>,
-        key: &RsaPublicKey,
-        nonce: &NoncePolicy,
-    ) -> Result<Claims, VerifyError> {
-        let mut members = Members::default();
-        let payload = signed_payload(parts, key, &mut members)?;
+    /// Steps 4 and 5, on the payload of a token whose signature verified.
+    /// Synchronous, so its work stays out of the caller's future.
+    fn claims(&self, verified: Verified, nonce: &NoncePolicy) -> Result<Claims, VerifyError> {
+        let Verified { payload, members } = verified;
         let mut wire = WireClaims::from_object(&payload, &members);
         let registered = self.check_registered(&mut wire)?;
         let text = |value: Cow<'_, str>| Text::of(&payload, value);
@@ -381,19 +390,6 @@ impl Verifier {
         drop(wire);
         claims.raw = payload;
         Ok(claims)
-    }
-
-    /// Steps 1 to 3 up to the signature: the header is checked and the key
-    /// it names is taken from the key set (which may fetch Apple's keys). The
-    /// future holds only the header's small buffer; [`signed_payload`] does
-    /// the rest without waiting.
-    pub(crate) async fn signing_key(
-        &self,
-        parts: Parts<'_>,
-    ) -> Result<Arc<RsaPublicKey>, VerifyError> {
-        let mut header_buf = [0u8; HEADER_BUF_LEN];
-        let kid = header_kid(parts, &mut header_buf)?;
-        Ok(self.keys.key(&kid).await?)
     }
 
     /// `iss`, `aud`/`azp`, `exp`, `iat`, `nbf`.
@@ -523,118 +519,6 @@ pub(crate) struct Registered<'a> {
     pub(crate) azp: Option<Cow<'a, str>>,
     pub(crate) exp: UnixTime,
     pub(crate) iat: UnixTime,
-}
-
-/// Headers up to this size are decoded without allocating (Apple's are 35 bytes).
-const HEADER_BUF_LEN: usize = 128;
-
-/// Room for the longest RS256 signature plus base64's rounding.
-const SIGNATURE_BUF_LEN: usize = MAX_RSA_SIGNATURE_LEN + 8;
-
-/// The rest of step 3 and the payload checked as strict JSON: `members` is
-/// filled with the spans of the payload's members. Both segments' encodings
-/// are checked before the signature (so a malformed token gets a precise
-/// error); the payload's JSON is read only after it.
-pub(crate) fn signed_payload(
-    parts: Parts<'_>,
-    key: &RsaPublicKey,
-    members: &mut Members,
-) -> Result<String, VerifyError> {
-    let payload = parts.decode(Segment::Payload)?;
-    let mut buf = [0u8; SIGNATURE_BUF_LEN];
-    let signature = jws::decode_segment_into(parts.signature(), Segment::Signature, &mut buf)?;
-    if jws::verify_rs256(key, parts.signing_input(), signature).is_err() {
-        // Cold: the header is read again for the key id to report.
-        let mut header_buf = [0u8; HEADER_BUF_LEN];
-        let kid = header_kid(parts, &mut header_buf).map_or_else(|_| String::new(), |k| cut(&k));
-        return Err(VerifyError::Signature { kid });
-    }
-    let payload = String::from_utf8(payload).map_err(|e| {
-        VerifyError::Jws(JwsError::Utf8 {
-            segment: Segment::Payload,
-            offset: e.utf8_error().valid_up_to(),
-        })
-    })?;
-    jws::strict_object_text(&payload, Segment::Payload, members)?;
-    Ok(payload)
-}
-
-/// Steps 1 and 2: the header decoded and checked, and its `kid`.
-fn header_kid<'b>(
-    parts: Parts<'_>,
-    header_buf: &'b mut [u8; HEADER_BUF_LEN],
-) -> Result<Cow<'b, str>, VerifyError> {
-    match jws::decode_segment_buffered(parts.header(), Segment::Header, header_buf)? {
-        Cow::Borrowed(header) => match plain_header_kid(header) {
-            Some(kid) => Ok(Cow::Borrowed(kid)),
-            None => parsed_header_kid(header),
-        },
-        // Larger than Apple's headers ever are: parsed from its own copy.
-        Cow::Owned(header) => parsed_header_kid(&header).map(|kid| Cow::Owned(kid.into_owned())),
-    }
-}
-
-/// The `kid` of any header, through the strict parser and [`check_header`].
-fn parsed_header_kid(header: &[u8]) -> Result<Cow<'_, str>, VerifyError> {
-    let mut members = Members::default();
-    let text = jws::strict_object(header, Segment::Header, &mut members)?;
-    check_header(text, &members)
-}
-
-/// The `kid` of a header written the way Apple writes it,
-/// `{"kid":"…","alg":"RS256"}` (or with `alg` first), with a `kid` of
-/// printable ASCII other than `"` and `\`. Such a header is, byte for byte,
-/// strict JSON with exactly these two members, so [`check_header`] would
-/// accept it with the same `kid`; every other header goes through the parser.
-fn plain_header_kid(header: &[u8]) -> Option<&str> {
-    const LAYOUTS: [(&[u8], &[u8]); 2] = [
-        (br#"{"kid":""#, br#"","alg":"RS256"}"#),
-        (br#"{"alg":"RS256","kid":""#, br#""}"#),
-    ];
-    LAYOUTS.iter().find_map(|(prefix, suffix)| {
-        let kid = header.strip_prefix(*prefix)?.strip_suffix(*suffix)?;
-        let plain = |b: &u8| matches!(b, b' '..=b'~') && *b != b'"' && *b != b'\\';
-        if kid.is_empty() || !kid.iter().all(plain) {
-            return None;
-        }
-        std::str::from_utf8(kid).ok()
-    })
-}
-
-/// Checks the header (already strict JSON) and returns its `kid`.
-fn check_header<'h>(json: &'h str, members: &Members) -> Result<Cow<'h, str>, VerifyError> {
-    let (mut alg, mut kid) = (Wire::Absent, Wire::Absent);
-    for member in members.iter() {
-        match &*member.name(json) {
-            b"alg" => alg = Wire::of(member, json),
-            b"kid" => kid = Wire::of(member, json),
-            b"crit" => return Err(VerifyError::ForbiddenHeader { name: "crit" }),
-            b"b64" => return Err(VerifyError::ForbiddenHeader { name: "b64" }),
-            _ => {}
-        }
-    }
-    match &alg {
-        Wire::Str(alg) if alg == ALGORITHM => {}
-        Wire::Str(alg) => {
-            return Err(VerifyError::Algorithm {
-                found: format!("{:?}", cut(alg)),
-            })
-        }
-        Wire::Absent => {
-            return Err(VerifyError::Algorithm {
-                found: "missing".to_owned(),
-            })
-        }
-        other => {
-            return Err(VerifyError::Algorithm {
-                found: other.kind().to_owned(),
-            })
-        }
-    }
-    match kid {
-        Wire::Str(kid) if !kid.is_empty() => Ok(kid),
-        _ => Err(VerifyError::KidMissing),
-    }
 }
 
 fn check_nonce(policy: &NoncePolicy, found: Option<&str>) -> Result<(), VerifyError> {

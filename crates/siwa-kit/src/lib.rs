@@ -1,10 +1,13 @@
 //! # siwa-kit: the server side of Sign in with Apple
 //!
-//! - [`p8`]: load the `.p8` key Apple hands out; its public key as PEM or JWK.
+//! - [`p8`]: load the `.p8` key Apple hands out (from a setting: a path or the
+//!   PEM text); its public key as PEM or JWK.
 //! - [`secret`]: the `client_secret` JWT (ES256), validated before signing, and
 //!   a renewing cache for servers.
 //! - [`doctor`]: why Apple answers `invalid_client`, check by check.
-//! - [`jws`]: compact JWS split and decode; the one place signatures are checked.
+//! - [`jws`]: compact JWS; [`jws::verify`], the one entry for a signed token and
+//!   the one place signatures are checked; [`jws::Es256Key`] for a service's
+//!   own tokens.
 //! - [`jwks`]: Apple's key set and a cache of it (TTL, single-flight refetch on
 //!   an unknown kid, rate limit, stale-if-error).
 //! - [`id_token`]: [`Verifier`] of identity tokens -> typed [`Claims`] ([`claims`]).
@@ -61,6 +64,7 @@ pub mod jws;
 pub mod notification;
 pub mod p8;
 pub mod secret;
+mod secret_string;
 
 pub use claims::Claims;
 pub use client::AppleClient;

@@ -27,8 +27,8 @@ use thiserror::Error;
 use crate::claims::wire::{cut, Wire, WireClaims};
 use crate::claims::ClaimError;
 use crate::clock::UnixTime;
-use crate::id_token::{signed_payload, take, Verifier, VerifyError};
-use crate::jws::{self, Members};
+use crate::id_token::{take, Verifier, VerifyError};
+use crate::jws::{self, Rs256, Verified};
 
 /// Largest notification body accepted: a JWT of [`jws::MAX_TOKEN_LEN`] plus JSON.
 pub const MAX_BODY_LEN: usize = jws::MAX_TOKEN_LEN + 1024;
@@ -195,21 +195,16 @@ impl Verifier {
         &self,
         token: &str,
     ) -> Result<Notification, NotificationError> {
-        let parts = jws::split(token).map_err(VerifyError::from)?;
-        let key = self.signing_key(parts).await?;
-        self.notification(parts, &key)
+        let verified = jws::verify(token, self.keys().as_ref(), Rs256)
+            .await
+            .map_err(VerifyError::from)?;
+        self.notification(&verified)
     }
 
-    /// The notification in a token whose key is in hand (synchronous, so its
-    /// buffers stay out of the caller's future).
-    fn notification(
-        &self,
-        parts: jws::Parts<'_>,
-        key: &jws::RsaPublicKey,
-    ) -> Result<Notification, NotificationError> {
-        let mut members = Members::default();
-        let payload = signed_payload(parts, key, &mut members)?;
-        let mut wire = WireClaims::from_object(&payload, &members);
+    /// The notification in the payload of a token whose signature verified
+    /// (synchronous, so its work stays out of the caller's future).
+    fn notification(&self, verified: &Verified) -> Result<Notification, NotificationError> {
+        let mut wire = WireClaims::from_object(&verified.payload, &verified.members);
         let registered = self.check_registered(&mut wire)?;
         let events = take(&mut wire.events)
             .required_string("events")

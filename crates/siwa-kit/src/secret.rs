@@ -19,7 +19,7 @@ use thiserror::Error;
 
 use crate::clock::{Clock, UnixTime};
 use crate::ids::{ClientId, KeyId, TeamId};
-use crate::jws;
+use crate::jws::Es256Key;
 use crate::p8::{SignError, SigningKey};
 
 /// Apple's limit on `exp - iat`: 15777000 s, about six months.
@@ -115,10 +115,6 @@ impl ClientSecretBuilder {
     pub fn sign(&self, key: &SigningKey, now: UnixTime) -> Result<ClientSecret, SecretError> {
         let issued_at = now.minus(self.backdate.min(self.ttl / 2));
         let expires_at = issued_at.plus(self.ttl);
-        let header = Header {
-            alg: "ES256",
-            kid: self.key_id.as_str(),
-        };
         let claims = Claims {
             iss: self.team_id.as_str(),
             iat: issued_at.secs(),
@@ -126,12 +122,9 @@ impl ClientSecretBuilder {
             aud: APPLE_AUDIENCE,
             sub: self.client_id.as_str(),
         };
-        let mut jwt = jws::encode(&to_json(&header));
-        jwt.push('.');
-        jwt.push_str(&jws::encode(&to_json(&claims)));
-        let signature = key.sign_es256(jwt.as_bytes())?;
-        jwt.push('.');
-        jwt.push_str(&jws::encode(&signature));
+        // Serializing this plain struct of strings and integers cannot fail.
+        let claims = serde_json::to_vec(&claims).unwrap_or_default();
+        let jwt = Es256Key::new(key, self.key_id.as_str()).sign(None, &claims)?;
         Ok(ClientSecret {
             jwt,
             issued_at,
@@ -254,12 +247,6 @@ impl fmt::Debug for SecretCache {
     }
 }
 
-#[derive(Serialize)]
-struct Header<'a> {
-    alg: &'a str,
-    kid: &'a str,
-}
-
 /// Exactly the five claims, in Apple's documented order.
 #[derive(Serialize)]
 struct Claims<'a> {
@@ -268,11 +255,6 @@ struct Claims<'a> {
     exp: u64,
     aud: &'a str,
     sub: &'a str,
-}
-
-fn to_json<T: Serialize>(value: &T) -> Vec<u8> {
-    // Serializing these plain structs of strings and integers cannot fail.
-    serde_json::to_vec(value).unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use serde_json::Value;
 use siwa_kit::claims::Nonce;
 use siwa_kit::clock::{FixedClock, UnixTime};
 use siwa_kit::id_token::{NoncePolicy, VerifyError};
-use siwa_kit::jwks::{Jwk, JwkSet, KeyCache, KeyError};
+use siwa_kit::jwks::{Jwk, JwkSet, KeyCache, KeyLookupError};
 use siwa_kit::notification::{EventKind, NotificationError};
 use siwa_kit::{Claims, Verifier};
 
@@ -204,7 +204,7 @@ fn real_tokens_are_unknown_to_apples_2024_key_set() {
         .expect_err(&vector.name);
         let kid = vector.json["kid"].as_str().unwrap();
         assert!(
-            matches!(&error, VerifyError::Key(KeyError::UnknownKid { kid: k, known }) if k == kid && known.len() == 5),
+            matches!(&error, VerifyError::Key(KeyLookupError::UnknownKid { kid: k, known }) if k == kid && known.len() == 5),
             "{}: {error:?}",
             vector.name
         );

@@ -10,7 +10,7 @@ use aws_lc_rs::hmac;
 use serde_json::{json, Value};
 use siwa_kit::claims::{ClaimError, Nonce, RealUserStatus};
 use siwa_kit::id_token::{NoncePolicy, VerifyError};
-use siwa_kit::jwks::{Jwk, JwkSet, KeyCache, KeyError, KeyProblem};
+use siwa_kit::jwks::{Jwk, JwkSet, KeyCache, KeyLookupError, KeyProblem};
 use siwa_kit::jws::{JwsError, RsaKeyError, Segment, MAX_DEPTH, MAX_TOKEN_LEN};
 use siwa_kit::Claims;
 
@@ -157,7 +157,7 @@ fn kid_missing_is_rejected() {
 fn kid_unknown_is_rejected() {
     let token = with_header(&header("NOTAKEY123"));
     match rejected(&token) {
-        VerifyError::Key(KeyError::UnknownKid { kid, known }) => {
+        VerifyError::Key(KeyLookupError::UnknownKid { kid, known }) => {
             assert_eq!(kid, "NOTAKEY123");
             assert_eq!(known, [key_a().kid]);
         }
@@ -171,7 +171,7 @@ fn set_with(jwk: Jwk) -> Arc<KeyCache> {
 
 fn unusable(keys: Arc<KeyCache>, token: &str) -> KeyProblem {
     match block_on(verifier_with(keys).verify(token)) {
-        Err(VerifyError::Key(KeyError::Unusable { kid, problem })) => {
+        Err(VerifyError::Key(KeyLookupError::Unusable { kid, problem })) => {
             assert_eq!(kid, key_a().kid);
             problem
         }
@@ -217,7 +217,7 @@ fn rsa_key_under_2048_bits_is_refused() {
         .expect("the fixture token is genuinely signed by the 1024-bit key");
     let keys = set_with(Jwk::rsa("WEAK102401", &n, &[1, 0, 1]));
     match block_on(verifier_with(keys).verify(token)) {
-        Err(VerifyError::Key(KeyError::Unusable { kid, problem })) => {
+        Err(VerifyError::Key(KeyLookupError::Unusable { kid, problem })) => {
             assert_eq!(kid, "WEAK102401");
             assert_eq!(
                 problem,
@@ -295,7 +295,7 @@ fn token_signed_by_a_key_not_in_the_set_is_rejected() {
     let token = key_b().sign(&claims());
     assert!(matches!(
         rejected(&token),
-        VerifyError::Key(KeyError::UnknownKid { .. })
+        VerifyError::Key(KeyLookupError::UnknownKid { .. })
     ));
 }
 

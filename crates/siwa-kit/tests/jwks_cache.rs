@@ -16,7 +16,7 @@ use serde_json::json;
 use siwa_kit::clock::{ManualClock, UnixTime};
 use siwa_kit::http::{HttpClient, HttpError, ReqwestClient};
 use siwa_kit::id_token::VerifyError;
-use siwa_kit::jwks::{FetchError, JwkSet, KeyCache, KeyError};
+use siwa_kit::jwks::{FetchError, JwkSet, KeyCache, KeyLookupError};
 use siwa_kit::Verifier;
 use tokio::task::JoinHandle;
 
@@ -241,7 +241,10 @@ async fn second_unknown_kid_inside_the_interval_causes_no_fetch() {
         // An unknown kid: one refetch, still unknown.
         let first = verifier.verify(&token_with_kid("FORGED0001")).await;
         assert!(
-            matches!(first, Err(VerifyError::Key(KeyError::UnknownKid { .. }))),
+            matches!(
+                first,
+                Err(VerifyError::Key(KeyLookupError::UnknownKid { .. }))
+            ),
             "{first:?}"
         );
         assert_eq!(server.hits(), 2);
@@ -251,7 +254,7 @@ async fn second_unknown_kid_inside_the_interval_causes_no_fetch() {
             let again = verifier.verify(&token_with_kid(kid)).await;
             assert!(matches!(
                 again,
-                Err(VerifyError::Key(KeyError::UnknownKid { .. }))
+                Err(VerifyError::Key(KeyLookupError::UnknownKid { .. }))
             ));
         }
         assert_eq!(server.hits(), 2, "no fetch inside the refetch interval");
@@ -295,7 +298,7 @@ async fn server_down_cached_keys_verify_within_grace_then_fail() {
         clock.set(UnixTime::from_secs(T0 + 600 + 3_600));
         match verifier.verify(&token).await {
             Err(
-                e @ VerifyError::Key(KeyError::Expired {
+                e @ VerifyError::Key(KeyLookupError::Expired {
                     expired_at,
                     source: Some(_),
                 }),
@@ -328,7 +331,7 @@ async fn server_errors_keep_cached_keys_within_grace_then_fail() {
         assert_eq!(server.hits(), 2);
         clock.set(UnixTime::from_secs(T0 + 600 + 3_600 + 1));
         match verifier.verify(&token).await {
-            Err(VerifyError::Key(KeyError::Expired {
+            Err(VerifyError::Key(KeyLookupError::Expired {
                 source: Some(source),
                 ..
             })) => {
@@ -367,7 +370,10 @@ async fn key_rotation_is_picked_up_without_restart() {
         // A is gone from the fresh set; inside the interval, no fetch for it.
         let gone = verifier.verify(&token(key_a())).await;
         assert!(
-            matches!(gone, Err(VerifyError::Key(KeyError::UnknownKid { .. }))),
+            matches!(
+                gone,
+                Err(VerifyError::Key(KeyLookupError::UnknownKid { .. }))
+            ),
             "{gone:?}"
         );
         assert_eq!(server.hits(), 2);
@@ -416,8 +422,8 @@ async fn fetch_times_out() {
         let (_, verifier) = remote_with(cache, &clock);
         let started = std::time::Instant::now();
         match verifier.verify(&token(key_a())).await {
-            Err(e @ VerifyError::Key(KeyError::Unavailable { .. })) => {
-                let VerifyError::Key(KeyError::Unavailable { source }) = &e else {
+            Err(e @ VerifyError::Key(KeyLookupError::Unavailable { .. })) => {
+                let VerifyError::Key(KeyLookupError::Unavailable { source }) = &e else {
                     unreachable!()
                 };
                 assert!(matches!(**source, FetchError::Timeout { .. }), "{source:?}");
@@ -444,7 +450,7 @@ async fn oversized_responses_are_refused() {
         // The cache's own limit (256 KiB).
         let (cache, _) = remote(server.url.clone(), &clock);
         match cache.refresh().await {
-            Err(KeyError::Unavailable { source }) => {
+            Err(KeyLookupError::Unavailable { source }) => {
                 assert!(
                     matches!(*source, FetchError::TooLarge { max: 262_144, .. }),
                     "{source:?}"
@@ -459,7 +465,7 @@ async fn oversized_responses_are_refused() {
             &clock,
         );
         match cache.refresh().await {
-            Err(KeyError::Unavailable { source }) => assert!(
+            Err(KeyLookupError::Unavailable { source }) => assert!(
                 matches!(
                     *source,
                     FetchError::Http {
@@ -482,7 +488,7 @@ async fn redirects_are_not_followed() {
         let clock = clock();
         let (cache, _) = remote(server.url_of("/moved"), &clock);
         match cache.refresh().await {
-            Err(KeyError::Unavailable { source }) => {
+            Err(KeyLookupError::Unavailable { source }) => {
                 assert!(
                     matches!(*source, FetchError::Status { status: 302, .. }),
                     "{source:?}"
@@ -506,7 +512,10 @@ async fn first_fetch_failing_is_retried_once_per_interval() {
         for _ in 0..3 {
             let result = verifier.verify(&token).await;
             assert!(
-                matches!(&result, Err(VerifyError::Key(KeyError::Unavailable { .. }))),
+                matches!(
+                    &result,
+                    Err(VerifyError::Key(KeyLookupError::Unavailable { .. }))
+                ),
                 "{result:?}"
             );
         }
@@ -560,7 +569,7 @@ async fn an_abandoned_fetch_still_counts_and_says_so() {
         let _ = task.await;
         // Inside the interval: no second fetch, and the reason is given.
         match verifier.verify(&token).await {
-            Err(VerifyError::Key(KeyError::Unavailable { source })) => {
+            Err(VerifyError::Key(KeyLookupError::Unavailable { source })) => {
                 assert!(
                     matches!(*source, FetchError::Interrupted { .. }),
                     "{source:?}"

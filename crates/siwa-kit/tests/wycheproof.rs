@@ -10,7 +10,7 @@
 //! - RFC 7515 A.2 and RFC 7520 4.1 (tests/vectors/rfc/SOURCES.md).
 
 use serde_json::Value;
-use siwa_kit::jwks::{Jwk, JwkSet, KeyError, KeyProblem, KeySet};
+use siwa_kit::jwks::{Jwk, JwkSet, KeyLookupError, KeyProblem, KeySet};
 use siwa_kit::jws::{self, JwsError, RsaKeyError, Segment};
 
 use crate::support::{hex, read_json};
@@ -35,7 +35,7 @@ fn run_rsa_file(name: &str, bits: usize) -> Tally {
         let tests = group["tests"].as_array().expect("tests");
         let key = match keys.key("none") {
             Ok(key) => key,
-            Err(KeyError::Unusable {
+            Err(KeyLookupError::Unusable {
                 problem: KeyProblem::Rsa(RsaKeyError::Exponent { .. }),
                 ..
             }) => {

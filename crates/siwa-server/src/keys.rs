@@ -12,9 +12,7 @@ use std::path::Path;
 use aws_lc_rs::aead::{Aad, RandomizedNonceKey, AES_256_GCM, NONCE_LEN};
 use aws_lc_rs::digest::{digest, SHA256};
 use aws_lc_rs::rand::SystemRandom;
-use aws_lc_rs::signature::{
-    EcdsaKeyPair, ParsedPublicKey, ECDSA_P256_SHA256_FIXED, ECDSA_P256_SHA256_FIXED_SIGNING,
-};
+use aws_lc_rs::signature::{EcdsaKeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use serde::{Deserialize, Serialize};
@@ -74,8 +72,6 @@ impl Sealed<'_> {
 /// The service's keys.
 pub struct ServiceKeys {
     session: SigningKey,
-    /// The public half of `session`, parsed once for every token check.
-    session_public: ParsedPublicKey,
     session_kid: String,
     encryption: RandomizedNonceKey,
 }
@@ -143,12 +139,6 @@ impl ServiceKeys {
                     )
                 })?)
             }
-            _ => {
-                return Err(ConfigError::new(
-                    "session_key",
-                    "give a P-256 PEM key or a path to one",
-                ))
-            }
         };
         let session = SigningKey::from_pem(&pem).map_err(|e| {
             ConfigError::new(
@@ -174,12 +164,8 @@ impl ServiceKeys {
             .map_err(|_| ConfigError::new("encryption_key", "rejected by AES-256-GCM"))?;
         let thumb = digest(&SHA256, session.public_key().point());
         let session_kid = URL_SAFE_NO_PAD.encode(&thumb.as_ref()[..12]);
-        let session_public =
-            ParsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, session.public_key().point())
-                .map_err(|_| ConfigError::new("session_key", "its public key is rejected"))?;
         Ok(Self {
             session,
-            session_public,
             session_kid,
             encryption,
         })
@@ -210,13 +196,6 @@ impl ServiceKeys {
     /// The key that signs our tokens.
     pub(crate) fn session(&self) -> &SigningKey {
         &self.session
-    }
-
-    /// Whether `signature` (ES256, `r || s`) of `signing_input` is the session key's.
-    pub(crate) fn verify_session(&self, signing_input: &[u8], signature: &[u8]) -> bool {
-        self.session_public
-            .verify_sig(signing_input, signature)
-            .is_ok()
     }
 
     /// Its `kid`.

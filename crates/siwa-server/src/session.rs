@@ -10,10 +10,8 @@ use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 
 use aws_lc_rs::digest::{digest, SHA256};
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
 use serde::{Deserialize, Serialize};
-use siwa_kit::jws::{self, Segment};
+use siwa_kit::jws::Es256Key;
 
 use crate::crypto::{random_token, sha256};
 use crate::keys::ServiceKeys;
@@ -29,20 +27,22 @@ pub(crate) enum TokenKind {
 }
 
 impl TokenKind {
-    /// The header's `typ`.
+    /// The header's `typ` its tokens are signed with.
     fn typ(self) -> &'static str {
         match self {
             Self::Access => "at+jwt",
             Self::WebSession => "siwa-session+jwt",
         }
     }
-
-    /// Whether a header's `typ` names this kind (RFC 9068 also allows the
-    /// media type form for access tokens).
-    fn matches(self, typ: &str) -> bool {
-        typ == self.typ() || (self == Self::Access && typ == "application/at+jwt")
-    }
 }
+
+/// Each `typ` accepted, exactly, and the kind it names (RFC 9068 also allows
+/// the media type form for access tokens).
+const KINDS: [(&str, TokenKind); 3] = [
+    ("at+jwt", TokenKind::Access),
+    ("application/at+jwt", TokenKind::Access),
+    ("siwa-session+jwt", TokenKind::WebSession),
+];
 
 /// The claims of our JWTs (RFC 9068's for access tokens).
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -69,43 +69,21 @@ pub(crate) struct Expected<'a> {
 
 /// Signs a session JWT of `kind`.
 pub(crate) fn mint(keys: &ServiceKeys, kind: TokenKind, claims: &SessionClaims) -> Option<String> {
-    let header = serde_json::json!({"alg": "ES256", "kid": keys.session_kid(), "typ": kind.typ()});
-    let mut jwt = URL_SAFE_NO_PAD.encode(header.to_string());
-    jwt.push('.');
-    jwt.push_str(&URL_SAFE_NO_PAD.encode(serde_json::to_vec(claims).ok()?));
-    let signature = keys.session().sign_es256(jwt.as_bytes()).ok()?;
-    jwt.push('.');
-    jwt.push_str(&URL_SAFE_NO_PAD.encode(signature));
-    Some(jwt)
+    let payload = serde_json::to_vec(claims).ok()?;
+    session_key(keys).sign(Some(kind.typ()), &payload).ok()
 }
 
 /// The signature and header checks (our key, ES256 only, one of our `typ`s):
 /// what is true of a token for its whole life. Its kind with its claims.
 fn verify(keys: &ServiceKeys, token: &str) -> Option<(TokenKind, SessionClaims)> {
-    #[derive(Deserialize)]
-    struct Header<'a> {
-        alg: &'a str,
-        kid: &'a str,
-        typ: &'a str,
-    }
-    let parts = jws::split(token).ok()?;
-    let header = parts.decode(Segment::Header).ok()?;
-    let header: Header<'_> = serde_json::from_slice(&header).ok()?;
-    if header.alg != "ES256" || header.kid != keys.session_kid() {
-        return None;
-    }
-    let kind = [TokenKind::Access, TokenKind::WebSession]
-        .into_iter()
-        .find(|kind| kind.matches(header.typ))?;
-    let mut signature = [0u8; ES256_SIGNATURE_LEN + 4];
-    let signature =
-        jws::decode_segment_into(parts.signature(), Segment::Signature, &mut signature).ok()?;
-    if !keys.verify_session(parts.signing_input(), signature) {
-        return None;
-    }
-    let claims: SessionClaims =
-        serde_json::from_slice(&parts.decode(Segment::Payload).ok()?).ok()?;
+    let (kind, verified) = session_key(keys).verify(token, &KINDS).ok()?;
+    let claims = serde_json::from_str(verified.payload()).ok()?;
     Some((kind, claims))
+}
+
+/// The service's session key, as the kit signs and checks tokens with it.
+fn session_key(keys: &ServiceKeys) -> Es256Key<'_> {
+    Es256Key::new(keys.session(), keys.session_kid())
 }
 
 /// The expected kind, issuer and audience; not expired.
@@ -196,9 +174,6 @@ impl std::fmt::Debug for VerifiedTokens {
 /// Verified tokens kept at most (each about 200 bytes).
 const MAX_VERIFIED_TOKENS: usize = 16_384;
 
-/// Length of an ES256 signature in JWS form (`r || s`).
-const ES256_SIGNATURE_LEN: usize = 64;
-
 /// A new opaque refresh token and its hash (only the hash is stored).
 pub(crate) fn new_refresh_token() -> (String, Vec<u8>) {
     let token = format!("rt_{}", random_token());
@@ -208,6 +183,9 @@ pub(crate) fn new_refresh_token() -> (String, Vec<u8>) {
 
 #[cfg(test)]
 mod tests {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
+
     use super::*;
 
     /// A token checked without the cache.

@@ -18,51 +18,30 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
 use aws_lc_rs::rand::SystemRandom;
-use aws_lc_rs::rsa::{KeyPair as RsaKeyPair, PublicKeyComponents};
-use aws_lc_rs::signature::{
-    EcdsaKeyPair, KeyPair as _, ParsedPublicKey, ECDSA_P256_SHA256_FIXED_SIGNING,
-    RSA_PKCS1_2048_8192_SHA256, RSA_PKCS1_SHA256,
-};
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use base64::Engine as _;
+use aws_lc_rs::signature::{EcdsaKeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
 use serde_json::{json, Value};
 use siwa_kit::claims::Nonce;
 use siwa_kit::clock::{Clock, SystemClock};
 use siwa_kit::id_token::NoncePolicy;
 use siwa_kit::ids::{ClientId, KeyId, TeamId};
-use siwa_kit::jwks::KeyCache;
+use siwa_kit::jwks::{JwkSet, KeyCache};
 use siwa_kit::p8::SigningKey;
 use siwa_kit::secret::{ClientSecretBuilder, SecretCache};
 use siwa_kit::Verifier;
 
+use fixtures::{pem_der, Floor, Tokens, AUDIENCE, ISSUER, RAW_NONCE};
+
+/// The fixtures siwa-kit's criterion bench signs too.
+#[path = "../../../../crates/siwa-kit/benches/fixtures/mod.rs"]
+mod fixtures;
+
 type Error = Box<dyn std::error::Error>;
 
-/// The three RSA-2048 test keys of siwa-kit; the token is signed by the second
-/// one in the set, as Apple's set holds several keys at a time.
-const RSA_KEYS: [(&str, &str); 3] = [
-    (
-        "BenchKeyB1",
-        include_str!("../../../../crates/siwa-kit/tests/fixtures/rsa2048_b.pem"),
-    ),
-    (
-        "BenchKeyA2",
-        include_str!("../../../../crates/siwa-kit/tests/fixtures/rsa2048_a.pem"),
-    ),
-    (
-        "BenchKeyC3",
-        include_str!("../../../../crates/siwa-kit/tests/fixtures/rsa2048_other.pem"),
-    ),
-];
-const SIGNING_KID: usize = 1;
 /// The throw-away demo .p8 committed in examples/.
 const P8: &str = include_str!("../../../../examples/AuthKey_DEMOKEY001.p8");
 const TEAM_ID: &str = "DEMOTEAM01";
 const KEY_ID: &str = "DEMOKEY001";
 const WEB_CLIENT: &str = "com.example.web";
-const IOS_CLIENT: &str = "com.example.ios";
-const ISSUER: &str = "https://appleid.apple.com";
-/// The raw nonce an iOS app keeps; Apple's token carries its SHA-256 in hex.
-const RAW_NONCE: &str = "bench-raw-nonce-5f2c0e7a9d1b4c3e8f6a";
 const TOKEN_LIFE: u64 = 30 * 86_400;
 
 fn main() {
@@ -93,61 +72,17 @@ fn main() {
 fn fixtures(dir: &Path) -> Result<(), Error> {
     std::fs::create_dir_all(dir)?;
     let now = SystemClock.now().secs();
-    let mut jwks = Vec::new();
-    let mut pairs = Vec::new();
-    for (kid, pem) in RSA_KEYS {
-        let pair = RsaKeyPair::from_pkcs8(&pem_der(pem)?).map_err(|e| format!("{kid}: {e}"))?;
-        let public = PublicKeyComponents::<Vec<u8>>::from(pair.public_key());
-        jwks.push(json!({
-            "kty": "RSA", "kid": kid, "use": "sig", "alg": "RS256",
-            "n": URL_SAFE_NO_PAD.encode(&public.n), "e": URL_SAFE_NO_PAD.encode(&public.e),
-        }));
-        pairs.push(pair);
-    }
-    let (kid, pair) = (RSA_KEYS[SIGNING_KID].0, &pairs[SIGNING_KID]);
-    let nonce_hash =
-        hex(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, RAW_NONCE.as_bytes()).as_ref());
-    // The members and order of a native sign-in's token, as Apple sends them.
-    let claims = format!(
-        concat!(
-            r#"{{"iss":"{iss}","aud":"{aud}","exp":{exp},"iat":{iat},"#,
-            r#""sub":"001234.0f1e2d3c4b5a69788796a5b4c3d2e1f0.1234","nonce":"{nonce}","#,
-            r#""c_hash":"4B6JY58Nk-UBlcwLkeKsig","email":"k7xq2mv9pd@privaterelay.appleid.com","#,
-            r#""email_verified":true,"is_private_email":true,"auth_time":{iat},"#,
-            r#""nonce_supported":true,"real_user_status":2}}"#
-        ),
-        iss = ISSUER,
-        aud = IOS_CLIENT,
-        exp = now + TOKEN_LIFE,
-        iat = now,
-        nonce = nonce_hash,
-    );
-    let id_token = sign_rs256(pair, kid, &claims)?;
-    let events = json!({
-        "type": "email-disabled",
-        "sub": "001234.0f1e2d3c4b5a69788796a5b4c3d2e1f0.1234",
-        "event_time": now * 1000,
-        "email": "k7xq2mv9pd@privaterelay.appleid.com",
-        "is_private_email": "true",
-    })
-    .to_string();
-    let notification_claims = json!({
-        "iss": ISSUER, "aud": IOS_CLIENT, "exp": now + TOKEN_LIFE, "iat": now,
-        "jti": "B94OdD03pFsaYaN-Ftv7mA", "events": events,
-    })
-    .to_string();
-    let notification = sign_rs256(pair, kid, &notification_claims)?;
+    let tokens = Tokens::new(now, now + TOKEN_LIFE);
     let p8_path = dir.join(format!("AuthKey_{KEY_ID}.p8"));
     std::fs::write(&p8_path, P8)?;
-    let jwks = json!({ "keys": jwks });
-    std::fs::write(dir.join("jwks.json"), jwks.to_string())?;
+    std::fs::write(dir.join("jwks.json"), tokens.jwks.to_json())?;
     let manifest = json!({
         "issuer": ISSUER,
-        "audience": IOS_CLIENT,
+        "audience": AUDIENCE,
         "nonce_raw": RAW_NONCE,
-        "id_token": id_token,
-        "id_token_bytes": id_token.len(),
-        "notification": notification,
+        "id_token": tokens.id_token,
+        "id_token_bytes": tokens.id_token.len(),
+        "notification": tokens.notification,
         "jwks_path": dir.join("jwks.json"),
         "team_id": TEAM_ID,
         "key_id": KEY_ID,
@@ -163,36 +98,9 @@ fn fixtures(dir: &Path) -> Result<(), Error> {
     println!(
         "fixtures in {} (identity token {} bytes)",
         dir.display(),
-        id_token.len()
+        tokens.id_token.len()
     );
     Ok(())
-}
-
-fn sign_rs256(pair: &RsaKeyPair, kid: &str, claims: &str) -> Result<String, Error> {
-    let header = format!(r#"{{"kid":"{kid}","alg":"RS256"}}"#);
-    let input = format!(
-        "{}.{}",
-        URL_SAFE_NO_PAD.encode(header),
-        URL_SAFE_NO_PAD.encode(claims)
-    );
-    let mut signature = vec![0u8; pair.public_modulus_len()];
-    pair.sign(
-        &RSA_PKCS1_SHA256,
-        &SystemRandom::new(),
-        input.as_bytes(),
-        &mut signature,
-    )
-    .map_err(|e| format!("RSA sign: {e}"))?;
-    Ok(format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature)))
-}
-
-fn pem_der(pem: &str) -> Result<Vec<u8>, Error> {
-    let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
-    Ok(STANDARD.decode(body.trim())?)
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 // ---------------------------------------------------------------- runs
@@ -246,30 +154,8 @@ impl Fixtures {
 
     /// The floor of a token check: the key for its kid parsed once, then the
     /// bare RSA PKCS#1 v1.5 SHA-256 check of its signing input.
-    fn rsa_floor(&self, token: &str) -> Result<(ParsedPublicKey, Vec<u8>, Vec<u8>), Error> {
-        let jwks: Value = serde_json::from_slice(&self.jwks)?;
-        let (input, signature) = token.rsplit_once('.').ok_or("token")?;
-        let header: Value = serde_json::from_slice(
-            &URL_SAFE_NO_PAD.decode(input.split('.').next().ok_or("token")?)?,
-        )?;
-        let jwk = jwks["keys"]
-            .as_array()
-            .and_then(|keys| keys.iter().find(|k| k["kid"] == header["kid"]))
-            .ok_or("no key for the token's kid")?;
-        let component = |name: &str| -> Result<Vec<u8>, Error> {
-            Ok(URL_SAFE_NO_PAD.decode(jwk[name].as_str().ok_or("jwk")?)?)
-        };
-        let key = aws_lc_rs::signature::RsaPublicKeyComponents {
-            n: component("n")?,
-            e: component("e")?,
-        }
-        .to_parsed_public_key(&RSA_PKCS1_2048_8192_SHA256)
-        .map_err(|e| format!("RSA key: {e}"))?;
-        Ok((
-            key,
-            input.as_bytes().to_vec(),
-            URL_SAFE_NO_PAD.decode(signature)?,
-        ))
+    fn rsa_floor(&self, token: &str) -> Result<Floor, Error> {
+        Ok(Floor::of(&JwkSet::from_json(&self.jwks)?, token))
     }
 }
 
@@ -305,9 +191,11 @@ fn run(op: &str, implementation: &str, secs: Budget, dir: &Path) -> Result<(), E
             } else {
                 "notification"
             })?;
-            let (key, input, signature) = f.rsa_floor(token)?;
+            let floor = f.rsa_floor(token)?;
             measure(secs, || {
-                key.verify_sig(black_box(&input), black_box(&signature))
+                floor
+                    .key
+                    .verify_sig(black_box(&floor.signing_input), black_box(&floor.signature))
                     .map_err(|e| format!("RSA verify: {e}").into())
             })?
         }
@@ -333,7 +221,7 @@ fn run(op: &str, implementation: &str, secs: Budget, dir: &Path) -> Result<(), E
                 .ok_or("secret")?;
             let pair = EcdsaKeyPair::from_pkcs8(
                 &ECDSA_P256_SHA256_FIXED_SIGNING,
-                &pem_der(&std::fs::read_to_string(f.path("p8_path")?)?)?,
+                &pem_der(&std::fs::read_to_string(f.path("p8_path")?)?),
             )
             .map_err(|e| format!("EC key: {e}"))?;
             let rng = SystemRandom::new();

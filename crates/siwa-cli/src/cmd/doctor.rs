@@ -4,12 +4,12 @@ use std::io::{IsTerminal, Read};
 
 use siwa_kit::clock::{Clock, SystemClock, UnixTime};
 use siwa_kit::doctor::{Check, Doctor, ExpectedKey, Report, Status};
-use siwa_kit::p8::PublicKey;
+use siwa_kit::p8::{read_key_file, PublicKey};
 
 use crate::args::DoctorArgs;
 use crate::cmd::apple::{own_secret, probe};
 use crate::failure::{Failure, Outcome};
-use crate::settings::{file_label, load_private_key, read_bounded, setting};
+use crate::settings::{file_label, key_failure, load_private_key, setting};
 use crate::style::{color_stdout, Paint};
 
 /// More than any JWT; bounds what is read from stdin.
@@ -95,7 +95,7 @@ fn expected_key(
     public_key: Option<std::path::PathBuf>,
 ) -> Result<Option<ExpectedKey>, Failure> {
     if let Some(path) = public_key {
-        let bytes = read_bounded(&path)?;
+        let bytes = read_key_file(&path).map_err(key_failure)?;
         let text = String::from_utf8_lossy(&bytes);
         let public = PublicKey::from_pem(&text)
             .map_err(|e| Failure::usage(format!("{}: {e}", path.display()), e.hint()))?;

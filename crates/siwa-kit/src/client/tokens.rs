@@ -2,38 +2,9 @@
 //! newtypes whose `Debug` prints `Name([redacted])`, with no `Display` and no
 //! `PartialEq`, zeroized on drop.
 
-use std::fmt;
-
 use aws_lc_rs::constant_time::verify_slices_are_equal;
-use zeroize::Zeroizing;
 
-macro_rules! secret_string {
-    ($(#[$doc:meta])* $name:ident, $warning:literal) => {
-        $(#[$doc])*
-        #[derive(Clone)]
-        pub struct $name(Zeroizing<String>);
-
-        impl $name {
-            /// Wraps a value.
-            pub fn new(value: impl Into<String>) -> Self {
-                Self(Zeroizing::new(value.into()))
-            }
-
-            /// The value itself.
-            ///
-            #[doc = $warning]
-            pub fn secret(&self) -> &str {
-                &self.0
-            }
-        }
-
-        impl fmt::Debug for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(concat!(stringify!($name), "([redacted])"))
-            }
-        }
-    };
-}
+use crate::secret_string::secret_string;
 
 secret_string!(
     /// An access token from Apple's token endpoint (`a…` + hex + `.0.` + tag).

@@ -1,4 +1,7 @@
+use super::cache::max_age;
+use super::error::MAX_QUOTED;
 use super::*;
+use crate::jws::RsaKeyError;
 
 fn header_map(values: &[&str]) -> http::HeaderMap {
     let mut map = http::HeaderMap::new();
@@ -68,7 +71,7 @@ fn keeps_unusable_keys_with_their_reason() {
         ["GOOD", "EC", "ENC", "RS512", "OPS", "SMALL", "E3", "PAD", "NOE", "TWICE"]
     );
     let problem = |kid: &str| match keys.key(kid) {
-        Err(KeyError::Unusable { problem, .. }) => problem,
+        Err(KeyLookupError::Unusable { problem, .. }) => problem,
         other => panic!("{kid}: {other:?}"),
     };
     assert_eq!(keys.key("GOOD").unwrap().bits(), 2048);
@@ -106,7 +109,10 @@ fn keeps_unusable_keys_with_their_reason() {
     assert_eq!(problem("PAD"), KeyProblem::Encoding { member: "n" });
     assert_eq!(problem("NOE"), KeyProblem::Missing { member: "e" });
     assert_eq!(problem("TWICE"), KeyProblem::DuplicateKid);
-    assert!(matches!(keys.key("nope"), Err(KeyError::UnknownKid { .. })));
+    assert!(matches!(
+        keys.key("nope"),
+        Err(KeyLookupError::UnknownKid { .. })
+    ));
 }
 
 #[test]
@@ -133,7 +139,7 @@ fn parses_and_writes_key_sets() {
 fn long_kids_are_cut_in_errors() {
     let keys = KeySet::default();
     let kid = "k".repeat(10_000);
-    let KeyError::UnknownKid { kid: quoted, .. } = keys.key(&kid).unwrap_err() else {
+    let KeyLookupError::UnknownKid { kid: quoted, .. } = keys.key(&kid).unwrap_err() else {
         panic!()
     };
     assert_eq!(quoted.len(), MAX_QUOTED + 3);

@@ -258,12 +258,6 @@ fn load_apple_key(setting: &str) -> Result<SigningKey, ConfigError> {
                 format!("cannot read {}: {e}", path.display()),
             )
         })?),
-        _ => {
-            return Err(ConfigError::new(
-                "private_key",
-                "give a path to AuthKey_<KEYID>.p8 or its PEM text",
-            ))
-        }
     };
     SigningKey::from_pem(&pem)
         .map_err(|e| ConfigError::new("private_key", format!("{e}; {}", e.hint())))

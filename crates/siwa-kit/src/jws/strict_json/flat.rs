@@ -1,0 +1,88 @@
+//! The fast path: a flat object (Apple's headers and payloads) read in one
+//! pass, without the checker's stack of containers. It must accept exactly
+//! what the checker accepts, with the same spans (see the parent module).
+
+use super::grammar::{first_plain_duplicate, number_end, plain_run};
+use super::members::{Member, Members};
+
+/// The common case in one pass, without the general scanner's stack of
+/// containers: a top-level object whose member names hold no escapes and
+/// whose values are strings without escapes, numbers, `true`, `false` or
+/// `null` (Apple's payloads and headers). Fills `members` and returns
+/// `Some` only for a text the general scanner accepts with the same
+/// members; `None` (anything else, every error included) leaves the text to
+/// the general scanner.
+pub(super) fn flat_object(bytes: &[u8], members: &mut Members) -> Option<()> {
+    let space = |mut at: usize| {
+        while matches!(bytes.get(at), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+            at += 1;
+        }
+        at
+    };
+    // The end of the string whose opening quote is at `at`, if it is plain.
+    let plain_string = |at: usize| {
+        let end = at + 1 + plain_run(bytes.get(at + 1..)?);
+        (bytes.get(end) == Some(&b'"')).then_some(end + 1)
+    };
+    let word = |at: usize, word: &[u8]| {
+        let end = at + word.len();
+        (bytes.get(at..end) == Some(word)).then_some(end)
+    };
+    let mut at = space(0);
+    if bytes.get(at) != Some(&b'{') {
+        return None;
+    }
+    at = space(at + 1);
+    if bytes.get(at) == Some(&b'}') {
+        at += 1;
+    } else {
+        loop {
+            if bytes.get(at) != Some(&b'"') {
+                return None;
+            }
+            let name_end = plain_string(at)?;
+            let colon = space(name_end);
+            if bytes.get(colon) != Some(&b':') {
+                return None;
+            }
+            let value_start = space(colon + 1);
+            let value_end = match bytes.get(value_start)? {
+                b'"' => plain_string(value_start)?,
+                b'-' | b'0'..=b'9' => number_end(bytes, value_start).ok()?,
+                b't' => word(value_start, b"true")?,
+                b'f' => word(value_start, b"false")?,
+                b'n' => word(value_start, b"null")?,
+                _ => return None,
+            };
+            members.push(Member {
+                name_start: u32::try_from(at + 1).ok()?,
+                name_end: u32::try_from(name_end - 1).ok()?,
+                name_escaped: false,
+                value_start: u32::try_from(value_start).ok()?,
+                value_end: u32::try_from(value_end).ok()?,
+                value_escaped: false,
+            });
+            at = space(value_end);
+            match bytes.get(at)? {
+                b',' => at = space(at + 1),
+                b'}' => {
+                    at += 1;
+                    break;
+                }
+                _ => return None,
+            }
+        }
+    }
+    if space(at) != bytes.len() {
+        return None;
+    }
+    let name = |i: usize| {
+        members.get(i).map_or(&[][..], |m| {
+            &bytes[m.name_start as usize..m.name_end as usize]
+        })
+    };
+    match first_plain_duplicate(members.len(), name) {
+        Some(_) => None,
+        None => Some(()),
+    }
+}

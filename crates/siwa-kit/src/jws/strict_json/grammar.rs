@@ -1,0 +1,165 @@
+//! Pieces of RFC 8259's grammar that the checker and the fast path share:
+//! where a number ends, how far a string runs without escapes, the first
+//! member name met twice, and unescaping a string already accepted.
+
+/// Where the number starting at `at` ends (RFC 8259: `-`, no leading zero,
+/// an optional fraction and exponent), or where and what was expected.
+pub(super) fn number_end(bytes: &[u8], mut at: usize) -> Result<usize, (usize, &'static str)> {
+    let digit = |at: usize| matches!(bytes.get(at), Some(b'0'..=b'9'));
+    let digits = |mut at: usize| {
+        while digit(at) {
+            at += 1;
+        }
+        at
+    };
+    let required_digits = |at: usize| {
+        if digit(at) {
+            Ok(digits(at))
+        } else {
+            Err((at, "a digit"))
+        }
+    };
+    if bytes.get(at) == Some(&b'-') {
+        at += 1;
+    }
+    match bytes.get(at) {
+        Some(b'0') if digit(at + 1) => return Err((at + 1, "no leading zero in a number")),
+        Some(b'0') => at += 1,
+        Some(b'1'..=b'9') => at = digits(at),
+        _ => return Err((at, "a digit")),
+    }
+    if bytes.get(at) == Some(&b'.') {
+        at = required_digits(at + 1)?;
+    }
+    if matches!(bytes.get(at), Some(b'e' | b'E')) {
+        at += 1;
+        if matches!(bytes.get(at), Some(b'+' | b'-')) {
+            at += 1;
+        }
+        at = required_digits(at)?;
+    }
+    Ok(at)
+}
+
+/// The first name met twice among `count` names without escapes, `name(i)`
+/// giving the i-th as written.
+pub(super) fn first_plain_duplicate<'b>(
+    count: usize,
+    name: impl Fn(usize) -> &'b [u8],
+) -> Option<&'b [u8]> {
+    if count <= 64 {
+        // A 64-bit filter on (length, first byte, last byte): names are
+        // compared only when their bit was already set.
+        let mut seen = 0u64;
+        for i in 0..count {
+            let a = name(i);
+            let first = a.first().copied().unwrap_or(0);
+            let last = a.last().copied().unwrap_or(0);
+            let bit = 1u64 << ((a.len() * 7 + usize::from(first) + usize::from(last) * 3) & 63);
+            if seen & bit != 0 && (0..i).any(|j| name(j) == a) {
+                return Some(a);
+            }
+            seen |= bit;
+        }
+        return None;
+    }
+    let mut names: Vec<&[u8]> = (0..count).map(&name).collect();
+    names.sort_unstable();
+    names
+        .windows(2)
+        .find(|pair| pair[0] == pair[1])
+        .map(|pair| pair[0])
+}
+
+/// Bytes that stand for themselves inside a string: all but `"`, `\\` and
+/// the control characters.
+pub(super) static PLAIN: [bool; 256] = {
+    let mut table = [true; 256];
+    let mut i = 0;
+    while i < 0x20 {
+        table[i] = false;
+        i += 1;
+    }
+    table[b'"' as usize] = false;
+    table[b'\\' as usize] = false;
+    table
+};
+
+/// How many bytes at the start of `bytes` are [`PLAIN`]: eight at a time,
+/// since strings are most of a token's payload.
+pub(super) fn plain_run(bytes: &[u8]) -> usize {
+    const ONES: u64 = u64::from_le_bytes([1; 8]);
+    const HIGHS: u64 = u64::from_le_bytes([0x80; 8]);
+    // Flags (bit 7 of a byte) the bytes of `x` that are zero; the lowest flag
+    // is exact (a borrow only runs upward from a flagged byte).
+    let zeros = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
+    let mut chunks = bytes.chunks_exact(8);
+    let mut run = 0;
+    for chunk in &mut chunks {
+        let Ok(eight) = <[u8; 8]>::try_from(chunk) else {
+            break;
+        };
+        let x = u64::from_le_bytes(eight);
+        let below_space = x.wrapping_sub(ONES * 0x20) & !x & HIGHS;
+        let stop = zeros(x ^ (ONES * u64::from(b'"')))
+            | zeros(x ^ (ONES * u64::from(b'\\')))
+            | below_space;
+        if stop != 0 {
+            return run + (stop.trailing_zeros() / 8) as usize;
+        }
+        run += 8;
+    }
+    let tail = chunks.remainder();
+    run + tail
+        .iter()
+        .position(|&b| !PLAIN[usize::from(b)])
+        .unwrap_or(tail.len())
+}
+
+/// Unescapes the inside of a string the scanner has already accepted.
+pub(super) fn unescape(raw: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while i < raw.len() {
+        if raw[i] != b'\\' {
+            out.push(raw[i]);
+            i += 1;
+            continue;
+        }
+        let code = raw.get(i + 1).copied().unwrap_or(b'\\');
+        i += 2;
+        let simple = match code {
+            b'b' => Some(0x08),
+            b'f' => Some(0x0c),
+            b'n' => Some(b'\n'),
+            b'r' => Some(b'\r'),
+            b't' => Some(b'\t'),
+            b'u' => None,
+            other => Some(other),
+        };
+        if let Some(byte) = simple {
+            out.push(byte);
+            continue;
+        }
+        let high = hex_at(raw, i);
+        i += 4;
+        let scalar = if (0xD800..=0xDBFF).contains(&high) {
+            let low = hex_at(raw, i + 2);
+            i += 6;
+            0x10000 + ((u32::from(high) - 0xD800) << 10) + (u32::from(low) - 0xDC00)
+        } else {
+            u32::from(high)
+        };
+        let ch = char::from_u32(scalar).unwrap_or(char::REPLACEMENT_CHARACTER);
+        let mut buf = [0u8; 4];
+        out.extend_from_slice(ch.encode_utf8(&mut buf).as_bytes());
+    }
+    out
+}
+
+fn hex_at(raw: &[u8], at: usize) -> u16 {
+    raw.get(at..at + 4)
+        .and_then(|d| std::str::from_utf8(d).ok())
+        .and_then(|d| u16::from_str_radix(d, 16).ok())
+        .unwrap_or(0)
+}
