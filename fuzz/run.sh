@@ -38,7 +38,7 @@ for d in "$vectors" "$fixtures"; do
     }
 done
 
-all_targets=(jws json claims id_token jwks callback notification p8 doctor emulator_token)
+all_targets=(jws json claims id_token jwks callback notification p8 doctor emulator_token oidc)
 if [[ $# -gt 0 ]]; then
     targets=("$@")
 else

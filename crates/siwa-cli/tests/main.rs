@@ -9,4 +9,5 @@ mod doctor;
 mod migrate;
 mod pubkey;
 mod secret;
+mod serve;
 mod verify;

@@ -11,7 +11,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use serde_json::json;
 
-use crate::client_auth;
+use crate::client_auth::authenticate;
 use crate::config::RawUser;
 use crate::mint::{first_login_user, Binding};
 use crate::pages::{consent_page, form_post_page};
@@ -157,22 +157,6 @@ fn token_inner(app: &App, headers: &HeaderMap, body: &[u8]) -> Result<Response, 
             format!("grant_type {other:?}"),
         )),
     }
-}
-
-/// Checks client_id and client_secret as Apple does (the secret of the team
-/// that owns the app now); returns the client id.
-pub(crate) fn authenticate<'f>(app: &App, form: &'f Form) -> Result<&'f str, Refusal> {
-    let client_id = form.require("client_id")?;
-    let secret = form.require("client_secret")?;
-    let Some((team, _)) = app.client(client_id) else {
-        return Err(Refusal::new(
-            "invalid_client",
-            format!("client_id {client_id:?} is not configured"),
-        ));
-    };
-    client_auth::judge(secret, client_id, team, app.now().secs())
-        .map_err(|reason| Refusal::new("invalid_client", reason))?;
-    Ok(client_id)
 }
 
 fn code_grant(

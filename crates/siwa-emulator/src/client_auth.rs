@@ -13,6 +13,24 @@ use base64::Engine;
 use serde_json::{Map, Value};
 
 use crate::config::Team;
+use crate::reply::{Form, Refusal};
+use crate::App;
+
+/// Checks client_id and client_secret as Apple does (the secret of the team
+/// that owns the app now); returns the client id.
+pub(crate) fn authenticate<'f>(app: &App, form: &'f Form) -> Result<&'f str, Refusal> {
+    let client_id = form.require("client_id")?;
+    let secret = form.require("client_secret")?;
+    let Some((team, _)) = app.client(client_id) else {
+        return Err(Refusal::new(
+            "invalid_client",
+            format!("client_id {client_id:?} is not configured"),
+        ));
+    };
+    judge(secret, client_id, team, app.now().secs())
+        .map_err(|reason| Refusal::new("invalid_client", reason))?;
+    Ok(client_id)
+}
 
 /// How far in the future an `iat` may be.
 const IAT_SKEW_SECS: i64 = 60;

@@ -61,6 +61,18 @@ pub(crate) struct Revocation {
     pub(crate) revoked_at: u64,
 }
 
+/// An app moved to another team.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub(crate) struct Transfer {
+    pub(crate) client_id: String,
+    pub(crate) from_team: String,
+    pub(crate) to_team: String,
+    /// When, by the emulator's clock.
+    pub(crate) at: u64,
+    /// The users who had authorized the app under the sending team.
+    pub(crate) users: BTreeSet<String>,
+}
+
 /// A `user.migration` access token (team transfer).
 #[derive(Clone, Debug)]
 pub(crate) struct MigrationGrant {
@@ -80,7 +92,7 @@ pub(crate) struct Durable {
     pub(crate) hidden_email: BTreeSet<(String, String)>,
     /// Apps moved to another team, oldest first.
     #[serde(default)]
-    pub(crate) transfers: Vec<crate::transfer::Transfer>,
+    pub(crate) transfers: Vec<Transfer>,
     pub(crate) refresh_tokens: HashMap<String, RefreshGrant>,
     pub(crate) revocations: Vec<Revocation>,
 }

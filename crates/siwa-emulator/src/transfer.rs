@@ -22,13 +22,13 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::json;
 
 use crate::config::Team;
 use crate::random::{apple_token, relay_email, subject};
 use crate::reply::{apple_json, Form, Refusal};
-use crate::state::MigrationGrant;
+use crate::state::{MigrationGrant, Transfer};
 use crate::App;
 
 /// How long after the transfer its `transfer_sub`s are honoured, and carried by tokens.
@@ -37,18 +37,6 @@ pub(crate) const WINDOW_SECS: u64 = 60 * 86_400;
 pub(crate) const TOKEN_TTL_SECS: u64 = 3_600;
 /// The one scope of the client-credentials grant.
 pub(crate) const MIGRATION_SCOPE: &str = "user.migration";
-
-/// An app moved to another team.
-#[derive(Clone, Debug, Deserialize, Serialize)]
-pub(crate) struct Transfer {
-    pub(crate) client_id: String,
-    pub(crate) from_team: String,
-    pub(crate) to_team: String,
-    /// When, by the emulator's clock.
-    pub(crate) at: u64,
-    /// The users who had authorized the app under the sending team.
-    pub(crate) users: BTreeSet<String>,
-}
 
 /// The `transfer_sub` of a user moving from one team to another, shaped like a `sub`.
 pub(crate) fn transfer_sub(from_team: &str, to_team: &str, user: &str) -> String {
@@ -137,7 +125,7 @@ pub(crate) async fn user_migration_info(
 
 fn migration_info(app: &App, headers: &HeaderMap, body: &[u8]) -> Result<Response, Refusal> {
     let form = Form::parse(headers, body)?;
-    let client_id = crate::apple::authenticate(app, &form)?;
+    let client_id = crate::client_auth::authenticate(app, &form)?;
     let (team, _) = app
         .client(client_id)
         .ok_or_else(|| Refusal::new("invalid_client", "unknown client_id"))?;

@@ -19,11 +19,11 @@ use crate::app::AppState;
 use crate::config::NativeNonce;
 use crate::crypto::{random_token, sha256};
 use crate::error::{ApiError, ApiJson};
-use crate::keys::Sealed;
 use crate::metrics::Metrics;
-use crate::session::{new_refresh_token, TokenKind};
+use crate::refresh::{self, Refused, Rotated};
+use crate::session::TokenKind;
 use crate::signin::{self, Attempt, CompleteError, Session};
-use crate::store::{Rotate, Rotation, User};
+use crate::store::User;
 
 /// How long an issued native nonce is accepted.
 const NONCE_TTL_SECS: i64 = 300;
@@ -201,72 +201,28 @@ pub(crate) async fn refresh(
     ApiJson(request): ApiJson<RefreshRequest>,
 ) -> Result<Response, ApiError> {
     let now = app.now();
-    let old_hash = sha256(request.refresh_token.as_bytes());
-    let (refresh_token, new_hash) = new_refresh_token();
-    let grace = signin::ttl(app.settings.refresh_reuse_grace_secs);
-    let successor_sealed = if grace > 0 {
-        Some(
-            app.keys
-                .seal(
-                    &refresh_token,
-                    &Sealed::Successor {
-                        spent_hash: &old_hash,
-                    },
-                )
-                .ok_or_else(|| ApiError::internal("refresh", "cannot seal the successor"))?,
-        )
-    } else {
-        None
-    };
-    let rotation = app
-        .store
-        .rotate_session(&Rotate {
-            old_hash: old_hash.clone(),
-            new_hash,
-            successor_sealed,
-            now,
-            expires_at: now.saturating_add(signin::ttl(app.settings.session_ttl)),
-            max_age_secs: signin::ttl(app.settings.session_max_age),
-            reuse_grace_secs: grace,
-            grant_client: None,
-        })
-        .await?;
-    let (user_id, family_id, client_id, refresh_token) = match rotation {
-        Rotation::Rotated {
-            user_id,
-            family_id,
-            client_id,
-            ..
-        } => (user_id, family_id, client_id, refresh_token),
-        Rotation::Repeated {
-            user_id,
-            family_id,
-            client_id,
-            successor_sealed,
-            ..
-        } => {
-            let successor = app
-                .keys
-                .open(
-                    &successor_sealed,
-                    &Sealed::Successor {
-                        spent_hash: &old_hash,
-                    },
-                )
-                .ok_or_else(|| ApiError::internal("refresh", "cannot open the successor"))?;
-            tracing::info!(family = %family_id, "a refresh raced within the reuse grace: same successor");
-            (user_id, family_id, client_id, successor.to_string())
-        }
-        Rotation::Reused { family_id } => {
-            Metrics::inc(&app.metrics.refresh_reuse_detected);
-            tracing::warn!(family = %family_id, "a spent refresh token came back: the session is revoked");
+    let Rotated {
+        user_id,
+        family_id,
+        client_id,
+        refresh_token,
+    } = match refresh::rotate(&app, &request.refresh_token, None).await {
+        Ok(rotated) => rotated,
+        Err(Refused::Reused) => {
             return Err(ApiError::unauthorized(
                 "this refresh token was already used; the session is revoked, sign in again",
-            ));
+            ))
         }
-        Rotation::Invalid => {
+        Err(Refused::Invalid) => {
             return Err(ApiError::unauthorized(
                 "unknown, expired or revoked refresh token",
+            ))
+        }
+        Err(Refused::Store(e)) => return Err(e.into()),
+        Err(Refused::Sealing) => {
+            return Err(ApiError::internal(
+                "refresh",
+                "cannot seal or open the successor",
             ))
         }
     };

@@ -141,7 +141,8 @@ impl AppState {
             Verifier::new(key_cache, all_clients.clone()).clock(Arc::clone(&clock));
         let mut apple = HashMap::new();
         for client_id in all_clients {
-            let client = apple_client(&settings, &client_id, Arc::clone(&http), Arc::clone(&clock))?;
+            let client =
+                apple_client(&settings, &client_id, Arc::clone(&http), Arc::clone(&clock))?;
             apple.insert(client_id.as_str().to_owned(), client);
         }
         let sign_in_limit = Arc::new(RateLimit::new(

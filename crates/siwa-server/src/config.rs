@@ -5,6 +5,7 @@
 //!
 //! - `config.rs`: the settings as written ([`RawSettings`]), from TOML and the environment;
 //! - `config/settings.rs`: [`Settings`], and how each raw value is parsed;
+//! - `config/raw_oidc.rs`: the `[oidc]` section as written;
 //! - `config/urls.rs`: origins and the https rule of Apple's URLs.
 //!
 //! Only `team_id`, `key_id`, `private_key`, `client_id` and `redirect_uri` are
@@ -21,11 +22,13 @@ pub use crate::forwarded::TrustedProxies;
 pub use crate::limits::RateLimits;
 use crate::store::masked_url;
 
+mod raw_oidc;
 mod settings;
 mod urls;
 
+pub use raw_oidc::{RawOidc, RawOidcClient};
 pub use settings::Settings;
-pub(crate) use urls::origin_of;
+pub(crate) use urls::{check_web_url, origin_of};
 
 /// Why the service refuses to start.
 #[derive(Debug, Error)]
@@ -117,6 +120,8 @@ pub struct RawSettings {
     pub trusted_proxies: Option<TrustedProxiesSetting>,
     /// Replaced by `trusted_proxies` (refused with a hint).
     pub trust_forwarded_for: Option<bool>,
+    /// The OpenID Provider (`[oidc]`, TOML only); absent: not served.
+    pub oidc: Option<RawOidc>,
 }
 
 /// `trusted_proxies` as written: a number of hops or a list of networks.
@@ -166,6 +171,7 @@ impl fmt::Debug for RawSettings {
                     .as_deref()
                     .map(|u| masked_url(u).to_string()),
             )
+            .field("oidc", &self.oidc)
             .finish_non_exhaustive()
     }
 }

@@ -16,7 +16,7 @@ use aws_lc_rs::signature::{EcdsaKeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use serde::{Deserialize, Serialize};
-use siwa_kit::p8::{KeyInput, SigningKey};
+use siwa_kit::p8::{LoadedKey, SigningKey};
 use zeroize::Zeroizing;
 
 use crate::config::ConfigError;
@@ -42,6 +42,9 @@ pub(crate) enum Sealed<'a> {
     },
     /// The successor of a spent refresh token (by the spent token's hash).
     Successor { spent_hash: &'a [u8] },
+    /// A relying party's authorization request waiting for its sign-in with
+    /// Apple (carried in the URL the browser comes back to).
+    AuthorizationRequest,
 }
 
 impl Sealed<'_> {
@@ -63,6 +66,9 @@ impl Sealed<'_> {
             Self::Successor { spent_hash } => {
                 aad.extend_from_slice(b"siwa refresh successor v1");
                 aad.extend_from_slice(spent_hash);
+            }
+            Self::AuthorizationRequest => {
+                aad.extend_from_slice(b"siwa oidc authorization request v1")
             }
         }
         aad
@@ -129,23 +135,14 @@ impl ServiceKeys {
     }
 
     fn from_settings(session: &str, encryption: &str) -> Result<Self, ConfigError> {
-        let pem = match KeyInput::from_setting(session) {
-            KeyInput::Pem(pem) => pem,
-            KeyInput::Path(path) => {
-                Zeroizing::new(std::fs::read_to_string(&path).map_err(|e| {
-                    ConfigError::new(
-                        "session_key",
-                        format!("cannot read {}: {e}", path.display()),
-                    )
-                })?)
-            }
-        };
-        let session = SigningKey::from_pem(&pem).map_err(|e| {
-            ConfigError::new(
-                "session_key",
-                format!("{e}; it must be a P-256 private key"),
-            )
-        })?;
+        let session = LoadedKey::from_setting("session_key", session)
+            .map(LoadedKey::into_key)
+            .map_err(|e| {
+                ConfigError::new(
+                    "session_key",
+                    format!("{e}; it must be a P-256 private key (siwa serve --print-new-keys makes one)"),
+                )
+            })?;
         let raw = Zeroizing::new(
             STANDARD
                 .decode(encryption.trim())
@@ -231,7 +228,7 @@ impl ServiceKeys {
     pub(crate) fn open(&self, sealed: &[u8], what: &Sealed<'_>) -> Option<Zeroizing<String>> {
         self.open_with(sealed, &what.aad()).or_else(|| match what {
             Sealed::AppleToken { .. } => self.open_with(sealed, LEGACY_TOKEN_AAD),
-            Sealed::Successor { .. } => None,
+            Sealed::Successor { .. } | Sealed::AuthorizationRequest => None,
         })
     }
 
@@ -270,8 +267,8 @@ fn new_key_file() -> Result<KeyFile, ConfigError> {
     })
 }
 
-/// Writes a file readable by its owner only.
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+/// Writes a new file readable by its owner only (never over an existing one).
+pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;

@@ -26,9 +26,11 @@ pub mod limits;
 mod metrics;
 mod middleware;
 mod notifications;
+pub mod oidc;
 mod ops;
 mod pages;
 mod readiness;
+mod refresh;
 mod request_id;
 mod session;
 mod signin;
@@ -59,24 +61,31 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// `into_make_service_with_connect_info::<SocketAddr>()` (as [`start`] does):
 /// the rate limits count clients by their address.
 pub fn router(state: Arc<AppState>) -> Router {
-    let sign_in = Router::new()
+    let provider = state.settings.oidc.is_some();
+    let mut sign_in = Router::new()
         .route("/auth/apple/login", get(web::login))
         .route("/auth/apple/callback", post(web::callback))
         .route("/auth/apple/native", post(api::native))
-        .route("/auth/apple/nonce", post(api::nonce))
-        .route_layer(axum::middleware::from_fn_with_state(
-            Arc::clone(&state.sign_in_limit),
-            middleware::rate_limit,
-        ));
-    let refresh = Router::new()
-        .route("/session/refresh", post(api::refresh))
-        .route_layer(axum::middleware::from_fn_with_state(
-            Arc::clone(&state.refresh_limit),
-            middleware::rate_limit,
-        ));
+        .route("/auth/apple/nonce", post(api::nonce));
+    let mut refresh = Router::new().route("/session/refresh", post(api::refresh));
+    let mut open = Router::new();
+    if provider {
+        sign_in = sign_in.merge(oidc::browser_routes());
+        refresh = refresh.merge(oidc::token_routes());
+        open = open.merge(oidc::other_routes());
+    }
+    let sign_in = sign_in.route_layer(axum::middleware::from_fn_with_state(
+        Arc::clone(&state.sign_in_limit),
+        middleware::rate_limit,
+    ));
+    let refresh = refresh.route_layer(axum::middleware::from_fn_with_state(
+        Arc::clone(&state.refresh_limit),
+        middleware::rate_limit,
+    ));
     Router::new()
         .merge(sign_in)
         .merge(refresh)
+        .merge(open)
         .route("/", get(web::home))
         .route("/auth/apple/notifications", post(notifications::receive))
         .route("/session/logout", post(api::logout))

@@ -13,12 +13,17 @@ use crate::error::RETRY_AFTER_OUTAGE_SECS;
 use crate::readiness::PROBE_BOUND;
 
 /// `GET /.well-known/jwks.json`: the public keys of the access tokens we issue.
+/// The session key, and with the OpenID Provider its RSA keys (every one:
+/// a key being retired still verifies the ID tokens it signed).
 pub(crate) async fn jwks(State(app): State<Arc<AppState>>) -> Response {
-    (
-        [(header::CACHE_CONTROL, "public, max-age=300")],
-        Json(app.keys.jwks()),
-    )
-        .into_response()
+    let mut jwks = app.keys.jwks();
+    if let (Some(oidc), Some(keys)) = (
+        app.settings.oidc.as_deref(),
+        jwks.get_mut("keys").and_then(|k| k.as_array_mut()),
+    ) {
+        keys.extend(crate::oidc::jwks(oidc));
+    }
+    ([(header::CACHE_CONTROL, "public, max-age=300")], Json(jwks)).into_response()
 }
 
 /// `GET /healthz`: the process answers.

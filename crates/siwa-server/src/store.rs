@@ -25,10 +25,10 @@
 //! - `observed.rs`: the store as the service uses it, bounded, its outages
 //!   logged once and counted.
 
+mod grants;
 mod observed;
 mod outage;
 mod postgres;
-mod grants;
 mod records;
 mod rows;
 mod sign_in;
@@ -40,10 +40,10 @@ use std::fmt;
 use async_trait::async_trait;
 use thiserror::Error;
 
+pub use grants::{Grant, NewOidcCode, OidcCode, OidcGrant, Redemption};
 pub(crate) use observed::Observed;
 pub use observed::{StoreHealth, CALL_DEADLINE};
 pub use outage::{Outage, OUTAGES};
-pub use grants::{Grant, NewOidcCode, OidcCode, OidcGrant, Redemption};
 pub use postgres::PostgresStore;
 pub use records::{
     AppleLink, AppleProfile, AppleToken, DeletionJob, ExportedIdentity, Login, Name, NewLogin,

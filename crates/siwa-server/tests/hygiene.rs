@@ -200,6 +200,34 @@ async fn no_secret_reaches_the_logs_during_the_flows() {
     }
     assert!(!revoked["revocations"].as_array().unwrap().is_empty());
 
+    // A relying party of the OpenID Provider: its secret, code and tokens.
+    let mut rp = crate::oidc::Rp::start(Backend::Sqlite).await;
+    let code = rp
+        .code(crate::oidc::WIKI, crate::oidc::WIKI_CB, &[], "alice")
+        .await;
+    let (status, tokens) = rp.wiki_exchange(&code, crate::oidc::WIKI_CB).await;
+    assert_eq!(status, 200);
+    let (status, _) = rp.userinfo(tokens["access_token"].as_str().unwrap()).await;
+    assert_eq!(status, 200);
+    let (status, _) = rp
+        .token(
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", tokens["refresh_token"].as_str().unwrap()),
+            ],
+            Some((crate::oidc::WIKI, crate::oidc::WIKI_SECRET)),
+        )
+        .await;
+    assert_eq!(status, 200);
+    secrets.push(("a relying party's code", code));
+    secrets.push(("a relying party's secret", crate::oidc::WIKI_SECRET.into()));
+    for name in ["access_token", "refresh_token", "id_token"] {
+        secrets.push((
+            "a relying party's token",
+            tokens[name].as_str().unwrap().to_owned(),
+        ));
+    }
+
     // The team's .p8 and what the service signs with it.
     let pem = std::fs::read_to_string(fixtures().join("AuthKey_ABC123DEFG.p8")).unwrap();
     for line in pem.lines().filter(|l| !l.starts_with("-----")) {
@@ -218,7 +246,9 @@ async fn no_secret_reaches_the_logs_during_the_flows() {
         "the capture works at the verbose levels"
     );
     assert!(
-        text.contains("web sign-in") && text.contains("native sign-in"),
+        text.contains("web sign-in")
+            && text.contains("native sign-in")
+            && text.contains("code redeemed"),
         "the flows were logged"
     );
     assert_absent(&text, &secrets);
@@ -241,6 +271,7 @@ async fn no_secret_reaches_the_logs_during_the_flows() {
 async fn debug_output_of_configuration_and_secrets_is_redacted() {
     let (session_key, encryption_key) = crate::harness::shared_keys();
     let pem = std::fs::read_to_string(fixtures().join("AuthKey_ABC123DEFG.p8")).unwrap();
+    let oidc_key = siwa_server::oidc::new_signing_key().unwrap();
     let raw = siwa_server::RawSettings {
         team_id: Some("DEF123GHIJ".into()),
         key_id: Some("ABC123DEFG".into()),
@@ -250,6 +281,16 @@ async fn debug_output_of_configuration_and_secrets_is_redacted() {
         database_url: Some("postgres://app:hunter2-password@db/siwa".into()),
         session_key: Some(session_key.clone()),
         encryption_key: Some(encryption_key.clone()),
+        oidc: Some(siwa_server::config::RawOidc {
+            signing_keys: Some(vec![oidc_key.to_string()]),
+            client: Some(vec![siwa_server::config::RawOidcClient {
+                id: Some("wiki".into()),
+                secret: Some(crate::oidc::WIKI_SECRET.into()),
+                redirect_uris: Some(vec![crate::oidc::WIKI_CB.into()]),
+                ..Default::default()
+            }]),
+            ..Default::default()
+        }),
         ..siwa_server::RawSettings::default()
     };
     let settings = siwa_server::Settings::load(raw.clone()).unwrap();
@@ -264,10 +305,12 @@ async fn debug_output_of_configuration_and_secrets_is_redacted() {
     let mut secrets: Vec<(&str, String)> = vec![
         ("the database password", "hunter2-password".into()),
         ("the encryption key", encryption_key),
+        ("a relying party's secret", crate::oidc::WIKI_SECRET.into()),
     ];
     for line in pem
         .lines()
         .chain(session_key.lines())
+        .chain(oidc_key.lines())
         .filter(|l| !l.starts_with("-----"))
     {
         secrets.push(("key text", line.to_owned()));

@@ -13,7 +13,8 @@ pub(crate) struct ServeArgs {
     /// The TOML configuration (every key may also come from SIWA_<KEY>, which wins).
     #[arg(long, value_name = "FILE")]
     pub(crate) config: Option<PathBuf>,
-    /// Print a new session_key and encryption_key (for PostgreSQL deployments) and exit.
+    /// Print a new session_key and encryption_key (for PostgreSQL deployments),
+    /// and an OpenID Provider signing key, and exit.
     #[arg(long)]
     pub(crate) print_new_keys: bool,
 }
@@ -25,6 +26,9 @@ pub(crate) fn run(args: ServeArgs) -> Outcome {
         println!("# Keep these secret; give every replica the same values.");
         println!("session_key = '''\n{}'''", session.as_str());
         println!("encryption_key = \"{}\"", encryption.as_str());
+        let oidc = siwa_server::oidc::new_signing_key().map_err(|e| Failure::usage(e, ""))?;
+        println!("\n# With an [oidc] section: the key that signs ID tokens (newest first).");
+        println!("[oidc]\nsigning_keys = ['''\n{}''']", oidc.as_str());
         return Ok(());
     }
     crate::logging::init();

@@ -150,7 +150,7 @@ impl KeySettingError {
     pub fn hint(&self) -> &'static str {
         match self {
             Self::Directory { .. } | Self::TooLarge { .. } | Self::Unreadable { .. } => {
-                "check the path; Apple's key file is AuthKey_<KEYID>.p8 from the Keys page"
+                "check the path and its permissions (Apple's team key is the AuthKey_<KEYID>.p8 file from the Keys page)"
             }
             Self::File { source, .. } | Self::Text { source, .. } => source.hint(),
         }

@@ -9,14 +9,14 @@ use std::sync::Arc;
 use ipnet::IpNet;
 use siwa_kit::client::{Api, Endpoints, RedirectUri, Scope};
 use siwa_kit::ids::{ClientId, KeyId, TeamId};
-use siwa_kit::p8::{KeyInput, SigningKey};
-use zeroize::Zeroizing;
+use siwa_kit::p8::{LoadedKey, SigningKey};
 
 use super::urls::{check_web_url, origin_of};
 use super::{ConfigError, NativeNonce, RawSettings, TrustedProxiesSetting};
 use crate::forwarded::TrustedProxies;
 use crate::keys::ServiceKeys;
 use crate::limits::RateLimits;
+use crate::oidc::settings::OidcSettings;
 use crate::store::DatabaseUrl;
 
 /// The settings, parsed; the keys loaded.
@@ -72,6 +72,8 @@ pub struct Settings {
     pub refresh_rate_limits: RateLimits,
     /// Reverse proxies trusted for `X-Forwarded-For`.
     pub trusted_proxies: TrustedProxies,
+    /// The OpenID Provider, when `[oidc]` is configured.
+    pub oidc: Option<Arc<OidcSettings>>,
 }
 
 impl fmt::Debug for Settings {
@@ -87,6 +89,7 @@ impl fmt::Debug for Settings {
             .field("database_url", &self.database_url)
             .field("apple", &self.apple)
             .field("service_keys", &self.service_keys)
+            .field("oidc", &self.oidc)
             .finish_non_exhaustive()
     }
 }
@@ -166,6 +169,11 @@ impl Settings {
             .token_audience
             .filter(|a| !a.trim().is_empty())
             .unwrap_or_else(|| public_url.clone());
+        let oidc = raw
+            .oidc
+            .map(|oidc| OidcSettings::load(oidc, &public_url, &token_audience, &database_url))
+            .transpose()?
+            .map(Arc::new);
         Ok(Self {
             team_id,
             key_id,
@@ -204,6 +212,7 @@ impl Settings {
                 ),
             },
             trusted_proxies: trusted_proxies(raw.trusted_proxies)?,
+            oidc,
         })
     }
 
@@ -248,18 +257,10 @@ fn refuse_replaced(raw: &RawSettings) -> Result<(), ConfigError> {
     Ok(())
 }
 
-/// The team's `.p8`, from a path or its PEM text.
-fn load_apple_key(setting: &str) -> Result<SigningKey, ConfigError> {
-    let pem = match KeyInput::from_setting(setting) {
-        KeyInput::Pem(pem) => pem,
-        KeyInput::Path(path) => Zeroizing::new(std::fs::read_to_string(&path).map_err(|e| {
-            ConfigError::new(
-                "private_key",
-                format!("cannot read {}: {e}", path.display()),
-            )
-        })?),
-    };
-    SigningKey::from_pem(&pem)
+/// The team's `.p8`, from a path or its PEM text (the kit's bounded loader).
+fn load_apple_key(value: &str) -> Result<SigningKey, ConfigError> {
+    LoadedKey::from_setting("private_key", value)
+        .map(LoadedKey::into_key)
         .map_err(|e| ConfigError::new("private_key", format!("{e}; {}", e.hint())))
 }
 

@@ -17,7 +17,7 @@ pub(crate) fn origin_of(url: &str) -> Option<String> {
 }
 
 /// https, or http on a loopback host (Apple requires https; the emulator and local dev do not).
-pub(super) fn check_web_url(setting: &str, url: &str) -> Result<(), ConfigError> {
+pub(crate) fn check_web_url(setting: &str, url: &str) -> Result<(), ConfigError> {
     let origin = origin_of(url).ok_or_else(|| {
         ConfigError::new(setting, format!("{url:?} is not an absolute http(s) URL"))
     })?;

@@ -36,9 +36,9 @@ use super::sign_in::{self, Decided, SignInSteps};
 use super::user_row::{UserRow, USER_COLUMNS};
 use super::{
     email_key, given, masked_url, AppleLink, AppleToken, DeletionJob, ExportedIdentity, FamilyRow,
-    Grant, JobRow, Login, Name, NewLogin, NewOidcCode, NewSession, Notification, NotificationEffect,
-    OidcCode, Redemption, Relink, Rotate,
-    Rotation, SignIn, SignInOutcome, Store, StoreResult, TokenRow, TransferProgress, User,
+    Grant, JobRow, Login, Name, NewLogin, NewOidcCode, NewSession, Notification,
+    NotificationEffect, OidcCode, Redemption, Relink, Rotate, Rotation, SignIn, SignInOutcome,
+    Store, StoreResult, TokenRow, TransferProgress, User,
 };
 
 mod oidc;

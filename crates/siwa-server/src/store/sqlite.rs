@@ -31,15 +31,15 @@ use sqlx::{Row, Sqlite, Transaction};
 use super::sign_in::{self, Decided, SignInSteps};
 use super::user_row::{UserRow, USER_COLUMNS};
 use super::{
-    email_key, given, AppleLink, AppleToken, DeletionJob, ExportedIdentity, FamilyRow, JobRow,
-    Grant, Login, Name, NewLogin, NewOidcCode, NewSession, Notification, NotificationEffect, OidcCode,
-    Outage, Redemption, Relink, Rotate,
-    Rotation, SignIn, SignInOutcome, Store, StoreResult, TokenRow, TransferProgress, User,
+    email_key, given, AppleLink, AppleToken, DeletionJob, ExportedIdentity, FamilyRow, Grant,
+    JobRow, Login, Name, NewLogin, NewOidcCode, NewSession, Notification, NotificationEffect,
+    OidcCode, Outage, Redemption, Relink, Rotate, Rotation, SignIn, SignInOutcome, Store,
+    StoreResult, TokenRow, TransferProgress, User,
 };
 
 mod connection;
-mod reader;
 mod oidc;
+mod reader;
 mod steps;
 
 use connection::{out_of_transaction, owner_only, SpoiledBefore};

@@ -68,7 +68,14 @@ async fn sign_in(app: &AppState, binding: &str, body: &[u8]) -> Result<Response,
     let callback = Callback::parse(body).map_err(WebFailure::Malformed)?;
     let login = take_attempt(app, &callback).await?;
     same_browser(binding, &login)?;
-    let authorization = authorized(callback)?;
+    let authorization = match authorized(callback) {
+        // A relying party's sign-in: the client hears of the refusal.
+        Err(WebFailure::Denied(_)) if crate::oidc::is_resume(app, &login.return_to) => {
+            let back = crate::oidc::cancelled(&login.return_to);
+            return Ok((StatusCode::SEE_OTHER, [(header::LOCATION, back)]).into_response());
+        }
+        other => other?,
+    };
     let (claims, id_token) = verify_identity(app, &authorization, &login).await?;
     let client_id = app.settings.client_id.as_str();
     let session = signin::complete(

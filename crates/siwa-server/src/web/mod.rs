@@ -58,6 +58,13 @@ pub(crate) async fn login(
             );
         }
     };
+    begin_sign_in(&app, return_to).await
+}
+
+/// Starts a sign-in with Apple that returns the browser to `return_to` (an
+/// address the caller has checked): the attempt kept server-side, the
+/// browser bound to it by the login cookie, and off to Apple.
+pub(crate) async fn begin_sign_in(app: &AppState, return_to: String) -> Response {
     let (state, nonce, binding) = (random_token(), random_token(), random_token());
     let now = app.now();
     let login = NewLogin {

@@ -73,7 +73,10 @@ pub(super) async fn codes_are_kept_and_redeemed_once(db: &TestDb) {
     );
     assert!(s.oidc_code(&hash("c-1")).await.unwrap().unwrap().used);
     assert_eq!(
-        s.grant_of_refresh_token(&hash("grt-0")).await.unwrap().map(|g| g.family_id),
+        s.grant_of_refresh_token(&hash("grt-0"))
+            .await
+            .unwrap()
+            .map(|g| g.family_id),
         Some("g-1".into())
     );
 
@@ -140,7 +143,10 @@ pub(super) async fn concurrent_code_redemption_has_one_winner(db: &TestDb) {
         .sign_in(&profile("sub-ocr"), NOW, false)
         .await
         .unwrap();
-    db.store().put_oidc_code(&code("c-race", &user.id)).await.unwrap();
+    db.store()
+        .put_oidc_code(&code("c-race", &user.id))
+        .await
+        .unwrap();
     let mut tasks = JoinSet::new();
     for i in 0..8 {
         let store: Arc<dyn Store> = Arc::clone(&db.store);
@@ -148,17 +154,31 @@ pub(super) async fn concurrent_code_redemption_has_one_winner(db: &TestDb) {
         tasks.spawn(async move {
             let family = format!("g-race-{i}");
             let result = store
-                .redeem_oidc_code(&hash("c-race"), NOW + 1, &grant(&family, &user_id, &format!("race-{i}")))
+                .redeem_oidc_code(
+                    &hash("c-race"),
+                    NOW + 1,
+                    &grant(&family, &user_id, &format!("race-{i}")),
+                )
                 .await
                 .unwrap();
             (family, result)
         });
     }
     let results = tasks.join_all().await;
-    let winners: Vec<_> = results.iter().filter(|(_, r)| *r == Redemption::Granted).collect();
+    let winners: Vec<_> = results
+        .iter()
+        .filter(|(_, r)| *r == Redemption::Granted)
+        .collect();
     assert_eq!(winners.len(), 1, "{results:?}");
     // The losers were second uses: the winner's grant is revoked too.
-    assert!(db.store().grant(&winners[0].0).await.unwrap().unwrap().revoked);
+    assert!(
+        db.store()
+            .grant(&winners[0].0)
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked
+    );
     for (family, result) in &results {
         if *result == Redemption::Refused {
             assert!(db.store().grant(family).await.unwrap().is_none());
@@ -169,8 +189,12 @@ pub(super) async fn concurrent_code_redemption_has_one_winner(db: &TestDb) {
 pub(super) async fn grants_and_sessions_never_mix(db: &TestDb) {
     let s = db.store();
     let user = s.sign_in(&profile("sub-mix"), NOW, false).await.unwrap();
-    s.create_session(&session("own", &user.id, "own-0")).await.unwrap();
-    s.create_session(&grant("rp", &user.id, "rp-0")).await.unwrap();
+    s.create_session(&session("own", &user.id, "own-0"))
+        .await
+        .unwrap();
+    s.create_session(&grant("rp", &user.id, "rp-0"))
+        .await
+        .unwrap();
     assert!(s.grant("own").await.unwrap().unwrap().oidc.is_none());
 
     // A grant is no session of the service's own (GET /me refuses its tokens).
@@ -179,30 +203,44 @@ pub(super) async fn grants_and_sessions_never_mix(db: &TestDb) {
 
     // Each refresh token rotates only at its own kind's endpoint; a wrong
     // one writes nothing (the token still works where it belongs).
-    for (token, wrong) in [("own-0", Some(CLIENT)), ("rp-0", None), ("rp-0", Some("other"))] {
+    for (token, wrong) in [
+        ("own-0", Some(CLIENT)),
+        ("rp-0", None),
+        ("rp-0", Some("other")),
+    ] {
         assert_eq!(
-            s.rotate_session(&rotate_grant(token, "never", wrong)).await.unwrap(),
+            s.rotate_session(&rotate_grant(token, "never", wrong))
+                .await
+                .unwrap(),
             Rotation::Invalid,
             "{token} presented as {wrong:?}"
         );
     }
     assert!(matches!(
-        s.rotate_session(&rotate_grant("own-0", "own-1", None)).await.unwrap(),
+        s.rotate_session(&rotate_grant("own-0", "own-1", None))
+            .await
+            .unwrap(),
         Rotation::Rotated { .. }
     ));
     assert!(matches!(
-        s.rotate_session(&rotate_grant("rp-0", "rp-1", Some(CLIENT))).await.unwrap(),
+        s.rotate_session(&rotate_grant("rp-0", "rp-1", Some(CLIENT)))
+            .await
+            .unwrap(),
         Rotation::Rotated { .. }
     ));
     // A spent grant token presented at the session route is refused without
     // revoking the grant (only its own endpoint judges its reuse).
     assert_eq!(
-        s.rotate_session(&rotate_grant("rp-0", "x", None)).await.unwrap(),
+        s.rotate_session(&rotate_grant("rp-0", "x", None))
+            .await
+            .unwrap(),
         Rotation::Invalid
     );
     assert!(!s.grant("rp").await.unwrap().unwrap().revoked);
     assert!(matches!(
-        s.rotate_session(&rotate_grant("rp-0", "x", Some(CLIENT))).await.unwrap(),
+        s.rotate_session(&rotate_grant("rp-0", "x", Some(CLIENT)))
+            .await
+            .unwrap(),
         Rotation::Reused { .. }
     ));
     assert!(s.grant("rp").await.unwrap().unwrap().revoked);
@@ -212,9 +250,15 @@ pub(super) async fn erasing_a_user_takes_their_codes_and_grants(db: &TestDb) {
     let s = db.store();
     let user = s.sign_in(&profile("sub-oer"), NOW, false).await.unwrap();
     s.put_oidc_code(&code("c-er", &user.id)).await.unwrap();
-    s.create_session(&grant("g-er", &user.id, "er-0")).await.unwrap();
+    s.create_session(&grant("g-er", &user.id, "er-0"))
+        .await
+        .unwrap();
     s.erase_user(&user.id).await.unwrap();
     assert!(s.oidc_code(&hash("c-er")).await.unwrap().is_none());
     assert!(s.grant("g-er").await.unwrap().is_none());
-    assert!(s.grant_of_refresh_token(&hash("er-0")).await.unwrap().is_none());
+    assert!(s
+        .grant_of_refresh_token(&hash("er-0"))
+        .await
+        .unwrap()
+        .is_none());
 }
