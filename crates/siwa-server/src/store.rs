@@ -19,8 +19,12 @@
 //! - `sign_in.rs`: the sign-in decision, written once over each backend's steps;
 //! - `rows.rs`: rows both backends read alike, and the rotation rules;
 //! - `user_row.rs`: the user's columns and their one mapping;
-//! - `sqlite.rs` (`sqlite/steps.rs`, `sqlite/connection.rs`, `sqlite/reader.rs`)
-//!   and `postgres.rs` (`postgres/steps.rs`): each backend's dialect and locking;
+//! - `sqlite.rs` and `postgres.rs`: each backend's dialect and locking, the
+//!   trait's methods in one place; beside each, `steps.rs` (the sign-in
+//!   steps), `sessions.rs` (session families and rotation), `transfer.rs`
+//!   (a team transfer's export and import) and `oidc.rs` (the provider's codes
+//!   and grants); SQLite's `connection.rs` (connections spoiled by a failed
+//!   transaction or an I/O error) and `reader.rs` (the direct read path of `/me`);
 //! - `outage.rs`: which failures mean the database is unavailable;
 //! - `observed.rs`: the store as the service uses it, bounded, its outages
 //!   logged once and counted.

@@ -28,19 +28,21 @@ use sqlx::sqlite::{
 };
 use sqlx::{Row, Sqlite, Transaction};
 
-use super::sign_in::{self, Decided, SignInSteps};
+use super::sign_in::{self, Decided};
 use super::user_row::{UserRow, USER_COLUMNS};
 use super::{
-    email_key, given, AppleLink, AppleToken, DeletionJob, ExportedIdentity, FamilyRow, Grant,
-    JobRow, Login, Name, NewLogin, NewOidcCode, NewSession, Notification, NotificationEffect,
-    OidcCode, Outage, Redemption, Relink, Rotate, Rotation, SignIn, SignInOutcome, Store,
-    StoreResult, TokenRow, TransferProgress, User,
+    email_key, given, AppleLink, AppleToken, DeletionJob, ExportedIdentity, Grant, JobRow, Login,
+    Name, NewLogin, NewOidcCode, NewSession, Notification, NotificationEffect, OidcCode, Outage,
+    Redemption, Relink, Rotate, Rotation, SignIn, SignInOutcome, Store, StoreResult,
+    TransferProgress, User,
 };
 
 mod connection;
 mod oidc;
 mod reader;
+mod sessions;
 mod steps;
+mod transfer;
 
 use connection::{out_of_transaction, owner_only, SpoiledBefore};
 use steps::Steps;
@@ -342,132 +344,11 @@ impl Store for SqliteStore {
     }
 
     async fn create_session(&self, session: &NewSession) -> StoreResult<()> {
-        self.purge_sessions(session.created_at).await?;
-        let mut tx = Steps(self.begin().await?);
-        tx.insert_session(session).await?;
-        tx.0.commit().await?;
-        Ok(())
+        self.open_session(session).await
     }
 
     async fn rotate_session(&self, rotate: &Rotate) -> StoreResult<Rotation> {
-        // A token that is not ours is refused by a plain read, without
-        // taking SQLite's write lock (garbage cannot queue the writers).
-        let known: Option<String> =
-            sqlx::query_scalar("SELECT family_id FROM sessions WHERE token_hash = ?1")
-                .bind(&rotate.old_hash)
-                .fetch_optional(&self.pool)
-                .await?;
-        if known.is_none() {
-            return Ok(Rotation::Invalid);
-        }
-        let mut tx = self.begin().await?;
-        // The write lock is held since BEGIN IMMEDIATE: the token cannot
-        // change under us, and a concurrent rotation of it waits, then finds
-        // it spent. The steps are the PostgreSQL store's.
-        let token: Option<TokenRow> = sqlx::query_as(
-            "SELECT family_id, spent_at, expires_at, successor_hash, successor_ciphertext \
-             FROM sessions WHERE token_hash = ?1",
-        )
-        .bind(&rotate.old_hash)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(token) = token else {
-            return Ok(Rotation::Invalid);
-        };
-        let family: Option<FamilyRow> = sqlx::query_as(
-            "SELECT user_id, revoked, created_at, client_id, oidc_client FROM session_families \
-             WHERE family_id = ?1",
-        )
-        .bind(&token.family_id)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(family) = family else {
-            return Ok(Rotation::Invalid);
-        };
-        let rotation = match super::judge_rotation(rotate, &token, &family) {
-            super::Judged::Invalid => Rotation::Invalid,
-            super::Judged::Reused => {
-                sqlx::query("UPDATE session_families SET revoked = 1 WHERE family_id = ?1")
-                    .bind(&token.family_id)
-                    .execute(&mut *tx)
-                    .await?;
-                Rotation::Reused {
-                    family_id: token.family_id,
-                }
-            }
-            super::Judged::Repeat {
-                successor_hash,
-                successor_sealed,
-            } => {
-                let successor: Option<(Option<i64>, i64)> = sqlx::query_as(
-                    "SELECT spent_at, expires_at FROM sessions WHERE token_hash = ?1",
-                )
-                .bind(&successor_hash)
-                .fetch_optional(&mut *tx)
-                .await?;
-                match successor {
-                    Some((None, expires_at)) => Rotation::Repeated {
-                        user_id: family.user_id,
-                        family_id: token.family_id,
-                        client_id: family.client_id,
-                        successor_sealed,
-                        expires_at,
-                    },
-                    // The successor was itself rotated already: a reuse after all.
-                    _ => {
-                        sqlx::query("UPDATE session_families SET revoked = 1 WHERE family_id = ?1")
-                            .bind(&token.family_id)
-                            .execute(&mut *tx)
-                            .await?;
-                        Rotation::Reused {
-                            family_id: token.family_id,
-                        }
-                    }
-                }
-            }
-            super::Judged::Rotate { expires_at } => {
-                let spent = sqlx::query(
-                    "UPDATE sessions SET spent_at = ?2, successor_hash = ?3, successor_ciphertext = ?4 \
-                     WHERE token_hash = ?1 AND spent_at IS NULL",
-                )
-                .bind(&rotate.old_hash)
-                .bind(rotate.now)
-                .bind(&rotate.new_hash)
-                .bind(rotate.successor_sealed.as_deref())
-                .execute(&mut *tx)
-                .await?;
-                if spent.rows_affected() != 1 {
-                    // Cannot happen under the write lock; refuse rather than fork.
-                    return Ok(Rotation::Invalid);
-                }
-                sqlx::query(
-                    "UPDATE session_families SET expires_at = MAX(expires_at, ?2) \
-                     WHERE family_id = ?1",
-                )
-                .bind(&token.family_id)
-                .bind(expires_at)
-                .execute(&mut *tx)
-                .await?;
-                sqlx::query(
-                    "INSERT INTO sessions (token_hash, family_id, created_at, expires_at, spent_at) \
-                     VALUES (?1, ?2, ?3, ?4, NULL)",
-                )
-                .bind(&rotate.new_hash)
-                .bind(&token.family_id)
-                .bind(rotate.now)
-                .bind(expires_at)
-                .execute(&mut *tx)
-                .await?;
-                Rotation::Rotated {
-                    user_id: family.user_id,
-                    family_id: token.family_id,
-                    client_id: family.client_id,
-                    expires_at,
-                }
-            }
-        };
-        tx.commit().await?;
-        Ok(rotation)
+        self.rotate_token(rotate).await
     }
 
     async fn session_user(
@@ -476,36 +357,16 @@ impl Store for SqliteStore {
         user_id: &str,
         created_after: i64,
     ) -> StoreResult<Option<User>> {
-        if let Some(reader) = &self.reader {
-            match reader.session_user(family_id, user_id, created_after) {
-                Ok(user) => return Ok(user),
-                Err(reader::ReadError::Failed(e)) => return Err(super::StoreError::Read(e)),
-                Err(reader::ReadError::Busy) => {}
-            }
-        }
-        let row = sqlx::query(reader::SESSION_USER)
-            .bind(family_id)
-            .bind(user_id)
-            .bind(created_after)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(row.as_ref().map(UserRow::user).transpose()?)
+        self.active_session_user(family_id, user_id, created_after)
+            .await
     }
 
     async fn end_session(&self, family_id: &str) -> StoreResult<()> {
-        sqlx::query("UPDATE session_families SET revoked = 1 WHERE family_id = ?1")
-            .bind(family_id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        self.end_family(family_id).await
     }
 
     async fn end_user_sessions(&self, user_id: &str) -> StoreResult<()> {
-        sqlx::query("UPDATE session_families SET revoked = 1 WHERE user_id = ?1")
-            .bind(user_id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        self.revoke_user_families(user_id).await
     }
 
     async fn apply_notification(&self, notification: &Notification) -> StoreResult<bool> {
@@ -700,29 +561,11 @@ impl Store for SqliteStore {
         after: &str,
         limit: i64,
     ) -> StoreResult<Vec<String>> {
-        Ok(sqlx::query_scalar(
-            "SELECT sub FROM apple_identities WHERE team_id = ?1 \
-             AND (transfer_sub IS NULL OR transfer_target IS NOT ?2) AND sub > ?3 \
-             ORDER BY sub LIMIT ?4",
-        )
-        .bind(team_id)
-        .bind(target)
-        .bind(after)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?)
+        self.export_batch(team_id, target, after, limit).await
     }
 
     async fn export_progress(&self, team_id: &str, target: &str) -> StoreResult<TransferProgress> {
-        let (total, done): (i64, i64) = sqlx::query_as(
-            "SELECT COUNT(*), COUNT(CASE WHEN transfer_sub IS NOT NULL AND transfer_target = ?2 \
-             THEN 1 END) FROM apple_identities WHERE team_id = ?1",
-        )
-        .bind(team_id)
-        .bind(target)
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(TransferProgress { total, done })
+        self.export_counts(team_id, target).await
     }
 
     async fn set_transfer_sub(
@@ -732,17 +575,8 @@ impl Store for SqliteStore {
         target: &str,
         transfer_sub: &str,
     ) -> StoreResult<()> {
-        sqlx::query(
-            "UPDATE apple_identities SET transfer_sub = ?3, transfer_target = ?4 \
-             WHERE team_id = ?1 AND sub = ?2",
-        )
-        .bind(team_id)
-        .bind(sub)
-        .bind(transfer_sub)
-        .bind(target)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        self.keep_transfer_sub(team_id, sub, target, transfer_sub)
+            .await
     }
 
     async fn identities_to_import(
@@ -751,28 +585,11 @@ impl Store for SqliteStore {
         after: &str,
         limit: i64,
     ) -> StoreResult<Vec<ExportedIdentity>> {
-        let rows: Vec<(String, String, String, String)> = sqlx::query_as(
-            "SELECT team_id, sub, transfer_sub, user_id FROM apple_identities \
-             WHERE transfer_target = ?1 AND team_id <> ?1 AND transfer_sub > ?2 \
-             ORDER BY transfer_sub LIMIT ?3",
-        )
-        .bind(target)
-        .bind(after)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.into_iter().map(exported).collect())
+        self.import_batch(target, after, limit).await
     }
 
     async fn import_progress(&self, target: &str) -> StoreResult<TransferProgress> {
-        let (total, done): (i64, i64) = sqlx::query_as(
-            "SELECT COUNT(*), COUNT(CASE WHEN team_id = ?1 THEN 1 END) FROM apple_identities \
-             WHERE transfer_target = ?1 AND transfer_sub IS NOT NULL",
-        )
-        .bind(target)
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(TransferProgress { total, done })
+        self.import_counts(target).await
     }
 
     async fn relink_identity(
@@ -782,10 +599,8 @@ impl Store for SqliteStore {
         sub: &str,
         relay_email: Option<&str>,
     ) -> StoreResult<Relink> {
-        let mut tx = Steps(self.begin().await?);
-        let relink = tx.relink(transfer_sub, team_id, sub, relay_email).await?;
-        tx.0.commit().await?;
-        Ok(relink)
+        self.relink_exported(transfer_sub, team_id, sub, relay_email)
+            .await
     }
 
     async fn put_oidc_code(&self, code: &NewOidcCode) -> StoreResult<()> {
@@ -877,14 +692,3 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(2);
 /// Expired rows deleted per opportunistic purge.
 const PURGE_BATCH: i64 = 100;
-
-fn exported(
-    (team_id, sub, transfer_sub, user_id): (String, String, String, String),
-) -> ExportedIdentity {
-    ExportedIdentity {
-        team_id,
-        sub,
-        transfer_sub,
-        user_id,
-    }
-}

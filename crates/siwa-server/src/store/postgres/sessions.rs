@@ -1,0 +1,179 @@
+//! Session families on PostgreSQL: opening one, rotating its refresh token
+//! (the rules are `store::rows::judge_rotation`'s), reading and ending it.
+
+use sqlx::{Postgres, Transaction};
+
+use super::super::sign_in::SignInSteps;
+use super::super::user_row::{UserRow, USER_COLUMNS};
+use super::super::{FamilyRow, NewSession, Rotate, Rotation, StoreResult, TokenRow, User};
+use super::steps::Steps;
+use super::PostgresStore;
+
+impl PostgresStore {
+    pub(super) async fn open_session(&self, session: &NewSession) -> StoreResult<()> {
+        self.purge_sessions(session.created_at).await?;
+        let mut tx = Steps {
+            tx: self.pool.begin().await?,
+            last: true,
+        };
+        tx.insert_session(session).await?;
+        tx.tx.commit().await?;
+        Ok(())
+    }
+
+    pub(super) async fn rotate_token(&self, rotate: &Rotate) -> StoreResult<Rotation> {
+        let mut tx = self.pool.begin().await?;
+        let family_id: Option<String> =
+            sqlx::query_scalar("SELECT family_id FROM sessions WHERE token_hash = $1")
+                .bind(&rotate.old_hash)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some(family_id) = family_id else {
+            return Ok(Rotation::Invalid);
+        };
+        // Every writer of a family's tokens locks the family first, so from
+        // here the token cannot change under us: a concurrent rotation of the
+        // same token waits here, then finds it spent.
+        let family: Option<FamilyRow> = sqlx::query_as(
+            "SELECT user_id, revoked, created_at, client_id, oidc_client FROM session_families \
+             WHERE family_id = $1 FOR UPDATE",
+        )
+        .bind(&family_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(family) = family else {
+            return Ok(Rotation::Invalid);
+        };
+        let token: Option<TokenRow> = sqlx::query_as(
+            "SELECT family_id, spent_at, expires_at, successor_hash, successor_ciphertext \
+             FROM sessions WHERE token_hash = $1",
+        )
+        .bind(&rotate.old_hash)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(token) = token else {
+            return Ok(Rotation::Invalid);
+        };
+        let rotation = match super::super::judge_rotation(rotate, &token, &family) {
+            super::super::Judged::Invalid => Rotation::Invalid,
+            super::super::Judged::Reused => {
+                revoke_family(&mut tx, &family_id).await?;
+                Rotation::Reused { family_id }
+            }
+            super::super::Judged::Repeat {
+                successor_hash,
+                successor_sealed,
+            } => {
+                let successor: Option<(Option<i64>, i64)> = sqlx::query_as(
+                    "SELECT spent_at, expires_at FROM sessions WHERE token_hash = $1",
+                )
+                .bind(&successor_hash)
+                .fetch_optional(&mut *tx)
+                .await?;
+                match successor {
+                    Some((None, expires_at)) => Rotation::Repeated {
+                        user_id: family.user_id,
+                        family_id,
+                        client_id: family.client_id,
+                        successor_sealed,
+                        expires_at,
+                    },
+                    // The successor was itself rotated already: a reuse after all.
+                    _ => {
+                        revoke_family(&mut tx, &family_id).await?;
+                        Rotation::Reused { family_id }
+                    }
+                }
+            }
+            super::super::Judged::Rotate { expires_at } => {
+                let spent = sqlx::query(
+                    "UPDATE sessions SET spent_at = $2, successor_hash = $3, successor_ciphertext = $4 \
+                     WHERE token_hash = $1 AND spent_at IS NULL",
+                )
+                .bind(&rotate.old_hash)
+                .bind(rotate.now)
+                .bind(&rotate.new_hash)
+                .bind(rotate.successor_sealed.as_deref())
+                .execute(&mut *tx)
+                .await?;
+                if spent.rows_affected() != 1 {
+                    // Cannot happen under the family lock; refuse rather than fork.
+                    return Ok(Rotation::Invalid);
+                }
+                sqlx::query(
+                    "UPDATE session_families SET expires_at = GREATEST(expires_at, $2) \
+                     WHERE family_id = $1",
+                )
+                .bind(&family_id)
+                .bind(expires_at)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query(
+                    "INSERT INTO sessions (token_hash, family_id, created_at, expires_at, spent_at) \
+                     VALUES ($1, $2, $3, $4, NULL)",
+                )
+                .bind(&rotate.new_hash)
+                .bind(&family_id)
+                .bind(rotate.now)
+                .bind(expires_at)
+                .execute(&mut *tx)
+                .await?;
+                Rotation::Rotated {
+                    user_id: family.user_id,
+                    family_id,
+                    client_id: family.client_id,
+                    expires_at,
+                }
+            }
+        };
+        tx.commit().await?;
+        Ok(rotation)
+    }
+
+    pub(super) async fn active_session_user(
+        &self,
+        family_id: &str,
+        user_id: &str,
+        created_after: i64,
+    ) -> StoreResult<Option<User>> {
+        let row = sqlx::query(&format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE id = $2 AND EXISTS \
+             (SELECT 1 FROM session_families \
+              WHERE family_id = $1 AND user_id = $2 AND NOT revoked AND created_at > $3 \
+              AND oidc_client IS NULL)"
+        ))
+        .bind(family_id)
+        .bind(user_id)
+        .bind(created_after)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.as_ref().map(UserRow::user).transpose()?)
+    }
+
+    pub(super) async fn end_family(&self, family_id: &str) -> StoreResult<()> {
+        sqlx::query("UPDATE session_families SET revoked = TRUE WHERE family_id = $1")
+            .bind(family_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub(super) async fn revoke_user_families(&self, user_id: &str) -> StoreResult<()> {
+        sqlx::query("UPDATE session_families SET revoked = TRUE WHERE user_id = $1")
+            .bind(user_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}
+
+async fn revoke_family(
+    tx: &mut Transaction<'static, Postgres>,
+    family_id: &str,
+) -> StoreResult<()> {
+    sqlx::query("UPDATE session_families SET revoked = TRUE WHERE family_id = $1")
+        .bind(family_id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}

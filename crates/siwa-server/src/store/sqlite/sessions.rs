@@ -1,0 +1,177 @@
+//! Session families on SQLite: opening one, rotating its refresh token
+//! (the rules are `store::rows::judge_rotation`'s), reading and ending it.
+
+use super::super::sign_in::SignInSteps;
+use super::super::user_row::UserRow;
+use super::super::{FamilyRow, NewSession, Rotate, Rotation, StoreResult, TokenRow, User};
+use super::steps::Steps;
+use super::{reader, SqliteStore};
+
+impl SqliteStore {
+    pub(super) async fn open_session(&self, session: &NewSession) -> StoreResult<()> {
+        self.purge_sessions(session.created_at).await?;
+        let mut tx = Steps(self.begin().await?);
+        tx.insert_session(session).await?;
+        tx.0.commit().await?;
+        Ok(())
+    }
+
+    pub(super) async fn rotate_token(&self, rotate: &Rotate) -> StoreResult<Rotation> {
+        // A token that is not ours is refused by a plain read, without
+        // taking SQLite's write lock (garbage cannot queue the writers).
+        let known: Option<String> =
+            sqlx::query_scalar("SELECT family_id FROM sessions WHERE token_hash = ?1")
+                .bind(&rotate.old_hash)
+                .fetch_optional(&self.pool)
+                .await?;
+        if known.is_none() {
+            return Ok(Rotation::Invalid);
+        }
+        let mut tx = self.begin().await?;
+        // The write lock is held since BEGIN IMMEDIATE: the token cannot
+        // change under us, and a concurrent rotation of it waits, then finds
+        // it spent. The steps are the PostgreSQL store's.
+        let token: Option<TokenRow> = sqlx::query_as(
+            "SELECT family_id, spent_at, expires_at, successor_hash, successor_ciphertext \
+             FROM sessions WHERE token_hash = ?1",
+        )
+        .bind(&rotate.old_hash)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(token) = token else {
+            return Ok(Rotation::Invalid);
+        };
+        let family: Option<FamilyRow> = sqlx::query_as(
+            "SELECT user_id, revoked, created_at, client_id, oidc_client FROM session_families \
+             WHERE family_id = ?1",
+        )
+        .bind(&token.family_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(family) = family else {
+            return Ok(Rotation::Invalid);
+        };
+        let rotation = match super::super::judge_rotation(rotate, &token, &family) {
+            super::super::Judged::Invalid => Rotation::Invalid,
+            super::super::Judged::Reused => {
+                sqlx::query("UPDATE session_families SET revoked = 1 WHERE family_id = ?1")
+                    .bind(&token.family_id)
+                    .execute(&mut *tx)
+                    .await?;
+                Rotation::Reused {
+                    family_id: token.family_id,
+                }
+            }
+            super::super::Judged::Repeat {
+                successor_hash,
+                successor_sealed,
+            } => {
+                let successor: Option<(Option<i64>, i64)> = sqlx::query_as(
+                    "SELECT spent_at, expires_at FROM sessions WHERE token_hash = ?1",
+                )
+                .bind(&successor_hash)
+                .fetch_optional(&mut *tx)
+                .await?;
+                match successor {
+                    Some((None, expires_at)) => Rotation::Repeated {
+                        user_id: family.user_id,
+                        family_id: token.family_id,
+                        client_id: family.client_id,
+                        successor_sealed,
+                        expires_at,
+                    },
+                    // The successor was itself rotated already: a reuse after all.
+                    _ => {
+                        sqlx::query("UPDATE session_families SET revoked = 1 WHERE family_id = ?1")
+                            .bind(&token.family_id)
+                            .execute(&mut *tx)
+                            .await?;
+                        Rotation::Reused {
+                            family_id: token.family_id,
+                        }
+                    }
+                }
+            }
+            super::super::Judged::Rotate { expires_at } => {
+                let spent = sqlx::query(
+                    "UPDATE sessions SET spent_at = ?2, successor_hash = ?3, successor_ciphertext = ?4 \
+                     WHERE token_hash = ?1 AND spent_at IS NULL",
+                )
+                .bind(&rotate.old_hash)
+                .bind(rotate.now)
+                .bind(&rotate.new_hash)
+                .bind(rotate.successor_sealed.as_deref())
+                .execute(&mut *tx)
+                .await?;
+                if spent.rows_affected() != 1 {
+                    // Cannot happen under the write lock; refuse rather than fork.
+                    return Ok(Rotation::Invalid);
+                }
+                sqlx::query(
+                    "UPDATE session_families SET expires_at = MAX(expires_at, ?2) \
+                     WHERE family_id = ?1",
+                )
+                .bind(&token.family_id)
+                .bind(expires_at)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query(
+                    "INSERT INTO sessions (token_hash, family_id, created_at, expires_at, spent_at) \
+                     VALUES (?1, ?2, ?3, ?4, NULL)",
+                )
+                .bind(&rotate.new_hash)
+                .bind(&token.family_id)
+                .bind(rotate.now)
+                .bind(expires_at)
+                .execute(&mut *tx)
+                .await?;
+                Rotation::Rotated {
+                    user_id: family.user_id,
+                    family_id: token.family_id,
+                    client_id: family.client_id,
+                    expires_at,
+                }
+            }
+        };
+        tx.commit().await?;
+        Ok(rotation)
+    }
+
+    pub(super) async fn active_session_user(
+        &self,
+        family_id: &str,
+        user_id: &str,
+        created_after: i64,
+    ) -> StoreResult<Option<User>> {
+        if let Some(reader) = &self.reader {
+            match reader.session_user(family_id, user_id, created_after) {
+                Ok(user) => return Ok(user),
+                Err(reader::ReadError::Failed(e)) => return Err(super::super::StoreError::Read(e)),
+                Err(reader::ReadError::Busy) => {}
+            }
+        }
+        let row = sqlx::query(reader::SESSION_USER)
+            .bind(family_id)
+            .bind(user_id)
+            .bind(created_after)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(UserRow::user).transpose()?)
+    }
+
+    pub(super) async fn end_family(&self, family_id: &str) -> StoreResult<()> {
+        sqlx::query("UPDATE session_families SET revoked = 1 WHERE family_id = ?1")
+            .bind(family_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub(super) async fn revoke_user_families(&self, user_id: &str) -> StoreResult<()> {
+        sqlx::query("UPDATE session_families SET revoked = 1 WHERE user_id = ?1")
+            .bind(user_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}
