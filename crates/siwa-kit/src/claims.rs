@@ -13,7 +13,7 @@ use serde::{Serialize, Serializer};
 use thiserror::Error;
 
 use crate::clock::UnixTime;
-use crate::secret_string::secret_string;
+use crate::secret_string;
 
 mod numeric_date;
 pub(crate) mod wire;

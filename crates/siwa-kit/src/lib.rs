@@ -66,6 +66,12 @@ pub mod p8;
 pub mod secret;
 mod secret_string;
 
+/// What the exported macros name; not an API.
+#[doc(hidden)]
+pub mod __private {
+    pub use zeroize::Zeroizing;
+}
+
 pub use claims::Claims;
 pub use client::AppleClient;
 pub use id_token::Verifier;

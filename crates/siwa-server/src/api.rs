@@ -21,6 +21,7 @@ use crate::crypto::{random_token, sha256};
 use crate::error::{ApiError, ApiJson};
 use crate::metrics::Metrics;
 use crate::refresh::{self, Refused, Rotated};
+use crate::secrets::RefreshToken;
 use crate::session::TokenKind;
 use crate::signin::{self, Attempt, CompleteError, Session};
 use crate::store::User;
@@ -191,7 +192,7 @@ fn completion_error(e: CompleteError) -> ApiError {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RefreshRequest {
-    refresh_token: String,
+    refresh_token: RefreshToken,
 }
 
 /// `POST /session/refresh`: rotates the refresh token; a spent one revokes its
@@ -206,7 +207,7 @@ pub(crate) async fn refresh(
         family_id,
         client_id,
         refresh_token,
-    } = match refresh::rotate(&app, &request.refresh_token, None).await {
+    } = match refresh::rotate(&app, request.refresh_token.secret(), None).await {
         Ok(rotated) => rotated,
         Err(Refused::Reused) => {
             return Err(ApiError::unauthorized(
@@ -342,8 +343,8 @@ impl Caller {
 /// The answer of native sign-in and refresh.
 pub(crate) fn session_response(app: &AppState, session: &Session) -> Response {
     let body = json!({
-        "access_token": session.access_token,
-        "refresh_token": session.refresh_token,
+        "access_token": session.access_token.secret(),
+        "refresh_token": session.refresh_token.secret(),
         "token_type": "Bearer",
         "expires_in": app.settings.access_token_ttl,
         "user": user_json(&session.user),

@@ -20,6 +20,7 @@ use thiserror::Error;
 
 pub use crate::forwarded::TrustedProxies;
 pub use crate::limits::RateLimits;
+pub use crate::secrets::SecretSetting;
 use crate::store::masked_url;
 
 mod raw_oidc;
@@ -58,7 +59,7 @@ pub struct RawSettings {
     /// Key ID of the .p8.
     pub key_id: Option<String>,
     /// The .p8: a path, or the PEM text.
-    pub private_key: Option<String>,
+    pub private_key: Option<SecretSetting>,
     /// The Services ID (web flow).
     pub client_id: Option<String>,
     /// Bundle IDs of native apps.
@@ -80,9 +81,9 @@ pub struct RawSettings {
     /// Origins `return_to` may point to.
     pub allowed_return_origins: Option<Vec<String>>,
     /// The key that signs our access tokens (P-256 PEM or a path).
-    pub session_key: Option<String>,
+    pub session_key: Option<SecretSetting>,
     /// The key that encrypts Apple refresh tokens at rest (32 bytes, base64).
-    pub encryption_key: Option<String>,
+    pub encryption_key: Option<SecretSetting>,
     /// Join a new Apple identity to an existing user with the same verified, non-relay email.
     pub link_by_email: Option<bool>,
     /// Replaced by `native_nonce` (refused with a hint).
@@ -152,18 +153,9 @@ impl fmt::Debug for RawSettings {
         f.debug_struct("RawSettings")
             .field("team_id", &self.team_id)
             .field("client_id", &self.client_id)
-            .field(
-                "private_key",
-                &self.private_key.as_ref().map(|_| "[redacted]"),
-            )
-            .field(
-                "session_key",
-                &self.session_key.as_ref().map(|_| "[redacted]"),
-            )
-            .field(
-                "encryption_key",
-                &self.encryption_key.as_ref().map(|_| "[redacted]"),
-            )
+            .field("private_key", &self.private_key)
+            .field("session_key", &self.session_key)
+            .field("encryption_key", &self.encryption_key)
             .field(
                 "database_url",
                 &self
@@ -219,7 +211,7 @@ impl RawSettings {
             })
         };
         macro_rules! text {
-            ($($field:ident),*) => { $( if let Some(v) = get(stringify!($field)) { self.$field = Some(v); } )* };
+            ($($field:ident),*) => { $( if let Some(v) = get(stringify!($field)) { self.$field = Some(v.into()); } )* };
         }
         text!(
             team_id,

@@ -32,6 +32,7 @@ mod pages;
 mod readiness;
 mod refresh;
 mod request_id;
+pub mod secrets;
 mod session;
 mod signin;
 pub mod store;

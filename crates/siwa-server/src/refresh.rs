@@ -9,6 +9,7 @@ use crate::app::AppState;
 use crate::crypto::sha256;
 use crate::keys::Sealed;
 use crate::metrics::Metrics;
+use crate::secrets::RefreshToken;
 use crate::session::new_refresh_token;
 use crate::signin;
 use crate::store::{Rotate, Rotation, StoreError};
@@ -20,7 +21,7 @@ pub(crate) struct Rotated {
     pub(crate) family_id: String,
     /// The client id the family was opened through.
     pub(crate) client_id: String,
-    pub(crate) refresh_token: String,
+    pub(crate) refresh_token: RefreshToken,
 }
 
 /// Why a token did not rotate.
@@ -53,7 +54,7 @@ pub(crate) async fn rotate(
     let successor_sealed = if grace > 0 {
         Some(
             app.keys
-                .seal(&refresh_token, &spent)
+                .seal(refresh_token.secret(), &spent)
                 .ok_or(Refused::Sealing)?,
         )
     } else {
@@ -101,7 +102,7 @@ pub(crate) async fn rotate(
                 user_id,
                 family_id,
                 client_id,
-                refresh_token: successor.to_string(),
+                refresh_token: RefreshToken::new(successor.as_str()),
             })
         }
         Rotation::Reused { family_id } => {

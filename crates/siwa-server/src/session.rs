@@ -15,6 +15,7 @@ use siwa_kit::jws::Es256Key;
 
 use crate::crypto::{random_token, sha256};
 use crate::keys::ServiceKeys;
+use crate::secrets::RefreshToken;
 
 /// What kind of token a JWT of ours is: told apart by the header's `typ`,
 /// which each check requires exactly.
@@ -175,9 +176,9 @@ impl std::fmt::Debug for VerifiedTokens {
 const MAX_VERIFIED_TOKENS: usize = 16_384;
 
 /// A new opaque refresh token and its hash (only the hash is stored).
-pub(crate) fn new_refresh_token() -> (String, Vec<u8>) {
-    let token = format!("rt_{}", random_token());
-    let hash = sha256(token.as_bytes());
+pub(crate) fn new_refresh_token() -> (RefreshToken, Vec<u8>) {
+    let token = RefreshToken::new(format!("rt_{}", random_token()));
+    let hash = sha256(token.secret().as_bytes());
     (token, hash)
 }
 
@@ -361,8 +362,8 @@ mod tests {
     fn refresh_tokens_are_random_and_stored_hashed() {
         let (a, hash_a) = new_refresh_token();
         let (b, _) = new_refresh_token();
-        assert_ne!(a, b);
-        assert_eq!(hash_a, sha256(a.as_bytes()));
-        assert!(a.len() > 40);
+        assert_ne!(a.secret(), b.secret());
+        assert_eq!(hash_a, sha256(a.secret().as_bytes()));
+        assert!(a.secret().len() > 40);
     }
 }

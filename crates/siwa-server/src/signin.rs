@@ -22,6 +22,7 @@ use siwa_kit::id_token::{NoncePolicy, VerifyError};
 use crate::app::AppState;
 use crate::crypto::{random_id, sha256};
 use crate::keys::Sealed;
+use crate::secrets::{AccessToken, RefreshToken, WebSessionToken};
 use crate::session::{mint, new_refresh_token, SessionClaims, TokenKind};
 use crate::store::{
     AppleProfile, Name, SealedAppleToken, SessionStart, SignIn, SignInOutcome, SpentIdentityToken,
@@ -67,8 +68,8 @@ pub(crate) struct Session {
     pub(crate) family_id: String,
     /// When the session began (its absolute lifetime counts from here).
     pub(crate) created_at: i64,
-    pub(crate) refresh_token: String,
-    pub(crate) access_token: String,
+    pub(crate) refresh_token: RefreshToken,
+    pub(crate) access_token: AccessToken,
 }
 
 /// Completes a verified sign-in (see the module docs).
@@ -187,13 +188,14 @@ pub(crate) fn access_token(
     family_id: &str,
     client_id: &str,
     now: i64,
-) -> Option<String> {
+) -> Option<AccessToken> {
     let exp = now.saturating_add(ttl(app.settings.access_token_ttl));
     mint(
         &app.keys,
         TokenKind::Access,
         &claims(app, user_id, family_id, client_id, now, exp),
     )
+    .map(AccessToken::new)
 }
 
 /// The web session cookie's token for a session begun at `created_at`: it
@@ -204,7 +206,7 @@ pub(crate) fn web_token(
     session: &Session,
     client_id: &str,
     now: i64,
-) -> Option<(String, i64)> {
+) -> Option<(WebSessionToken, i64)> {
     let limit = session
         .created_at
         .saturating_add(ttl(app.settings.session_max_age));
@@ -221,7 +223,7 @@ pub(crate) fn web_token(
             exp,
         ),
     )?;
-    Some((token, exp - now))
+    Some((WebSessionToken::new(token), exp - now))
 }
 
 fn claims(

@@ -387,7 +387,8 @@ fn raw_settings(public: &str, apple: &str, db: &Database, keys: &(String, String
             fixtures()
                 .join("AuthKey_ABC123DEFG.p8")
                 .display()
-                .to_string(),
+                .to_string()
+                .into(),
         ),
         client_id: Some(WEB.into()),
         bundle_ids: Some(vec![IOS.into()]),
@@ -395,8 +396,8 @@ fn raw_settings(public: &str, apple: &str, db: &Database, keys: &(String, String
         public_url: Some(public.to_owned()),
         database_url: Some(db.url.clone()),
         apple_base_url: Some(apple.to_owned()),
-        session_key: Some(keys.0.clone()),
-        encryption_key: Some(keys.1.clone()),
+        session_key: Some(keys.0.clone().into()),
+        encryption_key: Some(keys.1.clone().into()),
         deletion_retry_secs: Some(1),
         apple_timeout_secs: Some(2),
         ..RawSettings::default()

@@ -275,14 +275,14 @@ async fn debug_output_of_configuration_and_secrets_is_redacted() {
     let raw = siwa_server::RawSettings {
         team_id: Some("DEF123GHIJ".into()),
         key_id: Some("ABC123DEFG".into()),
-        private_key: Some(pem.clone()),
+        private_key: Some(pem.clone().into()),
         client_id: Some("com.example.web".into()),
         redirect_uri: Some("https://example.com/cb".into()),
         database_url: Some("postgres://app:hunter2-password@db/siwa".into()),
-        session_key: Some(session_key.clone()),
-        encryption_key: Some(encryption_key.clone()),
+        session_key: Some(session_key.clone().into()),
+        encryption_key: Some(encryption_key.clone().into()),
         oidc: Some(siwa_server::config::RawOidc {
-            signing_keys: Some(vec![oidc_key.to_string()]),
+            signing_keys: Some(vec![oidc_key.as_str().into()]),
             client: Some(vec![siwa_server::config::RawOidcClient {
                 id: Some("wiki".into()),
                 secret: Some(crate::oidc::WIKI_SECRET.into()),

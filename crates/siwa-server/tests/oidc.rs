@@ -49,7 +49,7 @@ fn provider(raw: &mut RawSettings) {
     static KEY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     let key = KEY.get_or_init(|| siwa_server::oidc::new_signing_key().unwrap().to_string());
     raw.oidc = Some(RawOidc {
-        signing_keys: Some(vec![key.clone()]),
+        signing_keys: Some(vec![key.as_str().into()]),
         client: Some(vec![
             RawOidcClient {
                 id: Some(WIKI.into()),

@@ -173,7 +173,7 @@ fn demo_settings(
     let raw = RawSettings {
         team_id: Some(TEAM.into()),
         key_id: Some(KEY_ID.into()),
-        private_key: Some(team_key.to_owned()),
+        private_key: Some(team_key.to_owned().into()),
         client_id: Some(WEB_CLIENT.into()),
         bundle_ids: Some(vec![IOS_CLIENT.into()]),
         redirect_uri: Some(format!("{service}/auth/apple/callback")),

@@ -4,7 +4,7 @@
 
 use aws_lc_rs::constant_time::verify_slices_are_equal;
 
-use crate::secret_string::secret_string;
+use crate::secret_string;
 
 secret_string!(
     /// An access token from Apple's token endpoint (`a…` + hex + `.0.` + tag).

@@ -5,6 +5,8 @@ use std::fmt;
 
 use serde::Deserialize;
 
+use crate::secrets::SecretSetting;
+
 /// `[oidc]` as written.
 #[derive(Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -13,7 +15,7 @@ pub struct RawOidc {
     pub issuer: Option<String>,
     /// RSA private keys (PKCS#8 PEM text or paths), newest first: the first
     /// signs ID tokens, all are published.
-    pub signing_keys: Option<Vec<String>>,
+    pub signing_keys: Option<Vec<SecretSetting>>,
     /// The relying parties (`[[oidc.client]]`).
     pub client: Option<Vec<RawOidcClient>>,
 }
@@ -41,7 +43,7 @@ pub struct RawOidcClient {
     /// The client id the relying party sends.
     pub id: Option<String>,
     /// Its secret; absent for a public client (a mobile or single-page app).
-    pub secret: Option<String>,
+    pub secret: Option<SecretSetting>,
     /// Where codes may be sent, each exactly as the client sends it.
     pub redirect_uris: Option<Vec<String>>,
     /// Where RP-initiated logout may return to.
@@ -54,7 +56,7 @@ impl fmt::Debug for RawOidcClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RawOidcClient")
             .field("id", &self.id)
-            .field("secret", &self.secret.as_ref().map(|_| "[redacted]"))
+            .field("secret", &self.secret)
             .field("redirect_uris", &self.redirect_uris)
             .finish_non_exhaustive()
     }

@@ -17,6 +17,7 @@ use crate::forwarded::TrustedProxies;
 use crate::keys::ServiceKeys;
 use crate::limits::RateLimits;
 use crate::oidc::settings::OidcSettings;
+use crate::secrets::SecretSetting;
 use crate::store::DatabaseUrl;
 
 /// The settings, parsed; the keys loaded.
@@ -112,11 +113,14 @@ impl Settings {
             "the 10-character Key ID of the .p8",
         )?)
         .map_err(|e| ConfigError::new("key_id", format!("{e}; {}", e.hint())))?;
-        let apple_key = Arc::new(load_apple_key(&required(
-            raw.private_key,
-            "private_key",
-            "a path to AuthKey_<KEYID>.p8, or its PEM text",
-        )?)?);
+        let apple_key = Arc::new(load_apple_key(
+            required_secret(
+                raw.private_key,
+                "private_key",
+                "a path to AuthKey_<KEYID>.p8, or its PEM text",
+            )?
+            .secret(),
+        )?);
         let client_id = ClientId::new(required(
             raw.client_id,
             "client_id",
@@ -152,8 +156,8 @@ impl Settings {
                 .unwrap_or_else(|| "sqlite://siwa.db".into()),
         );
         let service_keys = Arc::new(ServiceKeys::resolve(
-            raw.session_key.as_deref(),
-            raw.encryption_key.as_deref(),
+            raw.session_key.as_ref().map(SecretSetting::secret),
+            raw.encryption_key.as_ref().map(SecretSetting::secret),
             &database_url,
         )?);
         let access_token_ttl = raw.access_token_ttl.unwrap_or(900);
@@ -229,15 +233,30 @@ impl Settings {
 
 /// A setting that must be given (and not blank).
 fn required(value: Option<String>, key: &str, what: &str) -> Result<String, ConfigError> {
-    value.filter(|v| !v.trim().is_empty()).ok_or_else(|| {
-        ConfigError::new(
-            key,
-            format!(
-                "missing: set {key} in the config file or SIWA_{} ({what})",
-                key.to_ascii_uppercase()
-            ),
-        )
-    })
+    value
+        .filter(|v| !v.trim().is_empty())
+        .ok_or_else(|| missing(key, what))
+}
+
+/// A secret setting that must be given (and not blank).
+fn required_secret(
+    value: Option<SecretSetting>,
+    key: &str,
+    what: &str,
+) -> Result<SecretSetting, ConfigError> {
+    value
+        .filter(|v| !v.secret().trim().is_empty())
+        .ok_or_else(|| missing(key, what))
+}
+
+fn missing(key: &str, what: &str) -> ConfigError {
+    ConfigError::new(
+        key,
+        format!(
+            "missing: set {key} in the config file or SIWA_{} ({what})",
+            key.to_ascii_uppercase()
+        ),
+    )
 }
 
 /// Settings of earlier versions, refused with what replaced them.

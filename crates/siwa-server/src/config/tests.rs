@@ -25,10 +25,10 @@ redirect_uri = "https://example.com/auth/apple/callback"
 "#,
     )
     .unwrap();
-    raw.private_key = Some(team_key());
+    raw.private_key = Some(team_key().into());
     let (session, encryption) = ServiceKeys::new_settings().unwrap();
-    raw.session_key = Some(session.to_string());
-    raw.encryption_key = Some(encryption.to_string());
+    raw.session_key = Some(session.to_string().into());
+    raw.encryption_key = Some(encryption.to_string().into());
     raw
 }
 
@@ -139,14 +139,19 @@ fn refuses_missing_and_wrong_settings() {
 fn debug_hides_keys_and_passwords() {
     let mut raw = minimal();
     let pem = std::fs::read_to_string(team_key()).unwrap();
-    raw.private_key = Some(pem.clone());
+    raw.private_key = Some(pem.clone().into());
     raw.database_url = Some("postgres://u:pw@h/db".into());
     let encryption = raw.encryption_key.clone().unwrap();
     let session = raw.session_key.clone().unwrap();
     let settings = Settings::load(raw.clone()).unwrap();
     let debug = format!("{raw:?} {settings:?} {}", settings.database_url);
     let body = |pem: &str| pem.lines().nth(1).unwrap().to_owned();
-    for secret in [body(&pem), body(&session), encryption, ":pw@".to_owned()] {
+    for secret in [
+        body(&pem),
+        body(session.secret()),
+        encryption.secret().to_owned(),
+        ":pw@".to_owned(),
+    ] {
         assert!(!debug.contains(&secret), "{secret} shown: {debug}");
     }
 }

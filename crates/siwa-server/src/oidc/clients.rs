@@ -62,16 +62,16 @@ impl Client {
         }
         let secret_hash = match raw.secret {
             None => None,
-            Some(secret) if secret.len() < MIN_SECRET_LEN => {
+            Some(secret) if secret.secret().len() < MIN_SECRET_LEN => {
                 return Err(ConfigError::new(
                     setting("secret"),
                     format!(
                         "too short ({} characters): use at least {MIN_SECRET_LEN}, e.g. `openssl rand -base64 32`; leave it out for a public client (PKCE)",
-                        secret.len()
+                        secret.secret().len()
                     ),
                 ))
             }
-            Some(secret) => Some(sha256(secret.as_bytes())),
+            Some(secret) => Some(sha256(secret.secret().as_bytes())),
         };
         let redirect_uris = raw
             .redirect_uris
@@ -222,7 +222,7 @@ mod tests {
         Client::from_raw(
             RawClient {
                 id: Some("wiki".into()),
-                secret: Some("s".repeat(MIN_SECRET_LEN)),
+                secret: Some("s".repeat(MIN_SECRET_LEN).into()),
                 redirect_uris: Some(redirects.iter().map(|s| (*s).to_owned()).collect()),
                 ..RawClient::default()
             },

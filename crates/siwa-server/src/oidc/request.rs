@@ -254,7 +254,7 @@ mod tests {
                 client: Some(vec![
                     RawClient {
                         id: Some("wiki".into()),
-                        secret: Some("x".repeat(40)),
+                        secret: Some("x".repeat(40).into()),
                         redirect_uris: Some(vec!["https://wiki.example.com/cb".into()]),
                         ..RawClient::default()
                     },

@@ -23,6 +23,7 @@ use zeroize::Zeroizing;
 
 use crate::config::ConfigError;
 use crate::keys::write_private;
+use crate::secrets::SecretSetting;
 use crate::store::DatabaseUrl;
 
 /// The key file written beside a SQLite database.
@@ -60,7 +61,7 @@ impl SigningKeys {
     /// The keys of `signing_keys`; when absent, from (or into) the key file
     /// beside a SQLite database.
     pub(crate) fn resolve(
-        settings: Option<Vec<String>>,
+        settings: Option<Vec<SecretSetting>>,
         database_url: &DatabaseUrl,
     ) -> Result<Self, ConfigError> {
         match settings.filter(|list| !list.is_empty()) {
@@ -69,7 +70,7 @@ impl SigningKeys {
                     .iter()
                     .enumerate()
                     .map(|(n, setting)| {
-                        let pem = pem_of_setting(setting)
+                        let pem = pem_of_setting(setting.secret())
                             .map_err(|why| ConfigError::new(format!("{SETTING}[{n}]"), why))?;
                         RsaKey::from_pem(&pem)
                             .map_err(|why| ConfigError::new(format!("{SETTING}[{n}]"), why))
@@ -255,7 +256,7 @@ mod tests {
     fn signs_with_the_first_key_and_publishes_all() {
         let (a, b) = (new_key_pem().unwrap(), new_key_pem().unwrap());
         let keys = SigningKeys::resolve(
-            Some(vec![a.to_string(), b.to_string()]),
+            Some(vec![a.as_str().into(), b.as_str().into()]),
             &DatabaseUrl::new("postgres://x"),
         )
         .unwrap();

@@ -24,6 +24,7 @@ use super::tokens::{access_token, id_token, GrantView, Subject};
 use crate::app::AppState;
 use crate::crypto::{random_id, same, sha256};
 use crate::refresh::{self, Refused};
+use crate::secrets::RefreshToken;
 use crate::session::new_refresh_token;
 use crate::signin::ttl;
 use crate::store::{NewSession, OidcGrant, Redemption};
@@ -227,7 +228,7 @@ fn tokens(
     app: &AppState,
     oidc: &OidcSettings,
     subject: &Subject<'_>,
-    refresh_token: &str,
+    refresh_token: &RefreshToken,
 ) -> Result<Response, OAuthError> {
     let signing = || {
         OAuthError::new(
@@ -247,10 +248,10 @@ fn tokens(
     .ok_or_else(signing)?;
     let id = id_token(app, oidc, subject, &access).ok_or_else(signing)?;
     let body = json!({
-        "access_token": access,
+        "access_token": access.secret(),
         "token_type": "Bearer",
         "expires_in": app.settings.access_token_ttl,
-        "refresh_token": refresh_token,
+        "refresh_token": refresh_token.secret(),
         "id_token": id,
         "scope": grant.scope,
     });

@@ -16,6 +16,7 @@ use super::request::grants;
 use super::settings::OidcSettings;
 use crate::app::AppState;
 use crate::crypto::random_id;
+use crate::secrets::AccessToken;
 use crate::signin::ttl;
 use crate::store::User;
 
@@ -56,7 +57,7 @@ pub(crate) fn access_token(
     user_id: &str,
     grant: GrantView<'_>,
     now: i64,
-) -> Option<String> {
+) -> Option<AccessToken> {
     let claims = AccessClaims {
         iss: oidc.issuer.clone(),
         sub: user_id.to_owned(),
@@ -70,7 +71,10 @@ pub(crate) fn access_token(
         exp: now.saturating_add(ttl(app.settings.access_token_ttl)),
     };
     let payload = serde_json::to_vec(&claims).ok()?;
-    session_key(app).sign(Some("at+jwt"), &payload).ok()
+    session_key(app)
+        .sign(Some("at+jwt"), &payload)
+        .ok()
+        .map(AccessToken::new)
 }
 
 /// An access token's claims, if it is one of ours for a registered client,
@@ -106,7 +110,7 @@ pub(crate) fn id_token(
     app: &AppState,
     oidc: &OidcSettings,
     subject: &Subject<'_>,
-    access_token: &str,
+    access_token: &AccessToken,
 ) -> Option<String> {
     let Subject {
         client,
@@ -123,7 +127,7 @@ pub(crate) fn id_token(
     claims.insert("iat".into(), now.into());
     claims.insert("auth_time".into(), grant.auth_time.into());
     claims.insert("sid".into(), grant.family_id.into());
-    claims.insert("at_hash".into(), at_hash(access_token).into());
+    claims.insert("at_hash".into(), at_hash(access_token.secret()).into());
     if let Some(nonce) = nonce {
         claims.insert("nonce".into(), nonce.into());
     }

@@ -154,7 +154,7 @@ fn signed_in(
         signin::web_token(app, session, client_id, app.now()).ok_or(WebFailure::Signing)?;
     let mut response = (StatusCode::SEE_OTHER, [(header::LOCATION, return_to)]).into_response();
     for cookie in [
-        app.cookies.set_session(&web_token, max_age),
+        app.cookies.set_session(web_token.secret(), max_age),
         app.cookies.clear_login(),
     ] {
         if let Ok(value) = cookie.parse() {
