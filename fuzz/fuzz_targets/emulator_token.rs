@@ -14,7 +14,9 @@
 //!
 //! Invariants:
 //! - nothing panics, and the answer is never a 5xx;
-//! - every answer is 200 or 4xx; a 200 is Apple's token JSON whose
+//! - every answer is 200 or 4xx; a 200 is Apple's token JSON: for the
+//!   client-credentials grant (team transfer's `user.migration` token) an
+//!   access token of an hour and nothing else, for the other grants one whose
 //!   `id_token` verifies with siwa-kit against the emulator's `/auth/keys`,
 //!   for the client that asked; a 400 is `{"error": "<code>"}` with one of
 //!   Apple's codes.
@@ -219,6 +221,7 @@ fuzz_target!(
                 "grant_type=refresh_token&client_id=com.example.ios&client_secret=$IOSSECRET&refresh_token=$REFRESH",
                 "grant_type=authorization_code&client_id=com.example.web&client_secret=$SECRET&code=nope&redirect_uri=https%3A%2F%2Fexample.com%2Fauth%2Fapple%2Fcallback",
                 "grant_type=client_credentials&client_id=com.example.web&client_secret=$SECRET",
+                "grant_type=client_credentials&scope=user.migration&client_id=com.example.ios&client_secret=$IOSSECRET",
                 "grant_type=refresh_token&client_id=com.example.web&client_secret=$SECRET&refresh_token=$REFRESH",
                 "grant_type=authorization_code&client_id=com.example.web&client_secret=eyJhbGciOiJFUzI1NiJ9.e30.AA&code=x",
                 "grant_type=authorization_code&grant_type=refresh_token",
@@ -263,6 +266,14 @@ fuzz_target!(
             let json: Value = serde_json::from_slice(&answer).expect("a 200 is JSON");
             assert_eq!(json["token_type"], "Bearer");
             assert!(json["access_token"].as_str().is_some_and(|t| !t.is_empty()));
+            let grant = form_urlencoded::parse(&body)
+                .find(|(name, _)| name == "grant_type")
+                .map(|(_, value)| value.into_owned());
+            if grant.as_deref() == Some("client_credentials") {
+                assert_eq!(json["expires_in"], 3600, "{json}");
+                assert!(json.get("id_token").is_none() && json.get("refresh_token").is_none(), "{json}");
+                return;
+            }
             let id_token = json["id_token"].as_str().expect("an id_token");
             let claims = siwa_fuzz::block_on(h.verifier.verify(id_token))
                 .unwrap_or_else(|e| panic!("the emulator's id_token does not verify: {e}"));

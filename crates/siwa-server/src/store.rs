@@ -15,7 +15,9 @@
 //! The files:
 //! - `store.rs`: the [`Store`] trait, [`StoreError`], [`connect`];
 //! - `records.rs`: the records the store takes and gives;
-//! - `grants.rs`: the OpenID provider's codes and grants;
+//! - `grants.rs`: the OpenID provider's codes and grants; `provider.rs`: their
+//!   SQL and methods, written once for both backends; `team_transfer.rs`
+//!   likewise for `siwa migrate`'s export and import;
 //! - `sign_in.rs`: the sign-in decision, written once over each backend's steps;
 //! - `rows.rs`: rows both backends read alike, and the rotation rules;
 //! - `user_row.rs`: the user's columns and their one mapping;
@@ -33,10 +35,12 @@ mod grants;
 mod observed;
 mod outage;
 mod postgres;
+mod provider;
 mod records;
 mod rows;
 mod sign_in;
 mod sqlite;
+mod team_transfer;
 mod user_row;
 
 use std::fmt;

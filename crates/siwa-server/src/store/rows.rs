@@ -96,11 +96,7 @@ pub(super) fn judge_rotation(rotate: &Rotate, token: &TokenRow, family: &FamilyR
     }
 }
 
-/// The columns of an authorization code, in [`CodeRow`]'s order.
-pub(super) const CODE_COLUMNS: &str = "code_hash, client_id, redirect_uri, user_id, scope, nonce, \
-     code_challenge, auth_time, created_at, expires_at, used_at";
-
-/// An authorization code's row, as both backends read it.
+/// An authorization code's row, as both backends read it (columns: `provider::code_columns!`).
 #[derive(sqlx::FromRow)]
 pub(super) struct CodeRow {
     code_hash: Vec<u8>,
@@ -136,11 +132,7 @@ impl From<CodeRow> for OidcCode {
     }
 }
 
-/// The columns of a session family as the provider reads it, in [`GrantRow`]'s order.
-pub(super) const GRANT_COLUMNS: &str =
-    "family_id, user_id, created_at, revoked, oidc_client, scope, auth_time";
-
-/// A session family's row, as [`Grant`].
+/// A session family's row, as [`Grant`] (columns: `provider::grant_columns!`).
 #[derive(sqlx::FromRow)]
 pub(super) struct GrantRow {
     family_id: String,

@@ -16,6 +16,27 @@ pub(super) struct Steps {
     pub(super) last: bool,
 }
 
+impl Steps {
+    /// The transaction, for statements of the caller's own.
+    pub(super) fn tx(&mut self) -> &mut Transaction<'static, Postgres> {
+        &mut self.tx
+    }
+
+    pub(super) async fn commit(self) -> StoreResult<()> {
+        Ok(self.tx.commit().await?)
+    }
+}
+
+impl super::PostgresStore {
+    /// A transaction that is its own last attempt (no retry on a lost race).
+    pub(super) async fn steps(&self) -> StoreResult<Steps> {
+        Ok(Steps {
+            tx: self.pool.begin().await?,
+            last: true,
+        })
+    }
+}
+
 impl SignInSteps for Steps {
     async fn spend_identity_token(&mut self, token: &SpentIdentityToken) -> StoreResult<bool> {
         // A concurrent spender of the same token waits on this row until we

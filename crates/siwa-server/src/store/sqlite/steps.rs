@@ -12,6 +12,24 @@ use super::super::{
 /// The sign-in steps over a SQLite write transaction.
 pub(super) struct Steps(pub(super) Transaction<'static, Sqlite>);
 
+impl Steps {
+    /// The transaction, for statements of the caller's own.
+    pub(super) fn tx(&mut self) -> &mut Transaction<'static, Sqlite> {
+        &mut self.0
+    }
+
+    pub(super) async fn commit(self) -> StoreResult<()> {
+        Ok(self.0.commit().await?)
+    }
+}
+
+impl super::SqliteStore {
+    /// A write transaction (`BEGIN IMMEDIATE`: the writer's lock at once).
+    pub(super) async fn steps(&self) -> StoreResult<Steps> {
+        Ok(Steps(self.begin().await?))
+    }
+}
+
 impl SignInSteps for Steps {
     async fn spend_identity_token(&mut self, token: &SpentIdentityToken) -> StoreResult<bool> {
         let done = sqlx::query(
