@@ -13,29 +13,16 @@ import sys
 import tempfile
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent / "lib"))
+import chromium  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "target" / "browser"
 
 
-def find(*names):
-    for name in names:
-        path = shutil.which(name)
-        if path:
-            return path
-    return None
-
-
 def main() -> int:
-    chromium = find("chromium", "chromium-browser")
-    driver = find("chromedriver")
-    if not chromium or not driver:
-        if os.environ.get("CI"):
-            print("browser: chromium and chromedriver are required in CI", file=sys.stderr)
-            return 1
-        print("browser: skipping (install chromium and chromium-driver to run it)")
+    if not chromium.available("browser"):
         return 0
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import WebDriverWait
@@ -49,14 +36,7 @@ def main() -> int:
     try:
         line = demo.stdout.readline()
         url = line.split("open ", 1)[1].split(" ", 1)[0]
-        options = webdriver.ChromeOptions()
-        options.binary_location = chromium
-        for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                     "--window-size=900,800", f"--user-data-dir={data}/chrome"):
-            options.add_argument(flag)
-        browser = webdriver.Chrome(service=Service(executable_path=driver), options=options)
-        browser.set_page_load_timeout(30)
+        browser = chromium.start(data)
         wait = WebDriverWait(browser, 20)
         browser.get(url)
         wait.until(ec.element_to_be_clickable((By.ID, "sign-in"))).click()

@@ -8,7 +8,6 @@ Usage: python oidc_browser.py SIWA_BINARY
 Skips (exit 0) when chromium is not installed, unless CI is set.
 """
 import html
-import os
 import secrets
 import shutil
 import sys
@@ -24,6 +23,7 @@ from authlib.jose import JsonWebKey, jwt
 from authlib.oidc.core import CodeIDToken
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "lib"))
+import chromium  # noqa: E402
 from oidc_world import OidcWorld, free_port  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -75,16 +75,8 @@ def relying_party(port: int, meta: dict):
 
 
 def main() -> int:
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    driver = shutil.which("chromedriver")
-    if not chromium or not driver:
-        if os.environ.get("CI"):
-            print("oidc browser: chromium and chromedriver are required in CI", file=sys.stderr)
-            return 1
-        print("oidc browser: skipping (install chromium and chromium-driver to run it)")
+    if not chromium.available("oidc browser"):
         return 0
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import WebDriverWait
@@ -97,14 +89,7 @@ def main() -> int:
         meta = requests.get(f"{world.issuer}/.well-known/openid-configuration", timeout=10).json()
         server, _ = relying_party(rp_port, meta)
         try:
-            options = webdriver.ChromeOptions()
-            options.binary_location = chromium
-            for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                         "--window-size=900,800", f"--user-data-dir={data}/chrome"):
-                options.add_argument(flag)
-            browser = webdriver.Chrome(service=Service(executable_path=driver), options=options)
-            browser.set_page_load_timeout(30)
+            browser = chromium.start(data)
             wait = WebDriverWait(browser, 20)
             SHOTS.mkdir(parents=True, exist_ok=True)
             browser.get(f"http://127.0.0.1:{rp_port}/")

@@ -22,7 +22,7 @@ use std::time::Duration;
 use siwa_kit::client::{AppleClient, AppleErrorCode, ClientError};
 use siwa_kit::ids::TeamId;
 
-use crate::store::{Relink, Store, StoreError};
+use crate::store::{Relink, Store, StoreError, TransferProgress};
 
 /// Identities read from the store at a time.
 const PAGE: i64 = 200;
@@ -59,6 +59,20 @@ pub struct Summary {
     pub skipped: u64,
     /// Identities that could not be done, with why.
     pub failed: Vec<Failed>,
+}
+
+impl Summary {
+    /// A run's summary before its first call: what the store says is there
+    /// and done (told to `progress` too).
+    fn started(known: &TransferProgress, progress: &mut dyn Progress) -> Self {
+        let summary = Self {
+            total: count(known.total),
+            skipped: count(known.done),
+            ..Self::default()
+        };
+        progress.start(summary.total, summary.skipped);
+        summary
+    }
 }
 
 /// An identity the run could not do.
@@ -149,12 +163,7 @@ impl Migration {
         }
         let (team, target_id) = (self.team.as_str(), target.as_str());
         let known = self.store.export_progress(team, target_id).await?;
-        let mut summary = Summary {
-            total: count(known.total),
-            skipped: count(known.done),
-            ..Summary::default()
-        };
-        progress.start(summary.total, summary.skipped);
+        let mut summary = Summary::started(&known, progress);
         if dry_run {
             return Ok(summary);
         }
@@ -204,12 +213,7 @@ impl Migration {
     ) -> Result<Summary, MigrationError> {
         let team = self.team.as_str();
         let known = self.store.import_progress(team).await?;
-        let mut summary = Summary {
-            total: count(known.total),
-            skipped: count(known.done),
-            ..Summary::default()
-        };
-        progress.start(summary.total, summary.skipped);
+        let mut summary = Summary::started(&known, progress);
         if dry_run {
             return Ok(summary);
         }

@@ -88,34 +88,11 @@ fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, OA
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{RawOidc, RawOidcClient as RawClient};
-    use crate::store::DatabaseUrl;
 
     const SECRET: &str = "a secret: with a colon & spaces, 32+ chars long";
 
     fn oidc() -> OidcSettings {
-        OidcSettings::load(
-            RawOidc {
-                client: Some(vec![
-                    RawClient {
-                        id: Some("wiki:1".into()),
-                        secret: Some(SECRET.into()),
-                        redirect_uris: Some(vec!["https://wiki.example.com/cb".into()]),
-                        ..RawClient::default()
-                    },
-                    RawClient {
-                        id: Some("app".into()),
-                        redirect_uris: Some(vec!["com.example.app:/cb".into()]),
-                        ..RawClient::default()
-                    },
-                ]),
-                ..RawOidc::default()
-            },
-            "https://login.example.com",
-            "https://login.example.com",
-            &DatabaseUrl::new("sqlite::memory:"),
-        )
-        .unwrap()
+        super::super::settings::test_settings("wiki:1", SECRET)
     }
 
     fn basic(id: &str, secret: &str) -> HeaderMap {

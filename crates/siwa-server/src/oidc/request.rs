@@ -243,34 +243,11 @@ fn is_s256_challenge(text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{RawOidc, RawOidcClient as RawClient};
-    use crate::store::DatabaseUrl;
 
     const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 
     fn oidc() -> OidcSettings {
-        OidcSettings::load(
-            RawOidc {
-                client: Some(vec![
-                    RawClient {
-                        id: Some("wiki".into()),
-                        secret: Some("x".repeat(40).into()),
-                        redirect_uris: Some(vec!["https://wiki.example.com/cb".into()]),
-                        ..RawClient::default()
-                    },
-                    RawClient {
-                        id: Some("app".into()),
-                        redirect_uris: Some(vec!["com.example.app:/cb".into()]),
-                        ..RawClient::default()
-                    },
-                ]),
-                ..RawOidc::default()
-            },
-            "https://login.example.com",
-            "https://login.example.com",
-            &DatabaseUrl::new("sqlite::memory:"),
-        )
-        .unwrap()
+        super::super::settings::test_settings("wiki", &"x".repeat(40))
     }
 
     fn query(pairs: &[(&str, &str)]) -> String {

@@ -84,6 +84,36 @@ impl OidcSettings {
     }
 }
 
+/// A provider for unit tests: a confidential client `confidential_id`
+/// (secret `secret`, redirect `https://wiki.example.com/cb`) and a public one,
+/// `app` (redirect `com.example.app:/cb`).
+#[cfg(test)]
+pub(crate) fn test_settings(confidential_id: &str, secret: &str) -> OidcSettings {
+    use crate::config::RawOidcClient;
+    OidcSettings::load(
+        RawOidc {
+            client: Some(vec![
+                RawOidcClient {
+                    id: Some(confidential_id.into()),
+                    secret: Some(secret.into()),
+                    redirect_uris: Some(vec!["https://wiki.example.com/cb".into()]),
+                    ..RawOidcClient::default()
+                },
+                RawOidcClient {
+                    id: Some("app".into()),
+                    redirect_uris: Some(vec!["com.example.app:/cb".into()]),
+                    ..RawOidcClient::default()
+                },
+            ]),
+            ..RawOidc::default()
+        },
+        "https://login.example.com",
+        "https://login.example.com",
+        &DatabaseUrl::new("sqlite::memory:"),
+    )
+    .expect("test settings")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
