@@ -6,7 +6,6 @@ and sees the name. A screenshot is saved to target/browser/.
 Usage: python browser_demo.py SIWA_BINARY
 Skips (exit 0) when chromium is not installed, unless CI is set.
 """
-import os
 import shutil
 import subprocess
 import sys
