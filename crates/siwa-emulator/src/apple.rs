@@ -11,6 +11,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use serde_json::json;
 
+use crate::apple_js::{origin_of, web_message_page};
 use crate::client_auth::authenticate;
 use crate::config::RawUser;
 use crate::mint::{first_login_user, Binding};
@@ -38,6 +39,8 @@ enum ResponseMode {
     FormPost,
     Fragment,
     Query,
+    /// Sign in with Apple JS in a popup: the answer goes to the opener.
+    WebMessage,
 }
 
 /// `GET /auth/authorize`: the consent page, or with `emulator_user` the answer at once.
@@ -375,6 +378,10 @@ fn deliver(request: &AuthRequest, fields: &[(&str, String)]) -> Response {
             found(&format!("{}{sep}{}", request.redirect_uri, encoded()))
         }
         ResponseMode::Fragment => found(&format!("{}#{}", request.redirect_uri, encoded())),
+        ResponseMode::WebMessage => match origin_of(&request.redirect_uri) {
+            Some(origin) => web_message_page(&origin, fields),
+            None => Refusal::new("invalid_request", "redirect_uri has no origin").into_response(),
+        },
     }
 }
 
@@ -453,6 +460,7 @@ fn validate(app: &App, params: &HashMap<String, String>) -> Result<AuthRequest, 
         Some("form_post") => ResponseMode::FormPost,
         Some("fragment") => ResponseMode::Fragment,
         Some("query") => ResponseMode::Query,
+        Some("web_message") => ResponseMode::WebMessage,
         None if asks_user_data => ResponseMode::FormPost,
         None if with_id_token => ResponseMode::Fragment,
         None => ResponseMode::Query,
@@ -463,10 +471,10 @@ fn validate(app: &App, params: &HashMap<String, String>) -> Result<AuthRequest, 
             ))
         }
     };
-    if asks_user_data && mode != ResponseMode::FormPost {
+    if asks_user_data && !matches!(mode, ResponseMode::FormPost | ResponseMode::WebMessage) {
         return Err(Refusal::new(
             "invalid_request",
-            "response_mode must be form_post when scope is requested",
+            "response_mode must be form_post (or web_message) when scope is requested",
         ));
     }
     if with_id_token && mode == ResponseMode::Query {

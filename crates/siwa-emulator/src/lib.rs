@@ -37,6 +37,7 @@
 )]
 
 mod apple;
+mod apple_js;
 mod builder;
 mod client_auth;
 mod config;
@@ -162,6 +163,7 @@ impl Emulator {
             .route("/emulator/transfer", post(transfer::transfer))
             .route("/emulator/revocations", get(control::revocations))
             .route("/emulator/stats", get(control::stats))
+            .route(apple_js::SCRIPT_PATH, get(apple_js::script))
             .route("/healthz", get(|| async { "ok" }))
             .layer(axum::middleware::from_fn_with_state(
                 Arc::clone(&self.app),

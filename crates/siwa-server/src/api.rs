@@ -154,7 +154,7 @@ fn token_rejected(e: VerifyError) -> ApiError {
     )
 }
 
-fn completion_error(e: CompleteError) -> ApiError {
+pub(crate) fn completion_error(e: CompleteError) -> ApiError {
     match e {
         CompleteError::Apple(cause)
             if cause.apple_code() == Some(&AppleErrorCode::InvalidGrant) =>

@@ -13,7 +13,7 @@ use siwa_kit::jwks::KeyCache;
 use siwa_kit::secret::{ClientSecretBuilder, SecretCache, SecretError};
 use siwa_kit::Verifier;
 
-use crate::config::Settings;
+use crate::config::{Settings, WebClient};
 use crate::cookies::Cookies;
 use crate::keys::ServiceKeys;
 use crate::metrics::Metrics;
@@ -36,7 +36,7 @@ pub struct AppState {
     pub(crate) readiness: Readiness,
     /// The service's own keys (from the settings).
     pub(crate) keys: Arc<ServiceKeys>,
-    /// Identity tokens of the web flow: aud = the Services ID, nothing else.
+    /// Identity tokens of the web flow: aud = one of the Services IDs, nothing else.
     pub(crate) web_verifier: Verifier,
     /// Identity tokens of native apps: aud = one of the bundle IDs, nothing else.
     pub(crate) native_verifier: Verifier,
@@ -127,15 +127,17 @@ impl AppState {
             KeyCache::remote(settings.apple.keys_uri().clone(), Arc::clone(&http))
                 .clock(Arc::clone(&clock)),
         );
-        let web_verifier = Verifier::new(Arc::clone(&key_cache), [settings.client_id.clone()])
-            .clock(Arc::clone(&clock));
+        let services_ids: Vec<ClientId> =
+            settings.web.iter().map(|w| w.client_id.clone()).collect();
+        let web_verifier =
+            Verifier::new(Arc::clone(&key_cache), services_ids.clone()).clock(Arc::clone(&clock));
         let native_verifier = Verifier::new(Arc::clone(&key_cache), settings.bundle_ids.clone())
             .clock(Arc::clone(&clock));
         let all_clients: Vec<ClientId> = settings
             .bundle_ids
             .iter()
             .cloned()
-            .chain(std::iter::once(settings.client_id.clone()))
+            .chain(services_ids)
             .collect();
         let notification_verifier =
             Verifier::new(key_cache, all_clients.clone()).clock(Arc::clone(&clock));
@@ -186,14 +188,23 @@ impl AppState {
         self.apple.get(client_id)
     }
 
-    /// Apple's client of the web flow.
-    pub(crate) fn apple_web(&self) -> Option<&AppleClient> {
-        self.apple.get(self.settings.client_id.as_str())
+    /// The web front end of a Services ID.
+    pub(crate) fn web_client(&self, client_id: &str) -> Option<&WebClient> {
+        self.settings
+            .web
+            .iter()
+            .find(|w| w.client_id.as_str() == client_id)
+    }
+
+    /// The primary web front end (the top-level `client_id`).
+    pub(crate) fn primary_web(&self) -> &WebClient {
+        // Settings::load always makes the primary client first.
+        &self.settings.web[0]
     }
 
     /// The verifier of identity tokens issued to `client_id` (web or native).
     pub(crate) fn verifier_for(&self, client_id: &str) -> &Verifier {
-        if client_id == self.settings.client_id.as_str() {
+        if self.web_client(client_id).is_some() {
             &self.web_verifier
         } else {
             &self.native_verifier

@@ -6,6 +6,7 @@
 //! - `config.rs`: the settings as written ([`RawSettings`]), from TOML and the environment;
 //! - `config/settings.rs`: [`Settings`], and how each raw value is parsed;
 //! - `config/raw_oidc.rs`: the `[oidc]` section as written;
+//! - `config/web.rs`: the web front ends (Services IDs, popup pages, CORS origins);
 //! - `config/urls.rs`: origins and the https rule of Apple's URLs.
 //!
 //! Only `team_id`, `key_id`, `private_key`, `client_id` and `redirect_uri` are
@@ -26,10 +27,12 @@ use crate::store::masked_url;
 mod raw_oidc;
 mod settings;
 mod urls;
+mod web;
 
 pub use raw_oidc::{RawOidc, RawOidcClient};
 pub use settings::Settings;
 pub(crate) use urls::{check_web_url, origin_of};
+pub use web::{RawWebClient, WebClient};
 
 /// Why the service refuses to start.
 #[derive(Debug, Error)]
@@ -80,6 +83,14 @@ pub struct RawSettings {
     pub scope: Option<String>,
     /// Origins `return_to` may point to.
     pub allowed_return_origins: Option<Vec<String>>,
+    /// Pages that run Apple's JS in popup mode for the primary Services ID.
+    pub popup_redirect_uris: Option<Vec<String>>,
+    /// Origins whose pages may call `/auth/apple/web/*` for the primary Services ID.
+    pub allowed_web_origins: Option<Vec<String>>,
+    /// More Services IDs (`[[web]]`, TOML only).
+    pub web: Option<Vec<RawWebClient>>,
+    /// Where pages load Apple's JS (default: Apple's CDN, or the emulator's copy).
+    pub apple_js_url: Option<String>,
     /// The key that signs our access tokens (P-256 PEM or a path).
     pub session_key: Option<SecretSetting>,
     /// The key that encrypts Apple refresh tokens at rest (32 bytes, base64).
@@ -228,13 +239,20 @@ impl RawSettings {
             session_key,
             encryption_key,
             native_nonce,
-            token_audience
+            token_audience,
+            apple_js_url
         );
         if let Some(v) = get("bundle_ids") {
             self.bundle_ids = Some(list(v));
         }
         if let Some(v) = get("allowed_return_origins") {
             self.allowed_return_origins = Some(list(v));
+        }
+        if let Some(v) = get("popup_redirect_uris") {
+            self.popup_redirect_uris = Some(list(v));
+        }
+        if let Some(v) = get("allowed_web_origins") {
+            self.allowed_web_origins = Some(list(v));
         }
         if let Some(v) = get("link_by_email") {
             self.link_by_email = Some(flag("link_by_email", v)?);

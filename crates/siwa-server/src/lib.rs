@@ -68,6 +68,23 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/auth/apple/callback", post(web::callback))
         .route("/auth/apple/native", post(api::native))
         .route("/auth/apple/nonce", post(api::nonce));
+    let web_api = Router::new()
+        .route(
+            "/auth/apple/web/begin",
+            post(web::popup_begin).options(web::cors_preflight),
+        )
+        .route(
+            "/auth/apple/web/complete",
+            post(web::popup_complete).options(web::cors_preflight),
+        )
+        .route_layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&state.sign_in_limit),
+            middleware::rate_limit,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&state),
+            web::cors,
+        ));
     let mut refresh = Router::new().route("/session/refresh", post(api::refresh));
     let mut open = Router::new();
     if provider {
@@ -87,6 +104,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(sign_in)
         .merge(refresh)
         .merge(open)
+        .merge(web_api)
+        .route("/siwa.js", get(web::siwa_js))
         .route("/", get(web::home))
         .route("/auth/apple/notifications", post(notifications::receive))
         .route("/session/logout", post(api::logout))

@@ -72,29 +72,3 @@ pub(crate) fn repost_page(action: &str, marker: &str, fields: &[(String, String)
     );
     ([("cache-control", "no-store")], Html(body)).into_response()
 }
-
-/// The home page: the button, and the signed-in profile once there is one.
-pub(crate) fn home_page() -> Response {
-    let body = format!(
-        r#"<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>siwa</title>
-<meta name="viewport" content="width=device-width, initial-scale=1"><style>{STYLE}</style></head>
-<body><h1>siwa-kit</h1>
-<div id="signed-out"><p class="muted">Not signed in.</p>
-<a id="sign-in" class="apple" href="/auth/apple/login?return_to=/">&#63743; Sign in with Apple</a></div>
-<div id="signed-in" hidden><div class="card"><h2 id="name"></h2><p id="email"></p><p class="muted" id="since"></p></div>
-<button id="sign-out">Sign out</button></div>
-<script>
-fetch('/me', {{credentials: 'same-origin'}}).then(r => r.ok ? r.json() : null).then(u => {{
-  if (!u) return;
-  document.getElementById('signed-out').hidden = true;
-  document.getElementById('signed-in').hidden = false;
-  document.getElementById('name').textContent = [u.first_name, u.last_name].filter(Boolean).join(' ') || 'Signed in';
-  document.getElementById('email').textContent = u.email || '';
-  document.getElementById('since').textContent = 'User since ' + u.created_at;
-}});
-document.getElementById('sign-out').onclick = () =>
-  fetch('/session/logout', {{method: 'POST', credentials: 'same-origin'}}).then(() => location.reload());
-</script></body></html>"#
-    );
-    ([("cache-control", "no-store")], Html(body)).into_response()
-}

@@ -102,6 +102,8 @@ async fn take_login_is_single_use(db: &TestDb) {
     assert_eq!(taken.nonce, "nonce-state-1");
     assert_eq!(taken.browser_hash, hash("browser-state-1"));
     assert_eq!(taken.return_to, "https://example.com/after");
+    assert_eq!(taken.client_id.as_deref(), Some("com.example.web2"));
+    assert_eq!(taken.redirect_uri.as_deref(), Some("https://example.com/popup/state-1"));
     assert!(s
         .take_login(&hash("state-1"), NOW + 2)
         .await
@@ -1879,6 +1881,8 @@ fn login(state: &str, expires_at: i64) -> NewLogin {
         nonce: format!("nonce-{state}"),
         browser_hash: hash(&format!("browser-{state}")),
         return_to: "https://example.com/after".into(),
+        client_id: Some("com.example.web2".into()),
+        redirect_uri: Some(format!("https://example.com/popup/{state}")),
         created_at: NOW,
         expires_at,
     }

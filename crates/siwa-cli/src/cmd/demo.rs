@@ -141,7 +141,9 @@ fn demo_team_key(dir: &Path) -> Result<String, Failure> {
     Ok(pem.to_string())
 }
 
-/// The demo team, its web client (on 127.0.0.1 and on localhost) and app, and two test users.
+/// The demo team, its web client (on 127.0.0.1 and on localhost: the
+/// callback, and the home page for the popup of Apple's JS) and app, and two
+/// test users.
 fn emulator_config(service: &str, public_pem: &str) -> Result<Config, Failure> {
     let localhost = service.replace("127.0.0.1", "localhost");
     ConfigBuilder::new()
@@ -154,6 +156,8 @@ fn emulator_config(service: &str, public_pem: &str) -> Result<Config, Failure> {
                     [
                         format!("{service}/auth/apple/callback"),
                         format!("{localhost}/auth/apple/callback"),
+                        format!("{service}/"),
+                        format!("{localhost}/"),
                     ],
                 )
                 .native_client(IOS_CLIENT),
@@ -177,6 +181,7 @@ fn demo_settings(
         client_id: Some(WEB_CLIENT.into()),
         bundle_ids: Some(vec![IOS_CLIENT.into()]),
         redirect_uri: Some(format!("{service}/auth/apple/callback")),
+        popup_redirect_uris: Some(vec![format!("{service}/")]),
         public_url: Some(service.to_owned()),
         database_url: Some(format!("sqlite://{}", dir.join("siwa.db").display())),
         apple_base_url: Some(apple.to_owned()),

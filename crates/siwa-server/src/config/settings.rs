@@ -12,6 +12,7 @@ use siwa_kit::ids::{ClientId, KeyId, TeamId};
 use siwa_kit::p8::{LoadedKey, SigningKey};
 
 use super::urls::{check_web_url, origin_of};
+use super::web::{check_distinct, popup_settings, WebClient};
 use super::{ConfigError, NativeNonce, RawSettings, TrustedProxiesSetting};
 use crate::forwarded::TrustedProxies;
 use crate::keys::ServiceKeys;
@@ -47,6 +48,10 @@ pub struct Settings {
     pub scopes: Vec<Scope>,
     /// Origins `return_to` may point to (`scheme://host[:port]`).
     pub allowed_return_origins: Vec<String>,
+    /// The web front ends, the primary one (`client_id`, `redirect_uri`, …) first.
+    pub web: Vec<WebClient>,
+    /// Where pages load Apple's JS (`appleid.auth.js`).
+    pub apple_js_url: String,
     /// The service's own keys (signing our tokens, sealing Apple's).
     pub service_keys: Arc<ServiceKeys>,
     /// Account association by verified email.
@@ -149,7 +154,22 @@ impl Settings {
             .to_owned();
         check_web_url("public_url", &public_url)?;
         let allowed_return_origins = return_origins(raw.allowed_return_origins, &public_url)?;
+        let (popup_redirect_uris, allowed_web_origins) =
+            popup_settings("", raw.popup_redirect_uris, raw.allowed_web_origins)?;
+        let mut web = vec![WebClient {
+            client_id: client_id.clone(),
+            redirect_uri: redirect_uri.clone(),
+            allowed_return_origins: allowed_return_origins.clone(),
+            popup_redirect_uris,
+            allowed_web_origins,
+        }];
+        for (n, more) in raw.web.unwrap_or_default().into_iter().enumerate() {
+            web.push(WebClient::parse(more, &format!("web[{n}]."), &public_url)?);
+        }
+        check_distinct(&web, &bundle_ids)?;
+        let apple_base_url = raw.apple_base_url.clone();
         let apple = apple_endpoints(raw.apple_base_url, raw.api.as_deref())?;
+        let apple_js_url = apple_js_url(raw.apple_js_url, apple_base_url.as_deref())?;
         let scopes = scopes(raw.scope.as_deref())?;
         let database_url = DatabaseUrl::new(
             raw.database_url
@@ -191,6 +211,8 @@ impl Settings {
             apple,
             scopes,
             allowed_return_origins,
+            web,
+            apple_js_url,
             service_keys,
             link_by_email: raw.link_by_email.unwrap_or(false),
             native_nonce: native_nonce(raw.native_nonce.as_deref())?,
@@ -301,6 +323,24 @@ fn return_origins(list: Option<Vec<String>>, public_url: &str) -> Result<Vec<Str
             ConfigError::new("public_url", "not an absolute URL")
         })?]),
     }
+}
+
+/// `apple_js_url`; by default Apple's CDN, or, with another `apple_base_url`
+/// (the emulator), that server's copy at the same path.
+fn apple_js_url(
+    setting: Option<String>,
+    apple_base_url: Option<&str>,
+) -> Result<String, ConfigError> {
+    const PATH: &str = "/appleauth/static/jsapi/appleid/1/en_US/appleid.auth.js";
+    let url = match (setting, apple_base_url.map(|b| b.trim_end_matches('/'))) {
+        (Some(url), _) => url,
+        (None, None | Some("https://appleid.apple.com")) => {
+            format!("https://appleid.cdn-apple.com{PATH}")
+        }
+        (None, Some(base)) => format!("{base}{PATH}"),
+    };
+    check_web_url("apple_js_url", &url)?;
+    Ok(url)
 }
 
 /// Apple's endpoints from `apple_base_url` and `api`.

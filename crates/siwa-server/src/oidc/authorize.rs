@@ -203,7 +203,7 @@ async fn sign_in_first(
         );
     };
     let return_to = format!("{}{RESUME_PATH}?request={sealed}", app.settings.public_url);
-    crate::web::begin_sign_in(app, return_to).await
+    crate::web::begin_sign_in(app, app.primary_web(), return_to).await
 }
 
 /// Whether a return address is the resume route (the web callback tells it

@@ -135,8 +135,9 @@ impl Store for PostgresStore {
         .execute(&self.pool)
         .await?;
         sqlx::query(
-            "INSERT INTO logins (state_hash, nonce, browser_hash, return_to, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO logins \
+             (state_hash, nonce, browser_hash, return_to, created_at, expires_at, client_id, redirect_uri) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(&login.state_hash)
         .bind(&login.nonce)
@@ -144,6 +145,8 @@ impl Store for PostgresStore {
         .bind(&login.return_to)
         .bind(login.created_at)
         .bind(login.expires_at)
+        .bind(login.client_id.as_deref())
+        .bind(login.redirect_uri.as_deref())
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -154,7 +157,7 @@ impl Store for PostgresStore {
         // commit, then finds no row.
         let row = sqlx::query(
             "DELETE FROM logins WHERE state_hash = $1 AND expires_at > $2 \
-             RETURNING nonce, browser_hash, return_to",
+             RETURNING nonce, browser_hash, return_to, client_id, redirect_uri",
         )
         .bind(state_hash)
         .bind(now)
@@ -165,6 +168,8 @@ impl Store for PostgresStore {
                 nonce: row.try_get("nonce")?,
                 browser_hash: row.try_get("browser_hash")?,
                 return_to: row.try_get("return_to")?,
+                client_id: row.try_get("client_id")?,
+                redirect_uri: row.try_get("redirect_uri")?,
             }),
             None => None,
         })

@@ -17,6 +17,11 @@ pub struct NewLogin {
     pub browser_hash: Vec<u8>,
     /// Where to send the browser afterwards (already checked against the allowed origins).
     pub return_to: String,
+    /// The Services ID it began with (`None`: the primary one).
+    pub client_id: Option<String>,
+    /// The redirect URI the code will be exchanged with, when not the
+    /// client's callback (a popup page of Apple's JS).
+    pub redirect_uri: Option<String>,
     /// When it was created.
     pub created_at: i64,
     /// When it stops being accepted.
@@ -32,6 +37,10 @@ pub struct Login {
     pub browser_hash: Vec<u8>,
     /// Where to send the browser afterwards.
     pub return_to: String,
+    /// The Services ID it began with (`None`: the primary one).
+    pub client_id: Option<String>,
+    /// The redirect URI of a popup sign-in (`None`: the client's callback).
+    pub redirect_uri: Option<String>,
 }
 
 /// What a verified Apple sign-in tells us about the user.

@@ -170,8 +170,9 @@ impl Store for SqliteStore {
         .execute(&self.pool)
         .await?;
         sqlx::query(
-            "INSERT INTO logins (state_hash, nonce, browser_hash, return_to, created_at, expires_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            "INSERT INTO logins \
+             (state_hash, nonce, browser_hash, return_to, created_at, expires_at, client_id, redirect_uri) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         )
         .bind(&login.state_hash)
         .bind(&login.nonce)
@@ -179,6 +180,8 @@ impl Store for SqliteStore {
         .bind(&login.return_to)
         .bind(login.created_at)
         .bind(login.expires_at)
+        .bind(login.client_id.as_deref())
+        .bind(login.redirect_uri.as_deref())
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -188,7 +191,7 @@ impl Store for SqliteStore {
         // One statement: whoever deletes the row has it; nobody else can.
         let row = sqlx::query(
             "DELETE FROM logins WHERE state_hash = ?1 AND expires_at > ?2 \
-             RETURNING nonce, browser_hash, return_to",
+             RETURNING nonce, browser_hash, return_to, client_id, redirect_uri",
         )
         .bind(state_hash)
         .bind(now)
@@ -199,6 +202,8 @@ impl Store for SqliteStore {
                 nonce: row.try_get("nonce")?,
                 browser_hash: row.try_get("browser_hash")?,
                 return_to: row.try_get("return_to")?,
+                client_id: row.try_get("client_id")?,
+                redirect_uri: row.try_get("redirect_uri")?,
             }),
             None => None,
         })

@@ -17,10 +17,12 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use siwa_kit::callback::{Authorization, Callback};
 use siwa_kit::claims::{Claims, Nonce};
+use siwa_kit::client::RedirectUri;
 use siwa_kit::id_token::NoncePolicy;
 
 use super::failure::WebFailure;
 use crate::app::AppState;
+use crate::config::WebClient;
 use crate::crypto::{same, sha256};
 use crate::metrics::Metrics;
 use crate::pages::repost_page;
@@ -76,8 +78,15 @@ async fn sign_in(app: &AppState, binding: &str, body: &[u8]) -> Result<Response,
         }
         other => other?,
     };
-    let (claims, id_token) = verify_identity(app, &authorization, &login).await?;
-    let client_id = app.settings.client_id.as_str();
+    let client = client_of(app, &login)?;
+    let client_id = client.client_id.as_str();
+    let id_token = authorization
+        .id_token
+        .as_ref()
+        .ok_or(WebFailure::NoIdentityToken)?
+        .secret();
+    let claims = verify_identity(app, id_token, &login, client_id).await?;
+    let redirect_uri = exchange_redirect_uri(client, &login)?;
     let session = signin::complete(
         app,
         &Attempt {
@@ -86,7 +95,7 @@ async fn sign_in(app: &AppState, binding: &str, body: &[u8]) -> Result<Response,
             user: authorization.user.as_ref(),
             code: &authorization.code,
             client_id,
-            redirect_uri: Some(&app.settings.redirect_uri),
+            redirect_uri: Some(&redirect_uri),
         },
     )
     .await
@@ -124,20 +133,39 @@ fn authorized(callback: Callback) -> Result<Authorization, WebFailure> {
     }
 }
 
-/// The identity token, verified for the Services ID with the attempt's nonce.
-async fn verify_identity<'a>(
-    app: &AppState,
-    authorization: &'a Authorization,
+/// The Services ID the attempt began with.
+pub(crate) fn client_of<'a>(app: &'a AppState, login: &Login) -> Result<&'a WebClient, WebFailure> {
+    match &login.client_id {
+        None => Ok(app.primary_web()),
+        // A Services ID removed from the configuration since the attempt began.
+        Some(id) => app.web_client(id).ok_or(WebFailure::UnknownState),
+    }
+}
+
+/// The redirect URI the code is exchanged with: the one the attempt named
+/// (a popup page given to `AppleID.auth.init`), else the client's callback.
+pub(crate) fn exchange_redirect_uri(
+    client: &WebClient,
     login: &Login,
-) -> Result<(Claims, &'a str), WebFailure> {
-    let id_token = authorization
-        .id_token
-        .as_ref()
-        .ok_or(WebFailure::NoIdentityToken)?
-        .secret();
+) -> Result<RedirectUri, WebFailure> {
+    match &login.redirect_uri {
+        None => Ok(client.redirect_uri.clone()),
+        Some(uri) => RedirectUri::new(uri.clone()).map_err(|_| WebFailure::UnknownState),
+    }
+}
+
+/// The identity token, verified for the attempt's Services ID with its nonce.
+pub(crate) async fn verify_identity(
+    app: &AppState,
+    id_token: &str,
+    login: &Login,
+    client_id: &str,
+) -> Result<Claims, WebFailure> {
     let nonce = NoncePolicy::Exact(Nonce::new(login.nonce.clone()));
     match app.web_verifier.verify_with_nonce(id_token, &nonce).await {
-        Ok(claims) => Ok((claims, id_token)),
+        // Another Services ID's token (the verifier takes any of ours).
+        Ok(claims) if claims.audience() != client_id => Err(WebFailure::WrongAudience),
+        Ok(claims) => Ok(claims),
         Err(e) if e.is_unavailable() => Err(WebFailure::KeysUnavailable(e)),
         Err(e) => Err(WebFailure::TokenRejected(e)),
     }

@@ -34,6 +34,8 @@ pub(crate) enum WebFailure {
     KeysUnavailable(VerifyError),
     /// The identity token does not verify for this sign-in.
     TokenRejected(VerifyError),
+    /// The identity token is for another of our Services IDs.
+    WrongAudience,
     /// The store failed.
     Store(StoreError),
     /// The code exchange or the recording of the sign-in failed.
@@ -108,6 +110,14 @@ impl IntoResponse for WebFailure {
             }
             Self::TokenRejected(e) => {
                 tracing::warn!(error = %e, "identity token rejected");
+                (
+                    StatusCode::BAD_REQUEST,
+                    "The identity token was rejected",
+                    "Apple's answer does not belong to this sign-in. Start again.",
+                )
+            }
+            Self::WrongAudience => {
+                tracing::warn!("identity token for another Services ID than the sign-in's");
                 (
                     StatusCode::BAD_REQUEST,
                     "The identity token was rejected",

@@ -18,28 +18,50 @@ use std::sync::Arc;
 
 use axum::extract::{Query, State};
 use axum::http::{header, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::{Html, IntoResponse, Response};
 use siwa_kit::claims::Nonce;
 use siwa_kit::client::{AuthorizeRequest, ResponseMode, ResponseType, State as OAuthState};
 
 use crate::app::AppState;
 use crate::config::origin_of;
+use crate::config::WebClient;
 use crate::crypto::{random_token, sha256};
-use crate::pages::{error_page, home_page};
-use crate::store::NewLogin;
+use crate::pages::error_page;
+use crate::store::{NewLogin, StoreError};
 
 mod callback;
+mod cors;
 mod failure;
+mod popup;
+mod siwa_js;
 
 pub(crate) use callback::callback;
+pub(crate) use cors::{cors, preflight as cors_preflight};
 use failure::WebFailure;
+pub(crate) use popup::{begin as popup_begin, complete as popup_complete};
+pub(crate) use siwa_js::script as siwa_js;
 
 /// How long a started sign-in may take.
-const LOGIN_TTL_SECS: i64 = 600;
+pub(crate) const LOGIN_TTL_SECS: i64 = 600;
 
-/// `GET /`.
+/// The home page: the popup and the redirect sign-in, the signed-in profile
+/// with what Apple sent, sign-out and account deletion (`siwa demo`'s page).
+const HOME: &str = include_str!("home.html");
+
+/// `GET /`. It opens Apple's popup, whose answer comes back by `postMessage`:
+/// the opener policy keeps that channel (and nothing else) open.
 pub(crate) async fn home() -> Response {
-    home_page()
+    (
+        [
+            (header::CACHE_CONTROL, "no-store"),
+            (
+                header::HeaderName::from_static("cross-origin-opener-policy"),
+                "same-origin-allow-popups",
+            ),
+        ],
+        Html(HOME),
+    )
+        .into_response()
 }
 
 /// `GET /auth/apple/login?return_to=URL`.
@@ -47,38 +69,89 @@ pub(crate) async fn login(
     State(app): State<Arc<AppState>>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
-    let return_to = match checked_return_to(&app, query.get("return_to").map(String::as_str)) {
-        Ok(url) => url,
-        Err(why) => {
-            tracing::info!(%why, "sign-in link refused");
-            return error_page(
-                StatusCode::BAD_REQUEST,
-                "This sign-in link is not allowed",
-                "It would send you to a site this service does not serve.",
-            );
-        }
+    let client = match query.get("client_id") {
+        None => app.primary_web(),
+        Some(id) => match app.web_client(id) {
+            Some(client) => client,
+            None => {
+                tracing::info!(client_id = %id, "sign-in link for an unknown Services ID");
+                return error_page(
+                    StatusCode::BAD_REQUEST,
+                    "This sign-in link is not allowed",
+                    "It names an application this service does not serve.",
+                );
+            }
+        },
     };
-    begin_sign_in(&app, return_to).await
+    let return_to =
+        match checked_return_to(&app, client, query.get("return_to").map(String::as_str)) {
+            Ok(url) => url,
+            Err(why) => {
+                tracing::info!(%why, "sign-in link refused");
+                return error_page(
+                    StatusCode::BAD_REQUEST,
+                    "This sign-in link is not allowed",
+                    "It would send you to a site this service does not serve.",
+                );
+            }
+        };
+    begin_sign_in(&app, client, return_to).await
 }
 
-/// Starts a sign-in with Apple that returns the browser to `return_to` (an
-/// address the caller has checked): the attempt kept server-side, the
-/// browser bound to it by the login cookie, and off to Apple.
-pub(crate) async fn begin_sign_in(app: &AppState, return_to: String) -> Response {
-    let (state, nonce, binding) = (random_token(), random_token(), random_token());
+/// A sign-in attempt kept server-side: its state and nonce for Apple, and
+/// the value of the login cookie that binds it to the browser.
+pub(crate) struct NewAttempt {
+    pub(crate) state: String,
+    pub(crate) nonce: String,
+    pub(crate) binding: String,
+}
+
+/// Keeps a new sign-in attempt of `client` (state and nonce single use, 10
+/// minutes), returning to `return_to`, to be exchanged with `redirect_uri`
+/// when that is not the client's callback (a popup page).
+pub(crate) async fn new_attempt(
+    app: &AppState,
+    client: &WebClient,
+    return_to: String,
+    redirect_uri: Option<String>,
+) -> Result<NewAttempt, StoreError> {
+    let attempt = NewAttempt {
+        state: random_token(),
+        nonce: random_token(),
+        binding: random_token(),
+    };
     let now = app.now();
     let login = NewLogin {
-        state_hash: sha256(state.as_bytes()),
-        nonce: nonce.clone(),
-        browser_hash: sha256(binding.as_bytes()),
+        state_hash: sha256(attempt.state.as_bytes()),
+        nonce: attempt.nonce.clone(),
+        browser_hash: sha256(attempt.binding.as_bytes()),
         return_to,
+        client_id: Some(client.client_id.as_str().to_owned()),
+        redirect_uri,
         created_at: now,
         expires_at: now + LOGIN_TTL_SECS,
     };
-    if let Err(e) = app.store.put_login(&login).await {
-        return WebFailure::Store(e).into_response();
-    }
-    let Some(apple) = app.apple_web() else {
+    app.store.put_login(&login).await?;
+    Ok(attempt)
+}
+
+/// Starts a sign-in with Apple for `client` that returns the browser to
+/// `return_to` (an address the caller has checked): the attempt kept
+/// server-side, the browser bound to it by the login cookie, and off to Apple.
+pub(crate) async fn begin_sign_in(
+    app: &AppState,
+    client: &WebClient,
+    return_to: String,
+) -> Response {
+    let NewAttempt {
+        state,
+        nonce,
+        binding,
+    } = match new_attempt(app, client, return_to, None).await {
+        Ok(attempt) => attempt,
+        Err(e) => return WebFailure::Store(e).into_response(),
+    };
+    let Some(apple) = app.apple_for(client.client_id.as_str()) else {
         tracing::error!("no Apple client for the Services ID");
         return error_page(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -86,7 +159,7 @@ pub(crate) async fn begin_sign_in(app: &AppState, return_to: String) -> Response
             "See the service log.",
         );
     };
-    let request = AuthorizeRequest::new(app.settings.redirect_uri.clone())
+    let request = AuthorizeRequest::new(client.redirect_uri.clone())
         .response_type(ResponseType::CodeIdToken)
         .response_mode(ResponseMode::FormPost)
         .scopes(app.settings.scopes.iter().cloned())
@@ -111,14 +184,18 @@ pub(crate) async fn begin_sign_in(app: &AppState, return_to: String) -> Response
         .into_response()
 }
 
-/// `return_to` as an absolute URL on an allowed origin (no open redirect).
-fn checked_return_to(app: &AppState, return_to: Option<&str>) -> Result<String, String> {
+/// `return_to` as an absolute URL on an origin `client` allows (no open redirect).
+fn checked_return_to(
+    app: &AppState,
+    client: &WebClient,
+    return_to: Option<&str>,
+) -> Result<String, String> {
     let value = return_to.unwrap_or("/").trim();
     if value.starts_with('/') && !value.starts_with("//") && !value.starts_with("/\\") {
         return Ok(format!("{}{value}", app.settings.public_url));
     }
-    let allowed = origin_of(value)
-        .is_some_and(|origin| app.settings.allowed_return_origins.contains(&origin));
+    let allowed =
+        origin_of(value).is_some_and(|origin| client.allowed_return_origins.contains(&origin));
     if allowed {
         Ok(value.to_owned())
     } else {

@@ -1,0 +1,214 @@
+//! Sign in with Apple JS in popup mode: `POST /auth/apple/web/begin` gives
+//! the page what `AppleID.auth.init` takes (a state single use and bound to
+//! the browser by the login cookie, as in the redirect flow), and `POST
+//! /auth/apple/web/complete` takes what `AppleID.auth.signIn` resolved to,
+//! exchanges the code with exactly the redirect URI given to `init`, and
+//! answers with the session: the web cookie for same-site pages, and the
+//! native route's JSON for single-page apps that keep tokens.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use siwa_kit::callback::User as FirstLoginUser;
+use siwa_kit::client::AuthorizationCode;
+
+use super::callback::{client_of, exchange_redirect_uri, verify_identity};
+use super::failure::WebFailure;
+use super::{new_attempt, NewAttempt, LOGIN_TTL_SECS};
+use crate::api::session_response;
+use crate::app::AppState;
+use crate::crypto::{same, sha256};
+use crate::error::{ApiError, ApiJson};
+use crate::metrics::Metrics;
+use crate::signin::{self, Attempt};
+
+/// `POST /auth/apple/web/begin`'s body: which Services ID and popup page (defaults: the primary, its first).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct BeginRequest {
+    #[serde(default)]
+    client_id: Option<String>,
+    #[serde(default)]
+    redirect_uri: Option<String>,
+}
+
+/// `POST /auth/apple/web/complete`'s body: what `AppleID.auth.signIn` resolved to.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CompleteRequest {
+    code: String,
+    id_token: String,
+    state: String,
+    /// Apple's `user` (`{"name":{"firstName","lastName"},"email"}`), first sign-in only.
+    #[serde(default)]
+    user: Option<Value>,
+}
+
+/// `POST /auth/apple/web/begin`.
+pub(crate) async fn begin(
+    State(app): State<Arc<AppState>>,
+    ApiJson(request): ApiJson<BeginRequest>,
+) -> Result<Response, ApiError> {
+    let client = match &request.client_id {
+        None => app.primary_web(),
+        Some(id) => app.web_client(id).ok_or_else(|| {
+            ApiError::bad_request(
+                "unknown_client",
+                "client_id is not a Services ID of this service",
+            )
+        })?,
+    };
+    let redirect_uri = match request.redirect_uri {
+        Some(uri) if client.popup_redirect_uris.contains(&uri) => uri,
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "redirect_uri_not_allowed",
+                "redirect_uri is not one of the client's popup_redirect_uris",
+            ))
+        }
+        None => client.popup_redirect_uris.first().cloned().ok_or_else(|| {
+            ApiError::bad_request(
+                "popup_not_configured",
+                "popup sign-in is not configured for this client: set popup_redirect_uris",
+            )
+        })?,
+    };
+    let NewAttempt {
+        state,
+        nonce,
+        binding,
+    } = new_attempt(&app, client, String::new(), Some(redirect_uri.clone())).await?;
+    let scope: Vec<&str> = app.settings.scopes.iter().map(|s| s.as_str()).collect();
+    let body = json!({
+        "state": state,
+        "nonce": nonce,
+        "client_id": client.client_id.as_str(),
+        "redirect_uri": redirect_uri,
+        "scope": scope.join(" "),
+    });
+    let mut response = ([(header::CACHE_CONTROL, "no-store")], Json(body)).into_response();
+    if let Ok(cookie) = HeaderValue::from_str(&app.cookies.set_login(&binding, LOGIN_TTL_SECS)) {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    Ok(response)
+}
+
+/// `POST /auth/apple/web/complete`.
+pub(crate) async fn complete(
+    State(app): State<Arc<AppState>>,
+    headers: HeaderMap,
+    ApiJson(request): ApiJson<CompleteRequest>,
+) -> Result<Response, ApiError> {
+    let result = complete_inner(&app, &headers, request).await;
+    if result.is_err() {
+        Metrics::inc(&app.metrics.sign_in_failures);
+    }
+    result
+}
+
+async fn complete_inner(
+    app: &AppState,
+    headers: &HeaderMap,
+    request: CompleteRequest,
+) -> Result<Response, ApiError> {
+    let binding = app.cookies.login(headers).ok_or_else(|| {
+        ApiError::bad_request(
+            "cookie_lost",
+            "the sign-in must finish in the browser that began it, with cookies enabled",
+        )
+    })?;
+    let login = app
+        .store
+        .take_login(&sha256(request.state.as_bytes()), app.now())
+        .await?
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "unknown_state",
+                "the state is unknown, used or expired; begin again",
+            )
+        })?;
+    if !same(&sha256(binding.as_bytes()), &login.browser_hash) {
+        return Err(ApiError::bad_request(
+            "state_mismatch",
+            "this sign-in was begun in another browser; begin again",
+        ));
+    }
+    if login.redirect_uri.is_none() {
+        // A redirect-flow attempt: its answer belongs at the callback.
+        return Err(ApiError::bad_request(
+            "unknown_state",
+            "the state is unknown, used or expired; begin again",
+        ));
+    }
+    let first_login = match &request.user {
+        Some(value) => Some(FirstLoginUser::from_json(&value.to_string()).map_err(|e| {
+            tracing::info!(error = %e, "popup user JSON refused");
+            ApiError::bad_request(
+                "invalid_user",
+                "user is not Apple's {\"name\":{\"firstName\",\"lastName\"},\"email\"}",
+            )
+        })?),
+        None => None,
+    };
+    let code = AuthorizationCode::new(request.code);
+    let client = client_of(app, &login).map_err(rejected)?;
+    let client_id = client.client_id.as_str();
+    let claims = verify_identity(app, &request.id_token, &login, client_id)
+        .await
+        .map_err(rejected)?;
+    let redirect_uri = exchange_redirect_uri(client, &login).map_err(rejected)?;
+    let session = signin::complete(
+        app,
+        &Attempt {
+            claims: &claims,
+            identity_token: &request.id_token,
+            user: first_login.as_ref(),
+            code: &code,
+            client_id,
+            redirect_uri: Some(&redirect_uri),
+        },
+    )
+    .await
+    .map_err(crate::api::completion_error)?;
+    Metrics::inc(&app.metrics.web_sign_ins);
+    tracing::info!(user = %session.user.id, client = client_id, "popup sign-in");
+    let (web_token, max_age) = signin::web_token(app, &session, client_id, app.now())
+        .ok_or_else(|| ApiError::internal("popup sign-in", "cannot sign the web session token"))?;
+    let mut response = session_response(app, &session);
+    for cookie in [
+        app.cookies.set_session(web_token.secret(), max_age),
+        app.cookies.clear_login(),
+    ] {
+        if let Ok(value) = HeaderValue::from_str(&cookie) {
+            response.headers_mut().append(header::SET_COOKIE, value);
+        }
+    }
+    Ok(response)
+}
+
+/// A web-flow failure as the JSON routes answer it.
+fn rejected(failure: WebFailure) -> ApiError {
+    match failure {
+        WebFailure::KeysUnavailable(e) => {
+            tracing::warn!(error = %e, "Apple's keys are unavailable");
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "apple_unavailable",
+                "Apple cannot be reached right now; try again in a moment",
+            )
+        }
+        WebFailure::TokenRejected(e) => {
+            tracing::warn!(error = %e, "popup identity token rejected");
+            ApiError::unauthorized("the identity token does not belong to this sign-in")
+        }
+        other => {
+            tracing::info!(failure = ?other, "popup sign-in refused");
+            ApiError::unauthorized("the identity token does not belong to this sign-in")
+        }
+    }
+}
