@@ -16,7 +16,7 @@ from authlib.jose import JsonWebKey, jwt
 from authlib.oidc.core import CodeIDToken
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "lib"))
-from oidc_world import OidcWorld  # noqa: E402
+from siwa_world import SiwaWorld  # noqa: E402
 
 CLIENT, SECRET = "wiki", "wiki-secret-" + "x" * 32
 CALLBACK = "https://wiki.example.test/oauth/callback"
@@ -26,7 +26,7 @@ AFTER_LOGOUT = "https://wiki.example.test/"
 def main() -> int:
     clients = [{"id": CLIENT, "secret": SECRET, "redirect_uris": [CALLBACK],
                 "post_logout_redirect_uris": [AFTER_LOGOUT]}]
-    with OidcWorld(sys.argv[1], clients) as world:
+    with SiwaWorld(sys.argv[1], clients) as world:
         meta = requests.get(f"{world.issuer}/.well-known/openid-configuration", timeout=10).json()
         assert meta["issuer"] == world.issuer, meta
         rp = OAuth2Session(CLIENT, SECRET, scope="openid profile email", redirect_uri=CALLBACK,

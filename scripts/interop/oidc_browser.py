@@ -24,7 +24,7 @@ from authlib.oidc.core import CodeIDToken
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "lib"))
 import chromium  # noqa: E402
-from oidc_world import OidcWorld, free_port  # noqa: E402
+from siwa_world import SiwaWorld, free_port  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "target" / "browser"
@@ -85,7 +85,7 @@ def main() -> int:
     clients = [{"id": CLIENT, "secret": SECRET, "redirect_uris": [f"http://127.0.0.1:{rp_port}/callback"]}]
     data = tempfile.mkdtemp(prefix="siwa-oidc-browser-")
     browser = None
-    with OidcWorld(sys.argv[1], clients) as world:
+    with SiwaWorld(sys.argv[1], clients) as world:
         meta = requests.get(f"{world.issuer}/.well-known/openid-configuration", timeout=10).json()
         server, _ = relying_party(rp_port, meta)
         try:

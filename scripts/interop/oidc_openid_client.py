@@ -17,7 +17,7 @@ from pathlib import Path
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "lib"))
-from oidc_world import OidcWorld  # noqa: E402
+from siwa_world import SiwaWorld  # noqa: E402
 
 NODE_DIR = Path(__file__).resolve().parent / "node"
 CLIENT = "mobile"
@@ -34,7 +34,7 @@ def main() -> int:
     if not (NODE_DIR / "node_modules" / "openid-client").exists():
         subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--silent"], cwd=NODE_DIR, check=True)
     clients = [{"id": CLIENT, "redirect_uris": ["http://127.0.0.1/oauth2/callback"]}]
-    with OidcWorld(sys.argv[1], clients) as world:
+    with SiwaWorld(sys.argv[1], clients) as world:
         node = subprocess.Popen(
             ["node", str(NODE_DIR / "oidc_public_client.mjs"), world.issuer, CLIENT, REDIRECT],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)

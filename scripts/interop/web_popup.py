@@ -19,7 +19,7 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "lib"))
 import chromium  # noqa: E402
-from oidc_world import free_port  # noqa: E402
+from siwa_world import free_port  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "target" / "browser"

@@ -15,6 +15,8 @@ use tower::ServiceExt;
 
 pub(crate) const TEAM: &str = "DEF123GHIJ";
 pub(crate) const WEB: &str = "com.example.web";
+/// A second Services ID of the team (a second web front end).
+pub(crate) const WEB2: &str = "com.example.web2";
 pub(crate) const IOS: &str = "com.example.ios";
 /// Where a [`Service`] says it is and where it looks for Apple: the discard
 /// port, which nothing here listens on.
@@ -222,7 +224,15 @@ impl World {
             .team(
                 TeamBuilder::new(TEAM)
                     .key_file("ABC123DEFG", "AuthKey_ABC123DEFG.pub.pem")
-                    .client(WEB, [format!("{public}/auth/apple/callback")])
+                    .client(
+                        WEB,
+                        [
+                            format!("{public}/auth/apple/callback"),
+                            format!("{public}/popup"),
+                            format!("{public}/other-popup"),
+                        ],
+                    )
+                    .client(WEB2, [format!("{public}/auth/apple/callback")])
                     .native_client(IOS),
             )
             .user(UserBuilder::alice())
@@ -487,7 +497,7 @@ impl Browser {
         }
     }
 
-    fn cookie_header(&self) -> String {
+    pub(crate) fn cookie_header(&self) -> String {
         self.cookies
             .iter()
             .map(|(k, v)| format!("{k}={v}"))
@@ -495,7 +505,7 @@ impl Browser {
             .join("; ")
     }
 
-    fn keep_cookies(&mut self, response: &reqwest::Response) {
+    pub(crate) fn keep_cookies(&mut self, response: &reqwest::Response) {
         for value in response.headers().get_all("set-cookie") {
             let text = value.to_str().unwrap();
             let pair = text.split(';').next().unwrap();

@@ -9,3 +9,4 @@ mod oidc;
 mod outages;
 mod security;
 mod store;
+mod web_popup;

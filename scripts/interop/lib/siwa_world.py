@@ -1,10 +1,13 @@
-"""A `siwa emulator` and a `siwa serve` with an `[oidc]` section, wired to each
-other on free loopback ports, for the OpenID Provider interop checks: the
-relying parties (Authlib, openid-client, a browser) are the checks' own.
+"""A `siwa emulator` and a `siwa serve` wired to each other on free loopback
+ports, for the interop checks: the OpenID Provider's (with `[oidc]` clients;
+the relying parties are the checks' own) and the web front end's (more
+settings, and more return URLs registered at the emulator).
 
-    with OidcWorld(siwa, clients) as world:
-        world.issuer   # http://127.0.0.1:PORT (the provider's issuer)
-        world.browser_sign_in(authorize_url, "alice")  # -> the RP's callback URL
+    with SiwaWorld(siwa, oidc_clients, settings='popup_redirect_uris = [...]',
+                   apple_redirects=[...]) as world:
+        world.issuer   # http://127.0.0.1:PORT (the service; the provider's issuer)
+        world.apple    # the emulator
+        world.browser_sign_in(authorize_url, "alice")  # -> where the provider sends the browser
 """
 import re
 import shutil
@@ -46,13 +49,17 @@ def toml_string(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-class OidcWorld:
-    """`clients`: dicts with id, secret (optional), redirect_uris,
-    post_logout_redirect_uris (optional)."""
+class SiwaWorld:
+    """`clients`: the `[oidc]` clients (dicts with id, secret (optional),
+    redirect_uris, post_logout_redirect_uris (optional)); none: no `[oidc]`.
+    `settings`: more top-level TOML of the service; `apple_redirects`: more
+    return URLs registered for its Services ID at the emulator."""
 
-    def __init__(self, siwa: str, clients: list):
+    def __init__(self, siwa: str, clients: list = (), settings: str = "", apple_redirects: list = ()):
         self.siwa = siwa
-        self.clients = clients
+        self.clients = list(clients)
+        self.settings = settings
+        self.apple_redirects = list(apple_redirects)
         self.dir = Path(tempfile.mkdtemp(prefix="siwa-oidc-"))
         self.procs = []
         self.port = free_port()
@@ -70,7 +77,7 @@ id = "DEMOTEAM01"
   public_key = {toml_string(str(EXAMPLES / "AuthKey_DEMOKEY001.pub.pem"))}
   [[team.client]]
   id = "com.example.web"
-  redirect_uris = [{toml_string(callback)}]
+  redirect_uris = [{", ".join(map(toml_string, [callback] + self.apple_redirects))}]
 [[user]]
 id = "alice"
 email = "alice@example.com"
@@ -105,7 +112,8 @@ listen = "127.0.0.1:{self.port}"
 public_url = {toml_string(self.issuer)}
 database_url = {toml_string("sqlite://" + str(self.dir / "siwa.db"))}
 apple_base_url = {toml_string(self.apple)}
-[oidc]
+{self.settings}
+{"[oidc]" if self.clients else ""}
 {clients}""")
         self.procs.append(subprocess.Popen(
             [self.siwa, "emulator", "--config", str(self.dir / "emulator.toml"), "--port", str(self.apple_port)],
