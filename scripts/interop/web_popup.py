@@ -10,6 +10,7 @@ Usage: python web_popup.py SIWA_BINARY
 Skips (exit 0) when chromium is not installed, unless CI is set.
 """
 import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -116,6 +117,9 @@ def main() -> int:
         browser.get(home)
         assert wait.until(lambda b: b.find_element(By.ID, "signed-out").is_displayed())
         assert user_id and len(user_id) == 32, user_id
+        with sqlite3.connect(f"file:{data}/siwa.db?mode=ro", uri=True) as db:
+            left = db.execute("SELECT COUNT(*) FROM users WHERE id = ?", (user_id,)).fetchone()[0]
+        assert left == 0, "the user is erased from the service's database"
     finally:
         if browser is not None:
             browser.quit()
