@@ -41,6 +41,7 @@ on_both_stores!(
     prompt_login_and_max_age_make_the_user_sign_in_again,
     a_user_who_cancels_at_apple_is_reported_to_the_client,
     grants_and_sessions_do_not_cross,
+    a_logout_link_with_someone_elses_id_token_asks_first,
 );
 
 /// The settings of a provider with three clients (one signing key shared by
@@ -789,4 +790,42 @@ async fn refresh(rp: &Rp, token: &str) -> (u16, Value) {
         Some((WIKI, WIKI_SECRET)),
     )
     .await
+}
+
+/// Logout CSRF: any site can link to the logout endpoint with an ID token of
+/// its own user; it must not sign the browser's (other) user out unasked.
+async fn a_logout_link_with_someone_elses_id_token_asks_first(backend: Backend) {
+    let mut rp = Rp::start(backend).await;
+    let server = rp.server();
+    // The attacker's own ID token (bob), from their own browser.
+    let victims = std::mem::replace(&mut rp.browser, Browser::new());
+    let bob_code = rp.code(WIKI, WIKI_CB, &[], "bob").await;
+    let (_, bob_tokens) = rp.wiki_exchange(&bob_code, WIKI_CB).await;
+    rp.browser = victims;
+    // The victim (alice) is signed in in this browser.
+    rp.code(WIKI, WIKI_CB, &[], "alice").await;
+    let link = format!(
+        "{server}/oauth2/logout?id_token_hint={}&post_logout_redirect_uri={}",
+        bob_tokens["id_token"].as_str().unwrap(),
+        urlencode(WIKI_AFTER_LOGOUT)
+    );
+    let response = rp.browser.get(&link).await;
+    assert_eq!(
+        response.status(),
+        200,
+        "a confirmation page, not a redirect"
+    );
+    let page = response.text().await.unwrap();
+    assert!(
+        page.contains("id=\"sign-out\"") && page.contains("name=\"client_id\" value=\"wiki\""),
+        "{page}"
+    );
+    let (status, back) = rp
+        .visit(&rp.authorize_url(WIKI, WIKI_CB, &[("prompt", "none")]))
+        .await;
+    assert_eq!(status, 303);
+    assert!(
+        query_of(&back).contains_key("code"),
+        "alice is still signed in: {back}"
+    );
 }

@@ -103,7 +103,10 @@ async fn take_login_is_single_use(db: &TestDb) {
     assert_eq!(taken.browser_hash, hash("browser-state-1"));
     assert_eq!(taken.return_to, "https://example.com/after");
     assert_eq!(taken.client_id.as_deref(), Some("com.example.web2"));
-    assert_eq!(taken.redirect_uri.as_deref(), Some("https://example.com/popup/state-1"));
+    assert_eq!(
+        taken.redirect_uri.as_deref(),
+        Some("https://example.com/popup/state-1")
+    );
     assert!(s
         .take_login(&hash("state-1"), NOW + 2)
         .await

@@ -24,7 +24,10 @@ on_both_stores!(
 /// The popup pages of the primary client, a second Services ID, a front end on another origin.
 fn web_clients(raw: &mut RawSettings) {
     let public = raw.public_url.clone().unwrap_or_default();
-    raw.popup_redirect_uris = Some(vec![format!("{public}/popup"), format!("{public}/other-popup")]);
+    raw.popup_redirect_uris = Some(vec![
+        format!("{public}/popup"),
+        format!("{public}/other-popup"),
+    ]);
     raw.allowed_web_origins = Some(vec![SPA.into()]);
     raw.web = Some(vec![RawWebClient {
         client_id: Some(WEB2.into()),
@@ -51,7 +54,12 @@ impl Page {
         self.world.server(0)
     }
 
-    async fn post(&mut self, path: &str, body: &Value, origin: Option<&str>) -> (u16, Value, reqwest::header::HeaderMap) {
+    async fn post(
+        &mut self,
+        path: &str,
+        body: &Value,
+        origin: Option<&str>,
+    ) -> (u16, Value, reqwest::header::HeaderMap) {
         let mut request = self
             .browser
             .http
@@ -65,7 +73,11 @@ impl Page {
         self.browser.keep_cookies(&response);
         let status = response.status().as_u16();
         let headers = response.headers().clone();
-        (status, response.json().await.unwrap_or(Value::Null), headers)
+        (
+            status,
+            response.json().await.unwrap_or(Value::Null),
+            headers,
+        )
     }
 
     async fn begin(&mut self, body: Value) -> Value {
@@ -86,7 +98,16 @@ impl Page {
             urlencode(config["state"].as_str().unwrap()),
             urlencode(config["nonce"].as_str().unwrap()),
         );
-        let page = self.world.http.get(url).send().await.unwrap().text().await.unwrap();
+        let page = self
+            .world
+            .http
+            .get(url)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
         let message = posted_message(&page);
         assert_eq!(message["method"], "oauthDone", "{message}");
         message["data"].clone()
@@ -119,20 +140,32 @@ async fn a_popup_sign_in_begins_and_completes_with_cookie_and_tokens(backend: Ba
     let popup = format!("{}/popup", page.server());
     let config = page.begin(json!({})).await;
     assert_eq!(config["client_id"], WEB);
-    assert_eq!(config["redirect_uri"], popup, "the first popup page by default");
+    assert_eq!(
+        config["redirect_uri"], popup,
+        "the first popup page by default"
+    );
     assert_eq!(config["scope"], "name email");
     for field in ["state", "nonce"] {
-        assert!(config[field].as_str().is_some_and(|v| v.len() > 20), "{config}");
+        assert!(
+            config[field].as_str().is_some_and(|v| v.len() > 20),
+            "{config}"
+        );
     }
     let answer = page.popup(&config, &popup, "alice").await;
-    assert_eq!(answer["user"]["name"]["firstName"], "Alice", "Apple's first-login user: {answer}");
+    assert_eq!(
+        answer["user"]["name"]["firstName"], "Alice",
+        "Apple's first-login user: {answer}"
+    );
     let (status, session) = page.complete(&answer).await;
     assert_eq!(status, 200, "{session}");
     assert_eq!(session["user"]["first_name"], "Alice");
     assert!(session["access_token"].is_string() && session["refresh_token"].is_string());
     // The same browser is signed in by cookie too.
     let (status, me) = page.browser.me(&page.server()).await;
-    assert_eq!((status, me["id"].clone()), (200, session["user"]["id"].clone()));
+    assert_eq!(
+        (status, me["id"].clone()),
+        (200, session["user"]["id"].clone())
+    );
 }
 
 async fn complete_refuses_another_browser_and_a_used_state(backend: Backend) {
@@ -183,7 +216,11 @@ async fn complete_refuses_another_browser_and_a_used_state(backend: Backend) {
     );
     // The state was taken by that attempt: single use, even for the right browser.
     let (status, body) = page.complete(&answer).await;
-    assert_eq!((status, body["error"].as_str()), (400, Some("unknown_state")), "{body}");
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("unknown_state")),
+        "{body}"
+    );
 }
 
 async fn the_code_is_exchanged_with_the_redirect_uri_given_to_init(backend: Backend) {
@@ -193,7 +230,10 @@ async fn the_code_is_exchanged_with_the_redirect_uri_given_to_init(backend: Back
     let config = page.begin(json!({})).await;
     let answer = page.popup(&config, &other, "alice").await;
     let (status, body) = page.complete(&answer).await;
-    assert_ne!(status, 200, "Apple refuses the exchange (invalid_grant): {body}");
+    assert_ne!(
+        status, 200,
+        "Apple refuses the exchange (invalid_grant): {body}"
+    );
     // Named at begin, the same page works.
     let config = page.begin(json!({"redirect_uri": other})).await;
     assert_eq!(config["redirect_uri"], other);
@@ -205,13 +245,23 @@ async fn the_code_is_exchanged_with_the_redirect_uri_given_to_init(backend: Back
 async fn begin_takes_only_listed_popup_pages_and_clients(backend: Backend) {
     let mut page = Page::start(backend).await;
     for (body, expected) in [
-        (json!({"redirect_uri": "https://evil.example/popup"}), (400, "redirect_uri_not_allowed")),
-        (json!({"client_id": "com.example.unknown"}), (400, "unknown_client")),
+        (
+            json!({"redirect_uri": "https://evil.example/popup"}),
+            (400, "redirect_uri_not_allowed"),
+        ),
+        (
+            json!({"client_id": "com.example.unknown"}),
+            (400, "unknown_client"),
+        ),
         (json!({"client_id": WEB2}), (400, "popup_not_configured")),
         (json!({"unexpected": 1}), (422, "invalid_request")),
     ] {
         let (status, answer, _) = page.post("/auth/apple/web/begin", &body, None).await;
-        assert_eq!((status, answer["error"].as_str()), (expected.0, Some(expected.1)), "{body}");
+        assert_eq!(
+            (status, answer["error"].as_str()),
+            (expected.0, Some(expected.1)),
+            "{body}"
+        );
     }
 }
 
@@ -220,7 +270,10 @@ async fn cors_allows_listed_origins_with_credentials_and_refuses_the_rest(backen
     let preflight = page
         .browser
         .http
-        .request(reqwest::Method::OPTIONS, format!("{}/auth/apple/web/begin", page.server()))
+        .request(
+            reqwest::Method::OPTIONS,
+            format!("{}/auth/apple/web/begin", page.server()),
+        )
         .header("origin", SPA)
         .header("access-control-request-method", "POST")
         .header("access-control-request-headers", "content-type")
@@ -229,19 +282,33 @@ async fn cors_allows_listed_origins_with_credentials_and_refuses_the_rest(backen
         .unwrap();
     assert_eq!(preflight.status(), 204);
     assert_eq!(preflight.headers()["access-control-allow-origin"], SPA);
-    assert_eq!(preflight.headers()["access-control-allow-credentials"], "true");
-    let (status, _, headers) = page.post("/auth/apple/web/begin", &json!({}), Some(SPA)).await;
+    assert_eq!(
+        preflight.headers()["access-control-allow-credentials"],
+        "true"
+    );
+    let (status, _, headers) = page
+        .post("/auth/apple/web/begin", &json!({}), Some(SPA))
+        .await;
     assert_eq!(status, 200);
     assert_eq!(headers["access-control-allow-origin"], SPA);
     // Another origin: no CORS headers for the browser, and a 403 from the service.
     for origin in ["http://127.0.0.1:6666", "https://evil.example", "null"] {
-        let (status, body, headers) = page.post("/auth/apple/web/begin", &json!({}), Some(origin)).await;
-        assert_eq!((status, body["error"].as_str()), (403, Some("origin_not_allowed")), "{origin}");
+        let (status, body, headers) = page
+            .post("/auth/apple/web/begin", &json!({}), Some(origin))
+            .await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (403, Some("origin_not_allowed")),
+            "{origin}"
+        );
         assert!(headers.get("access-control-allow-origin").is_none());
         let preflight = page
             .browser
             .http
-            .request(reqwest::Method::OPTIONS, format!("{}/auth/apple/web/complete", page.server()))
+            .request(
+                reqwest::Method::OPTIONS,
+                format!("{}/auth/apple/web/complete", page.server()),
+            )
             .header("origin", origin)
             .send()
             .await
@@ -250,7 +317,9 @@ async fn cors_allows_listed_origins_with_credentials_and_refuses_the_rest(backen
     }
     // The service's own pages need nothing listed.
     let own = page.server();
-    let (status, _, _) = page.post("/auth/apple/web/begin", &json!({}), Some(&own)).await;
+    let (status, _, _) = page
+        .post("/auth/apple/web/begin", &json!({}), Some(&own))
+        .await;
     assert_eq!(status, 200);
 }
 
@@ -273,9 +342,14 @@ async fn two_services_ids_sign_in_as_one_user(backend: Backend) {
         assert_eq!(status, 200);
         ids.push(me["id"].clone());
     }
-    assert_eq!(ids[0], ids[1], "one Apple identity, one user, whichever Services ID");
+    assert_eq!(
+        ids[0], ids[1],
+        "one Apple identity, one user, whichever Services ID"
+    );
     let unknown = Browser::new()
-        .get(&format!("{server}/auth/apple/login?client_id=com.example.unknown"))
+        .get(&format!(
+            "{server}/auth/apple/login?client_id=com.example.unknown"
+        ))
         .await;
     assert_eq!(unknown.status(), 400);
 }
@@ -288,7 +362,11 @@ async fn a_token_of_another_services_id_is_refused(backend: Backend) {
     let mut other = config.clone();
     other["client_id"] = json!(WEB2);
     let foreign = page
-        .popup(&other, &format!("{}/auth/apple/callback", page.server()), "alice")
+        .popup(
+            &other,
+            &format!("{}/auth/apple/callback", page.server()),
+            "alice",
+        )
         .await;
     let mut answer = page.popup(&config, &popup, "alice").await;
     answer["authorization"]["id_token"] = foreign["authorization"]["id_token"].clone();

@@ -19,6 +19,7 @@ use siwa_kit::jwks::KeyCache;
 use siwa_kit::jws::{self, Es256Key, Rs256};
 
 use super::errors::redirect_with;
+use super::session::BrowserSession;
 use super::settings::OidcSettings;
 use crate::app::AppState;
 use crate::pages::{error_page, escape};
@@ -89,11 +90,22 @@ pub(crate) async fn logout(
             Some(uri.to_owned())
         }
     };
-    // Without a hint, only the service's own page (a same-origin POST) signs out.
-    if hint.is_none() && method != Method::POST {
-        return confirm_page(&params);
+    let browser = match super::session::of(&app, &headers).await {
+        Ok(browser) => browser,
+        Err(e) => return crate::error::ApiError::from(e).into_response(),
+    };
+    // Only the browser's own user's ID token speaks for it: without a hint,
+    // or with someone else's (any site can link here with its own), the
+    // user is asked, and only the page's own same-origin POST signs out.
+    let speaks_for_browser = match (&hint, &browser) {
+        (Some(hint), Some(browser)) => hint.sub == browser.user.id,
+        (Some(_), None) => true,
+        (None, _) => false,
+    };
+    if !speaks_for_browser && method != Method::POST {
+        return confirm_page(client_id.as_deref(), &params);
     }
-    if let Err(e) = end_sessions(&app, &headers, hint.as_ref()).await {
+    if let Err(e) = end_sessions(&app, browser.as_ref(), hint.as_ref()).await {
         return crate::error::ApiError::from(e).into_response();
     }
     let clear = app.cookies.clear_session();
@@ -116,10 +128,10 @@ pub(crate) async fn logout(
 /// Ends the browser's session, and the hint's grant when it is its user's.
 async fn end_sessions(
     app: &AppState,
-    headers: &HeaderMap,
+    browser: Option<&BrowserSession>,
     hint: Option<&Hint>,
 ) -> Result<(), crate::store::StoreError> {
-    if let Some(browser) = super::session::of(app, headers).await? {
+    if let Some(browser) = browser {
         app.store.end_session(&browser.family_id).await?;
         tracing::info!(user = %browser.user.id, "signed out by a relying party");
     }
@@ -161,10 +173,17 @@ fn refused(detail: &'static str) -> Response {
     )
 }
 
-/// Asks the user before signing out; the button posts the same parameters.
-fn confirm_page(params: &HashMap<String, String>) -> Response {
+/// Asks the user before signing out; the button posts the same parameters
+/// (the client named, or the one the hint named).
+fn confirm_page(client_id: Option<&str>, params: &HashMap<String, String>) -> Response {
     let mut inputs = String::new();
-    for name in ["client_id", "post_logout_redirect_uri", "state"] {
+    if let Some(id) = client_id {
+        inputs.push_str(&format!(
+            "<input type=\"hidden\" name=\"client_id\" value=\"{}\">",
+            escape(id)
+        ));
+    }
+    for name in ["post_logout_redirect_uri", "state"] {
         if let Some(value) = params.get(name) {
             inputs.push_str(&format!(
                 "<input type=\"hidden\" name=\"{name}\" value=\"{}\">",
