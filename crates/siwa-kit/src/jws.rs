@@ -42,7 +42,7 @@ mod rsa;
 mod strict_json;
 mod verify;
 
-pub(crate) use compact::strict_json_text;
+pub(crate) use compact::{strict_json_text, strict_object_json_text};
 #[cfg(test)]
 pub(crate) use compact::strict_object_text;
 pub use compact::{

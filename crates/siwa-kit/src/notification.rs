@@ -28,7 +28,7 @@ use crate::claims::wire::{cut, Wire, WireClaims};
 use crate::claims::ClaimError;
 use crate::clock::UnixTime;
 use crate::id_token::{take, Verifier, VerifyError};
-use crate::jws::{self, Rs256, Verified};
+use crate::jws::{self, Members, Rs256, Verified};
 
 /// Largest notification body accepted: a JWT of [`jws::MAX_TOKEN_LEN`] plus JSON.
 pub const MAX_BODY_LEN: usize = jws::MAX_TOKEN_LEN + 1024;
@@ -252,33 +252,45 @@ pub fn payload_of(body: &[u8]) -> Result<String, NotificationError> {
     Ok(body.payload)
 }
 
-#[derive(Default, Deserialize)]
+/// The members of the `events` object, as their JSON typed them.
+#[derive(Default)]
 struct WireEvent<'a> {
-    #[serde(borrow, default, rename = "type")]
     kind: Wire<'a>,
-    #[serde(borrow, default)]
     sub: Wire<'a>,
-    #[serde(borrow, default)]
     email: Wire<'a>,
-    #[serde(borrow, default)]
     is_private_email: Wire<'a>,
-    #[serde(borrow, default)]
     event_time: Wire<'a>,
 }
 
+impl<'a> WireEvent<'a> {
+    /// The members read by their spans (the strict check found them; a
+    /// repeated name was refused there), as the claims are: no serde.
+    fn from_object(text: &'a str, members: &Members) -> Self {
+        let mut event = Self::default();
+        for member in members.iter() {
+            let slot = match &*member.name(text) {
+                b"type" => &mut event.kind,
+                b"sub" => &mut event.sub,
+                b"email" => &mut event.email,
+                b"is_private_email" => &mut event.is_private_email,
+                b"event_time" => &mut event.event_time,
+                _ => continue,
+            };
+            *slot = Wire::of(member, text);
+        }
+        event
+    }
+}
+
 fn parse_event(events: &str) -> Result<Event, NotificationError> {
-    let text = jws::strict_json_text(events.as_bytes()).map_err(|reason| {
+    let mut members = Members::default();
+    let text = jws::strict_object_json_text(events.as_bytes(), &mut members).map_err(|reason| {
         NotificationError::Events(ClaimError::Value {
             claim: "events",
             reason: format!("its JSON is {reason}"),
         })
     })?;
-    let wire: WireEvent<'_> = serde_json::from_str(text).map_err(|e| {
-        NotificationError::Events(ClaimError::Value {
-            claim: "events",
-            reason: e.to_string(),
-        })
-    })?;
+    let wire = WireEvent::from_object(text, &members);
     let events = |e: ClaimError| NotificationError::Events(e);
     Ok(Event {
         kind: EventKind::from_name(&wire.kind.required_string("type").map_err(events)?),

@@ -275,6 +275,15 @@ pub(crate) fn strict_json_text(bytes: &[u8]) -> Result<&str, String> {
     strict_json::check(bytes).map_err(|problem| problem.to_string())
 }
 
+/// [`strict_json_text`] for a JSON object, with the spans of its members
+/// (for the flat readers of `claims::wire`, instead of serde).
+pub(crate) fn strict_object_json_text<'b>(
+    bytes: &'b [u8],
+    members: &mut Members,
+) -> Result<&'b str, String> {
+    strict_json::check_object(bytes, members).map_err(|problem| problem.to_string())
+}
+
 /// Encodes bytes as unpadded base64url.
 pub fn encode(bytes: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
