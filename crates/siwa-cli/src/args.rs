@@ -40,6 +40,12 @@ pub(crate) enum Command {
     Demo(crate::cmd::demo::DemoArgs),
     /// Move the service's users to another Apple developer team (export before the transfer, import after).
     Migrate(crate::cmd::migrate::MigrateArgs),
+    /// Write a first siwa.toml (and the service keys) from your Apple ids and key, checked; print the portal steps.
+    Init(crate::cmd::init::InitArgs),
+    /// Print the shell completion script (bash, zsh, fish, powershell).
+    Completions(crate::cmd::completions::CompletionsArgs),
+    /// Write the man pages (siwa.1 and one per subcommand) to a directory.
+    Manpages(crate::cmd::manpages::ManpagesArgs),
 }
 
 /// The team, key and client a secret is for.

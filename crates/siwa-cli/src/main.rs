@@ -9,7 +9,7 @@ mod style;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 
 use crate::args::{Cli, Command};
 
@@ -28,6 +28,9 @@ fn main() -> ExitCode {
         Command::Serve(args) => cmd::serve::run(args),
         Command::Demo(args) => cmd::demo::run(args),
         Command::Migrate(args) => cmd::migrate::run(args),
+        Command::Init(args) => cmd::init::run(args),
+        Command::Completions(args) => cmd::completions::run(args, Cli::command()),
+        Command::Manpages(args) => cmd::manpages::run(args, Cli::command()),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -42,13 +42,13 @@ mod rsa;
 mod strict_json;
 mod verify;
 
-pub(crate) use compact::{strict_json_text, strict_object_json_text};
 #[cfg(test)]
 pub(crate) use compact::strict_object_text;
 pub use compact::{
     decode_segment, decode_segment_into, encode, split, strict_json, JwsError, Parts, Segment,
     MAX_TOKEN_LEN,
 };
+pub(crate) use compact::{strict_json_text, strict_object_json_text};
 pub use es256::{verify_es256, verify_es256_der};
 pub use es256_key::{Es256Key, ForeignToken};
 pub use rsa::{

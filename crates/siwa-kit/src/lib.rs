@@ -72,6 +72,12 @@ pub mod __private {
     pub use zeroize::Zeroizing;
 }
 
+/// The README's Rust snippets (the project's README, which is also this
+/// crate's), run by `cargo test --doc` so that they keep compiling and working.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+mod readme {}
+
 pub use claims::Claims;
 pub use client::AppleClient;
 pub use id_token::Verifier;

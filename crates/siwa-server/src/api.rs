@@ -7,18 +7,19 @@ use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use siwa_kit::callback::User as FirstLoginUser;
 use siwa_kit::claims::Nonce;
 use siwa_kit::client::{AppleErrorCode, AuthorizationCode};
 use siwa_kit::clock::UnixTime;
 use siwa_kit::id_token::{NoncePolicy, VerifyError};
+use utoipa::ToSchema;
 
 use crate::app::AppState;
 use crate::config::NativeNonce;
 use crate::crypto::{random_token, sha256};
-use crate::error::{ApiError, ApiJson};
+use crate::error::{ApiError, ApiJson, ErrorBody};
 use crate::metrics::Metrics;
 use crate::refresh::{self, Refused, Rotated};
 use crate::secrets::RefreshToken;
@@ -30,32 +31,76 @@ use crate::store::User;
 const NONCE_TTL_SECS: i64 = 300;
 
 /// The body of `POST /auth/apple/native`: what an iOS app got from Apple.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct NativeRequest {
+    /// The identity token Apple gave the app (a JWS).
     identity_token: String,
+    /// The authorization code Apple gave the app (single use, five minutes).
     authorization_code: String,
     /// `{"name":{"firstName","lastName"},"email"}`, as the app received it (first sign-in only).
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     user: Option<Value>,
     /// The raw nonce whose SHA-256 hex the app sent to Apple.
     #[serde(default)]
     nonce: Option<String>,
 }
 
+/// The answer of `POST /auth/apple/nonce`.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct NonceResponse {
+    /// Hash it (SHA-256, hex) into Apple's request; send it raw to `/auth/apple/native`.
+    nonce: String,
+    /// Seconds it stays usable.
+    #[schema(example = 300)]
+    expires_in: i64,
+}
+
 /// `POST /auth/apple/nonce`: a single-use nonce for the app to hash into its
 /// Apple request (required with `native_nonce = "issued"`, usable always).
+#[utoipa::path(
+    post,
+    path = "/auth/apple/nonce",
+    tag = "native",
+    summary = "A single-use nonce for a native sign-in",
+    responses(
+        (status = 200, description = "A nonce, single use, five minutes", body = NonceResponse),
+        (status = 429, description = "Rate limited (`Retry-After`)", body = ErrorBody),
+    )
+)]
 pub(crate) async fn nonce(State(app): State<Arc<AppState>>) -> Result<Response, ApiError> {
     let nonce = random_token();
     let now = app.now();
     app.store
         .put_nonce(&sha256(nonce.as_bytes()), now, now + NONCE_TTL_SECS)
         .await?;
-    let body = json!({"nonce": nonce, "expires_in": NONCE_TTL_SECS});
+    let body = NonceResponse {
+        nonce,
+        expires_in: NONCE_TTL_SECS,
+    };
     Ok(([(header::CACHE_CONTROL, "no-store")], Json(body)).into_response())
 }
 
 /// `POST /auth/apple/native`.
+#[utoipa::path(
+    post,
+    path = "/auth/apple/native",
+    tag = "native",
+    summary = "Sign in with what Apple gave a native app",
+    description = "Verifies the identity token (with the raw nonce), exchanges the code at Apple, and opens a session.",
+    request_body = NativeRequest,
+    responses(
+        (status = 200, description = "Signed in", body = SessionResponse),
+        (status = 400, description = "Not the JSON this route takes, no nonce, or a malformed `user`", body = ErrorBody),
+        (status = 401, description = "The identity token, nonce or code was refused", body = ErrorBody),
+        (status = 404, description = "Native sign-in is not configured (no `bundle_ids`)", body = ErrorBody),
+        (status = 415, description = "Not `application/json`", body = ErrorBody),
+        (status = 422, description = "JSON of the wrong shape", body = ErrorBody),
+        (status = 429, description = "Rate limited (`Retry-After`)", body = ErrorBody),
+        (status = 502, description = "Apple did not confirm the sign-in", body = ErrorBody),
+    )
+)]
 pub(crate) async fn native(
     State(app): State<Arc<AppState>>,
     ApiJson(request): ApiJson<NativeRequest>,
@@ -189,14 +234,32 @@ pub(crate) fn completion_error(e: CompleteError) -> ApiError {
     }
 }
 
-#[derive(Deserialize)]
+/// The body of `POST /session/refresh`.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RefreshRequest {
+    /// The refresh token of the last answer (each works once).
+    #[schema(value_type = String)]
     refresh_token: RefreshToken,
 }
 
 /// `POST /session/refresh`: rotates the refresh token; a spent one revokes its
 /// family (unless it comes back within `refresh_reuse_grace_secs`).
+#[utoipa::path(
+    post,
+    path = "/session/refresh",
+    tag = "session",
+    summary = "New tokens for a refresh token (rotated)",
+    request_body = RefreshRequest,
+    responses(
+        (status = 200, description = "New tokens; keep the new refresh token", body = SessionResponse),
+        (status = 400, description = "Not the JSON this route takes", body = ErrorBody),
+        (status = 401, description = "Unknown, expired, revoked or reused refresh token", body = ErrorBody),
+        (status = 415, description = "Not `application/json`", body = ErrorBody),
+        (status = 422, description = "JSON of the wrong shape", body = ErrorBody),
+        (status = 429, description = "Rate limited (`Retry-After`)", body = ErrorBody),
+    )
+)]
 pub(crate) async fn refresh(
     State(app): State<Arc<AppState>>,
     ApiJson(request): ApiJson<RefreshRequest>,
@@ -248,6 +311,15 @@ pub(crate) async fn refresh(
 }
 
 /// `POST /session/logout`: ends the session of the bearer token or the cookie.
+#[utoipa::path(
+    post,
+    path = "/session/logout",
+    tag = "session",
+    summary = "End the session (bearer token or cookie)",
+    description = "Always 204: a request without a valid session has nothing to end. Clears the session cookie.",
+    security((), ("bearer" = []), ("session_cookie" = [])),
+    responses((status = 204, description = "Signed out"))
+)]
 pub(crate) async fn logout(
     State(app): State<Arc<AppState>>,
     headers: HeaderMap,
@@ -263,12 +335,35 @@ pub(crate) async fn logout(
 }
 
 /// `GET /me`.
-pub(crate) async fn me(SignedIn(user): SignedIn) -> Json<Value> {
-    Json(user_json(&user))
+#[utoipa::path(
+    get,
+    path = "/me",
+    tag = "session",
+    summary = "The signed-in user",
+    security(("bearer" = []), ("session_cookie" = [])),
+    responses(
+        (status = 200, description = "The user", body = UserView),
+        (status = 401, description = "No valid access token or session", body = ErrorBody),
+    )
+)]
+pub(crate) async fn me(SignedIn(user): SignedIn) -> Response {
+    Json(UserView::of(&user)).into_response()
 }
 
 /// `DELETE /me`: revokes the user's Apple tokens, then erases the account;
 /// when Apple cannot be reached, the deletion is queued and retried.
+#[utoipa::path(
+    delete,
+    path = "/me",
+    tag = "session",
+    summary = "Delete the account",
+    description = "Revokes every Apple token of the user, then erases the account; while Apple cannot be reached the deletion is queued and retried.",
+    security(("bearer" = []), ("session_cookie" = [])),
+    responses(
+        (status = 204, description = "Deleted (or queued); the session cookie is cleared"),
+        (status = 401, description = "No valid access token or session", body = ErrorBody),
+    )
+)]
 pub(crate) async fn delete_me(
     State(app): State<Arc<AppState>>,
     SignedIn(user): SignedIn,
@@ -340,30 +435,68 @@ impl Caller {
     }
 }
 
+/// The answer of native sign-in and refresh: the service's own tokens.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct SessionResponse<'a> {
+    /// An ES256 JWT (see `/.well-known/jwks.json`); send it as `Authorization: Bearer`.
+    access_token: &'a str,
+    /// Single use: each refresh answers with a new one.
+    refresh_token: &'a str,
+    /// Always `Bearer`.
+    #[schema(example = "Bearer")]
+    token_type: &'static str,
+    /// Seconds the access token lives.
+    expires_in: u64,
+    user: UserView<'a>,
+}
+
 /// The answer of native sign-in and refresh.
 pub(crate) fn session_response(app: &AppState, session: &Session) -> Response {
-    let body = json!({
-        "access_token": session.access_token.secret(),
-        "refresh_token": session.refresh_token.secret(),
-        "token_type": "Bearer",
-        "expires_in": app.settings.access_token_ttl,
-        "user": user_json(&session.user),
-    });
+    let body = SessionResponse {
+        access_token: session.access_token.secret(),
+        refresh_token: session.refresh_token.secret(),
+        token_type: "Bearer",
+        expires_in: app.settings.access_token_ttl,
+        user: UserView::of(&session.user),
+    };
     ([(header::CACHE_CONTROL, "no-store")], Json(body)).into_response()
 }
 
-/// The user as the API returns it.
-pub(crate) fn user_json(user: &User) -> Value {
-    let iso = |t: i64| UnixTime::from_secs(u64::try_from(t).unwrap_or(0)).iso8601();
-    json!({
-        "id": user.id,
-        "email": user.email,
-        "email_verified": user.email_verified,
-        "is_private_email": user.is_private_email,
-        "first_name": user.first_name,
-        "last_name": user.last_name,
-        "real_user_status": user.real_user_status,
-        "created_at": iso(user.created_at),
-        "last_login_at": iso(user.last_login_at),
-    })
+/// The user as the API returns it (the OpenAPI document's `User`).
+#[derive(Serialize, ToSchema)]
+#[schema(as = User)]
+pub(crate) struct UserView<'a> {
+    /// The service's id of the user (stable; never Apple's per-team `sub`).
+    id: &'a str,
+    /// From the verified identity token only; maybe a private relay address.
+    email: Option<&'a str>,
+    email_verified: bool,
+    is_private_email: bool,
+    /// From the first sign-in (Apple sends the name once).
+    first_name: Option<&'a str>,
+    last_name: Option<&'a str>,
+    /// Apple's `real_user_status` (0 unsupported, 1 unknown, 2 likely real), when reported.
+    real_user_status: Option<i64>,
+    /// ISO 8601, UTC.
+    #[schema(example = "2026-01-02T03:04:05Z")]
+    created_at: String,
+    /// ISO 8601, UTC.
+    last_login_at: String,
+}
+
+impl<'a> UserView<'a> {
+    pub(crate) fn of(user: &'a User) -> Self {
+        let iso = |t: i64| UnixTime::from_secs(u64::try_from(t).unwrap_or(0)).iso8601();
+        Self {
+            id: &user.id,
+            email: user.email.as_deref(),
+            email_verified: user.email_verified,
+            is_private_email: user.is_private_email,
+            first_name: user.first_name.as_deref(),
+            last_name: user.last_name.as_deref(),
+            real_user_status: user.real_user_status,
+            created_at: iso(user.created_at),
+            last_login_at: iso(user.last_login_at),
+        }
+    }
 }

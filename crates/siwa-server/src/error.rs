@@ -8,6 +8,8 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::de::DeserializeOwned;
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::request_id;
 
@@ -83,12 +85,28 @@ impl ApiError {
     }
 }
 
+/// The body of every error of the JSON routes (the OpenAPI document's `Error`).
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Error)]
+pub(crate) struct ErrorBody {
+    /// A stable code a client may branch on (`invalid_token`, `rate_limited`, `unavailable`, ...).
+    #[schema(example = "invalid_token")]
+    error: &'static str,
+    /// A fixed phrase for people; never the cause, which is logged under the request id.
+    #[schema(example = "the identity token was rejected")]
+    message: &'static str,
+    /// The id of this request (also in `X-Request-Id`), for the operator's log.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    request_id: Option<String>,
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut body = serde_json::json!({"error": self.code, "message": self.message});
-        if let Some(id) = request_id::current() {
-            body["request_id"] = id.into();
-        }
+        let body = ErrorBody {
+            error: self.code,
+            message: self.message,
+            request_id: request_id::current(),
+        };
         let mut response = (self.status, Json(body)).into_response();
         let headers = response.headers_mut();
         if self.status == StatusCode::UNAUTHORIZED {

@@ -6,7 +6,8 @@
 //! server-to-server notifications, and account deletion that revokes at Apple.
 //!
 //! The library exposes [`router`] for tests (`tower::ServiceExt::oneshot`) and
-//! [`start`] for serving; `siwa serve` is a thin wrapper.
+//! [`start`] for serving; `siwa serve` is a thin wrapper. [`openapi_json`] is
+//! the OpenAPI 3.1 document of the routes, made from the route table itself.
 #![deny(missing_docs)]
 #![cfg_attr(
     not(test),
@@ -32,6 +33,7 @@ mod pages;
 mod readiness;
 mod refresh;
 mod request_id;
+mod routes;
 pub mod secrets;
 mod session;
 mod signin;
@@ -44,7 +46,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
 use axum::Router;
 use tokio::sync::oneshot;
 use tower_http::timeout::TimeoutLayer;
@@ -52,6 +53,7 @@ use tower_http::timeout::TimeoutLayer;
 pub use app::AppState;
 pub use config::{ConfigError, RawSettings, Settings};
 pub use keys::ServiceKeys;
+pub use routes::json_text as openapi_json;
 
 /// Largest request body (Apple's form_post and notifications are a few KiB).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -62,36 +64,21 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// `into_make_service_with_connect_info::<SocketAddr>()` (as [`start`] does):
 /// the rate limits count clients by their address.
 pub fn router(state: Arc<AppState>) -> Router {
-    let provider = state.settings.oidc.is_some();
-    let mut sign_in = Router::new()
-        .route("/auth/apple/login", get(web::login))
-        .route("/auth/apple/callback", post(web::callback))
-        .route("/auth/apple/native", post(api::native))
-        .route("/auth/apple/nonce", post(api::nonce));
-    let web_api = Router::new()
-        .route(
-            "/auth/apple/web/begin",
-            post(web::popup_begin).options(web::cors_preflight),
-        )
-        .route(
-            "/auth/apple/web/complete",
-            post(web::popup_complete).options(web::cors_preflight),
-        )
+    let routes::Routes {
+        sign_in,
+        web_api,
+        refresh,
+        open,
+    } = routes::Routes::new(state.settings.oidc.is_some());
+    let web_api = web_api
         .route_layer(axum::middleware::from_fn_with_state(
             Arc::clone(&state.sign_in_limit),
             middleware::rate_limit,
         ))
         .layer(axum::middleware::from_fn_with_state(
             Arc::clone(&state),
-            web::cors,
+            web::cors::cors,
         ));
-    let mut refresh = Router::new().route("/session/refresh", post(api::refresh));
-    let mut open = Router::new();
-    if provider {
-        sign_in = sign_in.merge(oidc::browser_routes());
-        refresh = refresh.merge(oidc::token_routes());
-        open = open.merge(oidc::other_routes());
-    }
     let sign_in = sign_in.route_layer(axum::middleware::from_fn_with_state(
         Arc::clone(&state.sign_in_limit),
         middleware::rate_limit,
@@ -100,20 +87,13 @@ pub fn router(state: Arc<AppState>) -> Router {
         Arc::clone(&state.refresh_limit),
         middleware::rate_limit,
     ));
-    Router::new()
+    let (routes, _document) = utoipa_axum::router::OpenApiRouter::new()
         .merge(sign_in)
         .merge(refresh)
         .merge(open)
         .merge(web_api)
-        .route("/siwa.js", get(web::siwa_js))
-        .route("/", get(web::home))
-        .route("/auth/apple/notifications", post(notifications::receive))
-        .route("/session/logout", post(api::logout))
-        .route("/me", get(api::me).delete(api::delete_me))
-        .route("/.well-known/jwks.json", get(ops::jwks))
-        .route("/healthz", get(ops::healthz))
-        .route("/readyz", get(ops::readyz))
-        .route("/metrics", get(ops::metrics))
+        .split_for_parts();
+    routes
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn(middleware::header_limit))
         .layer(TimeoutLayer::with_status_code(

@@ -11,13 +11,35 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
 use siwa_kit::notification::EventKind;
+use utoipa::ToSchema;
 
 use crate::app::AppState;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::metrics::Metrics;
 use crate::store::{Notification, NotificationEffect};
 
+/// What Apple posts (the body is read as bytes and verified by siwa-kit;
+/// this type only describes it).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct NotificationBody {
+    /// A JWS signed by Apple: `{"iss","aud","iat","jti","events"}`.
+    payload: String,
+}
+
 /// Applies one notification.
+#[utoipa::path(
+    post,
+    path = "/auth/apple/notifications",
+    tag = "apple",
+    summary = "Apple's server-to-server notifications",
+    description = "Register `<public_url>/auth/apple/notifications` as the Services ID's server-to-server notification endpoint. Each event is verified, then applied exactly once.",
+    request_body = NotificationBody,
+    responses(
+        (status = 200, description = "Applied (or already applied)"),
+        (status = 400, description = "The notification was rejected", body = ErrorBody),
+    )
+)]
 pub(crate) async fn receive(
     State(app): State<Arc<AppState>>,
     body: Bytes,

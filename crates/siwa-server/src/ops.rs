@@ -7,14 +7,52 @@ use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::app::AppState;
 use crate::error::RETRY_AFTER_OUTAGE_SECS;
 use crate::readiness::PROBE_BOUND;
 
+/// The JWK Set of `/.well-known/jwks.json` as the document describes it (the
+/// keys are made by their owners: [`crate::keys::ServiceKeys::jwks`] and the
+/// provider's signing keys).
+#[derive(Serialize, ToSchema)]
+#[schema(as = JwkSet)]
+pub(crate) struct JwkSetSchema {
+    keys: Vec<JwkSchema>,
+}
+
+/// One public key (RFC 7517): EC P-256 for the service's access tokens, RSA
+/// for the OpenID Provider's ID tokens.
+#[derive(Serialize, ToSchema)]
+#[schema(as = Jwk)]
+pub(crate) struct JwkSchema {
+    /// `EC` or `RSA`.
+    kty: String,
+    kid: String,
+    #[serde(rename = "use")]
+    key_use: Option<String>,
+    alg: Option<String>,
+    /// EC: `P-256`.
+    crv: Option<String>,
+    x: Option<String>,
+    y: Option<String>,
+    /// RSA modulus and exponent.
+    n: Option<String>,
+    e: Option<String>,
+}
+
 /// `GET /.well-known/jwks.json`: the public keys of the access tokens we issue.
 /// The session key, and with the OpenID Provider its RSA keys (every one:
 /// a key being retired still verifies the ID tokens it signed).
+#[utoipa::path(
+    get,
+    path = "/.well-known/jwks.json",
+    tag = "operations",
+    summary = "The public keys of the service's tokens",
+    responses((status = 200, description = "The JWK Set", body = JwkSetSchema))
+)]
 pub(crate) async fn jwks(State(app): State<Arc<AppState>>) -> Response {
     let mut jwks = app.keys.jwks();
     if let (Some(oidc), Some(keys)) = (
@@ -27,12 +65,29 @@ pub(crate) async fn jwks(State(app): State<Arc<AppState>>) -> Response {
 }
 
 /// `GET /healthz`: the process answers.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "operations",
+    summary = "Liveness (no database)",
+    responses((status = 200, description = "`ok`", body = String, content_type = "text/plain"))
+)]
 pub(crate) async fn healthz() -> &'static str {
     "ok"
 }
 
 /// `GET /readyz`: the database takes a write within [`PROBE_BOUND`] (the
 /// verdict reused for a second). 200 `ready`, or 503 with `Retry-After`.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "operations",
+    summary = "Readiness: the database takes a write",
+    responses(
+        (status = 200, description = "`ready`", body = String, content_type = "text/plain"),
+        (status = 503, description = "`database unavailable` (`Retry-After`): take the replica out", body = String, content_type = "text/plain"),
+    )
+)]
 pub(crate) async fn readyz(State(app): State<Arc<AppState>>) -> Response {
     let now = Instant::now();
     let ready = match app.readiness.cached(now) {
@@ -72,6 +127,13 @@ pub(crate) async fn readyz(State(app): State<Arc<AppState>>) -> Response {
 }
 
 /// `GET /metrics`.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "operations",
+    summary = "Prometheus metrics",
+    responses((status = 200, description = "The text exposition format", body = String, content_type = "text/plain"))
+)]
 pub(crate) async fn metrics(State(app): State<Arc<AppState>>) -> Response {
     let pending = app.store.pending_deletions().await.unwrap_or(-1);
     (

@@ -17,9 +17,17 @@ pub(crate) struct ServeArgs {
     /// and an OpenID Provider signing key, and exit.
     #[arg(long)]
     pub(crate) print_new_keys: bool,
+    /// Print the OpenAPI 3.1 document of every route (the OpenID Provider's too), and exit.
+    /// A running service serves its own at /openapi.json, browsable at /docs.
+    #[arg(long, conflicts_with = "print_new_keys")]
+    pub(crate) print_openapi: bool,
 }
 
 pub(crate) fn run(args: ServeArgs) -> Outcome {
+    if args.print_openapi {
+        println!("{}", siwa_server::openapi_json(true));
+        return Ok(());
+    }
     if args.print_new_keys {
         let (session, encryption) =
             ServiceKeys::new_settings().map_err(|e| Failure::usage(e, ""))?;

@@ -42,6 +42,34 @@ struct Pending {
 }
 
 /// `GET /oauth2/authorize`.
+#[utoipa::path(
+    get,
+    path = "/oauth2/authorize",
+    tag = "openid-provider",
+    summary = "The authorization code flow (OpenID Connect Core §3.1.2)",
+    description = "A browser with a fresh enough session gets a code at once; otherwise it signs in with Apple first. Errors go back to the client's redirect URI (with `iss`, RFC 9207), or, without a valid client and redirect URI, to an error page.",
+    params(
+        ("response_type" = String, Query, description = "`code`"),
+        ("client_id" = String, Query, description = "A registered client"),
+        ("redirect_uri" = String, Query, description = "Exactly one the client registered"),
+        ("scope" = String, Query, description = "`openid`, with `profile` and `email` as wanted"),
+        ("state" = Option<String>, Query, description = "Echoed back"),
+        ("nonce" = Option<String>, Query, description = "Copied into the ID token"),
+        ("code_challenge" = Option<String>, Query, description = "PKCE; required of public clients"),
+        ("code_challenge_method" = Option<String>, Query, description = "`S256`"),
+        ("prompt" = Option<String>, Query, description = "`none`, `login`, `consent` or `select_account`"),
+        ("max_age" = Option<u64>, Query, description = "Seconds since the user's sign-in"),
+        ("response_mode" = Option<String>, Query, description = "`query`"),
+        ("login_hint" = Option<String>, Query, description = "Accepted and not forwarded (Apple has none)"),
+    ),
+    responses(
+        (status = 302, description = "To Sign in with Apple (`Location`)"),
+        (status = 303, description = "To the client's redirect URI with `code` or `error`, `state` and `iss` (`Location`)"),
+        (status = 400, description = "No valid client or redirect URI (HTML)", body = String, content_type = "text/html"),
+        (status = 404, description = "No `[oidc]` section: the provider is not served"),
+        (status = 429, description = "Rate limited (`Retry-After`)", body = crate::error::ErrorBody),
+    )
+)]
 pub(crate) async fn authorize(
     State(app): State<Arc<AppState>>,
     RawQuery(query): RawQuery,
@@ -81,6 +109,23 @@ pub(crate) async fn authorize(
 }
 
 /// `GET /oauth2/authorize/resume?request=…`: back from Sign in with Apple.
+#[utoipa::path(
+    get,
+    path = "/oauth2/authorize/resume",
+    tag = "openid-provider",
+    summary = "Back from Sign in with Apple to the authorization request",
+    description = "The service sends the browser here itself; the request is sealed in `request`, so nothing is written before Apple vouches for the user.",
+    params(
+        ("request" = String, Query, description = "The sealed authorization request"),
+        ("denied" = Option<String>, Query, description = "Present when the user cancelled at Apple"),
+    ),
+    responses(
+        (status = 303, description = "To the client's redirect URI with `code` or `error` (`Location`)"),
+        (status = 400, description = "Expired, altered, or no longer registered (HTML)", body = String, content_type = "text/html"),
+        (status = 404, description = "No `[oidc]` section: the provider is not served"),
+        (status = 429, description = "Rate limited (`Retry-After`)", body = crate::error::ErrorBody),
+    )
+)]
 pub(crate) async fn resume(
     State(app): State<Arc<AppState>>,
     RawQuery(query): RawQuery,

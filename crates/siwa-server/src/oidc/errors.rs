@@ -7,7 +7,9 @@
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use serde::Serialize;
 use url::Url;
+use utoipa::ToSchema;
 
 use crate::request_id;
 use crate::store::StoreError;
@@ -112,6 +114,22 @@ impl OAuthError {
     }
 }
 
+/// The body of the token and revocation endpoints' errors (RFC 6749 §5.2;
+/// the OpenAPI document's `OAuthError`).
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = OAuthError)]
+pub(crate) struct OAuthErrorBody {
+    /// RFC 6749's code: `invalid_request`, `invalid_client`, `invalid_grant`,
+    /// `unsupported_grant_type`, `invalid_scope`, `server_error`, `temporarily_unavailable`, ...
+    #[schema(example = "invalid_grant")]
+    error: &'static str,
+    /// A fixed phrase for the client's developer; the detail is logged under the request id.
+    error_description: &'static str,
+    /// The id of this request (also in `X-Request-Id`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    request_id: Option<String>,
+}
+
 /// The JSON answer of the token and revocation endpoints.
 impl IntoResponse for OAuthError {
     fn into_response(self) -> Response {
@@ -121,13 +139,11 @@ impl IntoResponse for OAuthError {
             Code::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::BAD_REQUEST,
         };
-        let mut body = serde_json::json!({
-            "error": self.code.as_str(),
-            "error_description": self.description,
-        });
-        if let Some(id) = request_id::current() {
-            body["request_id"] = id.into();
-        }
+        let body = OAuthErrorBody {
+            error: self.code.as_str(),
+            error_description: self.description,
+            request_id: request_id::current(),
+        };
         let mut response = (status, Json(body)).into_response();
         let headers = response.headers_mut();
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

@@ -34,6 +34,25 @@ struct Hint {
 }
 
 /// `GET /oauth2/logout` and `POST /oauth2/logout`.
+#[utoipa::path(
+    method(get, post),
+    path = "/oauth2/logout",
+    tag = "openid-provider",
+    summary = "RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0)",
+    description = "Parameters in the query (GET) or a form (POST). Without a valid `id_token_hint`, a GET asks the user first.",
+    params(
+        ("id_token_hint" = Option<String>, Query, description = "An ID token this service issued"),
+        ("client_id" = Option<String>, Query, description = "The client (needed for `post_logout_redirect_uri` without a hint)"),
+        ("post_logout_redirect_uri" = Option<String>, Query, description = "Registered for the client"),
+        ("state" = Option<String>, Query, description = "Echoed to `post_logout_redirect_uri`"),
+    ),
+    responses(
+        (status = 200, description = "The confirmation or \"signed out\" page (HTML)", body = String, content_type = "text/html"),
+        (status = 303, description = "Signed out: to `post_logout_redirect_uri` (`Location`)"),
+        (status = 400, description = "A hint or return address this service does not accept (HTML)", body = String, content_type = "text/html"),
+        (status = 404, description = "No `[oidc]` section: the provider is not served"),
+    )
+)]
 pub(crate) async fn logout(
     State(app): State<Arc<AppState>>,
     method: Method,

@@ -36,9 +36,11 @@ mod userinfo;
 
 use std::sync::Arc;
 
-use axum::routing::{get, post};
-use axum::Router;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
+#[cfg(test)]
+pub(crate) use authorize::RESUME_PATH;
 pub(crate) use authorize::{cancelled, is_resume};
 pub use settings::OidcSettings;
 pub use signing::{new_key_pem as new_signing_key, SIGNING_KEY_FILE_NAME};
@@ -46,31 +48,25 @@ pub use signing::{new_key_pem as new_signing_key, SIGNING_KEY_FILE_NAME};
 use crate::app::AppState;
 
 /// The provider's browser routes (rate-limited with the sign-in routes).
-pub(crate) fn browser_routes() -> Router<Arc<AppState>> {
-    Router::new()
-        .route("/oauth2/authorize", get(authorize::authorize))
-        .route(authorize::RESUME_PATH, get(authorize::resume))
+pub(crate) fn browser_routes() -> OpenApiRouter<Arc<AppState>> {
+    OpenApiRouter::new()
+        .routes(routes!(authorize::authorize))
+        .routes(routes!(authorize::resume))
 }
 
 /// The provider's token routes (rate-limited with refresh).
-pub(crate) fn token_routes() -> Router<Arc<AppState>> {
-    Router::new()
-        .route("/oauth2/token", post(token::token))
-        .route("/oauth2/revoke", post(revoke::revoke))
+pub(crate) fn token_routes() -> OpenApiRouter<Arc<AppState>> {
+    OpenApiRouter::new()
+        .routes(routes!(token::token))
+        .routes(routes!(revoke::revoke))
 }
 
 /// The rest.
-pub(crate) fn other_routes() -> Router<Arc<AppState>> {
-    Router::new()
-        .route(
-            "/.well-known/openid-configuration",
-            get(discovery::configuration),
-        )
-        .route(
-            "/oauth2/userinfo",
-            get(userinfo::userinfo).post(userinfo::userinfo),
-        )
-        .route("/oauth2/logout", get(logout::logout).post(logout::logout))
+pub(crate) fn other_routes() -> OpenApiRouter<Arc<AppState>> {
+    OpenApiRouter::new()
+        .routes(routes!(discovery::configuration))
+        .routes(routes!(userinfo::userinfo))
+        .routes(routes!(logout::logout))
 }
 
 /// The provider's public keys, for the service's JWKS.

@@ -9,16 +9,46 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use utoipa::ToSchema;
 
 use super::client_auth::authenticate;
-use super::errors::{Code, OAuthError};
+use super::errors::{Code, OAuthError, OAuthErrorBody};
 use super::form::Form;
 use super::settings::OidcSettings;
 use super::tokens::verify_access_token;
 use crate::app::AppState;
 use crate::crypto::sha256;
 
+/// The revocation form (RFC 7009 §2.1), as the document describes it.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct RevokeForm {
+    /// A refresh or access token of the client.
+    token: String,
+    /// `refresh_token` or `access_token` (orders the lookups only).
+    token_type_hint: Option<String>,
+    /// A public client's id, or a confidential one's with `client_secret_post`.
+    client_id: Option<String>,
+    /// With `client_secret_post` (else HTTP Basic).
+    client_secret: Option<String>,
+}
+
 /// `POST /oauth2/revoke`.
+#[utoipa::path(
+    post,
+    path = "/oauth2/revoke",
+    tag = "openid-provider",
+    summary = "Revoke a token and its grant (RFC 7009)",
+    description = "A token that is unknown, revoked or another client's is answered 200 as well, with nothing done.",
+    request_body(content = RevokeForm, content_type = "application/x-www-form-urlencoded"),
+    security((), ("client_secret_basic" = [])),
+    responses(
+        (status = 200, description = "Revoked, or nothing to revoke"),
+        (status = 400, description = "An OAuth error", body = OAuthErrorBody),
+        (status = 401, description = "`invalid_client` (`WWW-Authenticate`)", body = OAuthErrorBody),
+        (status = 429, description = "Rate limited (`Retry-After`)", body = crate::error::ErrorBody),
+    )
+)]
 pub(crate) async fn revoke(
     State(app): State<Arc<AppState>>,
     headers: HeaderMap,

@@ -12,11 +12,12 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::client_auth::authenticate;
 use super::clients::Client;
-use super::errors::{Code, OAuthError};
+use super::errors::{Code, OAuthError, OAuthErrorBody};
 use super::form::Form;
 use super::request::grants;
 use super::settings::OidcSettings;
@@ -29,7 +30,64 @@ use crate::session::new_refresh_token;
 use crate::signin::ttl;
 use crate::store::{NewSession, OidcGrant, Redemption};
 
+/// The token endpoint's form (RFC 6749 §4.1.3, §6; RFC 7636 §4.5), as the
+/// document describes it (the body is read by [`Form`]).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct TokenForm {
+    /// `authorization_code` or `refresh_token`.
+    grant_type: String,
+    /// The code (authorization_code).
+    code: Option<String>,
+    /// Exactly the authorization request's (authorization_code).
+    redirect_uri: Option<String>,
+    /// PKCE (authorization_code; required when the request sent a challenge).
+    code_verifier: Option<String>,
+    /// The refresh token (refresh_token).
+    refresh_token: Option<String>,
+    /// A narrower scope (refresh_token).
+    scope: Option<String>,
+    /// A public client's id, or a confidential one's with `client_secret_post`.
+    client_id: Option<String>,
+    /// With `client_secret_post` (else HTTP Basic).
+    client_secret: Option<String>,
+}
+
+/// The token response (RFC 6749 §5.1, OpenID Connect Core §3.1.3.3).
+#[derive(Serialize, ToSchema)]
+pub(crate) struct TokenResponse<'a> {
+    /// An RFC 9068 JWT for the client (`typ` `at+jwt`).
+    access_token: &'a str,
+    /// Always `Bearer`.
+    #[schema(example = "Bearer")]
+    token_type: &'static str,
+    /// Seconds the access token lives.
+    expires_in: u64,
+    /// Single use: each refresh answers with a new one.
+    refresh_token: &'a str,
+    /// The ID token (RS256, or ES256 for a client that registered it).
+    id_token: &'a str,
+    /// The granted scope.
+    #[schema(example = "openid profile email")]
+    scope: &'a str,
+}
+
 /// `POST /oauth2/token`.
+#[utoipa::path(
+    post,
+    path = "/oauth2/token",
+    tag = "openid-provider",
+    summary = "Tokens for a code or a refresh token",
+    description = "Codes work once, for their client and redirect URI, within 60 s (PKCE checked; a second use revokes what the first issued); refresh tokens rotate, a reused one revokes its grant.",
+    request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
+    security((), ("client_secret_basic" = [])),
+    responses(
+        (status = 200, description = "The tokens", body = TokenResponse),
+        (status = 400, description = "An OAuth error (`invalid_request`, `invalid_grant`, ...)", body = OAuthErrorBody),
+        (status = 401, description = "`invalid_client` (`WWW-Authenticate`)", body = OAuthErrorBody),
+        (status = 429, description = "Rate limited (`Retry-After`)", body = crate::error::ErrorBody),
+    )
+)]
 pub(crate) async fn token(
     State(app): State<Arc<AppState>>,
     headers: HeaderMap,
@@ -247,14 +305,14 @@ fn tokens(
     )
     .ok_or_else(signing)?;
     let id = id_token(app, oidc, subject, &access).ok_or_else(signing)?;
-    let body = json!({
-        "access_token": access.secret(),
-        "token_type": "Bearer",
-        "expires_in": app.settings.access_token_ttl,
-        "refresh_token": refresh_token.secret(),
-        "id_token": id,
-        "scope": grant.scope,
-    });
+    let body = TokenResponse {
+        access_token: access.secret(),
+        token_type: "Bearer",
+        expires_in: app.settings.access_token_ttl,
+        refresh_token: refresh_token.secret(),
+        id_token: &id,
+        scope: grant.scope,
+    };
     let mut response = Json(body).into_response();
     let headers = response.headers_mut();
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

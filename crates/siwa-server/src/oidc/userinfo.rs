@@ -9,6 +9,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::Value;
+use utoipa::ToSchema;
 
 use super::form::Form;
 use super::settings::OidcSettings;
@@ -16,7 +17,40 @@ use super::tokens::{user_claims, verify_access_token, AccessClaims};
 use crate::app::AppState;
 use crate::store::{StoreError, User};
 
+/// The claims userinfo may answer, as the document describes them (made by
+/// `tokens::user_claims`, the same for the ID token): each present only
+/// when the scope grants it and the user has it.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct UserinfoClaims {
+    /// The siwa user id.
+    sub: String,
+    /// scope `email`.
+    email: Option<String>,
+    email_verified: Option<bool>,
+    is_private_email: Option<bool>,
+    /// scope `profile`.
+    name: Option<String>,
+    given_name: Option<String>,
+    family_name: Option<String>,
+    /// scope `email` or `profile`.
+    real_user_status: Option<i64>,
+}
+
 /// `GET /oauth2/userinfo` and `POST /oauth2/userinfo`.
+#[utoipa::path(
+    method(get, post),
+    path = "/oauth2/userinfo",
+    tag = "openid-provider",
+    summary = "The user's claims the access token's scope grants",
+    description = "The access token in `Authorization: Bearer`, or (POST) as a form's `access_token`; never both.",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The claims", body = UserinfoClaims),
+        (status = 401, description = "No token, or not an active one (`WWW-Authenticate: Bearer`)"),
+        (status = 404, description = "No `[oidc]` section: the provider is not served"),
+    )
+)]
 pub(crate) async fn userinfo(
     State(app): State<Arc<AppState>>,
     headers: HeaderMap,

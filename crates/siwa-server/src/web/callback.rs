@@ -35,6 +35,21 @@ const CALLBACK_PATH: &str = "/auth/apple/callback";
 const REPOST_FIELD: &str = "_siwa_repost";
 
 /// `POST /auth/apple/callback`.
+#[utoipa::path(
+    post,
+    path = "/auth/apple/callback",
+    tag = "web",
+    summary = "Apple's form_post (the redirect URI registered with Apple)",
+    description = "Apple's cross-site form_post carries no `SameSite=Lax` cookie, so its first arrival is answered with a page that re-posts the same fields from this origin. With the login cookie: the state is taken (single use), the identity token verified with the attempt's nonce, the code exchanged at Apple, and the browser sent back signed in.",
+    request_body(content = CallbackForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "The same-origin re-post page (HTML)", body = String, content_type = "text/html"),
+        (status = 303, description = "Signed in: to `return_to`, with the session cookie (`Location`, `Set-Cookie`)"),
+        (status = 400, description = "The sign-in failed: expired, replayed, another browser's, cancelled or malformed (HTML)", body = String, content_type = "text/html"),
+        (status = 429, description = "Rate limited (`Retry-After`)", body = crate::error::ErrorBody),
+        (status = 502, description = "Apple did not confirm the sign-in (HTML)", body = String, content_type = "text/html"),
+    )
+)]
 pub(crate) async fn callback(
     State(app): State<Arc<AppState>>,
     headers: HeaderMap,
@@ -63,6 +78,23 @@ fn repost(body: &[u8]) -> Result<Response, WebFailure> {
         fields.push((name.into_owned(), value.into_owned()));
     }
     Ok(repost_page(CALLBACK_PATH, REPOST_FIELD, &fields))
+}
+
+/// The fields of Apple's form_post, as the document describes them (the body
+/// is read by `siwa_kit::callback::Callback`; this type only describes it).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct CallbackForm {
+    /// The authorization code (single use, five minutes).
+    code: Option<String>,
+    /// The identity token (response type `code id_token`).
+    id_token: Option<String>,
+    /// The state of `/auth/apple/login`.
+    state: Option<String>,
+    /// JSON `{"name":{"firstName","lastName"},"email"}`, first sign-in only.
+    user: Option<String>,
+    /// Apple's refusal (`user_cancelled_authorize`).
+    error: Option<String>,
 }
 
 /// The steps of a sign-in whose browser carries the login cookie `binding`.

@@ -82,8 +82,3 @@ fn allowed(app: &AppState, origin: &str) -> bool {
             .iter()
             .any(|client| client.allowed_web_origins.contains(&origin))
 }
-
-/// `OPTIONS` of the popup routes: answered by [`cors`] before it gets here.
-pub(crate) async fn preflight() -> StatusCode {
-    StatusCode::NO_CONTENT
-}

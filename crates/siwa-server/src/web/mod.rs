@@ -29,17 +29,13 @@ use crate::crypto::{random_token, sha256};
 use crate::pages::error_page;
 use crate::store::{NewLogin, StoreError};
 
-mod callback;
-mod cors;
+pub(crate) mod callback;
+pub(crate) mod cors;
 mod failure;
-mod popup;
-mod siwa_js;
+pub(crate) mod popup;
+pub(crate) mod siwa_js;
 
-pub(crate) use callback::callback;
-pub(crate) use cors::{cors, preflight as cors_preflight};
 use failure::WebFailure;
-pub(crate) use popup::{begin as popup_begin, complete as popup_complete};
-pub(crate) use siwa_js::script as siwa_js;
 
 /// How long a started sign-in may take.
 pub(crate) const LOGIN_TTL_SECS: i64 = 600;
@@ -50,6 +46,13 @@ const HOME: &str = include_str!("home.html");
 
 /// `GET /`. It opens Apple's popup, whose answer comes back by `postMessage`:
 /// the opener policy keeps that channel (and nothing else) open.
+#[utoipa::path(
+    get,
+    path = "/",
+    tag = "web",
+    summary = "The home page: Sign in with Apple (popup or redirect), the profile, sign-out and account deletion",
+    responses((status = 200, description = "HTML", body = String, content_type = "text/html"))
+)]
 pub(crate) async fn home() -> Response {
     (
         [
@@ -65,6 +68,19 @@ pub(crate) async fn home() -> Response {
 }
 
 /// `GET /auth/apple/login?return_to=URL`.
+#[utoipa::path(
+    get,
+    path = "/auth/apple/login",
+    tag = "web",
+    summary = "Start a web sign-in with Apple",
+    description = "Keeps the attempt (state, nonce) server-side, binds it to the browser with the login cookie, and sends the browser to Apple, which comes back to `/auth/apple/callback`.",
+    params(("return_to" = Option<String>, Query, description = "Where to send the browser once signed in: a path of this service, or a URL on an allowed origin (default `/`)")),
+    responses(
+        (status = 302, description = "To Apple's authorize page (`Location`), with the login cookie"),
+        (status = 400, description = "`return_to` is not allowed (HTML)", body = String, content_type = "text/html"),
+        (status = 429, description = "Rate limited (`Retry-After`)", body = crate::error::ErrorBody),
+    )
+)]
 pub(crate) async fn login(
     State(app): State<Arc<AppState>>,
     Query(query): Query<HashMap<String, String>>,

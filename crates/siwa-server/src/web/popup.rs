@@ -12,44 +12,80 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use siwa_kit::callback::User as FirstLoginUser;
 use siwa_kit::client::AuthorizationCode;
+use utoipa::ToSchema;
 
 use super::callback::{client_of, exchange_redirect_uri, verify_identity};
 use super::failure::WebFailure;
 use super::{new_attempt, NewAttempt, LOGIN_TTL_SECS};
-use crate::api::session_response;
+use crate::api::{session_response, SessionResponse};
 use crate::app::AppState;
 use crate::crypto::{same, sha256};
-use crate::error::{ApiError, ApiJson};
+use crate::error::{ApiError, ApiJson, ErrorBody};
 use crate::metrics::Metrics;
 use crate::signin::{self, Attempt};
 
 /// `POST /auth/apple/web/begin`'s body: which Services ID and popup page (defaults: the primary, its first).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct BeginRequest {
+    /// A Services ID of this service (default: the primary one).
     #[serde(default)]
     client_id: Option<String>,
+    /// The page that opens the popup, as it will give it to `AppleID.auth.init`;
+    /// one of the client's `popup_redirect_uris` (default: its first).
     #[serde(default)]
     redirect_uri: Option<String>,
 }
 
+/// What `AppleID.auth.init` takes.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct BeginResponse {
+    /// Single use, ten minutes, bound to this browser (the login cookie set with it).
+    state: String,
+    /// Apple puts it in the identity token as given.
+    nonce: String,
+    client_id: String,
+    redirect_uri: String,
+    /// Space-separated (`name email`).
+    scope: String,
+}
+
 /// `POST /auth/apple/web/complete`'s body: what `AppleID.auth.signIn` resolved to.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CompleteRequest {
+    /// `authorization.code`.
     code: String,
+    /// `authorization.id_token`.
     id_token: String,
+    /// `authorization.state`.
     state: String,
     /// Apple's `user` (`{"name":{"firstName","lastName"},"email"}`), first sign-in only.
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     user: Option<Value>,
 }
 
 /// `POST /auth/apple/web/begin`.
+#[utoipa::path(
+    post,
+    path = "/auth/apple/web/begin",
+    tag = "web",
+    summary = "Begin a popup sign-in: what AppleID.auth.init takes",
+    description = "Sets the login cookie that binds the state to this browser. Pages of other origins need to be in `allowed_web_origins` (CORS with credentials; any other origin gets a 403).",
+    request_body = BeginRequest,
+    responses(
+        (status = 200, description = "The configuration for AppleID.auth.init", body = BeginResponse),
+        (status = 400, description = "Unknown client, a redirect URI not in `popup_redirect_uris`, or popups not configured", body = ErrorBody),
+        (status = 403, description = "An origin not in `allowed_web_origins`", body = ErrorBody),
+        (status = 422, description = "JSON of the wrong shape", body = ErrorBody),
+        (status = 429, description = "Rate limited (`Retry-After`)", body = ErrorBody),
+    )
+)]
 pub(crate) async fn begin(
     State(app): State<Arc<AppState>>,
     ApiJson(request): ApiJson<BeginRequest>,
@@ -84,13 +120,13 @@ pub(crate) async fn begin(
         binding,
     } = new_attempt(&app, client, String::new(), Some(redirect_uri.clone())).await?;
     let scope: Vec<&str> = app.settings.scopes.iter().map(|s| s.as_str()).collect();
-    let body = json!({
-        "state": state,
-        "nonce": nonce,
-        "client_id": client.client_id.as_str(),
-        "redirect_uri": redirect_uri,
-        "scope": scope.join(" "),
-    });
+    let body = BeginResponse {
+        state,
+        nonce,
+        client_id: client.client_id.as_str().to_owned(),
+        redirect_uri,
+        scope: scope.join(" "),
+    };
     let mut response = ([(header::CACHE_CONTROL, "no-store")], Json(body)).into_response();
     if let Ok(cookie) = HeaderValue::from_str(&app.cookies.set_login(&binding, LOGIN_TTL_SECS)) {
         response.headers_mut().append(header::SET_COOKIE, cookie);
@@ -99,6 +135,23 @@ pub(crate) async fn begin(
 }
 
 /// `POST /auth/apple/web/complete`.
+#[utoipa::path(
+    post,
+    path = "/auth/apple/web/complete",
+    tag = "web",
+    summary = "Finish a popup sign-in with what AppleID.auth.signIn resolved to",
+    description = "The code is exchanged with exactly the redirect URI of `begin`. Answers the session (and sets the web session cookie).",
+    request_body = CompleteRequest,
+    responses(
+        (status = 200, description = "Signed in", body = SessionResponse),
+        (status = 400, description = "No login cookie, an unknown or used state, another browser's state, or a malformed `user`", body = ErrorBody),
+        (status = 401, description = "The identity token does not belong to this sign-in", body = ErrorBody),
+        (status = 403, description = "An origin not in `allowed_web_origins`", body = ErrorBody),
+        (status = 422, description = "JSON of the wrong shape", body = ErrorBody),
+        (status = 429, description = "Rate limited (`Retry-After`)", body = ErrorBody),
+        (status = 502, description = "Apple did not confirm the sign-in", body = ErrorBody),
+    )
+)]
 pub(crate) async fn complete(
     State(app): State<Arc<AppState>>,
     headers: HeaderMap,

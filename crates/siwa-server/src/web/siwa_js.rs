@@ -12,6 +12,13 @@ use crate::app::AppState;
 const SCRIPT: &str = include_str!("siwa.js");
 
 /// `GET /siwa.js`.
+#[utoipa::path(
+    get,
+    path = "/siwa.js",
+    tag = "web",
+    summary = "The front end to copy: Apple's button, the popup, the redirect fallback",
+    responses((status = 200, description = "JavaScript", body = String, content_type = "application/javascript"))
+)]
 pub(crate) async fn script(State(app): State<Arc<AppState>>) -> Response {
     // A JSON string is a JavaScript string literal; `<` escaped for good measure.
     let url = serde_json::Value::String(app.settings.apple_js_url.clone())
