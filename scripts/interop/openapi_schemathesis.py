@@ -76,8 +76,9 @@ def main(siwa: str) -> None:
             "--max-redirects", "0", "--suppress-health-check", "all", "--no-shrink",
             "--report", "json", "--report-json-path", str(report),
         ]
+        # schemathesis keeps a cache in its working directory: the world's, not the checkout.
         run = subprocess.run(command, capture_output=True, text=True, timeout=300,
-                             env={**os.environ, "NO_COLOR": "1"})
+                             cwd=world.dir, env={**os.environ, "NO_COLOR": "1"})
         tail = "\n".join(run.stdout.splitlines()[-40:])
         if run.returncode != 0:
             print(run.stdout[-20000:])
