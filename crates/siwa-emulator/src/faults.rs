@@ -36,7 +36,15 @@ pub(crate) struct Fault {
     /// Close the connection without answering (after any delay).
     #[serde(default)]
     pub(crate) close: bool,
+    /// With the route [`NOTIFICATIONS`]: the next `count` server-to-server
+    /// events are not sent at all, as when Apple gave up on an endpoint that
+    /// was down (what a reconciliation job must catch).
+    #[serde(default)]
+    pub(crate) drop: bool,
 }
+
+/// The pseudo-route of Apple's outgoing server-to-server events, for faults.
+pub(crate) const NOTIFICATIONS: &str = "notifications";
 
 fn one() -> u32 {
     1
@@ -69,10 +77,16 @@ pub(crate) struct Faults(Mutex<HashMap<String, Fault>>);
 
 impl Faults {
     pub(crate) fn add(&self, fault: Fault) -> Result<(), String> {
+        if (fault.route == NOTIFICATIONS) != fault.drop {
+            return Err(format!(
+                "`drop` goes with the route \"{NOTIFICATIONS}\" (Apple's outgoing events), and that route takes only `drop` and `count`"
+            ));
+        }
         if fault.status.is_none()
             && fault.delay_ms.is_none()
             && fault.body.is_none()
             && !fault.close
+            && !fault.drop
         {
             return Err("a fault needs status, delay_ms, body or close".into());
         }
@@ -94,6 +108,11 @@ impl Faults {
 
     pub(crate) fn list(&self) -> Vec<Fault> {
         self.lock().values().cloned().collect()
+    }
+
+    /// Whether the next outgoing notification is to be dropped (taking one use).
+    pub(crate) fn drops_notification(&self) -> bool {
+        self.take(NOTIFICATIONS).is_some()
     }
 
     /// Takes one use of the fault for `path`, if any.
@@ -168,6 +187,7 @@ mod tests {
                 count: 2,
                 body: None,
                 close: false,
+                drop: false,
             })
             .unwrap();
         assert!(faults.take("/auth/oauth2/v2/token").is_some());
@@ -181,7 +201,35 @@ mod tests {
                 count: 1,
                 body: None,
                 close: false,
+                drop: false,
             })
             .is_err());
+    }
+
+    fn dropping(route: &str, count: u32) -> Fault {
+        Fault {
+            route: route.into(),
+            status: None,
+            delay_ms: None,
+            count,
+            body: None,
+            close: false,
+            drop: true,
+        }
+    }
+
+    #[test]
+    fn dropped_notifications_run_out_and_drop_goes_only_with_that_route() {
+        let faults = Faults::default();
+        assert!(!faults.drops_notification());
+        faults.add(dropping(NOTIFICATIONS, 2)).unwrap();
+        assert!(faults.drops_notification());
+        assert!(faults.drops_notification());
+        assert!(!faults.drops_notification());
+        assert!(faults.add(dropping("/auth/token", 1)).is_err());
+        let mut answered = dropping(NOTIFICATIONS, 1);
+        answered.drop = false;
+        answered.status = Some(500);
+        assert!(faults.add(answered).is_err());
     }
 }

@@ -360,6 +360,10 @@ impl App {
             .sign(&claims)
             .map_err(|e| e.to_string())?;
         let body = serde_json::json!({ "payload": payload }).to_string();
+        if self.faults.drops_notification() {
+            tracing::info!(kind, "notification dropped by a fault (never sent)");
+            return Ok(Vec::new());
+        }
         let mut statuses = Vec::new();
         for _ in 0..=retries {
             let response = self

@@ -28,11 +28,13 @@ mod raw_oidc;
 mod settings;
 mod urls;
 mod web;
+mod webhooks;
 
 pub use raw_oidc::{RawOidc, RawOidcClient};
 pub use settings::Settings;
 pub(crate) use urls::{check_web_url, origin_of};
 pub use web::{RawWebClient, WebClient};
+pub use webhooks::{RawWebhook, WebhookEndpoint};
 
 /// Why the service refuses to start.
 #[derive(Debug, Error)]
@@ -134,6 +136,14 @@ pub struct RawSettings {
     pub trust_forwarded_for: Option<bool>,
     /// The OpenID Provider (`[oidc]`, TOML only); absent: not served.
     pub oidc: Option<RawOidc>,
+    /// Where account events go (`[[webhook]]`, TOML only).
+    pub webhook: Option<Vec<RawWebhook>>,
+    /// Seconds before the first retry of a webhook delivery (doubling, up to an hour).
+    pub webhook_retry_secs: Option<u64>,
+    /// Seconds between two daily checks of a user's Apple token (default 86400; 0: off).
+    pub reconcile_interval: Option<u64>,
+    /// At most this many daily checks a second, across the whole store.
+    pub reconcile_per_second: Option<u64>,
 }
 
 /// `trusted_proxies` as written: a number of hops or a list of networks.
@@ -284,7 +294,10 @@ impl RawSettings {
             rate_limit_refresh_burst,
             rate_limit_refresh_global_per_second,
             session_max_age,
-            refresh_reuse_grace_secs
+            refresh_reuse_grace_secs,
+            webhook_retry_secs,
+            reconcile_interval,
+            reconcile_per_second
         );
         Ok(self)
     }

@@ -39,7 +39,7 @@ pub(crate) async fn delete_account(app: &AppState, user_id: &str) -> Result<(), 
     if queued {
         app.store.end_user_sessions(user_id).await?;
     } else {
-        app.store.erase_user(user_id).await?;
+        app.store.erase_user(user_id, app.now()).await?;
         Metrics::inc(&app.metrics.deletions_completed);
         tracing::info!(user = %user_id, revoked = tokens.len(), "account erased");
     }
@@ -71,7 +71,7 @@ pub async fn run_due(app: &AppState) -> Result<usize, StoreError> {
     let mut finished = 0;
     for job in jobs {
         match revoke_at_apple(app, &job.token).await {
-            Ok(()) => match app.store.finish_deletion(job.id).await {
+            Ok(()) => match app.store.finish_deletion(job.id, now).await {
                 Ok(()) => {
                     finished += 1;
                     Metrics::inc(&app.metrics.deletions_completed);

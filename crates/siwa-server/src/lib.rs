@@ -19,6 +19,7 @@ pub mod app;
 pub mod config;
 mod cookies;
 mod crypto;
+pub mod daily_check;
 pub mod deletion;
 mod error;
 mod forwarded;
@@ -40,6 +41,7 @@ mod signin;
 pub mod store;
 pub mod transfer;
 mod web;
+pub mod webhooks;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -151,7 +153,8 @@ pub struct RunningServer {
     addr: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
-    worker: tokio::task::JoinHandle<()>,
+    /// The background workers: deletions, webhook deliveries, the daily check.
+    workers: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl RunningServer {
@@ -167,7 +170,7 @@ impl RunningServer {
 
     /// Stops serving, waiting at most 5 s for requests in flight.
     pub async fn stop(mut self) {
-        self.worker.abort();
+        self.workers.iter().for_each(tokio::task::JoinHandle::abort);
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
@@ -179,14 +182,15 @@ impl RunningServer {
 
 impl Drop for RunningServer {
     fn drop(&mut self) {
-        self.worker.abort();
+        self.workers.iter().for_each(tokio::task::JoinHandle::abort);
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
     }
 }
 
-/// Serves `state` on `addr` (port 0 for any) with the deletion worker, in the background.
+/// Serves `state` on `addr` (port 0 for any) with its workers (deletions,
+/// webhook deliveries, the daily check with Apple), in the background.
 pub async fn start(state: Arc<AppState>, addr: &str) -> Result<RunningServer, StartError> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
@@ -206,7 +210,11 @@ pub fn start_on(
         addr: "the listener".to_owned(),
         source,
     })?;
-    let worker = deletion::spawn_worker(Arc::clone(&state));
+    let mut workers = vec![
+        deletion::spawn_worker(Arc::clone(&state)),
+        webhooks::spawn_worker(Arc::clone(&state)),
+    ];
+    workers.extend(daily_check::spawn_worker(Arc::clone(&state)));
     let (stop, stopped) = oneshot::channel::<()>();
     let app = router(state);
     let task = tokio::spawn(async move {
@@ -226,6 +234,6 @@ pub fn start_on(
         addr,
         stop: Some(stop),
         task: Some(task),
-        worker,
+        workers,
     })
 }

@@ -16,11 +16,47 @@ pub(crate) struct Metrics {
     pub(crate) notifications: AtomicU64,
     pub(crate) deletions_completed: AtomicU64,
     pub(crate) deletions_queued: AtomicU64,
+    webhooks_delivered: AtomicU64,
+    webhooks_failed: AtomicU64,
+    webhooks_given_up: AtomicU64,
+    webhook_backlog: std::sync::atomic::AtomicI64,
+    checks_authorized: AtomicU64,
+    checks_revoked: AtomicU64,
+    checks_failed: AtomicU64,
+    reconcile_due: std::sync::atomic::AtomicI64,
 }
 
 impl Metrics {
     pub(crate) fn inc(counter: &AtomicU64) {
         counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// One webhook attempt at one endpoint ended: `delivered`, `failed`, or (the event) `gave_up`.
+    pub(crate) fn webhook_delivery(&self, outcome: &'static str) {
+        Self::inc(match outcome {
+            "delivered" => &self.webhooks_delivered,
+            "gave_up" => &self.webhooks_given_up,
+            _ => &self.webhooks_failed,
+        });
+    }
+
+    /// Events waiting for delivery.
+    pub(crate) fn set_webhook_backlog(&self, pending: i64) {
+        self.webhook_backlog.store(pending, Ordering::Relaxed);
+    }
+
+    /// One daily check ended: `authorized`, `revoked` or `failed`.
+    pub(crate) fn reconcile_checked(&self, outcome: &'static str) {
+        Self::inc(match outcome {
+            "authorized" => &self.checks_authorized,
+            "revoked" => &self.checks_revoked,
+            _ => &self.checks_failed,
+        });
+    }
+
+    /// Stored Apple tokens due for their daily check.
+    pub(crate) fn set_reconcile_due(&self, due: i64) {
+        self.reconcile_due.store(due, Ordering::Relaxed);
     }
 
     /// The text exposition, with the gauge of deletions waiting and the store's health.
@@ -95,6 +131,16 @@ impl Metrics {
                 outage.label()
             );
         }
+        let _ = writeln!(out, "# HELP siwa_webhook_deliveries_total Webhook attempts by outcome.\n# TYPE siwa_webhook_deliveries_total counter");
+        for (outcome, counter) in [("delivered", &self.webhooks_delivered), ("failed", &self.webhooks_failed), ("gave_up", &self.webhooks_given_up)] {
+            let _ = writeln!(out, "siwa_webhook_deliveries_total{{outcome=\"{outcome}\"}} {}", counter.load(Ordering::Relaxed));
+        }
+        let _ = writeln!(out, "# HELP siwa_webhook_backlog Webhook events waiting for delivery.\n# TYPE siwa_webhook_backlog gauge\nsiwa_webhook_backlog {}", self.webhook_backlog.load(Ordering::Relaxed));
+        let _ = writeln!(out, "# HELP siwa_reconcile_checks_total Daily checks of Apple tokens by outcome.\n# TYPE siwa_reconcile_checks_total counter");
+        for (outcome, counter) in [("authorized", &self.checks_authorized), ("revoked", &self.checks_revoked), ("failed", &self.checks_failed)] {
+            let _ = writeln!(out, "siwa_reconcile_checks_total{{outcome=\"{outcome}\"}} {}", counter.load(Ordering::Relaxed));
+        }
+        let _ = writeln!(out, "# HELP siwa_reconcile_due Apple tokens due for their daily check.\n# TYPE siwa_reconcile_due gauge\nsiwa_reconcile_due {}", self.reconcile_due.load(Ordering::Relaxed));
         out
     }
 }

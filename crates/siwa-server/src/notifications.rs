@@ -16,7 +16,7 @@ use utoipa::ToSchema;
 use crate::app::AppState;
 use crate::error::{ApiError, ErrorBody};
 use crate::metrics::Metrics;
-use crate::store::{Notification, NotificationEffect};
+use crate::store::{Notification, NotificationEffect, NotificationSource};
 
 /// What Apple posts (the body is read as bytes and verified by siwa-kit;
 /// this type only describes it).
@@ -78,6 +78,7 @@ pub(crate) async fn receive(
             sub: event.sub().to_owned(),
             effect,
             now: app.now(),
+            source: NotificationSource::Apple,
         })
         .await?;
     if applied {

@@ -15,6 +15,9 @@
 //! The files:
 //! - `store.rs`: the [`Store`] trait, [`StoreError`], [`connect`];
 //! - `records.rs`: the records the store takes and gives;
+//! - `events.rs`: the account events of the webhooks' outbox; `outbox.rs`:
+//!   the outbox's SQL and that of the daily check of Apple tokens, written
+//!   once for both backends; `user_view.rs`: the user as others see it;
 //! - `grants.rs`: the OpenID provider's codes and grants; `provider.rs`: their
 //!   SQL and methods, written once for both backends; `team_transfer.rs`
 //!   likewise for `siwa migrate`'s export and import;
@@ -31,9 +34,11 @@
 //! - `observed.rs`: the store as the service uses it, bounded, its outages
 //!   logged once and counted.
 
+mod events;
 mod grants;
 mod observed;
 mod outage;
+mod outbox;
 mod postgres;
 mod provider;
 mod records;
@@ -42,12 +47,14 @@ mod sign_in;
 mod sqlite;
 mod team_transfer;
 mod user_row;
+mod user_view;
 
 use std::fmt;
 
 use async_trait::async_trait;
 use thiserror::Error;
 
+pub use events::{EventFilter, EventState, EventType, NewEvent, OutboxEvent};
 pub use grants::{Grant, NewOidcCode, OidcCode, OidcGrant, Redemption};
 pub(crate) use observed::Observed;
 pub use observed::{StoreHealth, CALL_DEADLINE};
@@ -55,11 +62,12 @@ pub use outage::{Outage, OUTAGES};
 pub use postgres::PostgresStore;
 pub use records::{
     AppleLink, AppleProfile, AppleToken, DeletionJob, ExportedIdentity, Login, Name, NewLogin,
-    NewSession, Notification, NotificationEffect, Relink, Rotate, Rotation, SealedAppleToken,
+    NewSession, Notification, NotificationEffect, NotificationSource, Relink, Rotate, Rotation, SealedAppleToken,
     SessionStart, SignIn, SignInOutcome, SpentIdentityToken, TransferProgress, User,
 };
 use rows::{judge_rotation, FamilyRow, JobRow, Judged, TokenRow};
 pub use sqlite::SqliteStore;
+pub use user_view::UserView;
 
 /// A store failure. Never holds secrets or the database password.
 #[derive(Debug, Error)]
@@ -171,8 +179,9 @@ pub trait Store: Send + Sync + 'static {
     /// when that id was applied before (nothing changes). When the effect
     /// fails, the id is not recorded, so Apple's retry applies it.
     async fn apply_notification(&self, notification: &Notification) -> StoreResult<bool>;
-    /// Erases a user with their links, tokens, sessions and pending jobs.
-    async fn erase_user(&self, user_id: &str) -> StoreResult<()>;
+    /// Erases a user with their links, tokens, sessions and pending jobs
+    /// (a `user.deleted` event goes to the outbox).
+    async fn erase_user(&self, user_id: &str, now: i64) -> StoreResult<()>;
 
     /// Queues the deletion of `user_id` whose revoke of `token` failed; ends the user's sessions.
     async fn enqueue_deletion(
@@ -191,7 +200,7 @@ pub trait Store: Send + Sync + 'static {
     /// A job whose revoke failed again: try at `next_at`.
     async fn retry_deletion(&self, job_id: i64, next_at: i64, error: &str) -> StoreResult<()>;
     /// A job done: erases the user with their last job.
-    async fn finish_deletion(&self, job_id: i64) -> StoreResult<()>;
+    async fn finish_deletion(&self, job_id: i64, now: i64) -> StoreResult<()>;
     /// How many deletions are waiting (for `/metrics`).
     async fn pending_deletions(&self) -> StoreResult<i64>;
 
@@ -257,6 +266,56 @@ pub trait Store: Send + Sync + 'static {
     async fn grant(&self, family_id: &str) -> StoreResult<Option<Grant>>;
     /// The family a refresh token (by hash) belongs to, of either kind.
     async fn grant_of_refresh_token(&self, token_hash: &[u8]) -> StoreResult<Option<Grant>>;
+
+    /// Leases up to `limit` due webhook events for `lease_secs`: the oldest
+    /// pending event of each user (events of one user go out in order), and
+    /// never one that another worker holds (replicas share the outbox).
+    async fn lease_events(
+        &self,
+        now: i64,
+        limit: i64,
+        lease_secs: i64,
+    ) -> StoreResult<Vec<OutboxEvent>>;
+    /// The endpoints (by URL) an event has reached.
+    async fn delivered_endpoints(&self, seq: i64) -> StoreResult<Vec<String>>;
+    /// Notes that an event reached an endpoint (a retry skips it).
+    async fn mark_delivered_to(&self, seq: i64, endpoint: &str, now: i64) -> StoreResult<()>;
+    /// Ends an event's delivery: delivered, or given up with the last error.
+    async fn finish_event(
+        &self,
+        seq: i64,
+        state: EventState,
+        now: i64,
+        error: Option<&str>,
+    ) -> StoreResult<()>;
+    /// An event's attempt failed: try again at `next_at`.
+    async fn retry_event(&self, seq: i64, next_at: i64, error: &str) -> StoreResult<()>;
+    /// Events, newest first (`siwa webhooks list`).
+    async fn list_events(&self, filter: &EventFilter) -> StoreResult<Vec<OutboxEvent>>;
+    /// One event by its `webhook-id`.
+    async fn event(&self, event_id: &str) -> StoreResult<Option<OutboxEvent>>;
+    /// Sends an event again to every endpoint, from `now` (`siwa webhooks
+    /// retry`); `false` when no event has that id.
+    async fn requeue_event(&self, event_id: &str, now: i64) -> StoreResult<bool>;
+    /// Events waiting for delivery (for `/metrics`).
+    async fn event_backlog(&self) -> StoreResult<i64>;
+    /// Forgets a batch of events delivered or given up before `before`.
+    async fn purge_events(&self, before: i64) -> StoreResult<()>;
+
+    /// Takes up to `limit` Apple tokens due for their daily check (neither
+    /// checked nor renewed since `due_before`), marking them checked at `now`
+    /// so that no other worker takes them.
+    async fn take_token_checks(
+        &self,
+        due_before: i64,
+        limit: i64,
+        now: i64,
+    ) -> StoreResult<Vec<AppleToken>>;
+    /// How many Apple tokens are stored, and how many are due (before `due_before`).
+    async fn token_check_counts(&self, due_before: i64) -> StoreResult<(i64, i64)>;
+    /// Sets when a token counts as last checked (a failed check comes back sooner).
+    async fn reschedule_token_check(&self, token: &AppleToken, checked_at: i64)
+        -> StoreResult<()>;
 
     /// Told of each call that failed for an outage, so that the backend can
     /// stop reusing connections the outage may have spoiled (by default: nothing).
@@ -394,8 +453,8 @@ const PENDING_NAME_SECS: i64 = 365 * 86_400;
 /// `exp` (a verifier's clock-skew leeway), then purged.
 const SPENT_TOKEN_LEEWAY_SECS: i64 = 300;
 
-/// 16 random bytes as 32 lowercase hex characters: a new user id.
-fn new_user_id() -> StoreResult<String> {
+/// 16 random bytes as 32 lowercase hex characters: a new user or event id.
+fn random_id() -> StoreResult<String> {
     let mut bytes = [0u8; 16];
     aws_lc_rs::rand::fill(&mut bytes).map_err(|_| StoreError::Random)?;
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())

@@ -10,3 +10,4 @@ mod outages;
 mod security;
 mod store;
 mod web_popup;
+mod webhooks;

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde_json::{json, Value};
 use siwa_server::store::{
-    AppleLink, AppleToken, DeletionJob, ExportedIdentity, Grant, Login, Name, NewLogin,
+    AppleLink, EventFilter, EventState, OutboxEvent, AppleToken, DeletionJob, ExportedIdentity, Grant, Login, Name, NewLogin,
     NewOidcCode, NewSession, Notification, OidcCode, Redemption, Relink, Rotate, Rotation, SignIn,
     SignInOutcome, Store, StoreError, StoreResult, TransferProgress, User,
 };
@@ -516,8 +516,8 @@ impl Store for FailingNotifications {
         }
         self.inner.apply_notification(notification).await
     }
-    async fn erase_user(&self, user_id: &str) -> StoreResult<()> {
-        self.inner.erase_user(user_id).await
+    async fn erase_user(&self, user_id: &str, now: i64) -> StoreResult<()> {
+        self.inner.erase_user(user_id, now).await
     }
     async fn enqueue_deletion(
         &self,
@@ -538,8 +538,8 @@ impl Store for FailingNotifications {
     async fn retry_deletion(&self, job_id: i64, next_at: i64, error: &str) -> StoreResult<()> {
         self.inner.retry_deletion(job_id, next_at, error).await
     }
-    async fn finish_deletion(&self, job_id: i64) -> StoreResult<()> {
-        self.inner.finish_deletion(job_id).await
+    async fn finish_deletion(&self, job_id: i64, now: i64) -> StoreResult<()> {
+        self.inner.finish_deletion(job_id, now).await
     }
     async fn pending_deletions(&self) -> StoreResult<i64> {
         self.inner.pending_deletions().await
@@ -609,6 +609,45 @@ impl Store for FailingNotifications {
     }
     async fn grant_of_refresh_token(&self, hash: &[u8]) -> StoreResult<Option<Grant>> {
         self.inner.grant_of_refresh_token(hash).await
+    }
+    async fn lease_events(&self, now: i64, limit: i64, lease: i64) -> StoreResult<Vec<OutboxEvent>> {
+        self.inner.lease_events(now, limit, lease).await
+    }
+    async fn delivered_endpoints(&self, seq: i64) -> StoreResult<Vec<String>> {
+        self.inner.delivered_endpoints(seq).await
+    }
+    async fn mark_delivered_to(&self, seq: i64, endpoint: &str, now: i64) -> StoreResult<()> {
+        self.inner.mark_delivered_to(seq, endpoint, now).await
+    }
+    async fn finish_event(&self, seq: i64, state: EventState, now: i64, error: Option<&str>) -> StoreResult<()> {
+        self.inner.finish_event(seq, state, now, error).await
+    }
+    async fn retry_event(&self, seq: i64, next_at: i64, error: &str) -> StoreResult<()> {
+        self.inner.retry_event(seq, next_at, error).await
+    }
+    async fn list_events(&self, filter: &EventFilter) -> StoreResult<Vec<OutboxEvent>> {
+        self.inner.list_events(filter).await
+    }
+    async fn event(&self, event_id: &str) -> StoreResult<Option<OutboxEvent>> {
+        self.inner.event(event_id).await
+    }
+    async fn requeue_event(&self, event_id: &str, now: i64) -> StoreResult<bool> {
+        self.inner.requeue_event(event_id, now).await
+    }
+    async fn event_backlog(&self) -> StoreResult<i64> {
+        self.inner.event_backlog().await
+    }
+    async fn purge_events(&self, before: i64) -> StoreResult<()> {
+        self.inner.purge_events(before).await
+    }
+    async fn take_token_checks(&self, due_before: i64, limit: i64, now: i64) -> StoreResult<Vec<AppleToken>> {
+        self.inner.take_token_checks(due_before, limit, now).await
+    }
+    async fn token_check_counts(&self, due_before: i64) -> StoreResult<(i64, i64)> {
+        self.inner.token_check_counts(due_before).await
+    }
+    async fn reschedule_token_check(&self, token: &AppleToken, checked_at: i64) -> StoreResult<()> {
+        self.inner.reschedule_token_check(token, checked_at).await
     }
 }
 

@@ -13,7 +13,7 @@ use tokio::task::JoinSet;
 use std::future::Future;
 
 use siwa_server::store::{
-    AppleProfile, AppleToken, Name, NewLogin, NewSession, Notification, NotificationEffect,
+    AppleProfile, AppleToken, Name, NewLogin, NewSession, Notification, NotificationEffect, NotificationSource,
     PostgresStore, Relink, Rotate, Rotation, SealedAppleToken, SessionStart, SignIn, SignInOutcome,
     SpentIdentityToken, SqliteStore, Store, StoreResult, User,
 };
@@ -681,9 +681,9 @@ async fn concurrent_operations_on_one_user_never_fail(db: &TestDb) {
                 .unwrap();
         });
         let (store, id) = (Arc::clone(&db.store), user.id.clone());
-        tasks.spawn(async move { store.erase_user(&id).await.unwrap() });
+        tasks.spawn(async move { store.erase_user(&id, NOW).await.unwrap() });
         let store = Arc::clone(&db.store);
-        tasks.spawn(async move { store.finish_deletion(job.id).await.unwrap() });
+        tasks.spawn(async move { store.finish_deletion(job.id, NOW).await.unwrap() });
         tasks.join_all().await;
     }
 }
@@ -1122,6 +1122,7 @@ async fn notification_ids_are_purged_after_they_expire(db: &TestDb) {
         sub: "sub-purge".into(),
         effect: NotificationEffect::Nothing,
         now,
+        source: NotificationSource::Apple,
     };
     assert!(s.apply_notification(&event("jti-old", NOW)).await.unwrap());
     assert!(!s
@@ -1230,8 +1231,8 @@ async fn deletion_queue_lease_retry_finish(db: &TestDb) {
     assert_eq!(retried[0].attempts, 1);
     assert_eq!(s.pending_deletions().await.unwrap(), 1);
 
-    s.finish_deletion(job.id).await.unwrap();
-    s.finish_deletion(job.id).await.unwrap();
+    s.finish_deletion(job.id, NOW).await.unwrap();
+    s.finish_deletion(job.id, NOW).await.unwrap();
     assert_eq!(s.pending_deletions().await.unwrap(), 0);
     assert!(s.user(&user.id).await.unwrap().is_none());
     assert!(s.apple_link(TEAM, "sub-d").await.unwrap().is_none());
@@ -1283,13 +1284,13 @@ async fn finish_deletion_keeps_user_until_last_job(db: &TestDb) {
     let jobs = s.due_deletions(NOW, 10, 60).await.unwrap();
     assert_eq!(jobs.len(), 2);
     assert!(jobs[0].id < jobs[1].id, "oldest first");
-    s.finish_deletion(jobs[0].id).await.unwrap();
+    s.finish_deletion(jobs[0].id, NOW).await.unwrap();
     assert!(
         s.user(&user.id).await.unwrap().is_some(),
         "another revoke is still waiting"
     );
     assert_eq!(s.pending_deletions().await.unwrap(), 1);
-    s.finish_deletion(jobs[1].id).await.unwrap();
+    s.finish_deletion(jobs[1].id, NOW).await.unwrap();
     assert!(s.user(&user.id).await.unwrap().is_none());
     assert_eq!(s.pending_deletions().await.unwrap(), 0);
 }
@@ -1318,8 +1319,8 @@ async fn erase_user_cascades(db: &TestDb) {
         .await
         .unwrap();
 
-    s.erase_user(&user.id).await.unwrap();
-    s.erase_user(&user.id).await.unwrap();
+    s.erase_user(&user.id, NOW).await.unwrap();
+    s.erase_user(&user.id, NOW).await.unwrap();
     assert!(s.user(&user.id).await.unwrap().is_none());
     assert!(s.apple_link(TEAM, "sub-gone").await.unwrap().is_none());
     assert!(s.user_apple_tokens(&user.id).await.unwrap().is_empty());
@@ -1523,7 +1524,7 @@ async fn sqlite_writes_heal_once_the_full_disk_has_room() {
     }
     // Room again (erasing users frees their pages): writes work, with no restart.
     for user in users.iter().take(users.len() / 2 + 1) {
-        store.erase_user(&user.id).await.unwrap();
+        store.erase_user(&user.id, NOW).await.unwrap();
     }
     for j in 0..12 {
         store
@@ -1989,6 +1990,7 @@ trait StoreExt: Store {
                 sub: sub.into(),
                 effect,
                 now: NOW,
+                source: NotificationSource::Apple,
             })
             .await
         }
@@ -2032,6 +2034,7 @@ trait StoreExt: Store {
                 sub: "sub-none".into(),
                 effect: NotificationEffect::Nothing,
                 now,
+                source: NotificationSource::Apple,
             })
             .await
         }

@@ -13,6 +13,7 @@ use siwa_kit::p8::{LoadedKey, SigningKey};
 
 use super::urls::{check_web_url, origin_of};
 use super::web::{check_distinct, popup_settings, WebClient};
+use super::webhooks::WebhookEndpoint;
 use super::{ConfigError, NativeNonce, RawSettings, TrustedProxiesSetting};
 use crate::forwarded::TrustedProxies;
 use crate::keys::ServiceKeys;
@@ -70,6 +71,14 @@ pub struct Settings {
     pub refresh_reuse_grace_secs: u64,
     /// Seconds between deletion attempts (grows with failures).
     pub deletion_retry_secs: u64,
+    /// Where account events go.
+    pub webhooks: Vec<WebhookEndpoint>,
+    /// Seconds before a webhook's first retry (doubling, up to an hour).
+    pub webhook_retry_secs: u64,
+    /// Seconds between two daily checks of an Apple token (0: no checks).
+    pub reconcile_interval: u64,
+    /// Daily checks per second at most.
+    pub reconcile_per_second: u32,
     /// Timeout of calls to Apple, seconds.
     pub apple_timeout_secs: u64,
     /// Rate limits of the sign-in routes.
@@ -104,7 +113,7 @@ impl Settings {
     /// Parses raw settings and loads the keys they name; every problem names
     /// the setting and the fix. On SQLite without configured service keys,
     /// their key file is read, or made (mode 0600) beside the database.
-    pub fn load(raw: RawSettings) -> Result<Self, ConfigError> {
+    pub fn load(mut raw: RawSettings) -> Result<Self, ConfigError> {
         refuse_replaced(&raw)?;
         let team_id = TeamId::new(required(
             raw.team_id,
@@ -167,6 +176,14 @@ impl Settings {
             web.push(WebClient::parse(more, &format!("web[{n}]."), &public_url)?);
         }
         check_distinct(&web, &bundle_ids)?;
+        let webhooks = raw
+            .webhook
+            .take()
+            .unwrap_or_default()
+            .into_iter()
+            .enumerate()
+            .map(|(n, raw)| WebhookEndpoint::parse(raw, n))
+            .collect::<Result<Vec<_>, _>>()?;
         let apple_base_url = raw.apple_base_url.clone();
         let apple = apple_endpoints(raw.apple_base_url, raw.api.as_deref())?;
         let apple_js_url = apple_js_url(raw.apple_js_url, apple_base_url.as_deref())?;
@@ -222,6 +239,10 @@ impl Settings {
             token_audience,
             refresh_reuse_grace_secs: raw.refresh_reuse_grace_secs.unwrap_or(0),
             deletion_retry_secs: raw.deletion_retry_secs.unwrap_or(30).max(1),
+            webhooks,
+            webhook_retry_secs: raw.webhook_retry_secs.unwrap_or(10).max(1),
+            reconcile_interval: raw.reconcile_interval.unwrap_or(86_400),
+            reconcile_per_second: clamp_u32(raw.reconcile_per_second.unwrap_or(5)).max(1),
             apple_timeout_secs: raw.apple_timeout_secs.unwrap_or(10).max(1),
             rate_limits: RateLimits {
                 per_ip_per_minute: clamp_u32(raw.rate_limit_per_ip_per_minute.unwrap_or(60)),

@@ -12,6 +12,7 @@ use async_trait::async_trait;
 
 use super::outage::{Outage, OUTAGES};
 use super::{
+    EventFilter, EventState, OutboxEvent,
     AppleLink, AppleToken, DeletionJob, ExportedIdentity, Grant, Login, Name, NewLogin,
     NewOidcCode, NewSession, Notification, OidcCode, Redemption, Relink, Rotate, Rotation, SignIn,
     SignInOutcome, Store, StoreError, StoreResult, TransferProgress, User,
@@ -152,11 +153,11 @@ observe! {
     Write fn end_session(&self, family_id: &str) -> ();
     Write fn end_user_sessions(&self, user_id: &str) -> ();
     Write fn apply_notification(&self, notification: &Notification) -> bool;
-    Write fn erase_user(&self, user_id: &str) -> ();
+    Write fn erase_user(&self, user_id: &str, now: i64) -> ();
     Write fn enqueue_deletion(&self, user_id: &str, token: &AppleToken, now: i64) -> ();
     Write fn due_deletions(&self, now: i64, limit: i64, lease_secs: i64) -> Vec<DeletionJob>;
     Write fn retry_deletion(&self, job_id: i64, next_at: i64, error: &str) -> ();
-    Write fn finish_deletion(&self, job_id: i64) -> ();
+    Write fn finish_deletion(&self, job_id: i64, now: i64) -> ();
     Read fn pending_deletions(&self) -> i64;
     Read fn identities_to_export(&self, team_id: &str, target: &str, after: &str, limit: i64) -> Vec<String>;
     Read fn export_progress(&self, team_id: &str, target: &str) -> TransferProgress;
@@ -170,6 +171,19 @@ observe! {
     Write fn spoil_oidc_code(&self, code_hash: &[u8]) -> ();
     Read fn grant(&self, family_id: &str) -> Option<Grant>;
     Read fn grant_of_refresh_token(&self, token_hash: &[u8]) -> Option<Grant>;
+    Write fn lease_events(&self, now: i64, limit: i64, lease_secs: i64) -> Vec<OutboxEvent>;
+    Read fn delivered_endpoints(&self, seq: i64) -> Vec<String>;
+    Write fn mark_delivered_to(&self, seq: i64, endpoint: &str, now: i64) -> ();
+    Write fn finish_event(&self, seq: i64, state: EventState, now: i64, error: Option<&str>) -> ();
+    Write fn retry_event(&self, seq: i64, next_at: i64, error: &str) -> ();
+    Read fn list_events(&self, filter: &EventFilter) -> Vec<OutboxEvent>;
+    Read fn event(&self, event_id: &str) -> Option<OutboxEvent>;
+    Write fn requeue_event(&self, event_id: &str, now: i64) -> bool;
+    Read fn event_backlog(&self) -> i64;
+    Write fn purge_events(&self, before: i64) -> ();
+    Write fn take_token_checks(&self, due_before: i64, limit: i64, now: i64) -> Vec<AppleToken>;
+    Read fn token_check_counts(&self, due_before: i64) -> (i64, i64);
+    Write fn reschedule_token_check(&self, token: &AppleToken, checked_at: i64) -> ();
 }
 
 #[cfg(test)]

@@ -35,13 +35,15 @@ use sqlx::{Postgres, Row, Transaction};
 use super::sign_in::{self, Decided};
 use super::user_row::{UserRow, USER_COLUMNS};
 use super::{
-    email_key, given, masked_url, AppleLink, AppleToken, DeletionJob, ExportedIdentity, Grant,
-    JobRow, Login, Name, NewLogin, NewOidcCode, NewSession, Notification, NotificationEffect,
+    EventFilter, EventState, OutboxEvent,
+    given, masked_url, AppleLink, AppleToken, DeletionJob, ExportedIdentity, Grant,
+    JobRow, Login, Name, NewLogin, NewOidcCode, NewSession, Notification,
     OidcCode, Redemption, Relink, Rotate, Rotation, SignIn, SignInOutcome, Store, StoreResult,
     TransferProgress, User,
 };
 
 mod oidc;
+mod outbox;
 mod sessions;
 mod steps;
 mod transfer;
@@ -384,65 +386,14 @@ impl Store for PostgresStore {
         if first.rows_affected() != 1 {
             return Ok(false);
         }
-        let (team_id, sub) = (&notification.team_id, &notification.sub);
-        match &notification.effect {
-            NotificationEffect::EmailForwarding { email, enabled } => {
-                let email = given(email.as_deref());
-                sqlx::query(
-                    "UPDATE users SET email_forwarding = $3, \
-                     email = COALESCE($4, email), email_key = COALESCE($5, email_key) \
-                     WHERE id = (SELECT user_id FROM apple_identities WHERE team_id = $1 AND sub = $2)",
-                )
-                .bind(team_id)
-                .bind(sub)
-                .bind(enabled)
-                .bind(email)
-                .bind(email.map(email_key))
-                .execute(&mut *tx)
-                .await?;
-            }
-            NotificationEffect::ConsentRevoked => {
-                let user_id: Option<String> = sqlx::query_scalar(
-                    "UPDATE apple_identities SET revoked = TRUE \
-                     WHERE team_id = $1 AND sub = $2 RETURNING user_id",
-                )
-                .bind(team_id)
-                .bind(sub)
-                .fetch_optional(&mut *tx)
-                .await?;
-                sqlx::query("DELETE FROM apple_tokens WHERE team_id = $1 AND sub = $2")
-                    .bind(team_id)
-                    .bind(sub)
-                    .execute(&mut *tx)
-                    .await?;
-                if let Some(user_id) = user_id {
-                    sqlx::query("UPDATE session_families SET revoked = TRUE WHERE user_id = $1")
-                        .bind(&user_id)
-                        .execute(&mut *tx)
-                        .await?;
-                }
-            }
-            NotificationEffect::AccountDelete => {
-                let user_id: Option<String> = sqlx::query_scalar(
-                    "SELECT user_id FROM apple_identities WHERE team_id = $1 AND sub = $2",
-                )
-                .bind(team_id)
-                .bind(sub)
-                .fetch_optional(&mut *tx)
-                .await?;
-                if let Some(user_id) = user_id {
-                    erase(&mut tx, &user_id).await?;
-                }
-            }
-            NotificationEffect::Nothing => {}
-        }
+        outbox::apply_effect(&mut tx, notification).await?;
         tx.commit().await?;
         Ok(true)
     }
 
-    async fn erase_user(&self, user_id: &str) -> StoreResult<()> {
+    async fn erase_user(&self, user_id: &str, now: i64) -> StoreResult<()> {
         let mut tx = self.pool.begin().await?;
-        erase(&mut tx, user_id).await?;
+        erase(&mut tx, user_id, now).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -519,7 +470,7 @@ impl Store for PostgresStore {
         Ok(())
     }
 
-    async fn finish_deletion(&self, job_id: i64) -> StoreResult<()> {
+    async fn finish_deletion(&self, job_id: i64, now: i64) -> StoreResult<()> {
         let mut tx = self.pool.begin().await?;
         let user_id: Option<String> =
             sqlx::query_scalar("DELETE FROM deletion_jobs WHERE id = $1 RETURNING user_id")
@@ -538,7 +489,7 @@ impl Store for PostgresStore {
                     .fetch_one(&mut *tx)
                     .await?;
             if others == 0 {
-                erase(&mut tx, &user_id).await?;
+                erase(&mut tx, &user_id, now).await?;
             }
         }
         tx.commit().await?;
@@ -628,6 +579,78 @@ impl Store for PostgresStore {
     async fn grant_of_refresh_token(&self, token_hash: &[u8]) -> StoreResult<Option<Grant>> {
         self.grant_by_token(token_hash).await
     }
+
+    async fn lease_events(
+        &self,
+        now: i64,
+        limit: i64,
+        lease_secs: i64,
+    ) -> StoreResult<Vec<OutboxEvent>> {
+        self.lease_outbox(now, limit, lease_secs).await
+    }
+
+    async fn delivered_endpoints(&self, seq: i64) -> StoreResult<Vec<String>> {
+        self.endpoints_reached(seq).await
+    }
+
+    async fn mark_delivered_to(&self, seq: i64, endpoint: &str, now: i64) -> StoreResult<()> {
+        self.reached_endpoint(seq, endpoint, now).await
+    }
+
+    async fn finish_event(
+        &self,
+        seq: i64,
+        state: EventState,
+        now: i64,
+        error: Option<&str>,
+    ) -> StoreResult<()> {
+        self.finish_outbox_event(seq, state, now, error).await
+    }
+
+    async fn retry_event(&self, seq: i64, next_at: i64, error: &str) -> StoreResult<()> {
+        self.retry_outbox_event(seq, next_at, error).await
+    }
+
+    async fn list_events(&self, filter: &EventFilter) -> StoreResult<Vec<OutboxEvent>> {
+        self.list_outbox(filter).await
+    }
+
+    async fn event(&self, event_id: &str) -> StoreResult<Option<OutboxEvent>> {
+        self.outbox_event(event_id).await
+    }
+
+    async fn requeue_event(&self, event_id: &str, now: i64) -> StoreResult<bool> {
+        self.requeue_outbox_event(event_id, now).await
+    }
+
+    async fn event_backlog(&self) -> StoreResult<i64> {
+        self.outbox_backlog().await
+    }
+
+    async fn purge_events(&self, before: i64) -> StoreResult<()> {
+        self.purge_outbox(before).await
+    }
+
+    async fn take_token_checks(
+        &self,
+        due_before: i64,
+        limit: i64,
+        now: i64,
+    ) -> StoreResult<Vec<AppleToken>> {
+        self.take_due_token_checks(due_before, limit, now).await
+    }
+
+    async fn token_check_counts(&self, due_before: i64) -> StoreResult<(i64, i64)> {
+        self.token_counts(due_before).await
+    }
+
+    async fn reschedule_token_check(
+        &self,
+        token: &AppleToken,
+        checked_at: i64,
+    ) -> StoreResult<()> {
+        self.reschedule_check(token, checked_at).await
+    }
 }
 
 impl PostgresStore {
@@ -649,17 +672,18 @@ impl PostgresStore {
 
 /// Deletes a user's pending jobs and the user (identities, tokens and sessions
 /// cascade), taking row locks in the store's order.
-async fn erase(tx: &mut Transaction<'static, Postgres>, user_id: &str) -> StoreResult<()> {
+/// Erases a user (and records `user.deleted`).
+async fn erase(tx: &mut Transaction<'static, Postgres>, user_id: &str, now: i64) -> StoreResult<()> {
     sqlx::query("DELETE FROM deletion_jobs WHERE user_id = $1")
         .bind(user_id)
         .execute(&mut **tx)
         .await?;
     lock_user(tx, user_id).await?;
-    sqlx::query("DELETE FROM users WHERE id = $1")
+    let erased = sqlx::query("DELETE FROM users WHERE id = $1")
         .bind(user_id)
         .execute(&mut **tx)
         .await?;
-    Ok(())
+    outbox::record_erasure(tx, user_id, erased.rows_affected() == 1, now).await
 }
 
 /// Locks a user's identities, then the user: the order sign-in takes them in.

@@ -318,6 +318,27 @@ pub struct Notification {
     pub effect: NotificationEffect,
     /// When it was received.
     pub now: i64,
+    /// Who told of it (carried into the webhook event).
+    pub source: NotificationSource,
+}
+
+/// Who told of a notification's effect.
+#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+pub enum NotificationSource {
+    /// Apple's server-to-server notification.
+    Apple,
+    /// The daily check: Apple refused the stored refresh token (`invalid_grant`).
+    DailyCheck,
+}
+
+impl NotificationSource {
+    /// Its name in a webhook event's `data.source`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Apple => "apple_notification",
+            Self::DailyCheck => "daily_check",
+        }
+    }
 }
 
 /// An identity exported for a team transfer, waiting to be relinked to the

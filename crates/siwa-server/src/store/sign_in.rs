@@ -14,13 +14,18 @@
 //!    when an earlier attempt's identity token verified; it is written only
 //!    where the account has none (first write wins), and the pending one is
 //!    forgotten;
-//! 4. Apple's refresh token is kept for (identity, client), and the session opened.
+//! 4. Apple's refresh token is kept for (identity, client), and the session opened;
+//! 5. the account events go to the webhooks' outbox in the same transaction:
+//!    `user.created` for a new user, `user.updated` when the name or email
+//!    changed, then `user.signed_in`.
 
 use std::future::Future;
 
+use serde_json::{Map, Value};
+
 use super::{
-    email_key, given, may_associate, AppleProfile, Name, NewSession, Relink, SealedAppleToken,
-    SignIn, SignInOutcome, SpentIdentityToken, StoreResult, User,
+    email_key, given, may_associate, AppleProfile, EventType, Name, NewEvent, NewSession, Relink,
+    SealedAppleToken, SignIn, SignInOutcome, SpentIdentityToken, StoreResult, User,
 };
 
 /// What one backend does for each step, inside its open transaction.
@@ -94,6 +99,13 @@ pub(super) trait SignInSteps: Send {
         &mut self,
         session: &NewSession,
     ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// A user as stored now (before this sign-in changes them).
+    fn read_user(
+        &mut self,
+        user_id: &str,
+    ) -> impl Future<Output = StoreResult<Option<User>>> + Send;
+    /// Records an account event in the webhooks' outbox.
+    fn record_event(&mut self, event: &NewEvent) -> impl Future<Output = StoreResult<()>> + Send;
 }
 
 /// What [`complete`] decided.
@@ -130,10 +142,12 @@ pub(super) async fn complete<T: SignInSteps>(tx: &mut T, sign_in: &SignIn) -> St
             debug_assert_eq!(linked.as_deref(), Some(user_id.as_str()));
         }
     }
-    let user = match linked {
+    // The user before this sign-in (None: created by it), and after.
+    let (before, user) = match linked {
         Some(user_id) => {
+            let before = tx.read_user(&user_id).await?;
             let name = name_to_apply(tx, profile).await?;
-            tx.update_user(&user_id, profile, &name, *now).await?
+            (before, tx.update_user(&user_id, profile, &name, *now).await?)
         }
         None => {
             let email = given(profile.email.as_deref());
@@ -149,14 +163,15 @@ pub(super) async fn complete<T: SignInSteps>(tx: &mut T, sign_in: &SignIn) -> St
                     if !tx.insert_identity(profile, &user_id, *now).await? {
                         return Ok(Decided::LostRace);
                     }
-                    tx.update_user(&user_id, profile, &name, *now).await?
+                    let before = tx.read_user(&user_id).await?;
+                    (before, tx.update_user(&user_id, profile, &name, *now).await?)
                 }
                 None => {
                     let user = tx.insert_user(profile, &name, *now).await?;
                     if !tx.insert_identity(profile, &user.id, *now).await? {
                         return Ok(Decided::LostRace);
                     }
-                    user
+                    (None, user)
                 }
             }
         }
@@ -167,7 +182,57 @@ pub(super) async fn complete<T: SignInSteps>(tx: &mut T, sign_in: &SignIn) -> St
     if let Some(session) = &sign_in.session {
         tx.insert_session(&session.of(&user.id)).await?;
     }
+    record_sign_in_events(tx, before.as_ref(), &user, *now).await?;
     Ok(Decided::Done(SignInOutcome::SignedIn(user)))
+}
+
+/// `user.created` (no user before) or `user.updated` (name or email
+/// changed), then `user.signed_in`.
+async fn record_sign_in_events<T: SignInSteps>(
+    tx: &mut T,
+    before: Option<&User>,
+    user: &User,
+    now: i64,
+) -> StoreResult<()> {
+    match before {
+        None => {
+            let created = NewEvent::about(EventType::UserCreated, &user.id, Some(user), now)?;
+            tx.record_event(&created).await?;
+        }
+        Some(before) => {
+            let changed = changed_fields(before, user);
+            if !changed.is_empty() {
+                let mut detail = Map::new();
+                detail.insert("changed".into(), Value::from(changed));
+                let updated =
+                    NewEvent::new(EventType::UserUpdated, &user.id, Some(user), detail, now)?;
+                tx.record_event(&updated).await?;
+            }
+        }
+    }
+    let signed_in = NewEvent::about(EventType::UserSignedIn, &user.id, Some(user), now)?;
+    tx.record_event(&signed_in).await
+}
+
+/// The name and email fields a sign-in changed.
+fn changed_fields(before: &User, after: &User) -> Vec<&'static str> {
+    let mut changed = Vec::new();
+    if before.first_name != after.first_name {
+        changed.push("first_name");
+    }
+    if before.last_name != after.last_name {
+        changed.push("last_name");
+    }
+    if before.email != after.email {
+        changed.push("email");
+    }
+    if before.email_verified != after.email_verified {
+        changed.push("email_verified");
+    }
+    if before.is_private_email != after.is_private_email {
+        changed.push("is_private_email");
+    }
+    changed
 }
 
 /// The sign-in's own name, else the pending one (taken either way, so it is

@@ -253,7 +253,7 @@ pub(super) async fn erasing_a_user_takes_their_codes_and_grants(db: &TestDb) {
     s.create_session(&grant("g-er", &user.id, "er-0"))
         .await
         .unwrap();
-    s.erase_user(&user.id).await.unwrap();
+    s.erase_user(&user.id, NOW).await.unwrap();
     assert!(s.oidc_code(&hash("c-er")).await.unwrap().is_none());
     assert!(s.grant("g-er").await.unwrap().is_none());
     assert!(s

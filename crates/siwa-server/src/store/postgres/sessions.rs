@@ -58,6 +58,10 @@ impl PostgresStore {
             super::super::Judged::Invalid => Rotation::Invalid,
             super::super::Judged::Reused => {
                 revoke_family(&mut tx, &family_id).await?;
+                if !family.revoked {
+                    super::outbox::record_reuse(&mut tx, &family.user_id, &family_id, rotate.now)
+                        .await?;
+                }
                 Rotation::Reused { family_id }
             }
             super::super::Judged::Repeat {
@@ -81,6 +85,11 @@ impl PostgresStore {
                     // The successor was itself rotated already: a reuse after all.
                     _ => {
                         revoke_family(&mut tx, &family_id).await?;
+                        if !family.revoked {
+                            let user_id = &family.user_id;
+                            super::outbox::record_reuse(&mut tx, user_id, &family_id, rotate.now)
+                                .await?;
+                        }
                         Rotation::Reused { family_id }
                     }
                 }

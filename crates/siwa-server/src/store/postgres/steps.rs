@@ -5,7 +5,7 @@ use sqlx::{Postgres, Transaction};
 use super::super::sign_in::SignInSteps;
 use super::super::user_row::{UserRow, USER_COLUMNS};
 use super::super::{
-    email_key, given, new_user_id, AppleProfile, Name, NewSession, Relink, SealedAppleToken,
+    email_key, given, random_id, AppleProfile, NewEvent, Name, NewSession, Relink, SealedAppleToken,
     SpentIdentityToken, StoreResult, User,
 };
 
@@ -186,7 +186,7 @@ impl SignInSteps for Steps {
              email_forwarding, first_name, last_name, real_user_status, created_at, last_login_at) \
              VALUES ($1, $2, $3, $4, $5, TRUE, $6, $7, $8, $9, $9) RETURNING {USER_COLUMNS}"
         ))
-        .bind(new_user_id()?)
+        .bind(random_id()?)
         .bind(email)
         .bind(email.map(email_key))
         .bind(email.is_some() && profile.email_verified)
@@ -281,5 +281,13 @@ impl SignInSteps for Steps {
         .execute(&mut *self.tx)
         .await?;
         Ok(())
+    }
+
+    async fn read_user(&mut self, user_id: &str) -> StoreResult<Option<User>> {
+        super::outbox::read_user(&mut self.tx, user_id).await
+    }
+
+    async fn record_event(&mut self, event: &NewEvent) -> StoreResult<()> {
+        super::outbox::insert_event(&mut self.tx, event).await
     }
 }

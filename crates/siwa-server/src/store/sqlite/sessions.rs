@@ -58,6 +58,10 @@ impl SqliteStore {
                     .bind(&token.family_id)
                     .execute(&mut *tx)
                     .await?;
+                if !family.revoked {
+                    let (user_id, family_id) = (&family.user_id, &token.family_id);
+                    super::outbox::record_reuse(&mut tx, user_id, family_id, rotate.now).await?;
+                }
                 Rotation::Reused {
                     family_id: token.family_id,
                 }
@@ -86,6 +90,11 @@ impl SqliteStore {
                             .bind(&token.family_id)
                             .execute(&mut *tx)
                             .await?;
+                        if !family.revoked {
+                            let (user_id, family_id) = (&family.user_id, &token.family_id);
+                            super::outbox::record_reuse(&mut tx, user_id, family_id, rotate.now)
+                                .await?;
+                        }
                         Rotation::Reused {
                             family_id: token.family_id,
                         }
