@@ -40,6 +40,8 @@ pub(crate) enum Command {
     Demo(crate::cmd::demo::DemoArgs),
     /// Move the service's users to another Apple developer team (export before the transfer, import after).
     Migrate(crate::cmd::migrate::MigrateArgs),
+    /// The account events sent to the app's webhooks: see where each stands, send one again.
+    Webhooks(crate::cmd::webhooks::WebhooksArgs),
     /// Write a first siwa.toml (and the service keys) from your Apple ids and key, checked; print the portal steps.
     Init(crate::cmd::init::InitArgs),
     /// Print the shell completion script (bash, zsh, fish, powershell).

@@ -28,6 +28,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => cmd::serve::run(args),
         Command::Demo(args) => cmd::demo::run(args),
         Command::Migrate(args) => cmd::migrate::run(args),
+        Command::Webhooks(args) => cmd::webhooks::run(args),
         Command::Init(args) => cmd::init::run(args),
         Command::Completions(args) => cmd::completions::run(args, Cli::command()),
         Command::Manpages(args) => cmd::manpages::run(args, Cli::command()),

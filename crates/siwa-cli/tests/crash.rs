@@ -160,7 +160,7 @@ fn run_cycles(dir: &Path, database_url: &str, extra_env: &[(&str, String)]) -> (
     (acknowledged, attempts.len())
 }
 
-async fn start_emulator(users: usize) -> RunningEmulator {
+pub(crate) async fn start_emulator(users: usize) -> RunningEmulator {
     let config = ConfigBuilder::new()
         .team(
             TeamBuilder::new(TEAM)
@@ -184,7 +184,7 @@ async fn start_emulator(users: usize) -> RunningEmulator {
         .unwrap()
 }
 
-fn spawn_server(
+pub(crate) fn spawn_server(
     dir: &Path,
     port: u16,
     database_url: &str,
@@ -193,8 +193,12 @@ fn spawn_server(
 ) -> (Child, String) {
     let base = format!("http://127.0.0.1:{port}");
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_siwa"));
-    cmd.arg("serve")
-        .stdin(Stdio::null())
+    cmd.arg("serve");
+    if dir.join("siwa.toml").exists() {
+        // A test's own settings beside the database (the environment wins).
+        cmd.arg("--config").arg(dir.join("siwa.toml"));
+    }
+    cmd.stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
     for (key, _) in std::env::vars() {
@@ -226,7 +230,7 @@ fn spawn_server(
     (cmd.spawn().unwrap(), base)
 }
 
-async fn wait_healthy(http: &reqwest::Client, base: &str, child: &mut Child) {
+pub(crate) async fn wait_healthy(http: &reqwest::Client, base: &str, child: &mut Child) {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         if let Ok(response) = http.get(format!("{base}/readyz")).send().await {
@@ -286,7 +290,7 @@ const NONCE_HASH: &str = "a18ca2eddbf3a2913b0e8a2f70d1a2aa457702405e9c099d418f54
 
 /// One native sign-in: Apple's credential from the emulator, then the service.
 /// `resend_name`: the name the app still holds when Apple does not send it again.
-async fn native_sign_in(
+pub(crate) async fn native_sign_in(
     http: &reqwest::Client,
     apple: &str,
     base: &str,
@@ -392,7 +396,7 @@ fn integrity_check(db: &Path) {
     });
 }
 
-fn scratch_dir(name: &str) -> PathBuf {
+pub(crate) fn scratch_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!(
         "siwa-{name}-{}-{:x}",
         std::process::id(),

@@ -13,3 +13,4 @@ mod secret;
 mod serve;
 mod shell;
 mod verify;
+mod webhooks;

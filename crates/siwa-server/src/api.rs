@@ -460,4 +460,3 @@ pub(crate) fn session_response(app: &AppState, session: &Session) -> Response {
     };
     ([(header::CACHE_CONTROL, "no-store")], Json(body)).into_response()
 }
-

@@ -63,7 +63,13 @@ pub async fn run_round(app: &AppState, round: Duration) -> Result<usize, StoreEr
     let due_before = now - i64::try_from(interval).unwrap_or(i64::MAX);
     let (total, due) = app.store.token_check_counts(due_before).await?;
     app.metrics.set_reconcile_due(due);
-    let quota = round_quota(total, due, round, interval, app.settings.reconcile_per_second);
+    let quota = round_quota(
+        total,
+        due,
+        round,
+        interval,
+        app.settings.reconcile_per_second,
+    );
     let tokens = app.store.take_token_checks(due_before, quota, now).await?;
     for token in &tokens {
         match check(app, token).await {
@@ -97,7 +103,10 @@ async fn check(app: &AppState, token: &AppleToken) -> Verdict {
         );
     };
     let Some(apple) = app.apple_for(&token.client_id) else {
-        return Verdict::Failed(format!("no Apple client for {} in the configuration", token.client_id));
+        return Verdict::Failed(format!(
+            "no Apple client for {} in the configuration",
+            token.client_id
+        ));
     };
     match apple.refresh(&RefreshToken::new(plain.as_str())).await {
         Ok(_) => Verdict::Authorized,

@@ -132,13 +132,29 @@ impl Metrics {
             );
         }
         let _ = writeln!(out, "# HELP siwa_webhook_deliveries_total Webhook attempts by outcome.\n# TYPE siwa_webhook_deliveries_total counter");
-        for (outcome, counter) in [("delivered", &self.webhooks_delivered), ("failed", &self.webhooks_failed), ("gave_up", &self.webhooks_given_up)] {
-            let _ = writeln!(out, "siwa_webhook_deliveries_total{{outcome=\"{outcome}\"}} {}", counter.load(Ordering::Relaxed));
+        for (outcome, counter) in [
+            ("delivered", &self.webhooks_delivered),
+            ("failed", &self.webhooks_failed),
+            ("gave_up", &self.webhooks_given_up),
+        ] {
+            let _ = writeln!(
+                out,
+                "siwa_webhook_deliveries_total{{outcome=\"{outcome}\"}} {}",
+                counter.load(Ordering::Relaxed)
+            );
         }
         let _ = writeln!(out, "# HELP siwa_webhook_backlog Webhook events waiting for delivery.\n# TYPE siwa_webhook_backlog gauge\nsiwa_webhook_backlog {}", self.webhook_backlog.load(Ordering::Relaxed));
         let _ = writeln!(out, "# HELP siwa_reconcile_checks_total Daily checks of Apple tokens by outcome.\n# TYPE siwa_reconcile_checks_total counter");
-        for (outcome, counter) in [("authorized", &self.checks_authorized), ("revoked", &self.checks_revoked), ("failed", &self.checks_failed)] {
-            let _ = writeln!(out, "siwa_reconcile_checks_total{{outcome=\"{outcome}\"}} {}", counter.load(Ordering::Relaxed));
+        for (outcome, counter) in [
+            ("authorized", &self.checks_authorized),
+            ("revoked", &self.checks_revoked),
+            ("failed", &self.checks_failed),
+        ] {
+            let _ = writeln!(
+                out,
+                "siwa_reconcile_checks_total{{outcome=\"{outcome}\"}} {}",
+                counter.load(Ordering::Relaxed)
+            );
         }
         let _ = writeln!(out, "# HELP siwa_reconcile_due Apple tokens due for their daily check.\n# TYPE siwa_reconcile_due gauge\nsiwa_reconcile_due {}", self.reconcile_due.load(Ordering::Relaxed));
         out

@@ -62,8 +62,9 @@ pub use outage::{Outage, OUTAGES};
 pub use postgres::PostgresStore;
 pub use records::{
     AppleLink, AppleProfile, AppleToken, DeletionJob, ExportedIdentity, Login, Name, NewLogin,
-    NewSession, Notification, NotificationEffect, NotificationSource, Relink, Rotate, Rotation, SealedAppleToken,
-    SessionStart, SignIn, SignInOutcome, SpentIdentityToken, TransferProgress, User,
+    NewSession, Notification, NotificationEffect, NotificationSource, Relink, Rotate, Rotation,
+    SealedAppleToken, SessionStart, SignIn, SignInOutcome, SpentIdentityToken, TransferProgress,
+    User,
 };
 use rows::{judge_rotation, FamilyRow, JobRow, Judged, TokenRow};
 pub use sqlite::SqliteStore;
@@ -314,8 +315,7 @@ pub trait Store: Send + Sync + 'static {
     /// How many Apple tokens are stored, and how many are due (before `due_before`).
     async fn token_check_counts(&self, due_before: i64) -> StoreResult<(i64, i64)>;
     /// Sets when a token counts as last checked (a failed check comes back sooner).
-    async fn reschedule_token_check(&self, token: &AppleToken, checked_at: i64)
-        -> StoreResult<()>;
+    async fn reschedule_token_check(&self, token: &AppleToken, checked_at: i64) -> StoreResult<()>;
 
     /// Told of each call that failed for an outage, so that the backend can
     /// stop reusing connections the outage may have spoiled (by default: nothing).

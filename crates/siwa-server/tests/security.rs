@@ -9,9 +9,10 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde_json::{json, Value};
 use siwa_server::store::{
-    AppleLink, EventFilter, EventState, OutboxEvent, AppleToken, DeletionJob, ExportedIdentity, Grant, Login, Name, NewLogin,
-    NewOidcCode, NewSession, Notification, OidcCode, Redemption, Relink, Rotate, Rotation, SignIn,
-    SignInOutcome, Store, StoreError, StoreResult, TransferProgress, User,
+    AppleLink, AppleToken, DeletionJob, EventFilter, EventState, ExportedIdentity, Grant, Login,
+    Name, NewLogin, NewOidcCode, NewSession, Notification, OidcCode, OutboxEvent, Redemption,
+    Relink, Rotate, Rotation, SignIn, SignInOutcome, Store, StoreError, StoreResult,
+    TransferProgress, User,
 };
 
 use crate::harness::{on_both_stores, sha256_hex, Backend, Browser, Service, World, IOS};
@@ -610,7 +611,12 @@ impl Store for FailingNotifications {
     async fn grant_of_refresh_token(&self, hash: &[u8]) -> StoreResult<Option<Grant>> {
         self.inner.grant_of_refresh_token(hash).await
     }
-    async fn lease_events(&self, now: i64, limit: i64, lease: i64) -> StoreResult<Vec<OutboxEvent>> {
+    async fn lease_events(
+        &self,
+        now: i64,
+        limit: i64,
+        lease: i64,
+    ) -> StoreResult<Vec<OutboxEvent>> {
         self.inner.lease_events(now, limit, lease).await
     }
     async fn delivered_endpoints(&self, seq: i64) -> StoreResult<Vec<String>> {
@@ -619,7 +625,13 @@ impl Store for FailingNotifications {
     async fn mark_delivered_to(&self, seq: i64, endpoint: &str, now: i64) -> StoreResult<()> {
         self.inner.mark_delivered_to(seq, endpoint, now).await
     }
-    async fn finish_event(&self, seq: i64, state: EventState, now: i64, error: Option<&str>) -> StoreResult<()> {
+    async fn finish_event(
+        &self,
+        seq: i64,
+        state: EventState,
+        now: i64,
+        error: Option<&str>,
+    ) -> StoreResult<()> {
         self.inner.finish_event(seq, state, now, error).await
     }
     async fn retry_event(&self, seq: i64, next_at: i64, error: &str) -> StoreResult<()> {
@@ -640,7 +652,12 @@ impl Store for FailingNotifications {
     async fn purge_events(&self, before: i64) -> StoreResult<()> {
         self.inner.purge_events(before).await
     }
-    async fn take_token_checks(&self, due_before: i64, limit: i64, now: i64) -> StoreResult<Vec<AppleToken>> {
+    async fn take_token_checks(
+        &self,
+        due_before: i64,
+        limit: i64,
+        now: i64,
+    ) -> StoreResult<Vec<AppleToken>> {
         self.inner.take_token_checks(due_before, limit, now).await
     }
     async fn token_check_counts(&self, due_before: i64) -> StoreResult<(i64, i64)> {

@@ -13,9 +13,9 @@ use tokio::task::JoinSet;
 use std::future::Future;
 
 use siwa_server::store::{
-    AppleProfile, AppleToken, Name, NewLogin, NewSession, Notification, NotificationEffect, NotificationSource,
-    PostgresStore, Relink, Rotate, Rotation, SealedAppleToken, SessionStart, SignIn, SignInOutcome,
-    SpentIdentityToken, SqliteStore, Store, StoreResult, User,
+    AppleProfile, AppleToken, Name, NewLogin, NewSession, Notification, NotificationEffect,
+    NotificationSource, PostgresStore, Relink, Rotate, Rotation, SealedAppleToken, SessionStart,
+    SignIn, SignInOutcome, SpentIdentityToken, SqliteStore, Store, StoreResult, User,
 };
 
 /// Runs each named test body on SQLite, and on PostgreSQL when configured.

@@ -81,15 +81,26 @@ impl Receiver {
 }
 
 async fn receive(State(receiver): State<Receiver>, headers: HeaderMap, body: Bytes) -> StatusCode {
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
-    let (id, timestamp, signature) = (header("webhook-id"), header("webhook-timestamp"), header("webhook-signature"));
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned()
+    };
+    let (id, timestamp, signature) = (
+        header("webhook-id"),
+        header("webhook-timestamp"),
+        header("webhook-signature"),
+    );
     let secret = base64::engine::general_purpose::STANDARD
         .decode(SECRET.trim_start_matches("whsec_"))
         .unwrap();
     let key = hmac::Key::new(hmac::HMAC_SHA256, &secret);
     let mut signed = format!("{id}.{timestamp}.").into_bytes();
     signed.extend_from_slice(&body);
-    let expected = base64::engine::general_purpose::STANDARD.encode(hmac::sign(&key, &signed).as_ref());
+    let expected =
+        base64::engine::general_purpose::STANDARD.encode(hmac::sign(&key, &signed).as_ref());
     if signature != format!("v1,{expected}") {
         *receiver.bad_signatures.lock().unwrap() += 1;
         return StatusCode::UNAUTHORIZED;
@@ -129,7 +140,10 @@ async fn notify(world: &World, kind: &str) {
 
 async fn a_users_life_reaches_the_app_in_order_and_signed(backend: Backend) {
     let (receiver, url) = Receiver::start().await;
-    let world = World::start_with(backend, 1, |raw| raw.webhook = Some(vec![webhook(&url, None)])).await;
+    let world = World::start_with(backend, 1, |raw| {
+        raw.webhook = Some(vec![webhook(&url, None)])
+    })
+    .await;
     let (status, session) = world.native_sign_in(0, "alice").await;
     assert_eq!(status, 200, "{session}");
     receiver.wait_for(2).await;
@@ -169,18 +183,30 @@ async fn a_users_life_reaches_the_app_in_order_and_signed(backend: Backend) {
         assert!(delivery.id.starts_with("msg_"));
         assert!(delivery.body["timestamp"].as_str().unwrap().ends_with('Z'));
     }
-    assert_eq!(accepted[0].body["data"]["user"]["first_name"], session["user"]["first_name"]);
+    assert_eq!(
+        accepted[0].body["data"]["user"]["first_name"],
+        session["user"]["first_name"]
+    );
     assert_eq!(accepted[3].body["data"]["email_forwarding"], false);
     assert_eq!(accepted[4].body["data"]["source"], "apple_notification");
-    assert!(accepted[5].body["data"].get("user").is_none(), "the erased user is gone");
+    assert!(
+        accepted[5].body["data"].get("user").is_none(),
+        "the erased user is gone"
+    );
     assert_eq!(*receiver.bad_signatures.lock().unwrap(), 0);
     // The delivery log says the same.
     let log = world.stores[0]
-        .list_events(&EventFilter { limit: 50, ..EventFilter::default() })
+        .list_events(&EventFilter {
+            limit: 50,
+            ..EventFilter::default()
+        })
         .await
         .unwrap();
     assert_eq!(log.len(), 6);
-    assert!(log.iter().all(|e| e.state == EventState::Delivered), "{log:?}");
+    assert!(
+        log.iter().all(|e| e.state == EventState::Delivered),
+        "{log:?}"
+    );
 }
 
 async fn a_receiver_down_for_a_while_gets_everything_once_back(backend: Backend) {
@@ -204,10 +230,16 @@ async fn a_receiver_down_for_a_while_gets_everything_once_back(backend: Backend)
     let accepted = receiver.accepted();
     let ids: std::collections::HashSet<&str> = accepted.iter().map(|d| d.id.as_str()).collect();
     assert_eq!(ids.len(), 4, "every event delivered: {accepted:?}");
-    assert_eq!(accepted.len(), 4, "none twice (the receiver never took one it then lost)");
+    assert_eq!(
+        accepted.len(),
+        4,
+        "none twice (the receiver never took one it then lost)"
+    );
     // In order per user: created before signed_in, for each.
     for user in ["created", "signed_in"] {
-        assert!(accepted.iter().any(|d| d.body["type"] == format!("user.{user}")));
+        assert!(accepted
+            .iter()
+            .any(|d| d.body["type"] == format!("user.{user}")));
     }
     for delivery in &accepted {
         let uid = &delivery.body["data"]["id"];
@@ -219,13 +251,19 @@ async fn a_receiver_down_for_a_while_gets_everything_once_back(backend: Backend)
         assert_eq!(of_user, ["user.created", "user.signed_in"]);
     }
     let failed_attempts = world.stores[0]
-        .list_events(&EventFilter { limit: 10, ..EventFilter::default() })
+        .list_events(&EventFilter {
+            limit: 10,
+            ..EventFilter::default()
+        })
         .await
         .unwrap()
         .iter()
         .map(|e| e.attempts)
         .sum::<i64>();
-    assert!(failed_attempts >= 3 + 4, "attempts are counted: {failed_attempts}");
+    assert!(
+        failed_attempts >= 3 + 4,
+        "attempts are counted: {failed_attempts}"
+    );
 }
 
 async fn the_daily_check_catches_a_revocation_no_notification_announced(backend: Backend) {
@@ -253,9 +291,14 @@ async fn the_daily_check_catches_a_revocation_no_notification_announced(backend:
     world.clock.advance(61);
     tokio::time::sleep(Duration::from_millis(2_500)).await;
     assert_eq!(me().await, 200, "an authorized user keeps their session");
-    assert!(world.apple_requests("/auth/token").await >= 2, "the token was checked at Apple");
+    assert!(
+        world.apple_requests("/auth/token").await >= 2,
+        "the token was checked at Apple"
+    );
     // The user revokes at Apple, whose notification never arrives.
-    world.fault(json!({"route": "notifications", "drop": true, "count": 5})).await;
+    world
+        .fault(json!({"route": "notifications", "drop": true, "count": 5}))
+        .await;
     notify(&world, "consent-revoked").await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(me().await, 200, "no notification came");
@@ -282,7 +325,10 @@ async fn an_endpoint_gets_only_the_types_it_takes(backend: Backend) {
     notify(&world, "account-delete").await;
     all.wait_for(3).await;
     deletions.wait_for(1).await;
-    assert_eq!(all.types(), ["user.created", "user.signed_in", "user.deleted"]);
+    assert_eq!(
+        all.types(),
+        ["user.created", "user.signed_in", "user.deleted"]
+    );
     assert_eq!(deletions.types(), ["user.deleted"]);
 }
 
@@ -309,6 +355,11 @@ async fn two_replicas_deliver_each_event_once() {
     tokio::time::sleep(Duration::from_millis(1_500)).await;
     let accepted = receiver.accepted();
     let ids: std::collections::HashSet<&str> = accepted.iter().map(|d| d.id.as_str()).collect();
-    assert_eq!(accepted.len(), 10, "each event delivered once: {:?}", receiver.types());
+    assert_eq!(
+        accepted.len(),
+        10,
+        "each event delivered once: {:?}",
+        receiver.types()
+    );
     assert_eq!(ids.len(), 10);
 }

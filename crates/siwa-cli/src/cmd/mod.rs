@@ -16,3 +16,4 @@ pub(crate) mod revoke;
 pub(crate) mod secret;
 pub(crate) mod serve;
 pub(crate) mod verify;
+pub(crate) mod webhooks;

@@ -61,21 +61,21 @@ impl WebhookEndpoint {
                 "missing: the signing secret shared with the receiver (e.g. `whsec_` and the base64 of 32 random bytes: `openssl rand -base64 32`)",
             )
         })?;
-        let bytes = secret_bytes(secret.secret()).map_err(|p| ConfigError::new(key("secret"), p))?;
-        let events = match raw.events {
-            None => EventType::ALL.to_vec(),
-            Some(names) if names.is_empty() => {
-                return Err(ConfigError::new(
+        let bytes =
+            secret_bytes(secret.secret()).map_err(|p| ConfigError::new(key("secret"), p))?;
+        let events =
+            match raw.events {
+                None => EventType::ALL.to_vec(),
+                Some(names) if names.is_empty() => return Err(ConfigError::new(
                     key("events"),
                     "empty: list the event types to send, or leave `events` out for all of them",
-                ))
-            }
-            Some(names) => names
-                .iter()
-                .map(|name| name.parse::<EventType>())
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|p| ConfigError::new(key("events"), p))?,
-        };
+                )),
+                Some(names) => names
+                    .iter()
+                    .map(|name| name.parse::<EventType>())
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|p| ConfigError::new(key("events"), p))?,
+            };
         Ok(Self {
             url,
             key: hmac::Key::new(hmac::HMAC_SHA256, &bytes),
@@ -126,32 +126,56 @@ mod tests {
 
     #[test]
     fn whsec_secrets_are_their_base64_bytes_and_others_their_text() {
-        assert_eq!(secret_bytes("whsec_AAECAwQFBgcICQoLDA0ODw==").unwrap(), (0u8..16).collect::<Vec<_>>());
-        assert_eq!(secret_bytes("a-long-enough-secret").unwrap(), b"a-long-enough-secret");
+        assert_eq!(
+            secret_bytes("whsec_AAECAwQFBgcICQoLDA0ODw==").unwrap(),
+            (0u8..16).collect::<Vec<_>>()
+        );
+        assert_eq!(
+            secret_bytes("a-long-enough-secret").unwrap(),
+            b"a-long-enough-secret"
+        );
         assert!(secret_bytes("whsec_!!").unwrap_err().contains("not base64"));
         assert!(secret_bytes("short").unwrap_err().contains("too short"));
     }
 
     #[test]
     fn endpoints_check_their_url_secret_and_events() {
-        let all = WebhookEndpoint::parse(raw("https://app.example/hooks", "0123456789abcdef", None), 0).unwrap();
+        let all = WebhookEndpoint::parse(
+            raw("https://app.example/hooks", "0123456789abcdef", None),
+            0,
+        )
+        .unwrap();
         assert!(all.takes("user.deleted") && all.takes("session.revoked"));
         assert!(!format!("{all:?}").contains("0123456789abcdef"));
         let some = WebhookEndpoint::parse(
-            raw("http://127.0.0.1:9/h", "0123456789abcdef", Some(&["user.deleted"])),
+            raw(
+                "http://127.0.0.1:9/h",
+                "0123456789abcdef",
+                Some(&["user.deleted"]),
+            ),
             0,
         )
         .unwrap();
         assert!(some.takes("user.deleted") && !some.takes("user.created"));
-        let error = WebhookEndpoint::parse(raw("http://app.example/h", "0123456789abcdef", None), 1).unwrap_err();
+        let error =
+            WebhookEndpoint::parse(raw("http://app.example/h", "0123456789abcdef", None), 1)
+                .unwrap_err();
         assert_eq!(error.setting, "webhook[1].url");
         let error = WebhookEndpoint::parse(
-            raw("https://app.example/h", "0123456789abcdef", Some(&["user.renamed"])),
+            raw(
+                "https://app.example/h",
+                "0123456789abcdef",
+                Some(&["user.renamed"]),
+            ),
             0,
         )
         .unwrap_err();
         assert!(error.problem.contains("user.created"), "{}", error.problem);
-        let error = WebhookEndpoint::parse(raw("https://app.example/h", "0123456789abcdef", Some(&[])), 0).unwrap_err();
+        let error = WebhookEndpoint::parse(
+            raw("https://app.example/h", "0123456789abcdef", Some(&[])),
+            0,
+        )
+        .unwrap_err();
         assert_eq!(error.setting, "webhook[0].events");
     }
 }

@@ -73,7 +73,10 @@ impl FromStr for EventType {
             .find(|t| t.as_str() == name)
             .ok_or_else(|| {
                 let known: Vec<&str> = Self::ALL.iter().map(|t| t.as_str()).collect();
-                format!("unknown event type {name:?}; the types are {}", known.join(", "))
+                format!(
+                    "unknown event type {name:?}; the types are {}",
+                    known.join(", ")
+                )
             })
     }
 }
@@ -121,7 +124,12 @@ impl NewEvent {
     }
 
     /// An event whose data is the user's id, and the user where they exist.
-    pub fn about(kind: EventType, user_id: &str, user: Option<&User>, now: i64) -> StoreResult<Self> {
+    pub fn about(
+        kind: EventType,
+        user_id: &str,
+        user: Option<&User>,
+        now: i64,
+    ) -> StoreResult<Self> {
         Self::new(kind, user_id, user, Map::new(), now)
     }
 }
@@ -200,8 +208,19 @@ pub(super) type EventRow = (
 
 impl From<EventRow> for OutboxEvent {
     fn from(row: EventRow) -> Self {
-        let (seq, event_id, kind, user_id, body, created_at, state, attempts, next, finished, error) =
-            row;
+        let (
+            seq,
+            event_id,
+            kind,
+            user_id,
+            body,
+            created_at,
+            state,
+            attempts,
+            next,
+            finished,
+            error,
+        ) = row;
         Self {
             seq,
             event_id,

@@ -12,10 +12,10 @@ use async_trait::async_trait;
 
 use super::outage::{Outage, OUTAGES};
 use super::{
-    EventFilter, EventState, OutboxEvent,
-    AppleLink, AppleToken, DeletionJob, ExportedIdentity, Grant, Login, Name, NewLogin,
-    NewOidcCode, NewSession, Notification, OidcCode, Redemption, Relink, Rotate, Rotation, SignIn,
-    SignInOutcome, Store, StoreError, StoreResult, TransferProgress, User,
+    AppleLink, AppleToken, DeletionJob, EventFilter, EventState, ExportedIdentity, Grant, Login,
+    Name, NewLogin, NewOidcCode, NewSession, Notification, OidcCode, OutboxEvent, Redemption,
+    Relink, Rotate, Rotation, SignIn, SignInOutcome, Store, StoreError, StoreResult,
+    TransferProgress, User,
 };
 
 /// The longest any store call may take before it counts as an outage. The

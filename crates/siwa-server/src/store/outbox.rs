@@ -47,7 +47,8 @@ pub(super) const RETRY_EVENT: &str = "UPDATE webhook_events SET attempts = attem
      next_attempt_at = $2, last_error = $3, leased_until = 0 WHERE id = $1";
 pub(super) const FORGET_DELIVERIES: &str =
     "DELETE FROM webhook_deliveries WHERE event_seq = (SELECT id FROM webhook_events WHERE event_id = $1)";
-pub(super) const REQUEUE_EVENT: &str = "UPDATE webhook_events SET state = 'pending', attempts = 0, \
+pub(super) const REQUEUE_EVENT: &str =
+    "UPDATE webhook_events SET state = 'pending', attempts = 0, \
      next_attempt_at = $2, leased_until = 0, finished_at = NULL, last_error = NULL \
      WHERE event_id = $1";
 pub(super) const LIST_EVENTS: &str = concat!(
@@ -178,10 +179,12 @@ macro_rules! outbox_methods {
                         .execute(&mut **tx)
                         .await?;
                     if let Some(user_id) = user_id {
-                        sqlx::query("UPDATE session_families SET revoked = TRUE WHERE user_id = $1")
-                            .bind(&user_id)
-                            .execute(&mut **tx)
-                            .await?;
+                        sqlx::query(
+                            "UPDATE session_families SET revoked = TRUE WHERE user_id = $1",
+                        )
+                        .bind(&user_id)
+                        .execute(&mut **tx)
+                        .await?;
                         let user = read_user(tx, &user_id).await?;
                         let mut detail = Map::new();
                         detail.insert("source".into(), Value::from(notification.source.as_str()));
@@ -233,7 +236,13 @@ macro_rules! outbox_methods {
             let mut detail = Map::new();
             detail.insert("session_id".into(), Value::from(family_id));
             detail.insert("reason".into(), Value::from("refresh_token_reused"));
-            let event = NewEvent::new(EventType::SessionRevoked, user_id, user.as_ref(), detail, now)?;
+            let event = NewEvent::new(
+                EventType::SessionRevoked,
+                user_id,
+                user.as_ref(),
+                detail,
+                now,
+            )?;
             insert_event(tx, &event).await
         }
 

@@ -35,11 +35,10 @@ use sqlx::{Postgres, Row, Transaction};
 use super::sign_in::{self, Decided};
 use super::user_row::{UserRow, USER_COLUMNS};
 use super::{
-    EventFilter, EventState, OutboxEvent,
-    given, masked_url, AppleLink, AppleToken, DeletionJob, ExportedIdentity, Grant,
-    JobRow, Login, Name, NewLogin, NewOidcCode, NewSession, Notification,
-    OidcCode, Redemption, Relink, Rotate, Rotation, SignIn, SignInOutcome, Store, StoreResult,
-    TransferProgress, User,
+    given, masked_url, AppleLink, AppleToken, DeletionJob, EventFilter, EventState,
+    ExportedIdentity, Grant, JobRow, Login, Name, NewLogin, NewOidcCode, NewSession, Notification,
+    OidcCode, OutboxEvent, Redemption, Relink, Rotate, Rotation, SignIn, SignInOutcome, Store,
+    StoreResult, TransferProgress, User,
 };
 
 mod oidc;
@@ -644,11 +643,7 @@ impl Store for PostgresStore {
         self.token_counts(due_before).await
     }
 
-    async fn reschedule_token_check(
-        &self,
-        token: &AppleToken,
-        checked_at: i64,
-    ) -> StoreResult<()> {
+    async fn reschedule_token_check(&self, token: &AppleToken, checked_at: i64) -> StoreResult<()> {
         self.reschedule_check(token, checked_at).await
     }
 }
@@ -673,7 +668,11 @@ impl PostgresStore {
 /// Deletes a user's pending jobs and the user (identities, tokens and sessions
 /// cascade), taking row locks in the store's order.
 /// Erases a user (and records `user.deleted`).
-async fn erase(tx: &mut Transaction<'static, Postgres>, user_id: &str, now: i64) -> StoreResult<()> {
+async fn erase(
+    tx: &mut Transaction<'static, Postgres>,
+    user_id: &str,
+    now: i64,
+) -> StoreResult<()> {
     sqlx::query("DELETE FROM deletion_jobs WHERE user_id = $1")
         .bind(user_id)
         .execute(&mut **tx)

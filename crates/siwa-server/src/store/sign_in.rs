@@ -147,7 +147,10 @@ pub(super) async fn complete<T: SignInSteps>(tx: &mut T, sign_in: &SignIn) -> St
         Some(user_id) => {
             let before = tx.read_user(&user_id).await?;
             let name = name_to_apply(tx, profile).await?;
-            (before, tx.update_user(&user_id, profile, &name, *now).await?)
+            (
+                before,
+                tx.update_user(&user_id, profile, &name, *now).await?,
+            )
         }
         None => {
             let email = given(profile.email.as_deref());
@@ -164,7 +167,10 @@ pub(super) async fn complete<T: SignInSteps>(tx: &mut T, sign_in: &SignIn) -> St
                         return Ok(Decided::LostRace);
                     }
                     let before = tx.read_user(&user_id).await?;
-                    (before, tx.update_user(&user_id, profile, &name, *now).await?)
+                    (
+                        before,
+                        tx.update_user(&user_id, profile, &name, *now).await?,
+                    )
                 }
                 None => {
                     let user = tx.insert_user(profile, &name, *now).await?;

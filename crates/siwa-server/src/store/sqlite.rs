@@ -31,10 +31,9 @@ use sqlx::{Row, Sqlite, Transaction};
 use super::sign_in::{self, Decided};
 use super::user_row::{UserRow, USER_COLUMNS};
 use super::{
-    EventFilter, EventState, OutboxEvent,
-    given, AppleLink, AppleToken, DeletionJob, ExportedIdentity, Grant, JobRow, Login,
-    Name, NewLogin, NewOidcCode, NewSession, Notification, OidcCode, Outage,
-    Redemption, Relink, Rotate, Rotation, SignIn, SignInOutcome, Store, StoreResult,
+    given, AppleLink, AppleToken, DeletionJob, EventFilter, EventState, ExportedIdentity, Grant,
+    JobRow, Login, Name, NewLogin, NewOidcCode, NewSession, Notification, OidcCode, Outage,
+    OutboxEvent, Redemption, Relink, Rotate, Rotation, SignIn, SignInOutcome, Store, StoreResult,
     TransferProgress, User,
 };
 
@@ -652,11 +651,7 @@ impl Store for SqliteStore {
         self.token_counts(due_before).await
     }
 
-    async fn reschedule_token_check(
-        &self,
-        token: &AppleToken,
-        checked_at: i64,
-    ) -> StoreResult<()> {
+    async fn reschedule_token_check(&self, token: &AppleToken, checked_at: i64) -> StoreResult<()> {
         self.reschedule_check(token, checked_at).await
     }
 

@@ -40,7 +40,11 @@ fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .timeout(ATTEMPT_TIMEOUT)
         .redirect(reqwest::redirect::Policy::none())
-        .user_agent(concat!("siwa-serve/", env!("CARGO_PKG_VERSION"), " (webhooks)"))
+        .user_agent(concat!(
+            "siwa-serve/",
+            env!("CARGO_PKG_VERSION"),
+            " (webhooks)"
+        ))
         .build()
         .unwrap_or_default()
 }
@@ -53,7 +57,8 @@ pub async fn run_due(app: &AppState, http: &reqwest::Client) -> Result<usize, St
     for event in &events {
         deliver(app, http, event).await?;
     }
-    app.metrics.set_webhook_backlog(app.store.event_backlog().await?);
+    app.metrics
+        .set_webhook_backlog(app.store.event_backlog().await?);
     Ok(events.len())
 }
 
@@ -66,7 +71,12 @@ async fn deliver(
 ) -> Result<(), StoreError> {
     let reached = app.store.delivered_endpoints(event.seq).await?;
     let mut failures = Vec::new();
-    for endpoint in app.settings.webhooks.iter().filter(|e| e.takes(&event.kind)) {
+    for endpoint in app
+        .settings
+        .webhooks
+        .iter()
+        .filter(|e| e.takes(&event.kind))
+    {
         if reached.iter().any(|url| *url == endpoint.url) {
             continue;
         }
@@ -198,6 +208,9 @@ mod tests {
                 (*elapsed < GIVE_UP_AFTER_SECS).then_some(n)
             })
             .count();
-        assert!(attempts_before_giving_up > 24, "{attempts_before_giving_up}");
+        assert!(
+            attempts_before_giving_up > 24,
+            "{attempts_before_giving_up}"
+        );
     }
 }

@@ -5,8 +5,8 @@ use sqlx::{Postgres, Transaction};
 use super::super::sign_in::SignInSteps;
 use super::super::user_row::{UserRow, USER_COLUMNS};
 use super::super::{
-    email_key, given, random_id, AppleProfile, NewEvent, Name, NewSession, Relink, SealedAppleToken,
-    SpentIdentityToken, StoreResult, User,
+    email_key, given, random_id, AppleProfile, Name, NewEvent, NewSession, Relink,
+    SealedAppleToken, SpentIdentityToken, StoreResult, User,
 };
 
 /// The sign-in steps over a PostgreSQL transaction.
