@@ -16,7 +16,7 @@ use siwa_kit::Verifier;
 use crate::config::{Settings, WebClient};
 use crate::cookies::Cookies;
 use crate::keys::ServiceKeys;
-use crate::metrics::Metrics;
+use crate::metrics::{AppleMetrics, Metrics, ObservedHttp, Scraped};
 use crate::middleware::RateLimit;
 use crate::readiness::Readiness;
 use crate::session::{Expected, TokenKind, VerifiedTokens};
@@ -32,7 +32,6 @@ pub struct AppState {
     pub(crate) settings: Settings,
     /// The store, each call bounded and its outages logged and counted.
     pub(crate) store: Arc<dyn Store>,
-    pub(crate) store_health: Arc<StoreHealth>,
     pub(crate) readiness: Readiness,
     /// The service's own keys (from the settings).
     pub(crate) keys: Arc<ServiceKeys>,
@@ -95,6 +94,16 @@ pub fn apple_client(
     http: Arc<dyn HttpClient>,
     clock: Arc<dyn Clock>,
 ) -> Result<AppleClient, StateError> {
+    let cache = secret_cache(settings, client_id, clock)?;
+    Ok(AppleClient::from_cache(cache, http).endpoints(settings.apple.clone()))
+}
+
+/// The client secrets of `client_id`, signed with the settings' team key.
+fn secret_cache(
+    settings: &Settings,
+    client_id: &ClientId,
+    clock: Arc<dyn Clock>,
+) -> Result<Arc<SecretCache>, StateError> {
     let builder = ClientSecretBuilder::new(
         settings.team_id.clone(),
         settings.key_id.clone(),
@@ -102,12 +111,11 @@ pub fn apple_client(
     )
     .ttl_secs(CLIENT_SECRET_TTL)
     .map_err(StateError::Secret)?;
-    let cache = Arc::new(SecretCache::new(
+    Ok(Arc::new(SecretCache::new(
         builder,
         Arc::clone(&settings.apple_key),
         clock,
-    ));
-    Ok(AppleClient::from_cache(cache, http).endpoints(settings.apple.clone()))
+    )))
 }
 
 impl AppState {
@@ -122,7 +130,13 @@ impl AppState {
         store: Arc<dyn Store>,
         clock: Arc<dyn Clock>,
     ) -> Result<Self, StateError> {
-        let http = apple_http(&settings)?;
+        // Every call to Apple (the key cache's and the clients') is counted.
+        let apple_metrics = AppleMetrics::default();
+        let http: Arc<dyn HttpClient> = Arc::new(ObservedHttp::new(
+            apple_http(&settings)?,
+            &settings.apple,
+            apple_metrics.clone(),
+        ));
         let key_cache = Arc::new(
             KeyCache::remote(settings.apple.keys_uri().clone(), Arc::clone(&http))
                 .clock(Arc::clone(&clock)),
@@ -142,10 +156,13 @@ impl AppState {
         let notification_verifier =
             Verifier::new(key_cache, all_clients.clone()).clock(Arc::clone(&clock));
         let mut apple = HashMap::new();
+        let mut secrets = Vec::new();
         for client_id in all_clients {
-            let client =
-                apple_client(&settings, &client_id, Arc::clone(&http), Arc::clone(&clock))?;
+            let cache = secret_cache(&settings, &client_id, Arc::clone(&clock))?;
+            let client = AppleClient::from_cache(Arc::clone(&cache), Arc::clone(&http))
+                .endpoints(settings.apple.clone());
             apple.insert(client_id.as_str().to_owned(), client);
+            secrets.push(cache);
         }
         let sign_in_limit = Arc::new(RateLimit::new(
             "sign-in",
@@ -159,8 +176,11 @@ impl AppState {
         ));
         let store_health = Arc::new(StoreHealth::new(settings.database_url.place()));
         let store: Arc<dyn Store> = Arc::new(Observed::new(store, Arc::clone(&store_health)));
+        let metrics = Metrics::new(
+            &apple_metrics,
+            Scraped::new(store_health, secrets, Arc::clone(&clock)),
+        );
         Ok(Self {
-            store_health,
             readiness: Readiness::default(),
             sign_in_limit,
             refresh_limit,
@@ -173,7 +193,7 @@ impl AppState {
             notification_verifier,
             apple,
             clock,
-            metrics: Metrics::default(),
+            metrics,
             verified_tokens: VerifiedTokens::default(),
         })
     }

@@ -102,6 +102,12 @@ pub fn router(state: Arc<AppState>) -> Router {
             axum::http::StatusCode::SERVICE_UNAVAILABLE,
             REQUEST_TIMEOUT,
         ))
+        // Outside the timeout, so a request cut short is timed with its 503;
+        // inside the routing, so it sees each route's template.
+        .layer(axum::middleware::from_fn_with_state(
+            state.metrics.http(),
+            metrics::observe_requests,
+        ))
         .layer(axum::middleware::from_fn(request_id::assign))
         .with_state(state)
 }

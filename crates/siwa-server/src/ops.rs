@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::State;
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
@@ -12,6 +12,7 @@ use utoipa::ToSchema;
 
 use crate::app::AppState;
 use crate::error::RETRY_AFTER_OUTAGE_SECS;
+use crate::metrics::Format;
 use crate::readiness::PROBE_BOUND;
 
 /// The JWK Set of `/.well-known/jwks.json` as the document describes it (the
@@ -126,19 +127,28 @@ pub(crate) async fn readyz(State(app): State<Arc<AppState>>) -> Response {
     }
 }
 
-/// `GET /metrics`.
+/// `GET /metrics`: OpenMetrics text when the scraper's `Accept` names it (as
+/// Prometheus's does), Prometheus text 0.0.4 otherwise.
 #[utoipa::path(
     get,
     path = "/metrics",
     tag = "operations",
     summary = "Prometheus metrics",
-    responses((status = 200, description = "The text exposition format", body = String, content_type = "text/plain"))
+    responses((status = 200, description = "The metrics: Prometheus text 0.0.4, or OpenMetrics text when `Accept` asks for `application/openmetrics-text`", content(
+        (String = "text/plain"),
+        (String = "application/openmetrics-text"),
+    )))
 )]
-pub(crate) async fn metrics(State(app): State<Arc<AppState>>) -> Response {
+pub(crate) async fn metrics(State(app): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    let format = Format::negotiate(
+        headers
+            .get(header::ACCEPT)
+            .and_then(|accept| accept.to_str().ok()),
+    );
     let pending = app.store.pending_deletions().await.unwrap_or(-1);
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        app.metrics.render(pending, &app.store_health),
+        [(header::CONTENT_TYPE, format.content_type())],
+        app.metrics.render(pending, format),
     )
         .into_response()
 }

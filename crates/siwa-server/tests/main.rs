@@ -5,6 +5,7 @@ mod e2e;
 mod faults;
 mod harness;
 mod hygiene;
+mod metrics;
 mod oidc;
 mod outages;
 mod security;
