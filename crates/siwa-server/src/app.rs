@@ -18,7 +18,7 @@ use crate::cookies::Cookies;
 use crate::keys::ServiceKeys;
 use crate::metrics::Metrics;
 use crate::middleware::RateLimit;
-use crate::readiness::Readiness;
+use crate::readiness::{DeepReadiness, Readiness};
 use crate::session::{Expected, TokenKind, VerifiedTokens};
 use crate::store::{Observed, Store, StoreHealth};
 
@@ -34,6 +34,8 @@ pub struct AppState {
     pub(crate) store: Arc<dyn Store>,
     pub(crate) store_health: Arc<StoreHealth>,
     pub(crate) readiness: Readiness,
+    /// The verdict of `/readyz?deep=1`, remembered a while.
+    pub(crate) deep_readiness: DeepReadiness,
     /// The service's own keys (from the settings).
     pub(crate) keys: Arc<ServiceKeys>,
     /// Identity tokens of the web flow: aud = one of the Services IDs, nothing else.
@@ -44,6 +46,8 @@ pub struct AppState {
     pub(crate) notification_verifier: Verifier,
     /// Apple's REST API per client id (the Services ID and each bundle ID).
     pub(crate) apple: HashMap<String, AppleClient>,
+    /// The client secrets those clients send, one cache per client id.
+    pub(crate) secrets: Vec<Arc<SecretCache>>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) metrics: Metrics,
     /// The sign-in routes' rate limit.
@@ -95,6 +99,17 @@ pub fn apple_client(
     http: Arc<dyn HttpClient>,
     clock: Arc<dyn Clock>,
 ) -> Result<AppleClient, StateError> {
+    let cache = secret_cache(settings, client_id, clock)?;
+    Ok(AppleClient::from_cache(cache, http).endpoints(settings.apple.clone()))
+}
+
+/// The client secrets of `client_id`, signed by the settings' team key and
+/// renewed before they expire.
+fn secret_cache(
+    settings: &Settings,
+    client_id: &ClientId,
+    clock: Arc<dyn Clock>,
+) -> Result<Arc<SecretCache>, StateError> {
     let builder = ClientSecretBuilder::new(
         settings.team_id.clone(),
         settings.key_id.clone(),
@@ -102,12 +117,11 @@ pub fn apple_client(
     )
     .ttl_secs(CLIENT_SECRET_TTL)
     .map_err(StateError::Secret)?;
-    let cache = Arc::new(SecretCache::new(
+    Ok(Arc::new(SecretCache::new(
         builder,
         Arc::clone(&settings.apple_key),
         clock,
-    ));
-    Ok(AppleClient::from_cache(cache, http).endpoints(settings.apple.clone()))
+    )))
 }
 
 impl AppState {
@@ -142,10 +156,13 @@ impl AppState {
         let notification_verifier =
             Verifier::new(key_cache, all_clients.clone()).clock(Arc::clone(&clock));
         let mut apple = HashMap::new();
+        let mut secrets = Vec::new();
         for client_id in all_clients {
-            let client =
-                apple_client(&settings, &client_id, Arc::clone(&http), Arc::clone(&clock))?;
+            let cache = secret_cache(&settings, &client_id, Arc::clone(&clock))?;
+            let client = AppleClient::from_cache(Arc::clone(&cache), Arc::clone(&http))
+                .endpoints(settings.apple.clone());
             apple.insert(client_id.as_str().to_owned(), client);
+            secrets.push(cache);
         }
         let sign_in_limit = Arc::new(RateLimit::new(
             "sign-in",
@@ -162,6 +179,7 @@ impl AppState {
         Ok(Self {
             store_health,
             readiness: Readiness::default(),
+            deep_readiness: DeepReadiness::default(),
             sign_in_limit,
             refresh_limit,
             cookies: Cookies::new(settings.secure_cookies()),
@@ -172,6 +190,7 @@ impl AppState {
             native_verifier,
             notification_verifier,
             apple,
+            secrets,
             clock,
             metrics: Metrics::default(),
             verified_tokens: VerifiedTokens::default(),

@@ -27,6 +27,8 @@
 //!   (a team transfer's export and import) and `oidc.rs` (the provider's codes
 //!   and grants); SQLite's `connection.rs` (connections spoiled by a failed
 //!   transaction or an I/O error) and `reader.rs` (the direct read path of `/me`);
+//! - `schema.rs`: the schema against the built-in migrations, read without
+//!   migrating ([`inspect_schema`], for `siwa doctor --config`);
 //! - `outage.rs`: which failures mean the database is unavailable;
 //! - `observed.rs`: the store as the service uses it, bounded, its outages
 //!   logged once and counted.
@@ -38,6 +40,7 @@ mod postgres;
 mod provider;
 mod records;
 mod rows;
+mod schema;
 mod sign_in;
 mod sqlite;
 mod team_transfer;
@@ -58,6 +61,7 @@ pub use records::{
     NewSession, Notification, NotificationEffect, Relink, Rotate, Rotation, SealedAppleToken,
     SessionStart, SignIn, SignInOutcome, SpentIdentityToken, TransferProgress, User,
 };
+pub use schema::{inspect as inspect_schema, Schema, INSPECT_DEADLINE};
 use rows::{judge_rotation, FamilyRow, JobRow, Judged, TokenRow};
 pub use sqlite::SqliteStore;
 
@@ -108,6 +112,8 @@ pub trait Store: Send + Sync + 'static {
     /// Checks the database answers and takes a write (`/readyz`): one tiny
     /// transaction, so that a full disk or a read-only file system shows.
     async fn ping(&self) -> StoreResult<()>;
+    /// How the schema compares with this binary's migrations (`/readyz?deep=1`); changes nothing.
+    async fn schema(&self) -> StoreResult<Schema>;
 
     /// Records a started sign-in.
     async fn put_login(&self, login: &NewLogin) -> StoreResult<()>;

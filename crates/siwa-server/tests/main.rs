@@ -7,6 +7,7 @@ mod harness;
 mod hygiene;
 mod oidc;
 mod outages;
+mod readyz;
 mod security;
 mod store;
 mod web_popup;

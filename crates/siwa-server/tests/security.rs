@@ -10,8 +10,8 @@ use async_trait::async_trait;
 use serde_json::{json, Value};
 use siwa_server::store::{
     AppleLink, AppleToken, DeletionJob, ExportedIdentity, Grant, Login, Name, NewLogin,
-    NewOidcCode, NewSession, Notification, OidcCode, Redemption, Relink, Rotate, Rotation, SignIn,
-    SignInOutcome, Store, StoreError, StoreResult, TransferProgress, User,
+    NewOidcCode, NewSession, Notification, OidcCode, Redemption, Relink, Rotate, Rotation, Schema,
+    SignIn, SignInOutcome, Store, StoreError, StoreResult, TransferProgress, User,
 };
 
 use crate::harness::{on_both_stores, sha256_hex, Backend, Browser, Service, World, IOS};
@@ -446,6 +446,9 @@ impl Store for FailingNotifications {
     }
     async fn ping(&self) -> StoreResult<()> {
         self.inner.ping().await
+    }
+    async fn schema(&self) -> StoreResult<Schema> {
+        self.inner.schema().await
     }
     async fn put_login(&self, login: &NewLogin) -> StoreResult<()> {
         self.inner.put_login(login).await

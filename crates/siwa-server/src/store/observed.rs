@@ -13,8 +13,8 @@ use async_trait::async_trait;
 use super::outage::{Outage, OUTAGES};
 use super::{
     AppleLink, AppleToken, DeletionJob, ExportedIdentity, Grant, Login, Name, NewLogin,
-    NewOidcCode, NewSession, Notification, OidcCode, Redemption, Relink, Rotate, Rotation, SignIn,
-    SignInOutcome, Store, StoreError, StoreResult, TransferProgress, User,
+    NewOidcCode, NewSession, Notification, OidcCode, Redemption, Relink, Rotate, Rotation, Schema,
+    SignIn, SignInOutcome, Store, StoreError, StoreResult, TransferProgress, User,
 };
 
 /// The longest any store call may take before it counts as an outage. The
@@ -135,6 +135,7 @@ macro_rules! observe {
 observe! {
     Write fn migrate(&self) -> ();
     Write fn ping(&self) -> ();
+    Read fn schema(&self) -> Schema;
     Write fn put_login(&self, login: &NewLogin) -> ();
     Write fn take_login(&self, state_hash: &[u8], now: i64) -> Option<Login>;
     Write fn put_nonce(&self, nonce_hash: &[u8], now: i64, expires_at: i64) -> ();
