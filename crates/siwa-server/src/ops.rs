@@ -101,7 +101,10 @@ pub(crate) async fn healthz() -> &'static str {
         )),
     )
 )]
-pub(crate) async fn readyz(State(app): State<Arc<AppState>>, RawQuery(query): RawQuery) -> Response {
+pub(crate) async fn readyz(
+    State(app): State<Arc<AppState>>,
+    RawQuery(query): RawQuery,
+) -> Response {
     if wants_deep(query.as_deref()) {
         return deep_readyz(&app).await;
     }

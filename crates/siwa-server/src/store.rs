@@ -61,8 +61,8 @@ pub use records::{
     NewSession, Notification, NotificationEffect, Relink, Rotate, Rotation, SealedAppleToken,
     SessionStart, SignIn, SignInOutcome, SpentIdentityToken, TransferProgress, User,
 };
-pub use schema::{inspect as inspect_schema, Schema, INSPECT_DEADLINE};
 use rows::{judge_rotation, FamilyRow, JobRow, Judged, TokenRow};
+pub use schema::{inspect as inspect_schema, Schema, INSPECT_DEADLINE};
 pub use sqlite::SqliteStore;
 
 /// A store failure. Never holds secrets or the database password.

@@ -112,7 +112,13 @@ fn check<'a>(report: &'a Value, id: &str) -> &'a Value {
 }
 
 async fn body(response: Response) -> String {
-    String::from_utf8(to_bytes(response.into_body(), 1 << 20).await.unwrap().to_vec()).unwrap()
+    String::from_utf8(
+        to_bytes(response.into_body(), 1 << 20)
+            .await
+            .unwrap()
+            .to_vec(),
+    )
+    .unwrap()
 }
 
 /// One statement on the service's database, from outside the service.

@@ -132,7 +132,10 @@ mod tests {
         assert!(all > 2);
 
         let current = Schema::compare(migrator, Some(applied(migrator, all)));
-        assert!(current.is_current() && !current.blocks_start(), "{current:?}");
+        assert!(
+            current.is_current() && !current.blocks_start(),
+            "{current:?}"
+        );
         assert_eq!(current.applied, all);
 
         let behind = Schema::compare(migrator, Some(applied(migrator, all - 1)));
