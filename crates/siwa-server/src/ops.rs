@@ -80,7 +80,8 @@ pub(crate) async fn healthz() -> &'static str {
 /// verdict reused for a second). 200 `ready`, or 503 with `Retry-After`.
 ///
 /// `GET /readyz?deep=1`: the cheap checks of `siwa doctor --config` as JSON
-/// `{"ready","checks":[{"id","ok","message"}]}` (see `readiness/deep.rs`):
+/// `{"ready","checks":[{"id","ok","message"}]}` (`database`, `service_keys`,
+/// `client_secret`, `apple_keys`):
 /// never a call to Apple, the verdict reused for a few seconds.
 #[utoipa::path(
     get,

@@ -13,7 +13,7 @@
 //! refresh tokens as ciphertext (the server encrypts before calling the store).
 //!
 //! The files:
-//! - `store.rs`: the [`Store`] trait, [`StoreError`], [`connect`];
+//! - `store.rs`: the [`Store`] trait, [`StoreError`], [`connect`], [`inspect_schema`];
 //! - `records.rs`: the records the store takes and gives;
 //! - `grants.rs`: the OpenID provider's codes and grants; `provider.rs`: their
 //!   SQL and methods, written once for both backends; `team_transfer.rs`
@@ -27,8 +27,8 @@
 //!   (a team transfer's export and import) and `oidc.rs` (the provider's codes
 //!   and grants); SQLite's `connection.rs` (connections spoiled by a failed
 //!   transaction or an I/O error) and `reader.rs` (the direct read path of `/me`);
-//! - `schema.rs`: the schema against the built-in migrations, read without
-//!   migrating ([`inspect_schema`], for `siwa doctor --config`);
+//! - `schema.rs`: [`Schema`], a database's schema against the built-in
+//!   migrations (each backend reads its `_sqlx_migrations`);
 //! - `outage.rs`: which failures mean the database is unavailable;
 //! - `observed.rs`: the store as the service uses it, bounded, its outages
 //!   logged once and counted.
@@ -62,7 +62,7 @@ pub use records::{
     SessionStart, SignIn, SignInOutcome, SpentIdentityToken, TransferProgress, User,
 };
 use rows::{judge_rotation, FamilyRow, JobRow, Judged, TokenRow};
-pub use schema::{inspect as inspect_schema, Schema, INSPECT_DEADLINE};
+pub use schema::Schema;
 pub use sqlite::SqliteStore;
 
 /// A store failure. Never holds secrets or the database password.
@@ -345,6 +345,30 @@ pub async fn connect(database_url: impl AsRef<str>) -> StoreResult<Box<dyn Store
     };
     store.migrate().await?;
     Ok(store)
+}
+
+/// The longest [`inspect_schema`] waits for the database.
+pub const INSPECT_DEADLINE: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Reads the schema of the database `database_url` names without migrating
+/// it, creating it, or writing to it: a SQLite file is opened read-only (one
+/// that does not exist yet is reported as such), PostgreSQL through one
+/// connection. Bounded by [`INSPECT_DEADLINE`].
+pub async fn inspect_schema(database_url: &str) -> StoreResult<Schema> {
+    let read = async {
+        if database_url.starts_with("sqlite:") {
+            sqlite::inspect_schema(database_url).await
+        } else if database_url.starts_with("postgres:") || database_url.starts_with("postgresql:") {
+            postgres::inspect_schema(database_url).await
+        } else {
+            Err(StoreError::UnsupportedUrl(
+                masked_url(database_url).to_string(),
+            ))
+        }
+    };
+    tokio::time::timeout(INSPECT_DEADLINE, read)
+        .await
+        .unwrap_or(Err(StoreError::Timeout))
 }
 
 /// Where a `database_url` keeps its data, for messages: the SQLite file, or

@@ -685,13 +685,8 @@ async fn lock_user(tx: &mut Transaction<'static, Postgres>, user_id: &str) -> St
     Ok(())
 }
 
-/// Four connections per core, at least 8: requests are short transactions
-/// that mostly wait on the round trip to the server, so a request holds a
-/// connection far longer than it holds a core (with 2 per core, a one-core
-/// service queued `GET /me` on its 4 connections); several replicas share the
-/// server's limit, hence the cap.
 /// The schema of a PostgreSQL database, read through one connection (see
-/// [`super::schema::inspect`]).
+/// [`super::inspect_schema`]).
 pub(super) async fn inspect_schema(database_url: &str) -> StoreResult<Schema> {
     let options = PgConnectOptions::from_str(database_url)?;
     let mut conn = PgConnection::connect_with(&options).await?;
@@ -725,6 +720,11 @@ async fn applied(conn: &mut PgConnection) -> StoreResult<Option<Vec<Applied>>> {
         .map_err(Into::into)
 }
 
+/// Four connections per core, at least 8: requests are short transactions
+/// that mostly wait on the round trip to the server, so a request holds a
+/// connection far longer than it holds a core (with 2 per core, a one-core
+/// service queued `GET /me` on its 4 connections); several replicas share the
+/// server's limit, hence the cap.
 fn pool_size() -> u32 {
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     u32::try_from(cores * 4).unwrap_or(u32::MAX).clamp(8, 32)

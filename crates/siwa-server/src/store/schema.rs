@@ -9,14 +9,7 @@
 //! siwa migrated it), one whose checksum differs (a migration file was edited
 //! after it ran) or one that failed half-way.
 
-use std::time::Duration;
-
 use sqlx::migrate::Migrator;
-
-use super::{masked_url, StoreError, StoreResult};
-
-/// The longest [`inspect`] waits for the database.
-pub const INSPECT_DEADLINE: Duration = Duration::from_secs(10);
 
 /// One row of `_sqlx_migrations`.
 #[derive(Clone, Debug)]
@@ -88,27 +81,6 @@ impl Schema {
     }
 }
 
-/// Reads the schema of the database `database_url` names without migrating
-/// it, creating it, or writing to it: a SQLite file is opened read-only (one
-/// that does not exist yet is reported as such), PostgreSQL through one
-/// connection. Bounded by [`INSPECT_DEADLINE`].
-pub async fn inspect(database_url: &str) -> StoreResult<Schema> {
-    let read = async {
-        if database_url.starts_with("sqlite:") {
-            super::sqlite::inspect_schema(database_url).await
-        } else if database_url.starts_with("postgres:") || database_url.starts_with("postgresql:") {
-            super::postgres::inspect_schema(database_url).await
-        } else {
-            Err(StoreError::UnsupportedUrl(
-                masked_url(database_url).to_string(),
-            ))
-        }
-    };
-    tokio::time::timeout(INSPECT_DEADLINE, read)
-        .await
-        .unwrap_or(Err(StoreError::Timeout))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -127,7 +99,7 @@ mod tests {
 
     #[test]
     fn compares_applied_rows_with_the_built_in_migrations() {
-        let migrator = &super::super::sqlite::MIGRATOR;
+        let migrator = &sqlx::migrate!("./migrations/sqlite");
         let all = migrator.iter().count();
         assert!(all > 2);
 

@@ -695,10 +695,8 @@ fn apple_token(
     }
 }
 
-/// A pool for a file database: WAL readers run in parallel, writers queue on
-/// the busy timeout, so a few connections per core are plenty.
 /// The schema of a SQLite database, opened read-only; a file that does not
-/// exist yet is not created (see [`super::schema::inspect`]).
+/// exist yet is not created (see [`super::inspect_schema`]).
 pub(super) async fn inspect_schema(database_url: &str) -> StoreResult<Schema> {
     let options = SqliteConnectOptions::from_str(database_url)?;
     if database_url.contains(":memory:") || !options.get_filename().exists() {
@@ -742,6 +740,8 @@ async fn applied(conn: &mut SqliteConnection) -> StoreResult<Option<Vec<Applied>
         .map_err(Into::into)
 }
 
+/// A pool for a file database: WAL readers run in parallel, writers queue on
+/// the busy timeout, so a few connections per core are plenty.
 fn pool_size() -> u32 {
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     u32::try_from(cores * 2).unwrap_or(u32::MAX).clamp(2, 16)
