@@ -20,7 +20,8 @@ pub(crate) enum Command {
     Secret(SecretArgs),
     /// Print the public key of a .p8, as `openssl ec -pubout` does (or as a JWK).
     Pubkey(PubkeyArgs),
-    /// Explain why Apple answers `invalid_client` to a client_secret.
+    /// Explain why Apple answers `invalid_client` to a client_secret; with --config, check a whole deployment.
+    #[command(after_help = DOCTOR_AFTER_HELP)]
     Doctor(DoctorArgs),
     /// Verify an Apple identity token (or, with --notification, a server-to-server notification).
     Verify(crate::cmd::verify::VerifyArgs),
@@ -100,15 +101,40 @@ pub(crate) struct PubkeyArgs {
     pub(crate) format: PubkeyFormat,
 }
 
+/// What `siwa doctor --help` says after the flags.
+const DOCTOR_AFTER_HELP: &str = "\
+With --config FILE, the deployment `siwa serve --config FILE` would run is checked
+(the file, then SIWA_* variables, read as the service reads them; nothing is written):
+  key_file                   the private_key is key_id's: its name AuthKey_<KEYID>.p8 agrees, and with
+                             --public-key its public half is that key
+  public_url                 https (plain http on loopback: a warning)
+  redirect_uri               each Services ID returns to <public_url>/auth/apple/callback
+  popup_redirect_uris        each popup page's origin may call the service
+  service_keys               session_key and encryption_key set (PostgreSQL: required)
+  database                   reachable, and every migration of this build applied
+  apple.secret:<client_id>   (--probe) Apple accepts a fresh client_secret for each client id
+  clock                      (--probe) within a minute of Apple's Date header
+  notifications              (--probe) <public_url>/auth/apple/notifications answers (400 to an empty POST)
+Without --probe the last three are skipped. Exit 0 when no check failed, 1 when one did,
+2 when the configuration cannot be read or the service would refuse it.";
+
 #[derive(Args, Debug)]
 pub(crate) struct DoctorArgs {
     /// The client_secret JWT, or `-` to read it from stdin (the default when stdin is not a terminal).
     #[arg(value_name = "JWT|-")]
     pub(crate) token: Option<String>,
+    /// Check a whole deployment instead: the `siwa serve` configuration FILE (and SIWA_*), as the
+    /// service loads it; with --probe, also Apple's verdict and the service's public URL.
+    #[arg(
+        long,
+        value_name = "FILE",
+        conflicts_with_all = ["token", "key", "team_id", "key_id", "client_id", "now", "apple_url"]
+    )]
+    pub(crate) config: Option<PathBuf>,
     /// The .p8 private key that should have signed it (env SIWA_PRIVATE_KEY).
     #[arg(long, value_name = "FILE", conflicts_with = "public_key")]
     pub(crate) key: Option<String>,
-    /// The public key (PEM) that should verify it.
+    /// The public key (PEM) that should verify it; with --config, the key_file's public half.
     #[arg(long, value_name = "FILE")]
     pub(crate) public_key: Option<PathBuf>,
     #[command(flatten)]
@@ -118,6 +144,7 @@ pub(crate) struct DoctorArgs {
     pub(crate) now: Option<u64>,
     /// Also ask Apple (check `apple.probe`): the token endpoint gets the secret and a made-up
     /// code; `invalid_grant` means Apple accepted the secret, `invalid_client` that it did not.
+    /// With --config: a fresh secret per client id, the clock, and the notification endpoint.
     #[arg(long)]
     pub(crate) probe: bool,
     #[command(flatten)]

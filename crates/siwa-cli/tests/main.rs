@@ -8,6 +8,7 @@ mod demo;
 mod doctor;
 mod init;
 mod migrate;
+mod preflight;
 mod pubkey;
 mod secret;
 mod serve;

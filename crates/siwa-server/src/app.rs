@@ -18,7 +18,7 @@ use crate::cookies::Cookies;
 use crate::keys::ServiceKeys;
 use crate::metrics::{AppleMetrics, Metrics, ObservedHttp, Scraped};
 use crate::middleware::RateLimit;
-use crate::readiness::Readiness;
+use crate::readiness::{DeepReadiness, Readiness};
 use crate::session::{Expected, TokenKind, VerifiedTokens};
 use crate::store::{Observed, Store, StoreHealth};
 
@@ -33,6 +33,8 @@ pub struct AppState {
     /// The store, each call bounded and its outages logged and counted.
     pub(crate) store: Arc<dyn Store>,
     pub(crate) readiness: Readiness,
+    /// The verdict of `/readyz?deep=1`, remembered a while.
+    pub(crate) deep_readiness: DeepReadiness,
     /// The service's own keys (from the settings).
     pub(crate) keys: Arc<ServiceKeys>,
     /// Identity tokens of the web flow: aud = one of the Services IDs, nothing else.
@@ -43,6 +45,8 @@ pub struct AppState {
     pub(crate) notification_verifier: Verifier,
     /// Apple's REST API per client id (the Services ID and each bundle ID).
     pub(crate) apple: HashMap<String, AppleClient>,
+    /// The client secrets those clients send, one cache per client id.
+    pub(crate) secrets: Vec<Arc<SecretCache>>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) metrics: Metrics,
     /// The sign-in routes' rate limit.
@@ -98,7 +102,8 @@ pub fn apple_client(
     Ok(AppleClient::from_cache(cache, http).endpoints(settings.apple.clone()))
 }
 
-/// The client secrets of `client_id`, signed with the settings' team key.
+/// The client secrets of `client_id`, signed by the settings' team key and
+/// renewed before they expire.
 fn secret_cache(
     settings: &Settings,
     client_id: &ClientId,
@@ -178,10 +183,11 @@ impl AppState {
         let store: Arc<dyn Store> = Arc::new(Observed::new(store, Arc::clone(&store_health)));
         let metrics = Metrics::new(
             &apple_metrics,
-            Scraped::new(store_health, secrets, Arc::clone(&clock)),
+            Scraped::new(store_health, secrets.clone(), Arc::clone(&clock)),
         );
         Ok(Self {
             readiness: Readiness::default(),
+            deep_readiness: DeepReadiness::default(),
             sign_in_limit,
             refresh_limit,
             cookies: Cookies::new(settings.secure_cookies()),
@@ -192,6 +198,7 @@ impl AppState {
             native_verifier,
             notification_verifier,
             apple,
+            secrets,
             clock,
             metrics,
             verified_tokens: VerifiedTokens::default(),

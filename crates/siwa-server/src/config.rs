@@ -36,6 +36,9 @@ pub(crate) use urls::{check_web_url, origin_of};
 pub use web::{RawWebClient, WebClient};
 pub use webhooks::{RawWebhook, WebhookEndpoint};
 
+/// The database when `database_url` is not set: a SQLite file in the working directory.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://siwa.db";
+
 /// Why the service refuses to start.
 #[derive(Debug, Error)]
 #[error("{setting}: {problem}")]

@@ -45,6 +45,8 @@ pub(crate) enum Sealed<'a> {
     /// A relying party's authorization request waiting for its sign-in with
     /// Apple (carried in the URL the browser comes back to).
     AuthorizationRequest,
+    /// The round trip of `/readyz?deep=1` (never stored).
+    ReadinessProbe,
 }
 
 impl Sealed<'_> {
@@ -70,6 +72,7 @@ impl Sealed<'_> {
             Self::AuthorizationRequest => {
                 aad.extend_from_slice(b"siwa oidc authorization request v1")
             }
+            Self::ReadinessProbe => aad.extend_from_slice(b"siwa readiness probe v1"),
         }
         aad
     }
@@ -228,7 +231,9 @@ impl ServiceKeys {
     pub(crate) fn open(&self, sealed: &[u8], what: &Sealed<'_>) -> Option<Zeroizing<String>> {
         self.open_with(sealed, &what.aad()).or_else(|| match what {
             Sealed::AppleToken { .. } => self.open_with(sealed, LEGACY_TOKEN_AAD),
-            Sealed::Successor { .. } | Sealed::AuthorizationRequest => None,
+            Sealed::Successor { .. } | Sealed::AuthorizationRequest | Sealed::ReadinessProbe => {
+                None
+            }
         })
     }
 

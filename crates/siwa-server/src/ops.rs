@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use axum::extract::State;
+use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 use crate::app::AppState;
 use crate::error::RETRY_AFTER_OUTAGE_SECS;
 use crate::metrics::Format;
-use crate::readiness::PROBE_BOUND;
+use crate::readiness::{DeepReport, PROBE_BOUND};
 
 /// The JWK Set of `/.well-known/jwks.json` as the document describes it (the
 /// keys are made by their owners: [`crate::keys::ServiceKeys::jwks`] and the
@@ -79,17 +79,37 @@ pub(crate) async fn healthz() -> &'static str {
 
 /// `GET /readyz`: the database takes a write within [`PROBE_BOUND`] (the
 /// verdict reused for a second). 200 `ready`, or 503 with `Retry-After`.
+///
+/// `GET /readyz?deep=1`: the cheap checks of `siwa doctor --config` as JSON
+/// `{"ready","checks":[{"id","ok","message"}]}` (`database`, `service_keys`,
+/// `client_secret`, `apple_keys`):
+/// never a call to Apple, the verdict reused for a few seconds.
 #[utoipa::path(
     get,
     path = "/readyz",
     tag = "operations",
-    summary = "Readiness: the database takes a write",
+    summary = "Readiness: the database takes a write (deep: the service's own checks)",
+    params(
+        ("deep" = Option<String>, Query, description = "`1`: run the deep checks (database migrated, service keys, client secrets, Apple's keys) and answer JSON; reused for 5 s, never calls Apple"),
+    ),
     responses(
-        (status = 200, description = "`ready`", body = String, content_type = "text/plain"),
-        (status = 503, description = "`database unavailable` (`Retry-After`): take the replica out", body = String, content_type = "text/plain"),
+        (status = 200, description = "`ready` (deep: the report, every check ok)", content(
+            (String = "text/plain"),
+            (DeepReport = "application/json"),
+        )),
+        (status = 503, description = "`database unavailable` (`Retry-After`): take the replica out (deep: the report, a check failed)", content(
+            (String = "text/plain"),
+            (DeepReport = "application/json"),
+        )),
     )
 )]
-pub(crate) async fn readyz(State(app): State<Arc<AppState>>) -> Response {
+pub(crate) async fn readyz(
+    State(app): State<Arc<AppState>>,
+    RawQuery(query): RawQuery,
+) -> Response {
+    if wants_deep(query.as_deref()) {
+        return deep_readyz(&app).await;
+    }
     let now = Instant::now();
     let ready = match app.readiness.cached(now) {
         Some(ready) => ready,
@@ -125,6 +145,37 @@ pub(crate) async fn readyz(State(app): State<Arc<AppState>>) -> Response {
         )
             .into_response()
     }
+}
+
+/// `deep=1` (or `true`, `yes`) among the query's pairs.
+fn wants_deep(query: Option<&str>) -> bool {
+    query.is_some_and(|q| {
+        q.split('&')
+            .filter_map(|pair| pair.strip_prefix("deep="))
+            .any(|v| matches!(v, "1" | "true" | "yes"))
+    })
+}
+
+async fn deep_readyz(app: &AppState) -> Response {
+    let report = app.deep_readiness.verdict(app).await;
+    let status = if report.ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let mut response = (
+        status,
+        [(header::CACHE_CONTROL, "no-store")],
+        Json(report.as_ref().clone()),
+    )
+        .into_response();
+    if !report.ready {
+        response.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from(RETRY_AFTER_OUTAGE_SECS),
+        );
+    }
+    response
 }
 
 /// `GET /metrics`: OpenMetrics text when the scraper's `Accept` names it (as

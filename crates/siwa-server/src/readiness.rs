@@ -1,8 +1,15 @@
 //! This replica's readiness verdict, remembered for a moment, so that load
 //! balancers polling `/readyz` cost one tiny write a second at most.
+//!
+//! - `readiness.rs`: [`Readiness`], the verdict of plain `/readyz`;
+//! - `readiness/deep.rs`: [`DeepReadiness`], the checks of `/readyz?deep=1`.
 
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
+
+mod deep;
+
+pub(crate) use deep::{DeepReadiness, DeepReport};
 
 /// How long a readiness verdict is reused.
 const READY_FOR: Duration = Duration::from_secs(1);

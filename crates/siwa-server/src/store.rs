@@ -13,7 +13,7 @@
 //! refresh tokens as ciphertext (the server encrypts before calling the store).
 //!
 //! The files:
-//! - `store.rs`: the [`Store`] trait, [`StoreError`], [`connect`];
+//! - `store.rs`: the [`Store`] trait, [`StoreError`], [`connect`], [`inspect_schema`];
 //! - `records.rs`: the records the store takes and gives;
 //! - `events.rs`: the account events of the webhooks' outbox; `outbox.rs`:
 //!   the outbox's SQL and that of the daily check of Apple tokens, written
@@ -30,6 +30,8 @@
 //!   (a team transfer's export and import) and `oidc.rs` (the provider's codes
 //!   and grants); SQLite's `connection.rs` (connections spoiled by a failed
 //!   transaction or an I/O error) and `reader.rs` (the direct read path of `/me`);
+//! - `schema.rs`: [`Schema`], a database's schema against the built-in
+//!   migrations (each backend reads its `_sqlx_migrations`);
 //! - `outage.rs`: which failures mean the database is unavailable;
 //! - `observed.rs`: the store as the service uses it, bounded, its outages
 //!   logged once and counted.
@@ -43,6 +45,7 @@ mod postgres;
 mod provider;
 mod records;
 mod rows;
+mod schema;
 mod sign_in;
 mod sqlite;
 mod team_transfer;
@@ -67,6 +70,7 @@ pub use records::{
     User,
 };
 use rows::{judge_rotation, FamilyRow, JobRow, Judged, TokenRow};
+pub use schema::Schema;
 pub use sqlite::SqliteStore;
 pub use user_view::UserView;
 
@@ -117,6 +121,8 @@ pub trait Store: Send + Sync + 'static {
     /// Checks the database answers and takes a write (`/readyz`): one tiny
     /// transaction, so that a full disk or a read-only file system shows.
     async fn ping(&self) -> StoreResult<()>;
+    /// How the schema compares with this binary's migrations (`/readyz?deep=1`); changes nothing.
+    async fn schema(&self) -> StoreResult<Schema>;
 
     /// Records a started sign-in.
     async fn put_login(&self, login: &NewLogin) -> StoreResult<()>;
@@ -398,6 +404,30 @@ pub async fn connect(database_url: impl AsRef<str>) -> StoreResult<Box<dyn Store
     };
     store.migrate().await?;
     Ok(store)
+}
+
+/// The longest [`inspect_schema`] waits for the database.
+pub const INSPECT_DEADLINE: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Reads the schema of the database `database_url` names without migrating
+/// it, creating it, or writing to it: a SQLite file is opened read-only (one
+/// that does not exist yet is reported as such), PostgreSQL through one
+/// connection. Bounded by [`INSPECT_DEADLINE`].
+pub async fn inspect_schema(database_url: &str) -> StoreResult<Schema> {
+    let read = async {
+        if database_url.starts_with("sqlite:") {
+            sqlite::inspect_schema(database_url).await
+        } else if database_url.starts_with("postgres:") || database_url.starts_with("postgresql:") {
+            postgres::inspect_schema(database_url).await
+        } else {
+            Err(StoreError::UnsupportedUrl(
+                masked_url(database_url).to_string(),
+            ))
+        }
+    };
+    tokio::time::timeout(INSPECT_DEADLINE, read)
+        .await
+        .unwrap_or(Err(StoreError::Timeout))
 }
 
 /// Where a `database_url` keeps its data, for messages: the SQLite file, or

@@ -435,7 +435,7 @@ async fn service_state(
 /// unknown client), and no Apple (a call to Apple finds nobody).
 pub(crate) struct Service {
     state: Arc<AppState>,
-    _db: Database,
+    db: Database,
 }
 
 impl Service {
@@ -445,7 +445,12 @@ impl Service {
         tweak(&mut raw);
         let clock = Arc::new(ManualClock::new(SystemClock.now()));
         let (state, _) = service_state(raw, |store| store, clock).await;
-        Self { state, _db: db }
+        Self { state, db }
+    }
+
+    /// Its database's URL (to look behind the service, or damage it).
+    pub(crate) fn database_url(&self) -> &str {
+        &self.db.url
     }
 
     /// One request through the routes.

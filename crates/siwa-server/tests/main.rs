@@ -8,6 +8,7 @@ mod hygiene;
 mod metrics;
 mod oidc;
 mod outages;
+mod readyz;
 mod security;
 mod store;
 mod web_popup;

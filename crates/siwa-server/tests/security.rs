@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use siwa_server::store::{
     AppleLink, AppleToken, DeletionJob, EventFilter, EventState, ExportedIdentity, Grant, Login,
     Name, NewLogin, NewOidcCode, NewSession, Notification, OidcCode, OutboxEvent, Redemption,
-    Relink, Rotate, Rotation, SignIn, SignInOutcome, Store, StoreError, StoreResult,
+    Relink, Rotate, Rotation, Schema, SignIn, SignInOutcome, Store, StoreError, StoreResult,
     TransferProgress, User,
 };
 
@@ -447,6 +447,9 @@ impl Store for FailingNotifications {
     }
     async fn ping(&self) -> StoreResult<()> {
         self.inner.ping().await
+    }
+    async fn schema(&self) -> StoreResult<Schema> {
+        self.inner.schema().await
     }
     async fn put_login(&self, login: &NewLogin) -> StoreResult<()> {
         self.inner.put_login(login).await

@@ -1,170 +1,32 @@
-//! `siwa doctor`: every reason Apple could answer `invalid_client`, checked.
+//! `siwa doctor`: why Apple answers `invalid_client` to a client_secret, or,
+//! with `--config`, a whole deployment checked before it goes live.
+//!
+//! - `doctor.rs`: which of the two runs;
+//! - `doctor/secret.rs`: one client_secret against every rule Apple applies
+//!   (the kit's `Doctor`), and with `--probe` Apple's own verdict;
+//! - `doctor/preflight.rs`: `--config FILE`, loaded as `siwa serve` loads it,
+//!   and its checks in order; beside it `keys.rs` (the team key file, the
+//!   service's own keys), `urls.rs` (public and redirect URLs),
+//!   `database.rs` (reachable and migrated), `probes.rs` (with `--probe`:
+//!   Apple's verdict per client id, the notification endpoint) and
+//!   `clock.rs` (this machine's clock against Apple's `Date`);
+//! - `doctor/report.rs`: the checklist or JSON both print, and the exit code.
 
-use std::io::{IsTerminal, Read};
-
-use siwa_kit::clock::{Clock, SystemClock, UnixTime};
-use siwa_kit::doctor::{Check, Doctor, ExpectedKey, Report, Status};
-use siwa_kit::p8::{read_key_file, PublicKey};
+mod clock;
+mod database;
+mod keys;
+mod preflight;
+mod probes;
+mod report;
+mod secret;
+mod urls;
 
 use crate::args::DoctorArgs;
-use crate::cmd::apple::{own_secret, probe};
-use crate::failure::{Failure, Outcome};
-use crate::settings::{file_label, key_failure, load_private_key, setting};
-use crate::style::{color_stdout, Paint};
-
-/// More than any JWT; bounds what is read from stdin.
-const MAX_INPUT_LEN: u64 = 1024 * 1024;
+use crate::failure::Outcome;
 
 pub(crate) fn run(args: DoctorArgs) -> Outcome {
-    let token = match read_token(args.token.as_deref())? {
-        Some(token) => token,
-        None => own_secret(&args.ids, args.key.as_deref())?.ok_or_else(|| {
-            Failure::usage(
-                "no client_secret given",
-                "pass it as an argument or `-` to read it from stdin, or give the key and ids (--key, --team-id, --client-id or SIWA_*) to check a secret made from them",
-            )
-        })?,
-    };
-    let mut doctor = Doctor::new();
-    if let Some(team) = setting(args.ids.team_id, "SIWA_TEAM_ID") {
-        doctor = doctor.team_id(team);
-    }
-    if let Some(kid) = setting(args.ids.key_id, "SIWA_KEY_ID") {
-        doctor = doctor.key_id(kid);
-    }
-    let client_id = setting(args.ids.client_id, "SIWA_CLIENT_ID");
-    if let Some(client) = client_id.clone() {
-        doctor = doctor.client_id(client);
-    }
-    if let Some(key) = expected_key(args.key, args.public_key)? {
-        doctor = doctor.key(key);
-    }
-    let now = args
-        .now
-        .map(UnixTime::from_secs)
-        .unwrap_or_else(|| SystemClock.now());
-    let mut report = doctor.examine(&token, now);
-    if args.probe {
-        report.push(probe(&token, client_id.as_deref(), args.endpoint)?);
-    }
-    if args.json {
-        let text = serde_json::to_string_pretty(&report)
-            .map_err(|e| Failure::usage(format!("cannot print the report: {e}"), ""))?;
-        println!("{text}");
-    } else {
-        print_checklist(&report, Paint { on: color_stdout() });
-    }
-    if report.ok {
-        Ok(())
-    } else {
-        Err(Failure::Judged(String::new()))
-    }
-}
-
-/// The token from the argument, or stdin for `-` or no argument on a pipe;
-/// `None` when there is no argument and nothing on stdin.
-fn read_token(arg: Option<&str>) -> Result<Option<String>, Failure> {
-    match arg {
-        Some("-") => read_stdin().map(Some),
-        Some(token) => Ok(Some(token.to_owned())),
-        None if !std::io::stdin().is_terminal() => {
-            read_stdin().map(|text| Some(text).filter(|t| !t.trim().is_empty()))
-        }
-        None => Ok(None),
-    }
-}
-
-fn read_stdin() -> Result<String, Failure> {
-    let mut bytes = Vec::new();
-    std::io::stdin()
-        .take(MAX_INPUT_LEN + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| Failure::usage(format!("cannot read stdin: {e}"), ""))?;
-    if bytes.len() as u64 > MAX_INPUT_LEN {
-        return Err(Failure::usage(
-            format!("stdin holds more than {MAX_INPUT_LEN} bytes: not a client_secret"),
-            "pipe only the JWT",
-        ));
-    }
-    String::from_utf8(bytes)
-        .map_err(|_| Failure::usage("stdin is not UTF-8 text", "pipe only the JWT"))
-}
-
-fn expected_key(
-    key: Option<String>,
-    public_key: Option<std::path::PathBuf>,
-) -> Result<Option<ExpectedKey>, Failure> {
-    if let Some(path) = public_key {
-        let bytes = read_key_file(&path).map_err(key_failure)?;
-        let text = String::from_utf8_lossy(&bytes);
-        let public = PublicKey::from_pem(&text)
-            .map_err(|e| Failure::usage(format!("{}: {e}", path.display()), e.hint()))?;
-        return Ok(Some(ExpectedKey::new(public, file_label(&path), None)));
-    }
-    if key.is_none() && setting(None, "SIWA_PRIVATE_KEY").is_none() {
-        return Ok(None);
-    }
-    let loaded = load_private_key(key)?;
-    Ok(Some(ExpectedKey::new(
-        loaded.key.public_key().clone(),
-        loaded.label,
-        loaded.file_kid,
-    )))
-}
-
-fn print_checklist(report: &Report, paint: Paint) {
-    println!("{}", paint.bold("siwa doctor: client_secret checks"));
-    println!();
-    for check in &report.checks {
-        print_check(check, paint);
-    }
-    println!();
-    let failed = report
-        .checks
-        .iter()
-        .filter(|c| c.status == Status::Fail)
-        .count();
-    let warned = report
-        .checks
-        .iter()
-        .filter(|c| c.status == Status::Warn)
-        .count();
-    if failed > 0 {
-        let noun = if failed == 1 { "check" } else { "checks" };
-        println!(
-            "{}",
-            paint.red(&format!(
-                "{failed} {noun} failed: Apple will answer invalid_client."
-            ))
-        );
-    } else if warned > 0 {
-        println!(
-            "{}",
-            paint.yellow(&format!(
-                "No check failed, {warned} warning(s): Apple should accept it, but read them."
-            ))
-        );
-    } else {
-        println!(
-            "{}",
-            paint.green("All checks passed: Apple should accept this secret.")
-        );
-    }
-}
-
-fn print_check(check: &Check, paint: Paint) {
-    let colored = match check.status {
-        Status::Pass => paint.green("✓"),
-        Status::Fail => paint.red("✗"),
-        Status::Warn => paint.yellow("!"),
-        _ => paint.dim("-"),
-    };
-    println!("  {colored} {:<19} {}", check.id.as_str(), check.message);
-    if !check.hint.is_empty() && check.status != Status::Pass {
-        println!(
-            "    {:<19} {}",
-            "",
-            paint.dim(&format!("fix: {}", check.hint))
-        );
+    match args.config.clone() {
+        Some(config) => preflight::run(args, &config),
+        None => secret::run(args),
     }
 }

@@ -64,6 +64,11 @@ pub(crate) fn run(args: ServeArgs) -> Outcome {
 
 /// Settings from the file (if any) and the environment, validated.
 pub(crate) fn load_settings(config: Option<&std::path::Path>) -> Result<Settings, Failure> {
+    Settings::load(load_raw(config)?).map_err(config_failure)
+}
+
+/// The settings as written: the file (if any), then `SIWA_*` over it.
+pub(crate) fn load_raw(config: Option<&std::path::Path>) -> Result<RawSettings, Failure> {
     let raw = match config {
         Some(path) => RawSettings::from_file(path).map_err(config_failure)?,
         None => RawSettings::default(),
@@ -71,11 +76,11 @@ pub(crate) fn load_settings(config: Option<&std::path::Path>) -> Result<Settings
     let env: HashMap<String, String> = std::env::vars()
         .filter(|(k, _)| k.starts_with("SIWA_"))
         .collect();
-    let raw = raw.with_env(&env).map_err(config_failure)?;
-    Settings::load(raw).map_err(config_failure)
+    raw.with_env(&env).map_err(config_failure)
 }
 
-fn config_failure(e: siwa_server::ConfigError) -> Failure {
+/// A configuration the service would refuse: exit 2 with the server's message.
+pub(crate) fn config_failure(e: siwa_server::ConfigError) -> Failure {
     Failure::usage(
         format!("configuration: {e}"),
         "see the server configuration in README.md (siwa serve)",

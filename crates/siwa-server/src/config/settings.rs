@@ -190,7 +190,7 @@ impl Settings {
         let scopes = scopes(raw.scope.as_deref())?;
         let database_url = DatabaseUrl::new(
             raw.database_url
-                .unwrap_or_else(|| "sqlite://siwa.db".into()),
+                .unwrap_or_else(|| super::DEFAULT_DATABASE_URL.into()),
         );
         let service_keys = Arc::new(ServiceKeys::resolve(
             raw.session_key.as_ref().map(SecretSetting::secret),

@@ -14,7 +14,7 @@ use super::outage::{Outage, OUTAGES};
 use super::{
     AppleLink, AppleToken, DeletionJob, EventFilter, EventState, ExportedIdentity, Grant, Login,
     Name, NewLogin, NewOidcCode, NewSession, Notification, OidcCode, OutboxEvent, Redemption,
-    Relink, Rotate, Rotation, SignIn, SignInOutcome, Store, StoreError, StoreResult,
+    Relink, Rotate, Rotation, Schema, SignIn, SignInOutcome, Store, StoreError, StoreResult,
     TransferProgress, User,
 };
 
@@ -136,6 +136,7 @@ macro_rules! observe {
 observe! {
     Write fn migrate(&self) -> ();
     Write fn ping(&self) -> ();
+    Read fn schema(&self) -> Schema;
     Write fn put_login(&self, login: &NewLogin) -> ();
     Write fn take_login(&self, state_hash: &[u8], now: i64) -> Option<Login>;
     Write fn put_nonce(&self, nonce_hash: &[u8], now: i64, expires_at: i64) -> ();

@@ -29,9 +29,11 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::{Postgres, Row, Transaction};
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
+use sqlx::{Connection, Postgres, Row, Transaction};
 
+use super::schema::{Applied, Schema};
 use super::sign_in::{self, Decided};
 use super::user_row::{UserRow, USER_COLUMNS};
 use super::{
@@ -48,6 +50,9 @@ mod steps;
 mod transfer;
 
 use steps::Steps;
+
+/// The PostgreSQL migrations built into this binary.
+pub(super) static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
 
 /// The PostgreSQL implementation of [`Store`].
 #[derive(Clone)]
@@ -107,10 +112,15 @@ impl Store for PostgresStore {
     async fn migrate(&self) -> StoreResult<()> {
         // sqlx holds an advisory lock while migrating: replicas starting
         // together migrate once.
-        sqlx::migrate!("./migrations/postgres")
+        MIGRATOR
             .run(&self.pool)
             .await
             .map_err(super::StoreError::Migrate)
+    }
+
+    async fn schema(&self) -> StoreResult<Schema> {
+        let mut conn = self.pool.acquire().await?;
+        Ok(Schema::compare(&MIGRATOR, applied(&mut conn).await?))
     }
 
     async fn ping(&self) -> StoreResult<()> {
@@ -696,6 +706,41 @@ async fn lock_user(tx: &mut Transaction<'static, Postgres>, user_id: &str) -> St
         .execute(&mut **tx)
         .await?;
     Ok(())
+}
+
+/// The schema of a PostgreSQL database, read through one connection (see
+/// [`super::inspect_schema`]).
+pub(super) async fn inspect_schema(database_url: &str) -> StoreResult<Schema> {
+    let options = PgConnectOptions::from_str(database_url)?;
+    let mut conn = PgConnection::connect_with(&options).await?;
+    let applied = applied(&mut conn).await;
+    let _ = conn.close().await;
+    Ok(Schema::compare(&MIGRATOR, applied?))
+}
+
+/// The rows of `_sqlx_migrations` (in the connection's search path); `None`
+/// when the table does not exist.
+async fn applied(conn: &mut PgConnection) -> StoreResult<Option<Vec<Applied>>> {
+    let table: Option<String> = sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations')::text")
+        .fetch_one(&mut *conn)
+        .await?;
+    if table.is_none() {
+        return Ok(None);
+    }
+    let rows = sqlx::query("SELECT version, checksum, success FROM _sqlx_migrations")
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(Applied {
+                version: row.try_get("version")?,
+                checksum: row.try_get("checksum")?,
+                success: row.try_get("success")?,
+            })
+        })
+        .collect::<Result<Vec<_>, sqlx::Error>>()
+        .map(Some)
+        .map_err(Into::into)
 }
 
 /// Four connections per core, at least 8: requests are short transactions

@@ -23,11 +23,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use sqlx::migrate::Migrator;
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteSynchronous,
 };
-use sqlx::{Row, Sqlite, Transaction};
+use sqlx::{Connection, Row, Sqlite, Transaction};
 
+use super::schema::{Applied, Schema};
 use super::sign_in::{self, Decided};
 use super::user_row::{UserRow, USER_COLUMNS};
 use super::{
@@ -47,6 +50,9 @@ mod transfer;
 
 use connection::{out_of_transaction, owner_only, SpoiledBefore};
 use steps::Steps;
+
+/// The SQLite migrations built into this binary.
+pub(super) static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
 
 /// The SQLite implementation of [`Store`].
 #[derive(Clone, Debug)]
@@ -142,10 +148,15 @@ impl SqliteStore {
 #[async_trait]
 impl Store for SqliteStore {
     async fn migrate(&self) -> StoreResult<()> {
-        sqlx::migrate!("./migrations/sqlite")
+        MIGRATOR
             .run(&self.pool)
             .await
             .map_err(super::StoreError::Migrate)
+    }
+
+    async fn schema(&self) -> StoreResult<Schema> {
+        let mut conn = self.pool.acquire().await?;
+        Ok(Schema::compare(&MIGRATOR, applied(&mut conn).await?))
     }
 
     async fn ping(&self) -> StoreResult<()> {
@@ -701,6 +712,51 @@ fn apple_token(
         client_id,
         ciphertext,
     }
+}
+
+/// The schema of a SQLite database, opened read-only; a file that does not
+/// exist yet is not created (see [`super::inspect_schema`]).
+pub(super) async fn inspect_schema(database_url: &str) -> StoreResult<Schema> {
+    let options = SqliteConnectOptions::from_str(database_url)?;
+    if database_url.contains(":memory:") || !options.get_filename().exists() {
+        return Ok(Schema::absent(&MIGRATOR));
+    }
+    let mut conn = SqliteConnection::connect_with(
+        &options
+            .read_only(true)
+            .create_if_missing(false)
+            .busy_timeout(BUSY_TIMEOUT),
+    )
+    .await?;
+    let applied = applied(&mut conn).await;
+    let _ = conn.close().await;
+    Ok(Schema::compare(&MIGRATOR, applied?))
+}
+
+/// The rows of `_sqlx_migrations`; `None` when the table does not exist.
+async fn applied(conn: &mut SqliteConnection) -> StoreResult<Option<Vec<Applied>>> {
+    let table = sqlx::query(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'",
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
+    if table.is_none() {
+        return Ok(None);
+    }
+    let rows = sqlx::query("SELECT version, checksum, success FROM _sqlx_migrations")
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(Applied {
+                version: row.try_get("version")?,
+                checksum: row.try_get("checksum")?,
+                success: row.try_get("success")?,
+            })
+        })
+        .collect::<Result<Vec<_>, sqlx::Error>>()
+        .map(Some)
+        .map_err(Into::into)
 }
 
 /// A pool for a file database: WAL readers run in parallel, writers queue on
