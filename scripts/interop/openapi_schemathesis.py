@@ -30,6 +30,7 @@ ROUTES = {
     "/.well-known/jwks.json", "/healthz", "/readyz", "/metrics", "/openapi.json", "/docs",
     "/.well-known/openid-configuration", "/oauth2/authorize", "/oauth2/authorize/resume",
     "/oauth2/token", "/oauth2/userinfo", "/oauth2/revoke", "/oauth2/logout",
+    "/auth/apple/web/begin", "/auth/apple/web/complete", "/siwa.js",
 }
 CHECKS = "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance"
 # The service's limits would answer most generated requests 429 (documented,

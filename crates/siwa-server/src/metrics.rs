@@ -196,9 +196,6 @@ impl Metrics {
 
     /// One webhook delivery attempt ended: `delivered`, `failed` (to be
     /// retried) or `gave_up`.
-    // The webhook sender (issue #16) is written on another branch; until it
-    // lands only the tests call this.
-    #[allow(dead_code)]
     pub(crate) fn webhook_delivery(&self, outcome: &'static str) {
         self.webhook_deliveries
             .get_or_create(&Outcome { outcome })
@@ -206,13 +203,11 @@ impl Metrics {
     }
 
     /// Webhook events waiting for delivery.
-    #[allow(dead_code)] // Its caller, the webhook sender, is on another branch.
     pub(crate) fn set_webhook_backlog(&self, pending: i64) {
         self.webhook_backlog.set(pending);
     }
 
     /// One stored Apple token checked: `authorized`, `revoked` or `failed`.
-    #[allow(dead_code)] // Its caller, the reconciliation, is on another branch.
     pub(crate) fn reconcile_checked(&self, outcome: &'static str) {
         self.reconcile_checks
             .get_or_create(&Outcome { outcome })
@@ -220,7 +215,6 @@ impl Metrics {
     }
 
     /// Stored Apple tokens due for their daily check.
-    #[allow(dead_code)] // Its caller, the reconciliation, is on another branch.
     pub(crate) fn set_reconcile_due(&self, due: i64) {
         self.reconcile_due.set(due);
     }

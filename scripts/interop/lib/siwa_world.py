@@ -55,8 +55,10 @@ class SiwaWorld:
     `settings`: more top-level TOML of the service; `apple_redirects`: more
     return URLs registered for its Services ID at the emulator."""
 
-    def __init__(self, siwa: str, clients: list = (), settings: str = "", apple_redirects: list = ()):
+    def __init__(self, siwa: str, clients: list = (), settings: str = "", apple_redirects: list = (),
+                 notify: bool = False):
         self.siwa = siwa
+        self.notify = notify
         self.clients = list(clients)
         self.settings = settings
         self.apple_redirects = list(apple_redirects)
@@ -69,7 +71,9 @@ class SiwaWorld:
 
     def __enter__(self):
         callback = f"{self.issuer}/auth/apple/callback"
+        notification_url = f"notification_url = {toml_string(self.issuer + '/auth/apple/notifications')}"
         (self.dir / "emulator.toml").write_text(f"""
+{notification_url if self.notify else ""}
 [[team]]
 id = "DEMOTEAM01"
   [[team.key]]

@@ -82,6 +82,8 @@ pub(crate) struct CompleteRequest {
         (status = 200, description = "The configuration for AppleID.auth.init", body = BeginResponse),
         (status = 400, description = "Unknown client, a redirect URI not in `popup_redirect_uris`, or popups not configured", body = ErrorBody),
         (status = 403, description = "An origin not in `allowed_web_origins`", body = ErrorBody),
+        (status = 413, description = "The body is too large", body = ErrorBody),
+        (status = 415, description = "Not `application/json`", body = ErrorBody),
         (status = 422, description = "JSON of the wrong shape", body = ErrorBody),
         (status = 429, description = "Rate limited (`Retry-After`)", body = ErrorBody),
     )
@@ -147,6 +149,8 @@ pub(crate) async fn begin(
         (status = 400, description = "No login cookie, an unknown or used state, another browser's state, or a malformed `user`", body = ErrorBody),
         (status = 401, description = "The identity token does not belong to this sign-in", body = ErrorBody),
         (status = 403, description = "An origin not in `allowed_web_origins`", body = ErrorBody),
+        (status = 413, description = "The body is too large", body = ErrorBody),
+        (status = 415, description = "Not `application/json`", body = ErrorBody),
         (status = 422, description = "JSON of the wrong shape", body = ErrorBody),
         (status = 429, description = "Rate limited (`Retry-After`)", body = ErrorBody),
         (status = 502, description = "Apple did not confirm the sign-in", body = ErrorBody),

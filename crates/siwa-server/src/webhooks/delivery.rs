@@ -77,7 +77,7 @@ async fn deliver(
         .iter()
         .filter(|e| e.takes(&event.kind))
     {
-        if reached.iter().any(|url| *url == endpoint.url) {
+        if reached.contains(&endpoint.url) {
             continue;
         }
         match post(app, http, endpoint, event).await {
