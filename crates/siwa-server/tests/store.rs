@@ -43,6 +43,10 @@ macro_rules! store_suite {
 }
 
 store_suite!(
+    sign_ins_record_created_updated_and_signed_in_events,
+    events_are_leased_one_per_user_in_order_and_once,
+    failed_events_are_listed_requeued_and_finished_ones_purged,
+    apple_tokens_come_due_once_per_interval,
     take_login_is_single_use,
     take_login_refuses_expired_and_purges,
     concurrent_take_login_has_one_winner,
@@ -81,6 +85,13 @@ store_suite!(
     grants_and_sessions_never_mix,
     erasing_a_user_takes_their_codes_and_grants,
 );
+
+mod outbox;
+use outbox::{
+    apple_tokens_come_due_once_per_interval, events_are_leased_one_per_user_in_order_and_once,
+    failed_events_are_listed_requeued_and_finished_ones_purged,
+    sign_ins_record_created_updated_and_signed_in_events,
+};
 
 mod oidc;
 use oidc::{
