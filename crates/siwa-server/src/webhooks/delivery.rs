@@ -52,13 +52,16 @@ fn client() -> reqwest::Client {
 /// One round: every due event is tried once at each endpoint still owed it.
 /// Returns how many events were leased (0: nothing was due).
 pub async fn run_due(app: &AppState, http: &reqwest::Client) -> Result<usize, StoreError> {
-    let now = app.now();
-    let events = app.store.lease_events(now, BATCH, LEASE_SECS).await?;
+    // A read first: an idle round takes no write lock (SQLite has one writer).
+    let backlog = app.store.event_backlog().await?;
+    app.metrics.set_webhook_backlog(backlog);
+    if backlog == 0 {
+        return Ok(0);
+    }
+    let events = app.store.lease_events(app.now(), BATCH, LEASE_SECS).await?;
     for event in &events {
         deliver(app, http, event).await?;
     }
-    app.metrics
-        .set_webhook_backlog(app.store.event_backlog().await?);
     Ok(events.len())
 }
 
