@@ -7,7 +7,7 @@ use aws_lc_rs::hmac;
 use base64::Engine;
 use serde::Deserialize;
 
-use super::urls::{check_web_url, origin_of};
+use super::urls::check_web_url;
 use super::{ConfigError, SecretSetting};
 use crate::store::EventType;
 
@@ -52,9 +52,6 @@ impl WebhookEndpoint {
             .filter(|u| !u.trim().is_empty())
             .ok_or_else(|| ConfigError::new(key("url"), "missing: where to POST the events"))?;
         check_web_url(&key("url"), &url)?;
-        if origin_of(&url).is_none() {
-            return Err(ConfigError::new(key("url"), "not an absolute http(s) URL"));
-        }
         let secret = raw.secret.ok_or_else(|| {
             ConfigError::new(
                 key("secret"),

@@ -64,10 +64,20 @@ pub(super) const EVENT_BY_ID: &str = concat!(
 );
 pub(super) const BACKLOG: &str = "SELECT COUNT(*) FROM webhook_events WHERE state = 'pending'";
 /// Finished events (delivered or given up) before `$1`, at most `$2`.
-pub(super) const PURGE_DELIVERIES: &str = "DELETE FROM webhook_deliveries WHERE event_seq IN \
-     (SELECT id FROM webhook_events WHERE state <> 'pending' AND finished_at < $1 LIMIT $2)";
-pub(super) const PURGE_EVENTS: &str = "DELETE FROM webhook_events WHERE id IN \
-     (SELECT id FROM webhook_events WHERE state <> 'pending' AND finished_at < $1 LIMIT $2)";
+/// Both statements pick the same batch (the oldest ids), so no delivery row
+/// outlives its event.
+macro_rules! purge_batch {
+    () => {
+        "(SELECT id FROM webhook_events WHERE state <> 'pending' AND finished_at < $1 \
+         ORDER BY id LIMIT $2)"
+    };
+}
+pub(super) const PURGE_DELIVERIES: &str = concat!(
+    "DELETE FROM webhook_deliveries WHERE event_seq IN ",
+    purge_batch!()
+);
+pub(super) const PURGE_EVENTS: &str =
+    concat!("DELETE FROM webhook_events WHERE id IN ", purge_batch!());
 
 /// An Apple token is due for its daily check when neither its last check
 /// nor its last renewal (a sign-in stores a fresh one) is after `$1`.

@@ -36,7 +36,7 @@ const MAX_OUTAGE_WAIT: Duration = Duration::from_secs(60);
 
 /// The HTTP client of deliveries: bounded, and never following redirects
 /// (an endpoint answers itself, or the attempt fails).
-fn client() -> reqwest::Client {
+fn client() -> Result<reqwest::Client, reqwest::Error> {
     reqwest::Client::builder()
         .timeout(ATTEMPT_TIMEOUT)
         .redirect(reqwest::redirect::Policy::none())
@@ -46,7 +46,6 @@ fn client() -> reqwest::Client {
             " (webhooks)"
         ))
         .build()
-        .unwrap_or_default()
 }
 
 /// One round: every due event is tried once at each endpoint still owed it.
@@ -166,7 +165,14 @@ async fn post(
 /// unavailable, the pause doubles up to a minute.
 pub fn spawn_worker(app: Arc<AppState>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let http = client();
+        // Never a client without the bounds above: no deliveries rather than unbounded ones.
+        let http = match client() {
+            Ok(http) => http,
+            Err(e) => {
+                tracing::error!(error = %e, "webhooks not delivered: the HTTP client cannot be built; events wait in the outbox");
+                return;
+            }
+        };
         let mut wait = IDLE_WAIT;
         let mut next_purge = 0;
         loop {
