@@ -71,7 +71,7 @@ pub use records::{
 };
 use rows::{judge_rotation, FamilyRow, JobRow, Judged, TokenRow};
 pub use schema::Schema;
-pub use sqlite::SqliteStore;
+pub use sqlite::{GroupCommitStats, SqliteStore};
 pub use user_view::UserView;
 
 /// A store failure. Never holds secrets or the database password.
@@ -81,6 +81,13 @@ pub enum StoreError {
     /// The database answered with an error or could not be reached.
     #[error("database error: {0}")]
     Database(#[source] sqlx::Error),
+    /// The SQLite group commit that held this write failed (the batch's
+    /// transaction was lost or its commit failed), so the write did not happen.
+    #[error("database error: {0}")]
+    Batch(#[source] std::sync::Arc<sqlx::Error>),
+    /// The SQLite writer could not take or run the write (a bug: logged).
+    #[error("the database writer failed; the write did not happen")]
+    WriterFailed,
     /// A read on the direct SQLite path failed.
     #[error("database error: {0}")]
     Read(#[source] rusqlite::Error),

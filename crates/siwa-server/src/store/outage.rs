@@ -90,6 +90,7 @@ impl StoreError {
     pub fn outage(&self) -> Option<Outage> {
         match self {
             Self::Database(e) => sqlx_outage(e),
+            Self::Batch(e) => sqlx_outage(e),
             Self::Read(e) => e.sqlite_error_code().and_then(rusqlite_outage),
             Self::Timeout => Some(Outage::Timeout),
             _ => None,

@@ -113,9 +113,9 @@ pub(super) const RESCHEDULE_CHECK: &str = "UPDATE apple_tokens SET checked_at = 
 /// over the database `$db`, with `$lock` after each queue's row selection.
 macro_rules! outbox_methods {
     ($store:ty, $db:ty, $lock:literal) => {
-        /// Records an event in the outbox, inside the caller's transaction.
+        /// Records an event in the outbox, inside the caller's transaction (on its connection).
         pub(super) async fn insert_event(
-            tx: &mut sqlx::Transaction<'static, $db>,
+            tx: &mut <$db as sqlx::Database>::Connection,
             event: &NewEvent,
         ) -> StoreResult<()> {
             sqlx::query(outbox::INSERT_EVENT)
@@ -124,19 +124,19 @@ macro_rules! outbox_methods {
                 .bind(event.kind.as_str())
                 .bind(&event.body)
                 .bind(event.created_at)
-                .execute(&mut **tx)
+                .execute(&mut *tx)
                 .await?;
             Ok(())
         }
 
         /// A user as stored now, inside the caller's transaction (an event's `user`).
         pub(super) async fn read_user(
-            tx: &mut sqlx::Transaction<'static, $db>,
+            tx: &mut <$db as sqlx::Database>::Connection,
             user_id: &str,
         ) -> StoreResult<Option<User>> {
             let row = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"))
                 .bind(user_id)
-                .fetch_optional(&mut **tx)
+                .fetch_optional(&mut *tx)
                 .await?;
             Ok(row.map(|row| row.user()).transpose()?)
         }
@@ -144,7 +144,7 @@ macro_rules! outbox_methods {
         /// Applies a notification's effect inside the caller's transaction
         /// (its id already recorded), with its account event.
         pub(super) async fn apply_effect(
-            tx: &mut sqlx::Transaction<'static, $db>,
+            tx: &mut <$db as sqlx::Database>::Connection,
             notification: &Notification,
         ) -> StoreResult<()> {
             let (team_id, sub, now) = (&notification.team_id, &notification.sub, notification.now);
@@ -163,7 +163,7 @@ macro_rules! outbox_methods {
                     .bind(enabled)
                     .bind(email)
                     .bind(email.map(email_key))
-                    .fetch_optional(&mut **tx)
+                    .fetch_optional(&mut *tx)
                     .await?;
                     if let Some(row) = row {
                         let user = row.user()?;
@@ -181,19 +181,19 @@ macro_rules! outbox_methods {
                     )
                     .bind(team_id)
                     .bind(sub)
-                    .fetch_optional(&mut **tx)
+                    .fetch_optional(&mut *tx)
                     .await?;
                     sqlx::query("DELETE FROM apple_tokens WHERE team_id = $1 AND sub = $2")
                         .bind(team_id)
                         .bind(sub)
-                        .execute(&mut **tx)
+                        .execute(&mut *tx)
                         .await?;
                     if let Some(user_id) = user_id {
                         sqlx::query(
                             "UPDATE session_families SET revoked = TRUE WHERE user_id = $1",
                         )
                         .bind(&user_id)
-                        .execute(&mut **tx)
+                        .execute(&mut *tx)
                         .await?;
                         let user = read_user(tx, &user_id).await?;
                         let mut detail = Map::new();
@@ -209,7 +209,7 @@ macro_rules! outbox_methods {
                     )
                     .bind(team_id)
                     .bind(sub)
-                    .fetch_optional(&mut **tx)
+                    .fetch_optional(&mut *tx)
                     .await?;
                     if let Some(user_id) = user_id {
                         super::erase(tx, &user_id, now).await?;
@@ -222,7 +222,7 @@ macro_rules! outbox_methods {
 
         /// Records `user.deleted` when `erased` says the user's row went.
         pub(super) async fn record_erasure(
-            tx: &mut sqlx::Transaction<'static, $db>,
+            tx: &mut <$db as sqlx::Database>::Connection,
             user_id: &str,
             erased: bool,
             now: i64,
@@ -237,7 +237,7 @@ macro_rules! outbox_methods {
         /// Records `session.revoked` for a family revoked because a spent
         /// refresh token came back.
         pub(super) async fn record_reuse(
-            tx: &mut sqlx::Transaction<'static, $db>,
+            tx: &mut <$db as sqlx::Database>::Connection,
             user_id: &str,
             family_id: &str,
             now: i64,

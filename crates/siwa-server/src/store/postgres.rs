@@ -31,7 +31,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
-use sqlx::{Connection, Postgres, Row, Transaction};
+use sqlx::{Connection, Row};
 
 use super::schema::{Applied, Schema};
 use super::sign_in::{self, Decided};
@@ -395,14 +395,14 @@ impl Store for PostgresStore {
         if first.rows_affected() != 1 {
             return Ok(false);
         }
-        outbox::apply_effect(&mut tx, notification).await?;
+        outbox::apply_effect(&mut *tx, notification).await?;
         tx.commit().await?;
         Ok(true)
     }
 
     async fn erase_user(&self, user_id: &str, now: i64) -> StoreResult<()> {
         let mut tx = self.pool.begin().await?;
-        erase(&mut tx, user_id, now).await?;
+        erase(&mut *tx, user_id, now).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -491,14 +491,14 @@ impl Store for PostgresStore {
             // still be waiting). Two replicas finishing a user's last two jobs
             // at once would each see the other's job: the user's row locks
             // serialize them, and the second one erases.
-            lock_user(&mut tx, &user_id).await?;
+            lock_user(&mut *tx, &user_id).await?;
             let others: i64 =
                 sqlx::query_scalar("SELECT COUNT(*) FROM deletion_jobs WHERE user_id = $1")
                     .bind(&user_id)
                     .fetch_one(&mut *tx)
                     .await?;
             if others == 0 {
-                erase(&mut tx, &user_id, now).await?;
+                erase(&mut *tx, &user_id, now).await?;
             }
         }
         tx.commit().await?;
@@ -678,32 +678,28 @@ impl PostgresStore {
 /// Deletes a user's pending jobs and the user (identities, tokens and sessions
 /// cascade), taking row locks in the store's order.
 /// Erases a user (and records `user.deleted`).
-async fn erase(
-    tx: &mut Transaction<'static, Postgres>,
-    user_id: &str,
-    now: i64,
-) -> StoreResult<()> {
+async fn erase(tx: &mut PgConnection, user_id: &str, now: i64) -> StoreResult<()> {
     sqlx::query("DELETE FROM deletion_jobs WHERE user_id = $1")
         .bind(user_id)
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await?;
     lock_user(tx, user_id).await?;
     let erased = sqlx::query("DELETE FROM users WHERE id = $1")
         .bind(user_id)
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await?;
     outbox::record_erasure(tx, user_id, erased.rows_affected() == 1, now).await
 }
 
 /// Locks a user's identities, then the user: the order sign-in takes them in.
-async fn lock_user(tx: &mut Transaction<'static, Postgres>, user_id: &str) -> StoreResult<()> {
+async fn lock_user(tx: &mut PgConnection, user_id: &str) -> StoreResult<()> {
     sqlx::query("SELECT 1 FROM apple_identities WHERE user_id = $1 FOR UPDATE")
         .bind(user_id)
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await?;
     sqlx::query("SELECT 1 FROM users WHERE id = $1 FOR UPDATE")
         .bind(user_id)
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await?;
     Ok(())
 }

@@ -41,6 +41,7 @@ use super::{
 };
 
 mod connection;
+mod group_commit;
 mod oidc;
 mod outbox;
 mod reader;
@@ -49,6 +50,8 @@ mod steps;
 mod transfer;
 
 use connection::{out_of_transaction, owner_only, SpoiledBefore};
+pub use group_commit::GroupCommitStats;
+use group_commit::{Tx, Write, Writer};
 use steps::Steps;
 
 /// The SQLite migrations built into this binary.
@@ -62,6 +65,8 @@ pub struct SqliteStore {
     reader: Option<Arc<reader::Reader>>,
     /// When a connection last failed for its file (read-only, I/O).
     spoiled: Arc<SpoiledBefore>,
+    /// The one task that writes (see `group_commit`).
+    writer: Writer,
 }
 
 impl SqliteStore {
@@ -133,11 +138,18 @@ impl SqliteStore {
                 reader::Reader::open(options.get_filename()).map_err(super::StoreError::Read)?,
             ))
         };
+        let writer = Writer::start(pool.clone(), group_commit_batch());
         Ok(Self {
             pool,
             reader,
             spoiled,
+            writer,
         })
+    }
+
+    /// The group commit's counts: commits (fsyncs) and the requests they held.
+    pub fn group_commit_stats(&self) -> Arc<GroupCommitStats> {
+        Arc::clone(self.writer.stats())
     }
 
     async fn begin(&self) -> StoreResult<Transaction<'static, Sqlite>> {
@@ -172,43 +184,59 @@ impl Store for SqliteStore {
     }
 
     async fn put_login(&self, login: &NewLogin) -> StoreResult<()> {
-        // Opportunistic purge of expired attempts, a bounded batch at a time.
-        sqlx::query(
-            "DELETE FROM logins WHERE state_hash IN \
-             (SELECT state_hash FROM logins WHERE expires_at <= ?1 LIMIT ?2)",
-        )
-        .bind(login.created_at)
-        .bind(PURGE_BATCH)
-        .execute(&self.pool)
-        .await?;
-        sqlx::query(
-            "INSERT INTO logins \
-             (state_hash, nonce, browser_hash, return_to, created_at, expires_at, client_id, redirect_uri) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        )
-        .bind(&login.state_hash)
-        .bind(&login.nonce)
-        .bind(&login.browser_hash)
-        .bind(&login.return_to)
-        .bind(login.created_at)
-        .bind(login.expires_at)
-        .bind(login.client_id.as_deref())
-        .bind(login.redirect_uri.as_deref())
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        let login = login.clone();
+        self.writer
+            .write(move |tx| {
+                Box::pin(async move {
+                    // Opportunistic purge of expired attempts, a bounded batch at a time.
+                    sqlx::query(
+                        "DELETE FROM logins WHERE state_hash IN \
+                         (SELECT state_hash FROM logins WHERE expires_at <= ?1 LIMIT ?2)",
+                    )
+                    .bind(login.created_at)
+                    .bind(PURGE_BATCH)
+                    .execute(&mut **tx)
+                    .await?;
+                    sqlx::query(
+                        "INSERT INTO logins \
+                         (state_hash, nonce, browser_hash, return_to, created_at, expires_at, client_id, redirect_uri) \
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                    )
+                    .bind(&login.state_hash)
+                    .bind(&login.nonce)
+                    .bind(&login.browser_hash)
+                    .bind(&login.return_to)
+                    .bind(login.created_at)
+                    .bind(login.expires_at)
+                    .bind(login.client_id.as_deref())
+                    .bind(login.redirect_uri.as_deref())
+                    .execute(&mut **tx)
+                    .await?;
+                    Ok(Write::Commit(()))
+                })
+            })
+            .await
     }
 
     async fn take_login(&self, state_hash: &[u8], now: i64) -> StoreResult<Option<Login>> {
         // One statement: whoever deletes the row has it; nobody else can.
-        let row = sqlx::query(
-            "DELETE FROM logins WHERE state_hash = ?1 AND expires_at > ?2 \
-             RETURNING nonce, browser_hash, return_to, client_id, redirect_uri",
-        )
-        .bind(state_hash)
-        .bind(now)
-        .fetch_optional(&self.pool)
-        .await?;
+        let state_hash = state_hash.to_vec();
+        let row = self
+            .writer
+            .write(move |tx| {
+                Box::pin(async move {
+                    let row = sqlx::query(
+                        "DELETE FROM logins WHERE state_hash = ?1 AND expires_at > ?2 \
+                         RETURNING nonce, browser_hash, return_to, client_id, redirect_uri",
+                    )
+                    .bind(state_hash)
+                    .bind(now)
+                    .fetch_optional(&mut **tx)
+                    .await?;
+                    Ok(Write::Commit(row))
+                })
+            })
+            .await?;
         Ok(match row {
             Some(row) => Some(Login {
                 nonce: row.try_get("nonce")?,
@@ -222,30 +250,47 @@ impl Store for SqliteStore {
     }
 
     async fn put_nonce(&self, nonce_hash: &[u8], now: i64, expires_at: i64) -> StoreResult<()> {
-        sqlx::query(
-            "DELETE FROM native_nonces WHERE nonce_hash IN \
-             (SELECT nonce_hash FROM native_nonces WHERE expires_at <= ?1 LIMIT ?2)",
-        )
-        .bind(now)
-        .bind(PURGE_BATCH)
-        .execute(&self.pool)
-        .await?;
-        sqlx::query("INSERT INTO native_nonces (nonce_hash, expires_at) VALUES (?1, ?2)")
-            .bind(nonce_hash)
-            .bind(expires_at)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        let nonce_hash = nonce_hash.to_vec();
+        self.writer
+            .write(move |tx| {
+                Box::pin(async move {
+                    sqlx::query(
+                        "DELETE FROM native_nonces WHERE nonce_hash IN \
+                         (SELECT nonce_hash FROM native_nonces WHERE expires_at <= ?1 LIMIT ?2)",
+                    )
+                    .bind(now)
+                    .bind(PURGE_BATCH)
+                    .execute(&mut **tx)
+                    .await?;
+                    sqlx::query(
+                        "INSERT INTO native_nonces (nonce_hash, expires_at) VALUES (?1, ?2)",
+                    )
+                    .bind(nonce_hash)
+                    .bind(expires_at)
+                    .execute(&mut **tx)
+                    .await?;
+                    Ok(Write::Commit(()))
+                })
+            })
+            .await
     }
 
     async fn take_nonce(&self, nonce_hash: &[u8], now: i64) -> StoreResult<bool> {
-        let taken =
-            sqlx::query("DELETE FROM native_nonces WHERE nonce_hash = ?1 AND expires_at > ?2")
-                .bind(nonce_hash)
-                .bind(now)
-                .execute(&self.pool)
-                .await?;
-        Ok(taken.rows_affected() == 1)
+        let nonce_hash = nonce_hash.to_vec();
+        self.writer
+            .write(move |tx| {
+                Box::pin(async move {
+                    let taken = sqlx::query(
+                        "DELETE FROM native_nonces WHERE nonce_hash = ?1 AND expires_at > ?2",
+                    )
+                    .bind(nonce_hash)
+                    .bind(now)
+                    .execute(&mut **tx)
+                    .await?;
+                    Ok(Write::Commit(taken.rows_affected() == 1))
+                })
+            })
+            .await
     }
 
     async fn keep_pending_name(
@@ -255,26 +300,33 @@ impl Store for SqliteStore {
         name: &Name,
         now: i64,
     ) -> StoreResult<()> {
-        sqlx::query(
-            "DELETE FROM pending_names WHERE (team_id, sub) IN \
-             (SELECT team_id, sub FROM pending_names WHERE created_at <= ?1 LIMIT ?2)",
-        )
-        .bind(now - super::PENDING_NAME_SECS)
-        .bind(PURGE_BATCH)
-        .execute(&self.pool)
-        .await?;
-        sqlx::query(
-            "INSERT INTO pending_names (team_id, sub, first_name, last_name, created_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (team_id, sub) DO NOTHING",
-        )
-        .bind(team_id)
-        .bind(sub)
-        .bind(given(name.first_name.as_deref()))
-        .bind(given(name.last_name.as_deref()))
-        .bind(now)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        let (team_id, sub, name) = (team_id.to_owned(), sub.to_owned(), name.clone());
+        self.writer
+            .write(move |tx| {
+                Box::pin(async move {
+                    sqlx::query(
+                        "DELETE FROM pending_names WHERE (team_id, sub) IN \
+                         (SELECT team_id, sub FROM pending_names WHERE created_at <= ?1 LIMIT ?2)",
+                    )
+                    .bind(now - super::PENDING_NAME_SECS)
+                    .bind(PURGE_BATCH)
+                    .execute(&mut **tx)
+                    .await?;
+                    sqlx::query(
+                        "INSERT INTO pending_names (team_id, sub, first_name, last_name, created_at) \
+                         VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (team_id, sub) DO NOTHING",
+                    )
+                    .bind(&team_id)
+                    .bind(&sub)
+                    .bind(given(name.first_name.as_deref()))
+                    .bind(given(name.last_name.as_deref()))
+                    .bind(now)
+                    .execute(&mut **tx)
+                    .await?;
+                    Ok(Write::Commit(()))
+                })
+            })
+            .await
     }
 
     async fn pending_name(&self, team_id: &str, sub: &str) -> StoreResult<Option<Name>> {
@@ -303,30 +355,34 @@ impl Store for SqliteStore {
     }
 
     async fn complete_sign_in(&self, sign_in: &SignIn) -> StoreResult<SignInOutcome> {
-        // Opportunistic purges, bounded, outside the sign-in's transaction.
-        sqlx::query(
-            "DELETE FROM spent_identity_tokens WHERE token_hash IN \
-             (SELECT token_hash FROM spent_identity_tokens WHERE expires_at <= ?1 LIMIT ?2)",
-        )
-        .bind(sign_in.now - super::SPENT_TOKEN_LEEWAY_SECS)
-        .bind(PURGE_BATCH)
-        .execute(&self.pool)
-        .await?;
-        if let Some(session) = &sign_in.session {
-            self.purge_sessions(session.created_at).await?;
-        }
-        let mut tx = Steps(self.begin().await?);
-        // The write lock is held since BEGIN IMMEDIATE: nobody else can link
-        // this identity meanwhile, so the decision never loses a race.
-        match sign_in::complete(&mut tx, sign_in).await? {
-            Decided::Done(outcome) => {
-                if matches!(outcome, SignInOutcome::SignedIn(_)) {
-                    tx.0.commit().await?;
-                }
-                Ok(outcome)
-            }
-            Decided::LostRace => Err(super::StoreError::Conflict),
-        }
+        let sign_in = sign_in.clone();
+        self.writer
+            .write(move |tx| {
+                Box::pin(async move {
+                    // Opportunistic purges, bounded.
+                    sqlx::query(
+                        "DELETE FROM spent_identity_tokens WHERE token_hash IN \
+                         (SELECT token_hash FROM spent_identity_tokens WHERE expires_at <= ?1 LIMIT ?2)",
+                    )
+                    .bind(sign_in.now - super::SPENT_TOKEN_LEEWAY_SECS)
+                    .bind(PURGE_BATCH)
+                    .execute(&mut **tx)
+                    .await?;
+                    if let Some(session) = &sign_in.session {
+                        purge_sessions(tx, session.created_at).await?;
+                    }
+                    // One writer: nobody else can link this identity
+                    // meanwhile, so the decision never loses a race.
+                    match sign_in::complete(&mut Steps(&mut **tx), &sign_in).await? {
+                        Decided::Done(outcome @ SignInOutcome::SignedIn(_)) => {
+                            Ok(Write::Commit(outcome))
+                        }
+                        Decided::Done(outcome) => Ok(Write::Discard(outcome)),
+                        Decided::LostRace => Err(super::StoreError::Conflict),
+                    }
+                })
+            })
+            .await
     }
 
     async fn user(&self, user_id: &str) -> StoreResult<Option<User>> {
@@ -387,37 +443,47 @@ impl Store for SqliteStore {
     }
 
     async fn apply_notification(&self, notification: &Notification) -> StoreResult<bool> {
-        sqlx::query(
-            "DELETE FROM seen_events WHERE jti IN \
-             (SELECT jti FROM seen_events WHERE expires_at <= ?1 LIMIT ?2)",
-        )
-        .bind(notification.now - super::SPENT_TOKEN_LEEWAY_SECS)
-        .bind(PURGE_BATCH)
-        .execute(&self.pool)
-        .await?;
-        let mut tx = self.begin().await?;
-        let first = sqlx::query(
-            "INSERT INTO seen_events (jti, received_at, expires_at) VALUES (?1, ?2, ?3) \
-             ON CONFLICT (jti) DO NOTHING",
-        )
-        .bind(&notification.jti)
-        .bind(notification.now)
-        .bind(notification.expires_at)
-        .execute(&mut *tx)
-        .await?;
-        if first.rows_affected() != 1 {
-            return Ok(false);
-        }
-        outbox::apply_effect(&mut tx, notification).await?;
-        tx.commit().await?;
-        Ok(true)
+        let notification = notification.clone();
+        self.writer
+            .write(move |tx| {
+                Box::pin(async move {
+                    sqlx::query(
+                        "DELETE FROM seen_events WHERE jti IN \
+                         (SELECT jti FROM seen_events WHERE expires_at <= ?1 LIMIT ?2)",
+                    )
+                    .bind(notification.now - super::SPENT_TOKEN_LEEWAY_SECS)
+                    .bind(PURGE_BATCH)
+                    .execute(&mut **tx)
+                    .await?;
+                    let first = sqlx::query(
+                        "INSERT INTO seen_events (jti, received_at, expires_at) VALUES (?1, ?2, ?3) \
+                         ON CONFLICT (jti) DO NOTHING",
+                    )
+                    .bind(&notification.jti)
+                    .bind(notification.now)
+                    .bind(notification.expires_at)
+                    .execute(&mut **tx)
+                    .await?;
+                    if first.rows_affected() != 1 {
+                        return Ok(Write::Discard(false));
+                    }
+                    outbox::apply_effect(&mut **tx, &notification).await?;
+                    Ok(Write::Commit(true))
+                })
+            })
+            .await
     }
 
     async fn erase_user(&self, user_id: &str, now: i64) -> StoreResult<()> {
-        let mut tx = self.begin().await?;
-        erase(&mut tx, user_id, now).await?;
-        tx.commit().await?;
-        Ok(())
+        let user_id = user_id.to_owned();
+        self.writer
+            .write(move |tx| {
+                Box::pin(async move {
+                    erase(&mut **tx, &user_id, now).await?;
+                    Ok(Write::Commit(()))
+                })
+            })
+            .await
     }
 
     async fn enqueue_deletion(
@@ -426,29 +492,34 @@ impl Store for SqliteStore {
         token: &AppleToken,
         now: i64,
     ) -> StoreResult<()> {
-        let mut tx = self.begin().await?;
-        // One job per token: asking twice keeps one job, with the newest ciphertext.
-        sqlx::query(
-            "INSERT INTO deletion_jobs \
-             (user_id, team_id, sub, client_id, token_ciphertext, attempts, next_attempt_at, created_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6, ?6) \
-             ON CONFLICT (user_id, team_id, sub, client_id) \
-             DO UPDATE SET token_ciphertext = excluded.token_ciphertext",
-        )
-        .bind(user_id)
-        .bind(&token.team_id)
-        .bind(&token.sub)
-        .bind(&token.client_id)
-        .bind(&token.ciphertext)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query("UPDATE session_families SET revoked = 1 WHERE user_id = ?1")
-            .bind(user_id)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(())
+        let (user_id, token) = (user_id.to_owned(), token.clone());
+        self.writer
+            .write(move |tx| {
+                Box::pin(async move {
+                    // One job per token: asking twice keeps one job, with the newest ciphertext.
+                    sqlx::query(
+                        "INSERT INTO deletion_jobs \
+                         (user_id, team_id, sub, client_id, token_ciphertext, attempts, next_attempt_at, created_at) \
+                         VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6, ?6) \
+                         ON CONFLICT (user_id, team_id, sub, client_id) \
+                         DO UPDATE SET token_ciphertext = excluded.token_ciphertext",
+                    )
+                    .bind(&user_id)
+                    .bind(&token.team_id)
+                    .bind(&token.sub)
+                    .bind(&token.client_id)
+                    .bind(&token.ciphertext)
+                    .bind(now)
+                    .execute(&mut **tx)
+                    .await?;
+                    sqlx::query("UPDATE session_families SET revoked = 1 WHERE user_id = ?1")
+                        .bind(&user_id)
+                        .execute(&mut **tx)
+                        .await?;
+                    Ok(Write::Commit(()))
+                })
+            })
+            .await
     }
 
     async fn due_deletions(
@@ -492,26 +563,32 @@ impl Store for SqliteStore {
     }
 
     async fn finish_deletion(&self, job_id: i64, now: i64) -> StoreResult<()> {
-        let mut tx = self.begin().await?;
-        let user_id: Option<String> =
-            sqlx::query_scalar("DELETE FROM deletion_jobs WHERE id = ?1 RETURNING user_id")
-                .bind(job_id)
-                .fetch_optional(&mut *tx)
-                .await?;
-        if let Some(user_id) = user_id {
-            // The user goes with their last job (another token's revoke may
-            // still be waiting).
-            let others: i64 =
-                sqlx::query_scalar("SELECT COUNT(*) FROM deletion_jobs WHERE user_id = ?1")
-                    .bind(&user_id)
-                    .fetch_one(&mut *tx)
+        self.writer
+            .write(move |tx| {
+                Box::pin(async move {
+                    let user_id: Option<String> = sqlx::query_scalar(
+                        "DELETE FROM deletion_jobs WHERE id = ?1 RETURNING user_id",
+                    )
+                    .bind(job_id)
+                    .fetch_optional(&mut **tx)
                     .await?;
-            if others == 0 {
-                erase(&mut tx, &user_id, now).await?;
-            }
-        }
-        tx.commit().await?;
-        Ok(())
+                    if let Some(user_id) = user_id {
+                        // The user goes with their last job (another token's
+                        // revoke may still be waiting).
+                        let others: i64 = sqlx::query_scalar(
+                            "SELECT COUNT(*) FROM deletion_jobs WHERE user_id = ?1",
+                        )
+                        .bind(&user_id)
+                        .fetch_one(&mut **tx)
+                        .await?;
+                        if others == 0 {
+                            erase(&mut **tx, &user_id, now).await?;
+                        }
+                    }
+                    Ok(Write::Commit(()))
+                })
+            })
+            .await
     }
 
     async fn pending_deletions(&self) -> StoreResult<i64> {
@@ -673,32 +750,30 @@ impl Store for SqliteStore {
     }
 }
 
-impl SqliteStore {
-    /// Opportunistic purge of families whose newest token has expired (their
-    /// tokens go with them), a bounded batch at a time.
-    async fn purge_sessions(&self, now: i64) -> StoreResult<()> {
-        sqlx::query(
-            "DELETE FROM session_families WHERE family_id IN \
-             (SELECT family_id FROM session_families WHERE expires_at <= ?1 LIMIT ?2)",
-        )
-        .bind(now)
-        .bind(PURGE_BATCH)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
+/// Opportunistic purge of families whose newest token has expired (their
+/// tokens go with them), a bounded batch at a time.
+async fn purge_sessions(tx: &mut Tx, now: i64) -> StoreResult<()> {
+    sqlx::query(
+        "DELETE FROM session_families WHERE family_id IN \
+         (SELECT family_id FROM session_families WHERE expires_at <= ?1 LIMIT ?2)",
+    )
+    .bind(now)
+    .bind(PURGE_BATCH)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
-/// Deletes a user's pending jobs and the user (identities, tokens and sessions cascade).
-/// Erases a user (and records `user.deleted`).
-async fn erase(tx: &mut Transaction<'static, Sqlite>, user_id: &str, now: i64) -> StoreResult<()> {
+/// Deletes a user's pending jobs and the user (identities, tokens and sessions
+/// cascade), and records `user.deleted`.
+async fn erase(tx: &mut SqliteConnection, user_id: &str, now: i64) -> StoreResult<()> {
     sqlx::query("DELETE FROM deletion_jobs WHERE user_id = ?1")
         .bind(user_id)
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await?;
     let erased = sqlx::query("DELETE FROM users WHERE id = ?1")
         .bind(user_id)
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await?;
     outbox::record_erasure(tx, user_id, erased.rows_affected() == 1, now).await
 }
@@ -764,6 +839,16 @@ async fn applied(conn: &mut SqliteConnection) -> StoreResult<Option<Vec<Applied>
 fn pool_size() -> u32 {
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     u32::try_from(cores * 2).unwrap_or(u32::MAX).clamp(2, 16)
+}
+
+/// Requests per group commit: all that have gathered (up to the writer's
+/// bound), or one each with `SIWA_SQLITE_GROUP_COMMIT=off` (a commit, so an
+/// fsync, per request: for comparison in `bench/load.sh`).
+fn group_commit_batch() -> usize {
+    match std::env::var("SIWA_SQLITE_GROUP_COMMIT").as_deref() {
+        Ok("off" | "0" | "false") => 1,
+        _ => usize::MAX,
+    }
 }
 
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);

@@ -4,16 +4,22 @@
 use super::super::sign_in::SignInSteps;
 use super::super::user_row::UserRow;
 use super::super::{FamilyRow, NewSession, Rotate, Rotation, StoreResult, TokenRow, User};
+use super::group_commit::{Tx, Write};
 use super::steps::Steps;
-use super::{reader, SqliteStore};
+use super::{purge_sessions, reader, SqliteStore};
 
 impl SqliteStore {
     pub(super) async fn open_session(&self, session: &NewSession) -> StoreResult<()> {
-        self.purge_sessions(session.created_at).await?;
-        let mut tx = Steps(self.begin().await?);
-        tx.insert_session(session).await?;
-        tx.0.commit().await?;
-        Ok(())
+        let session = session.clone();
+        self.writer
+            .write(move |tx| {
+                Box::pin(async move {
+                    purge_sessions(tx, session.created_at).await?;
+                    Steps(&mut **tx).insert_session(&session).await?;
+                    Ok(Write::Commit(()))
+                })
+            })
+            .await
     }
 
     pub(super) async fn rotate_token(&self, rotate: &Rotate) -> StoreResult<Rotation> {
@@ -27,123 +33,10 @@ impl SqliteStore {
         if known.is_none() {
             return Ok(Rotation::Invalid);
         }
-        let mut tx = self.begin().await?;
-        // The write lock is held since BEGIN IMMEDIATE: the token cannot
-        // change under us, and a concurrent rotation of it waits, then finds
-        // it spent. The steps are the PostgreSQL store's.
-        let token: Option<TokenRow> = sqlx::query_as(
-            "SELECT family_id, spent_at, expires_at, successor_hash, successor_ciphertext \
-             FROM sessions WHERE token_hash = ?1",
-        )
-        .bind(&rotate.old_hash)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(token) = token else {
-            return Ok(Rotation::Invalid);
-        };
-        let family: Option<FamilyRow> = sqlx::query_as(
-            "SELECT user_id, revoked, created_at, client_id, oidc_client FROM session_families \
-             WHERE family_id = ?1",
-        )
-        .bind(&token.family_id)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(family) = family else {
-            return Ok(Rotation::Invalid);
-        };
-        let rotation = match super::super::judge_rotation(rotate, &token, &family) {
-            super::super::Judged::Invalid => Rotation::Invalid,
-            super::super::Judged::Reused => {
-                sqlx::query("UPDATE session_families SET revoked = 1 WHERE family_id = ?1")
-                    .bind(&token.family_id)
-                    .execute(&mut *tx)
-                    .await?;
-                if !family.revoked {
-                    let (user_id, family_id) = (&family.user_id, &token.family_id);
-                    super::outbox::record_reuse(&mut tx, user_id, family_id, rotate.now).await?;
-                }
-                Rotation::Reused {
-                    family_id: token.family_id,
-                }
-            }
-            super::super::Judged::Repeat {
-                successor_hash,
-                successor_sealed,
-            } => {
-                let successor: Option<(Option<i64>, i64)> = sqlx::query_as(
-                    "SELECT spent_at, expires_at FROM sessions WHERE token_hash = ?1",
-                )
-                .bind(&successor_hash)
-                .fetch_optional(&mut *tx)
-                .await?;
-                match successor {
-                    Some((None, expires_at)) => Rotation::Repeated {
-                        user_id: family.user_id,
-                        family_id: token.family_id,
-                        client_id: family.client_id,
-                        successor_sealed,
-                        expires_at,
-                    },
-                    // The successor was itself rotated already: a reuse after all.
-                    _ => {
-                        sqlx::query("UPDATE session_families SET revoked = 1 WHERE family_id = ?1")
-                            .bind(&token.family_id)
-                            .execute(&mut *tx)
-                            .await?;
-                        if !family.revoked {
-                            let (user_id, family_id) = (&family.user_id, &token.family_id);
-                            super::outbox::record_reuse(&mut tx, user_id, family_id, rotate.now)
-                                .await?;
-                        }
-                        Rotation::Reused {
-                            family_id: token.family_id,
-                        }
-                    }
-                }
-            }
-            super::super::Judged::Rotate { expires_at } => {
-                let spent = sqlx::query(
-                    "UPDATE sessions SET spent_at = ?2, successor_hash = ?3, successor_ciphertext = ?4 \
-                     WHERE token_hash = ?1 AND spent_at IS NULL",
-                )
-                .bind(&rotate.old_hash)
-                .bind(rotate.now)
-                .bind(&rotate.new_hash)
-                .bind(rotate.successor_sealed.as_deref())
-                .execute(&mut *tx)
-                .await?;
-                if spent.rows_affected() != 1 {
-                    // Cannot happen under the write lock; refuse rather than fork.
-                    return Ok(Rotation::Invalid);
-                }
-                sqlx::query(
-                    "UPDATE session_families SET expires_at = MAX(expires_at, ?2) \
-                     WHERE family_id = ?1",
-                )
-                .bind(&token.family_id)
-                .bind(expires_at)
-                .execute(&mut *tx)
-                .await?;
-                sqlx::query(
-                    "INSERT INTO sessions (token_hash, family_id, created_at, expires_at, spent_at) \
-                     VALUES (?1, ?2, ?3, ?4, NULL)",
-                )
-                .bind(&rotate.new_hash)
-                .bind(&token.family_id)
-                .bind(rotate.now)
-                .bind(expires_at)
-                .execute(&mut *tx)
-                .await?;
-                Rotation::Rotated {
-                    user_id: family.user_id,
-                    family_id: token.family_id,
-                    client_id: family.client_id,
-                    expires_at,
-                }
-            }
-        };
-        tx.commit().await?;
-        Ok(rotation)
+        let rotate = rotate.clone();
+        self.writer
+            .write(move |tx| Box::pin(rotate_in(tx, rotate)))
+            .await
     }
 
     pub(super) async fn active_session_user(
@@ -169,18 +62,153 @@ impl SqliteStore {
     }
 
     pub(super) async fn end_family(&self, family_id: &str) -> StoreResult<()> {
-        sqlx::query("UPDATE session_families SET revoked = 1 WHERE family_id = ?1")
-            .bind(family_id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        self.revoke_where("family_id", family_id).await
     }
 
     pub(super) async fn revoke_user_families(&self, user_id: &str) -> StoreResult<()> {
-        sqlx::query("UPDATE session_families SET revoked = 1 WHERE user_id = ?1")
-            .bind(user_id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        self.revoke_where("user_id", user_id).await
     }
+
+    /// Revokes the families whose `column` is `value` (`column` is ours, never input).
+    async fn revoke_where(&self, column: &'static str, value: &str) -> StoreResult<()> {
+        let value = value.to_owned();
+        self.writer
+            .write(move |tx| {
+                Box::pin(async move {
+                    sqlx::query(&format!(
+                        "UPDATE session_families SET revoked = 1 WHERE {column} = ?1"
+                    ))
+                    .bind(&value)
+                    .execute(&mut **tx)
+                    .await?;
+                    Ok(Write::Commit(()))
+                })
+            })
+            .await
+    }
+}
+
+/// The rotation's statements, in the writer's transaction: the token cannot
+/// change under them (one writer), and a concurrent rotation of the same
+/// token runs after this one and finds it spent. The steps are the
+/// PostgreSQL store's.
+async fn rotate_in(tx: &mut Tx, rotate: Rotate) -> StoreResult<Write<Rotation>> {
+    // The write lock is held since BEGIN IMMEDIATE: the token cannot
+    // change under us, and a concurrent rotation of it waits, then finds
+    // it spent. The steps are the PostgreSQL store's.
+    let token: Option<TokenRow> = sqlx::query_as(
+        "SELECT family_id, spent_at, expires_at, successor_hash, successor_ciphertext \
+         FROM sessions WHERE token_hash = ?1",
+    )
+    .bind(&rotate.old_hash)
+    .fetch_optional(&mut **tx)
+    .await?;
+    let Some(token) = token else {
+        return Ok(Write::Discard(Rotation::Invalid));
+    };
+    let family: Option<FamilyRow> = sqlx::query_as(
+        "SELECT user_id, revoked, created_at, client_id, oidc_client FROM session_families \
+         WHERE family_id = ?1",
+    )
+    .bind(&token.family_id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    let Some(family) = family else {
+        return Ok(Write::Discard(Rotation::Invalid));
+    };
+    let rotation = match super::super::judge_rotation(&rotate, &token, &family) {
+        super::super::Judged::Invalid => Rotation::Invalid,
+        super::super::Judged::Reused => {
+            sqlx::query("UPDATE session_families SET revoked = 1 WHERE family_id = ?1")
+                .bind(&token.family_id)
+                .execute(&mut **tx)
+                .await?;
+            if !family.revoked {
+                let (user_id, family_id) = (&family.user_id, &token.family_id);
+                super::outbox::record_reuse(&mut **tx, user_id, family_id, rotate.now).await?;
+            }
+            Rotation::Reused {
+                family_id: token.family_id,
+            }
+        }
+        super::super::Judged::Repeat {
+            successor_hash,
+            successor_sealed,
+        } => {
+            let successor: Option<(Option<i64>, i64)> =
+                sqlx::query_as("SELECT spent_at, expires_at FROM sessions WHERE token_hash = ?1")
+                    .bind(&successor_hash)
+                    .fetch_optional(&mut **tx)
+                    .await?;
+            match successor {
+                Some((None, expires_at)) => Rotation::Repeated {
+                    user_id: family.user_id,
+                    family_id: token.family_id,
+                    client_id: family.client_id,
+                    successor_sealed,
+                    expires_at,
+                },
+                // The successor was itself rotated already: a reuse after all.
+                _ => {
+                    sqlx::query("UPDATE session_families SET revoked = 1 WHERE family_id = ?1")
+                        .bind(&token.family_id)
+                        .execute(&mut **tx)
+                        .await?;
+                    if !family.revoked {
+                        let (user_id, family_id) = (&family.user_id, &token.family_id);
+                        super::outbox::record_reuse(&mut **tx, user_id, family_id, rotate.now)
+                            .await?;
+                    }
+                    Rotation::Reused {
+                        family_id: token.family_id,
+                    }
+                }
+            }
+        }
+        super::super::Judged::Rotate { expires_at } => {
+            let spent = sqlx::query(
+                "UPDATE sessions SET spent_at = ?2, successor_hash = ?3, successor_ciphertext = ?4 \
+                 WHERE token_hash = ?1 AND spent_at IS NULL",
+            )
+            .bind(&rotate.old_hash)
+            .bind(rotate.now)
+            .bind(&rotate.new_hash)
+            .bind(rotate.successor_sealed.as_deref())
+            .execute(&mut **tx)
+            .await?;
+            if spent.rows_affected() != 1 {
+                // Cannot happen under the write lock; refuse rather than fork.
+                return Ok(Write::Discard(Rotation::Invalid));
+            }
+            sqlx::query(
+                "UPDATE session_families SET expires_at = MAX(expires_at, ?2) \
+                 WHERE family_id = ?1",
+            )
+            .bind(&token.family_id)
+            .bind(expires_at)
+            .execute(&mut **tx)
+            .await?;
+            sqlx::query(
+                "INSERT INTO sessions (token_hash, family_id, created_at, expires_at, spent_at) \
+                 VALUES (?1, ?2, ?3, ?4, NULL)",
+            )
+            .bind(&rotate.new_hash)
+            .bind(&token.family_id)
+            .bind(rotate.now)
+            .bind(expires_at)
+            .execute(&mut **tx)
+            .await?;
+            Rotation::Rotated {
+                user_id: family.user_id,
+                family_id: token.family_id,
+                client_id: family.client_id,
+                expires_at,
+            }
+        }
+    };
+    Ok(match rotation {
+        // Nothing was written.
+        Rotation::Invalid | Rotation::Repeated { .. } => Write::Discard(rotation),
+        _ => Write::Commit(rotation),
+    })
 }

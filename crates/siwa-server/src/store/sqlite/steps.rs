@@ -1,6 +1,8 @@
 //! The sign-in steps (see `store::sign_in`) over a SQLite write transaction.
 
-use sqlx::{Sqlite, Transaction};
+use std::ops::DerefMut;
+
+use sqlx::{Sqlite, SqliteConnection, Transaction};
 
 use super::super::sign_in::SignInSteps;
 use super::super::user_row::{UserRow, USER_COLUMNS};
@@ -9,10 +11,11 @@ use super::super::{
     SealedAppleToken, SpentIdentityToken, StoreResult, User,
 };
 
-/// The sign-in steps over a SQLite write transaction.
-pub(super) struct Steps(pub(super) Transaction<'static, Sqlite>);
+/// The sign-in steps over a SQLite write transaction: the writer's (a
+/// connection inside its transaction) or one of the caller's own.
+pub(super) struct Steps<C>(pub(super) C);
 
-impl Steps {
+impl Steps<Transaction<'static, Sqlite>> {
     /// The transaction, for statements of the caller's own.
     pub(super) fn tx(&mut self) -> &mut Transaction<'static, Sqlite> {
         &mut self.0
@@ -25,12 +28,15 @@ impl Steps {
 
 impl super::SqliteStore {
     /// A write transaction (`BEGIN IMMEDIATE`: the writer's lock at once).
-    pub(super) async fn steps(&self) -> StoreResult<Steps> {
+    pub(super) async fn steps(&self) -> StoreResult<Steps<Transaction<'static, Sqlite>>> {
         Ok(Steps(self.begin().await?))
     }
 }
 
-impl SignInSteps for Steps {
+impl<C> SignInSteps for Steps<C>
+where
+    C: DerefMut<Target = SqliteConnection> + Send,
+{
     async fn spend_identity_token(&mut self, token: &SpentIdentityToken) -> StoreResult<bool> {
         let done = sqlx::query(
             "INSERT INTO spent_identity_tokens (token_hash, expires_at) VALUES (?1, ?2) \
@@ -263,10 +269,10 @@ impl SignInSteps for Steps {
     }
 
     async fn read_user(&mut self, user_id: &str) -> StoreResult<Option<User>> {
-        super::outbox::read_user(&mut self.0, user_id).await
+        super::outbox::read_user(&mut *self.0, user_id).await
     }
 
     async fn record_event(&mut self, event: &NewEvent) -> StoreResult<()> {
-        super::outbox::insert_event(&mut self.0, event).await
+        super::outbox::insert_event(&mut *self.0, event).await
     }
 }
