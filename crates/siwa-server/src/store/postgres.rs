@@ -395,14 +395,14 @@ impl Store for PostgresStore {
         if first.rows_affected() != 1 {
             return Ok(false);
         }
-        outbox::apply_effect(&mut *tx, notification).await?;
+        outbox::apply_effect(&mut tx, notification).await?;
         tx.commit().await?;
         Ok(true)
     }
 
     async fn erase_user(&self, user_id: &str, now: i64) -> StoreResult<()> {
         let mut tx = self.pool.begin().await?;
-        erase(&mut *tx, user_id, now).await?;
+        erase(&mut tx, user_id, now).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -491,14 +491,14 @@ impl Store for PostgresStore {
             // still be waiting). Two replicas finishing a user's last two jobs
             // at once would each see the other's job: the user's row locks
             // serialize them, and the second one erases.
-            lock_user(&mut *tx, &user_id).await?;
+            lock_user(&mut tx, &user_id).await?;
             let others: i64 =
                 sqlx::query_scalar("SELECT COUNT(*) FROM deletion_jobs WHERE user_id = $1")
                     .bind(&user_id)
                     .fetch_one(&mut *tx)
                     .await?;
             if others == 0 {
-                erase(&mut *tx, &user_id, now).await?;
+                erase(&mut tx, &user_id, now).await?;
             }
         }
         tx.commit().await?;

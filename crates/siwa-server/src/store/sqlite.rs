@@ -467,7 +467,7 @@ impl Store for SqliteStore {
                     if first.rows_affected() != 1 {
                         return Ok(Write::Discard(false));
                     }
-                    outbox::apply_effect(&mut **tx, &notification).await?;
+                    outbox::apply_effect(tx, &notification).await?;
                     Ok(Write::Commit(true))
                 })
             })
@@ -479,7 +479,7 @@ impl Store for SqliteStore {
         self.writer
             .write(move |tx| {
                 Box::pin(async move {
-                    erase(&mut **tx, &user_id, now).await?;
+                    erase(tx, &user_id, now).await?;
                     Ok(Write::Commit(()))
                 })
             })
@@ -582,7 +582,7 @@ impl Store for SqliteStore {
                         .fetch_one(&mut **tx)
                         .await?;
                         if others == 0 {
-                            erase(&mut **tx, &user_id, now).await?;
+                            erase(tx, &user_id, now).await?;
                         }
                     }
                     Ok(Write::Commit(()))

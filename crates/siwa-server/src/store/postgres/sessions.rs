@@ -59,7 +59,7 @@ impl PostgresStore {
             super::super::Judged::Reused => {
                 revoke_family(&mut tx, &family_id).await?;
                 if !family.revoked {
-                    super::outbox::record_reuse(&mut *tx, &family.user_id, &family_id, rotate.now)
+                    super::outbox::record_reuse(&mut tx, &family.user_id, &family_id, rotate.now)
                         .await?;
                 }
                 Rotation::Reused { family_id }
@@ -87,7 +87,7 @@ impl PostgresStore {
                         revoke_family(&mut tx, &family_id).await?;
                         if !family.revoked {
                             let user_id = &family.user_id;
-                            super::outbox::record_reuse(&mut *tx, user_id, &family_id, rotate.now)
+                            super::outbox::record_reuse(&mut tx, user_id, &family_id, rotate.now)
                                 .await?;
                         }
                         Rotation::Reused { family_id }

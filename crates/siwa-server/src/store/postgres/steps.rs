@@ -284,10 +284,10 @@ impl SignInSteps for Steps {
     }
 
     async fn read_user(&mut self, user_id: &str) -> StoreResult<Option<User>> {
-        super::outbox::read_user(&mut *self.tx, user_id).await
+        super::outbox::read_user(&mut self.tx, user_id).await
     }
 
     async fn record_event(&mut self, event: &NewEvent) -> StoreResult<()> {
-        super::outbox::insert_event(&mut *self.tx, event).await
+        super::outbox::insert_event(&mut self.tx, event).await
     }
 }

@@ -125,7 +125,7 @@ async fn rotate_in(tx: &mut Tx, rotate: Rotate) -> StoreResult<Write<Rotation>> 
                 .await?;
             if !family.revoked {
                 let (user_id, family_id) = (&family.user_id, &token.family_id);
-                super::outbox::record_reuse(&mut **tx, user_id, family_id, rotate.now).await?;
+                super::outbox::record_reuse(tx, user_id, family_id, rotate.now).await?;
             }
             Rotation::Reused {
                 family_id: token.family_id,
@@ -156,8 +156,7 @@ async fn rotate_in(tx: &mut Tx, rotate: Rotate) -> StoreResult<Write<Rotation>> 
                         .await?;
                     if !family.revoked {
                         let (user_id, family_id) = (&family.user_id, &token.family_id);
-                        super::outbox::record_reuse(&mut **tx, user_id, family_id, rotate.now)
-                            .await?;
+                        super::outbox::record_reuse(tx, user_id, family_id, rotate.now).await?;
                     }
                     Rotation::Reused {
                         family_id: token.family_id,

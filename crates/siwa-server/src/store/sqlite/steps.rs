@@ -269,10 +269,10 @@ where
     }
 
     async fn read_user(&mut self, user_id: &str) -> StoreResult<Option<User>> {
-        super::outbox::read_user(&mut *self.0, user_id).await
+        super::outbox::read_user(&mut self.0, user_id).await
     }
 
     async fn record_event(&mut self, event: &NewEvent) -> StoreResult<()> {
-        super::outbox::insert_event(&mut *self.0, event).await
+        super::outbox::insert_event(&mut self.0, event).await
     }
 }
