@@ -1,9 +1,12 @@
-//! Crash safety: native sign-ins against a real `siwa serve` process that is
-//! killed with SIGKILL at random points, again and again. After each restart,
-//! every sign-in that was answered with success must be in the store with its
-//! first-login name, every name the service received must be kept, and the
-//! SQLite database must pass `PRAGMA integrity_check`. The same on PostgreSQL
-//! when `SIWA_TEST_DATABASE_URL` is set.
+//! Crash safety: native sign-ins and a storm of refresh-token rotations
+//! against a real `siwa serve` process that is killed with SIGKILL at random
+//! points, again and again. After each restart, every sign-in that was
+//! answered with success must be in the store with its first-login name,
+//! every name the service received must be kept, the newest refresh token
+//! each session was answered with must still work (no answered rotation
+//! lost; SQLite's group commit answers only after its commit), and the
+//! SQLite database must pass `PRAGMA integrity_check`. The same on
+//! PostgreSQL when `SIWA_TEST_DATABASE_URL` is set.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher};
@@ -20,6 +23,8 @@ use crate::cli::fixture;
 const CYCLES: usize = 50;
 /// Sign-ins started per cycle (concurrently), before the kill lands.
 const SIGN_INS_PER_CYCLE: usize = 8;
+/// Sessions rotating their refresh token in a loop during each cycle.
+const STORM_SESSIONS: usize = 16;
 const TEAM: &str = "DEF123GHIJ";
 const IOS: &str = "com.example.ios";
 
@@ -28,11 +33,15 @@ fn sigkill_during_sign_ins_loses_nothing_on_sqlite() {
     let dir = scratch_dir("crash-sqlite");
     let db = dir.join("siwa.db");
     let url = format!("sqlite://{}", db.display());
-    let (acknowledged, checked) = run_cycles(&dir, &url, &[]);
+    let run = run_cycles(&dir, &url, &[]);
     integrity_check(&db);
     println!(
-        "crash test (SQLite): {CYCLES} SIGKILL cycles; {acknowledged} sign-ins acknowledged before a kill and all found with their names; {} interrupted ones retried; 0 lost",
-        checked - acknowledged
+        "crash test (SQLite): {CYCLES} SIGKILL cycles; {} sign-ins acknowledged before a kill and all found with their names; {} interrupted ones retried; {} refresh rotations answered during the storms, the newest token of each of {} sessions checked after every restart ({} checks); 0 lost",
+        run.acknowledged,
+        run.checked - run.acknowledged,
+        run.rotations,
+        run.sessions,
+        run.session_checks,
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -69,10 +78,14 @@ fn sigkill_during_sign_ins_loses_nothing_on_postgres() {
         ("SIWA_SESSION_KEY", session_key.to_string()),
         ("SIWA_ENCRYPTION_KEY", encryption_key.to_string()),
     ];
-    let (acknowledged, checked) = run_cycles(&dir, &url, &keys);
+    let run = run_cycles(&dir, &url, &keys);
     println!(
-        "crash test (PostgreSQL): {CYCLES} SIGKILL cycles; {acknowledged} sign-ins acknowledged before a kill and all found with their names; {} interrupted ones retried; 0 lost",
-        checked - acknowledged
+        "crash test (PostgreSQL): {CYCLES} SIGKILL cycles; {} sign-ins acknowledged before a kill and all found with their names; {} interrupted ones retried; {} refresh rotations answered during the storms, the newest token of each of {} sessions checked after every restart ({} checks); 0 lost",
+        run.acknowledged,
+        run.checked - run.acknowledged,
+        run.rotations,
+        run.sessions,
+        run.session_checks,
     );
     runtime.block_on(async {
         let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&base)
@@ -92,10 +105,35 @@ struct Attempt {
     first_name: String,
     /// The access token, when the service answered 200.
     access_token: Option<String>,
+    /// The refresh token of that answer.
+    refresh_token: Option<String>,
 }
 
-/// Runs the cycles; returns (sign-ins acknowledged before a kill, all sign-ins checked).
-fn run_cycles(dir: &Path, database_url: &str, extra_env: &[(&str, String)]) -> (usize, usize) {
+/// A session in the refresh storm: the newest refresh token the service
+/// answered it with.
+struct Chain {
+    user: String,
+    refresh_token: String,
+}
+
+/// What a run did.
+struct Run {
+    acknowledged: usize,
+    checked: usize,
+    rotations: usize,
+    sessions: usize,
+    session_checks: usize,
+}
+
+/// Runs the cycles.
+fn run_cycles(dir: &Path, database_url: &str, extra_env: &[(&str, String)]) -> Run {
+    // A rotation that committed but whose answer the kill cut off leaves the
+    // newest answered token spent: within the grace it gets the (unseen)
+    // successor instead of revoking the session, so the check can tell an
+    // unanswered write (kept or not) from a lost answered one.
+    let mut env = extra_env.to_vec();
+    env.push(("SIWA_REFRESH_REUSE_GRACE_SECS", "3600".to_owned()));
+    let extra_env = env.as_slice();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let users = CYCLES * SIGN_INS_PER_CYCLE;
     let apple = runtime.block_on(start_emulator(users));
@@ -105,6 +143,10 @@ fn run_cycles(dir: &Path, database_url: &str, extra_env: &[(&str, String)]) -> (
         .unwrap();
     let mut rng = Lcg::seeded();
     let mut attempts: Vec<Attempt> = Vec::new();
+    let mut chains: Vec<Chain> = Vec::new();
+    // The chains the last storm rotated: the ones to check after the restart.
+    let mut stormed: Vec<usize> = Vec::new();
+    let (mut rotations, mut session_checks) = (0, 0);
     // One port for the whole run: the public URL is the issuer of our tokens.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -117,6 +159,14 @@ fn run_cycles(dir: &Path, database_url: &str, extra_env: &[(&str, String)]) -> (
         runtime.block_on(wait_healthy(&http, &base, &mut child));
         // Everything acknowledged so far survived the last kill.
         runtime.block_on(check_acknowledged(&http, &base, &attempts));
+        session_checks += runtime.block_on(check_chains(&http, &base, &mut chains, &stormed));
+        stormed = (0..chains.len().min(STORM_SESSIONS))
+            .map(|i| (next_user + i) % chains.len())
+            .collect();
+        let storm = {
+            let _runtime = runtime.enter();
+            start_storm(&http, &base, &chains, &stormed)
+        };
         let batch: Vec<String> = (0..SIGN_INS_PER_CYCLE)
             .map(|i| format!("u{}", next_user + i))
             .collect();
@@ -131,6 +181,16 @@ fn run_cycles(dir: &Path, database_url: &str, extra_env: &[(&str, String)]) -> (
             kill_after,
             &mut child,
         ));
+        for (index, refresh_token, answered) in runtime.block_on(end_storm(storm)) {
+            chains[index].refresh_token = refresh_token;
+            rotations += answered;
+        }
+        chains.extend(batch_attempts.iter().filter_map(|a| {
+            Some(Chain {
+                user: a.user.clone(),
+                refresh_token: a.refresh_token.clone()?,
+            })
+        }));
         // Unacknowledged attempts are kept too: the app retries them at the end,
         // resending the name it still holds (Apple will not send it again).
         attempts.extend(batch_attempts);
@@ -141,7 +201,7 @@ fn run_cycles(dir: &Path, database_url: &str, extra_env: &[(&str, String)]) -> (
     runtime.block_on(wait_healthy(&http, &base, &mut child));
     runtime.block_on(async {
         for attempt in attempts.iter_mut().filter(|a| a.access_token.is_none()) {
-            let (token, _) = native_sign_in(
+            let (token, _, _) = native_sign_in_tokens(
                 &http,
                 &apple.base_url(),
                 &base,
@@ -154,10 +214,111 @@ fn run_cycles(dir: &Path, database_url: &str, extra_env: &[(&str, String)]) -> (
         }
     });
     runtime.block_on(check_acknowledged(&http, &base, &attempts));
+    let every: Vec<usize> = (0..chains.len()).collect();
+    session_checks += runtime.block_on(check_chains(&http, &base, &mut chains, &every));
     let _ = child.kill();
     let _ = child.wait();
     drop(apple);
-    (acknowledged, attempts.len())
+    Run {
+        acknowledged,
+        checked: attempts.len(),
+        rotations,
+        sessions: chains.len(),
+        session_checks,
+    }
+}
+
+type Storm = Vec<tokio::task::JoinHandle<(usize, String, usize)>>;
+
+/// Rotates each chosen session's refresh token in a loop, as fast as the
+/// service answers, until the service dies under it.
+fn start_storm(http: &reqwest::Client, base: &str, chains: &[Chain], chosen: &[usize]) -> Storm {
+    chosen
+        .iter()
+        .map(|&index| {
+            let (http, base) = (http.clone(), base.to_owned());
+            let (user, mut token) = (chains[index].user.clone(), chains[index].refresh_token.clone());
+            tokio::spawn(async move {
+                let mut answered = 0;
+                loop {
+                    match refresh(&http, &base, &token).await {
+                        Refreshed::Ok(next) => {
+                            token = next;
+                            answered += 1;
+                        }
+                        Refreshed::NoAnswer => return (index, token, answered),
+                        Refreshed::Refused(status) => {
+                            panic!("a rotation of {user}'s session was refused during the storm: {status}")
+                        }
+                    }
+                }
+            })
+        })
+        .collect()
+}
+
+async fn end_storm(storm: Storm) -> Vec<(usize, String, usize)> {
+    let mut ended = Vec::new();
+    for task in storm {
+        ended.push(task.await.unwrap());
+    }
+    ended
+}
+
+/// The newest answered refresh token of each chosen session still works
+/// (its rotation is on disk); the chain goes on from the token it gets.
+async fn check_chains(
+    http: &reqwest::Client,
+    base: &str,
+    chains: &mut [Chain],
+    chosen: &[usize],
+) -> usize {
+    for &index in chosen {
+        let chain = &mut chains[index];
+        match refresh(http, base, &chain.refresh_token).await {
+            Refreshed::Ok(next) => chain.refresh_token = next,
+            other => panic!(
+                "the newest refresh token answered to {} no longer works after a restart: {other:?}",
+                chain.user
+            ),
+        }
+    }
+    chosen.len()
+}
+
+#[derive(Debug)]
+enum Refreshed {
+    Ok(String),
+    /// The connection failed or the service did not answer 200 for a reason
+    /// of its own dying (the kill).
+    NoAnswer,
+    Refused(u16),
+}
+
+async fn refresh(http: &reqwest::Client, base: &str, token: &str) -> Refreshed {
+    let Ok(response) = http
+        .post(format!("{base}/session/refresh"))
+        .json(&json!({ "refresh_token": token }))
+        .send()
+        .await
+    else {
+        return Refreshed::NoAnswer;
+    };
+    let status = response.status().as_u16();
+    if status == 401 || status == 400 {
+        return Refreshed::Refused(status);
+    }
+    if status != 200 {
+        return Refreshed::NoAnswer;
+    }
+    match response.json::<Value>().await {
+        Ok(answer) => match answer["refresh_token"].as_str() {
+            Some(next) => Refreshed::Ok(next.to_owned()),
+            None => panic!("a refresh answer without a refresh token: {answer}"),
+        },
+        // The body was cut off by the kill: the client never saw the token.
+        Err(_) => Refreshed::NoAnswer,
+    }
 }
 
 pub(crate) async fn start_emulator(users: usize) -> RunningEmulator {
@@ -266,11 +427,13 @@ async fn sign_ins_then_kill(
         );
         tasks.push(tokio::spawn(async move {
             tokio::time::sleep(Duration::from_millis(80 * i as u64)).await;
-            let (token, first_name) = native_sign_in(&http, &apple, &base, &user, None).await;
+            let (access_token, refresh_token, first_name) =
+                native_sign_in_tokens(&http, &apple, &base, &user, None).await;
             Attempt {
                 user,
                 first_name,
-                access_token: token,
+                access_token,
+                refresh_token,
             }
         }));
     }
@@ -289,7 +452,8 @@ const RAW_NONCE: &str = "siwa-test-nonce";
 const NONCE_HASH: &str = "a18ca2eddbf3a2913b0e8a2f70d1a2aa457702405e9c099d418f545612b1b047";
 
 /// One native sign-in: Apple's credential from the emulator, then the service.
-/// `resend_name`: the name the app still holds when Apple does not send it again.
+/// `resend_name`: the name the app still holds when Apple does not send it
+/// again. Gives the access token (when answered 200) and the first name.
 pub(crate) async fn native_sign_in(
     http: &reqwest::Client,
     apple: &str,
@@ -297,6 +461,19 @@ pub(crate) async fn native_sign_in(
     user: &str,
     resend_name: Option<&str>,
 ) -> (Option<String>, String) {
+    let (access_token, _, first_name) =
+        native_sign_in_tokens(http, apple, base, user, resend_name).await;
+    (access_token, first_name)
+}
+
+/// As [`native_sign_in`], with the refresh token of the answer.
+async fn native_sign_in_tokens(
+    http: &reqwest::Client,
+    apple: &str,
+    base: &str,
+    user: &str,
+    resend_name: Option<&str>,
+) -> (Option<String>, Option<String>, String) {
     let credential: Value = http
         .post(format!("{apple}/emulator/native"))
         .json(&json!({"client_id": IOS, "user": user, "nonce": NONCE_HASH}))
@@ -330,7 +507,7 @@ pub(crate) async fn native_sign_in(
         .send()
         .await
     else {
-        return (None, first_name);
+        return (None, None, first_name);
     };
     if response.status() != 200 {
         eprintln!(
@@ -338,13 +515,14 @@ pub(crate) async fn native_sign_in(
             response.status(),
             response.text().await.unwrap_or_default()
         );
-        return (None, first_name);
+        return (None, None, first_name);
     }
     let Ok(answer) = response.json::<Value>().await else {
-        return (None, first_name);
+        return (None, None, first_name);
     };
     (
         answer["access_token"].as_str().map(str::to_owned),
+        answer["refresh_token"].as_str().map(str::to_owned),
         first_name,
     )
 }
