@@ -257,76 +257,11 @@ macro_rules! outbox_methods {
         }
 
         impl $store {
-            pub(super) async fn lease_outbox(
-                &self,
-                now: i64,
-                limit: i64,
-                lease_secs: i64,
-            ) -> StoreResult<Vec<OutboxEvent>> {
-                let rows: Vec<EventRow> = sqlx::query_as(outbox::lease_events!($lock))
-                    .bind(now)
-                    .bind(limit)
-                    .bind(lease_secs.max(1))
-                    .fetch_all(&self.pool)
-                    .await?;
-                let mut events: Vec<OutboxEvent> =
-                    rows.into_iter().map(OutboxEvent::from).collect();
-                events.sort_by_key(|event| event.seq);
-                Ok(events)
-            }
-
             pub(super) async fn endpoints_reached(&self, seq: i64) -> StoreResult<Vec<String>> {
                 Ok(sqlx::query_scalar(outbox::DELIVERED_ENDPOINTS)
                     .bind(seq)
                     .fetch_all(&self.pool)
                     .await?)
-            }
-
-            pub(super) async fn reached_endpoint(
-                &self,
-                seq: i64,
-                endpoint: &str,
-                now: i64,
-            ) -> StoreResult<()> {
-                sqlx::query(outbox::MARK_DELIVERED_TO)
-                    .bind(seq)
-                    .bind(endpoint)
-                    .bind(now)
-                    .execute(&self.pool)
-                    .await?;
-                Ok(())
-            }
-
-            pub(super) async fn finish_outbox_event(
-                &self,
-                seq: i64,
-                state: EventState,
-                now: i64,
-                error: Option<&str>,
-            ) -> StoreResult<()> {
-                sqlx::query(outbox::FINISH_EVENT)
-                    .bind(seq)
-                    .bind(state.as_str())
-                    .bind(now)
-                    .bind(error.map(short_error))
-                    .execute(&self.pool)
-                    .await?;
-                Ok(())
-            }
-
-            pub(super) async fn retry_outbox_event(
-                &self,
-                seq: i64,
-                next_at: i64,
-                error: &str,
-            ) -> StoreResult<()> {
-                sqlx::query(outbox::RETRY_EVENT)
-                    .bind(seq)
-                    .bind(next_at)
-                    .bind(short_error(error))
-                    .execute(&self.pool)
-                    .await?;
-                Ok(())
             }
 
             pub(super) async fn list_outbox(
@@ -376,22 +311,6 @@ macro_rules! outbox_methods {
                 Ok(sqlx::query_scalar(outbox::BACKLOG)
                     .fetch_one(&self.pool)
                     .await?)
-            }
-
-            pub(super) async fn purge_outbox(&self, before: i64) -> StoreResult<()> {
-                let mut tx = self.pool.begin().await?;
-                sqlx::query(outbox::PURGE_DELIVERIES)
-                    .bind(before)
-                    .bind(PURGE_BATCH)
-                    .execute(&mut *tx)
-                    .await?;
-                sqlx::query(outbox::PURGE_EVENTS)
-                    .bind(before)
-                    .bind(PURGE_BATCH)
-                    .execute(&mut *tx)
-                    .await?;
-                tx.commit().await?;
-                Ok(())
             }
 
             pub(super) async fn take_due_token_checks(

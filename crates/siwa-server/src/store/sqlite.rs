@@ -11,9 +11,14 @@
 //!   Apple. (Issue 7 kills the process; FULL also covers pulling the plug.)
 //! - `foreign_keys=ON`, `busy_timeout=5s`.
 //!
-//! Writes are serialized by SQLite. Every multi-statement transaction starts
-//! with `BEGIN IMMEDIATE`, so it takes the write lock first (waiting up to the
-//! busy timeout) and can never fail half-way when upgrading a read to a write.
+//! The writes of the request paths (sign-in, refresh, logout, deletion,
+//! notifications, logins and nonces) go through one writer task that commits
+//! whatever has gathered in one transaction (`group_commit.rs`): one fsync
+//! for many requests, each answered only once its commit is on disk. The
+//! rest (background workers, `siwa migrate`, the provider's codes) take
+//! SQLite's lock themselves. Every multi-statement transaction starts with
+//! `BEGIN IMMEDIATE`, so it takes the write lock first (waiting up to the busy
+//! timeout) and can never fail half-way when upgrading a read to a write.
 //!
 //! `sqlite::memory:` (tests) gives a private in-memory database held by a
 //! single connection that lives as long as the store.

@@ -1,5 +1,5 @@
 //! The webhooks' outbox and the daily check of Apple tokens on Sqlite:
-//! `store::outbox`'s methods, with this backend's pool (SQLite's one writer needs no row lock).
+//! `store::outbox`'s methods, with this backend's pool (SQLite's one writer needs no row lock), and the delivery worker's writes through the writer task.
 
 use serde_json::{Map, Value};
 
@@ -10,6 +10,129 @@ use super::super::{
     email_key, given, short_error, AppleToken, EventFilter, Notification, NotificationEffect,
     StoreResult, User,
 };
+use super::group_commit::Write;
 use super::{SqliteStore, PURGE_BATCH};
 
 outbox_methods!(SqliteStore, sqlx::Sqlite, "");
+
+/// The delivery worker's writes, through the writer task: a burst of events
+/// is finished in the group commits of the requests, not one fsync each.
+impl SqliteStore {
+    pub(super) async fn lease_outbox(
+        &self,
+        now: i64,
+        limit: i64,
+        lease_secs: i64,
+    ) -> StoreResult<Vec<OutboxEvent>> {
+        let rows: Vec<EventRow> = self
+            .writer
+            .write(move |tx| {
+                Box::pin(async move {
+                    let rows: Vec<EventRow> = sqlx::query_as(outbox::lease_events!(""))
+                        .bind(now)
+                        .bind(limit)
+                        .bind(lease_secs.max(1))
+                        .fetch_all(&mut **tx)
+                        .await?;
+                    Ok(if rows.is_empty() {
+                        Write::Discard(rows)
+                    } else {
+                        Write::Commit(rows)
+                    })
+                })
+            })
+            .await?;
+        let mut events: Vec<OutboxEvent> = rows.into_iter().map(OutboxEvent::from).collect();
+        events.sort_by_key(|event| event.seq);
+        Ok(events)
+    }
+
+    pub(super) async fn reached_endpoint(
+        &self,
+        seq: i64,
+        endpoint: &str,
+        now: i64,
+    ) -> StoreResult<()> {
+        let endpoint = endpoint.to_owned();
+        self.write_one(
+            sqlx::query(outbox::MARK_DELIVERED_TO)
+                .bind(seq)
+                .bind(endpoint)
+                .bind(now),
+        )
+        .await
+    }
+
+    pub(super) async fn finish_outbox_event(
+        &self,
+        seq: i64,
+        state: EventState,
+        now: i64,
+        error: Option<&str>,
+    ) -> StoreResult<()> {
+        let error = error.map(|e| short_error(e).to_owned());
+        self.write_one(
+            sqlx::query(outbox::FINISH_EVENT)
+                .bind(seq)
+                .bind(state.as_str())
+                .bind(now)
+                .bind(error),
+        )
+        .await
+    }
+
+    pub(super) async fn retry_outbox_event(
+        &self,
+        seq: i64,
+        next_at: i64,
+        error: &str,
+    ) -> StoreResult<()> {
+        let error = short_error(error).to_owned();
+        self.write_one(
+            sqlx::query(outbox::RETRY_EVENT)
+                .bind(seq)
+                .bind(next_at)
+                .bind(error),
+        )
+        .await
+    }
+
+    pub(super) async fn purge_outbox(&self, before: i64) -> StoreResult<()> {
+        self.writer
+            .write(move |tx| {
+                Box::pin(async move {
+                    sqlx::query(outbox::PURGE_DELIVERIES)
+                        .bind(before)
+                        .bind(PURGE_BATCH)
+                        .execute(&mut **tx)
+                        .await?;
+                    sqlx::query(outbox::PURGE_EVENTS)
+                        .bind(before)
+                        .bind(PURGE_BATCH)
+                        .execute(&mut **tx)
+                        .await?;
+                    Ok(Write::Commit(()))
+                })
+            })
+            .await
+    }
+
+    /// One statement (its arguments owned) in the writer's next commit.
+    async fn write_one(
+        &self,
+        statement: sqlx::query::Query<
+            'static,
+            sqlx::Sqlite,
+            sqlx::sqlite::SqliteArguments<'static>,
+        >,
+    ) -> StoreResult<()> {
+        self.writer
+            .write(move |tx| {
+                Box::pin(async move {
+                    statement.execute(&mut **tx).await?;
+                    Ok(Write::Commit(()))
+                })
+            })
+            .await
+    }
+}
