@@ -83,8 +83,11 @@ pub enum StoreError {
     Database(#[source] sqlx::Error),
     /// The SQLite group commit that held this write failed (the batch's
     /// transaction was lost or its commit failed), so the write did not happen.
+    #[error("{0}")]
+    Batch(#[source] std::sync::Arc<StoreError>),
+    /// A write on the direct SQLite path failed.
     #[error("database error: {0}")]
-    Batch(#[source] std::sync::Arc<sqlx::Error>),
+    Write(#[source] rusqlite::Error),
     /// The SQLite writer could not take or run the write (a bug: logged).
     #[error("the database writer failed; the write did not happen")]
     WriterFailed,

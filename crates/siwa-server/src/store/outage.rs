@@ -90,7 +90,8 @@ impl StoreError {
     pub fn outage(&self) -> Option<Outage> {
         match self {
             Self::Database(e) => sqlx_outage(e),
-            Self::Batch(e) => sqlx_outage(e),
+            Self::Batch(e) => e.outage(),
+            Self::Write(e) => e.sqlite_error_code().and_then(rusqlite_outage),
             Self::Read(e) => e.sqlite_error_code().and_then(rusqlite_outage),
             Self::Timeout => Some(Outage::Timeout),
             _ => None,

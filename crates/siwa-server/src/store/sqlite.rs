@@ -46,6 +46,7 @@ use super::{
 };
 
 mod connection;
+mod direct;
 mod group_commit;
 mod oidc;
 mod outbox;
@@ -143,7 +144,9 @@ impl SqliteStore {
                 reader::Reader::open(options.get_filename()).map_err(super::StoreError::Read)?,
             ))
         };
-        let writer = Writer::start(pool.clone(), group_commit_batch());
+        let direct =
+            (!in_memory).then(|| direct::DirectConn::new(options.get_filename().to_owned()));
+        let writer = Writer::start(pool.clone(), group_commit_batch(), direct);
         Ok(Self {
             pool,
             reader,

@@ -16,6 +16,13 @@
 //! transaction itself is lost (SQLite rolls it back on a full disk or an I/O
 //! error) or the commit fails, every request whose write was in it gets the
 //! error; requests of the batch that had not run yet are kept for the next.
+//!
+//! A request's statements are either sqlx's (each statement a round trip to
+//! sqlx's connection thread, two thread wake-ups) or direct ones (rusqlite,
+//! on the writer's own connection, `direct.rs`): the hot path, a refresh's
+//! rotation, is direct. A batch is written as runs of consecutive requests
+//! of one kind, each run one transaction, in queue order; a direct run is
+//! one hand-over to a blocking thread, statements and fsync included.
 
 use std::collections::VecDeque;
 use std::future::Future;
@@ -29,6 +36,7 @@ use sqlx::{Sqlite, SqlitePool, Transaction};
 use tokio::sync::{mpsc, oneshot};
 
 use super::super::{StoreError, StoreResult};
+use super::direct::DirectConn;
 
 /// The write transaction a request's statements run in.
 pub(super) type Tx = Transaction<'static, Sqlite>;
@@ -40,8 +48,9 @@ pub(super) type TxFuture<'t, T> = Pin<Box<dyn Future<Output = T> + Send + 't>>;
 pub(super) enum Write<T> {
     /// Keep the writes; answer `T` once they are on disk.
     Commit(T),
-    /// Roll the request's writes back (it found nothing to do, or refused);
-    /// answer `T` at once.
+    /// Roll the request's writes back (it found nothing to do, or refused).
+    /// `T` is still answered after the batch's commit: it may rest on what
+    /// an earlier request of the batch wrote.
     Discard(T),
 }
 
@@ -51,39 +60,84 @@ const MAX_BATCH: usize = 256;
 const QUEUE: usize = 4096;
 
 /// The name of each request's savepoint (sqlx's own are `_sqlx_savepoint_N`).
-const SAVEPOINT: &str = "SAVEPOINT siwa_request";
-const RELEASE: &str = "RELEASE siwa_request";
-const ROLLBACK_TO: &str = "ROLLBACK TO siwa_request";
+pub(super) const SAVEPOINT: &str = "SAVEPOINT siwa_request";
+pub(super) const RELEASE: &str = "RELEASE siwa_request";
+pub(super) const ROLLBACK_TO: &str = "ROLLBACK TO siwa_request";
 
-/// How a request is answered once its batch's fate is known: `Ok` when the
-/// batch committed, the commit's error otherwise.
-type Answer = Box<dyn FnOnce(Result<(), Arc<sqlx::Error>>) + Send>;
+/// How a batch ended: committed, or the error every write in it gets.
+pub(super) type Committed = Result<(), Arc<StoreError>>;
+/// How a request is answered once its batch's fate is known.
+type Answer = Box<dyn FnOnce(Committed) + Send>;
 
 /// What a request's statements came to.
-struct Ran {
+pub(super) struct Ran {
     /// Whether its writes are kept (released) or rolled back to its savepoint.
-    keep: bool,
+    pub(super) keep: bool,
     /// How to answer after the commit; `None` when it was answered already
     /// (a failed request waits for nothing).
     answer: Option<Answer>,
 }
 
-/// A queued request.
-trait Request: Send {
+/// A request whose statements are sqlx's.
+trait AsyncRequest: Send {
     fn run<'t>(self: Box<Self>, tx: &'t mut Tx) -> TxFuture<'t, Ran>;
-    /// Answers a request that could not run (the transaction could not begin).
-    fn refuse(self: Box<Self>, error: Arc<sqlx::Error>);
+    fn refuse(self: Box<Self>, error: Arc<StoreError>);
 }
 
-type Job = Box<dyn Request>;
+/// A request whose statements run directly on the connection (rusqlite).
+pub(super) trait DirectRequest: Send {
+    fn run(self: Box<Self>, conn: &rusqlite::Connection) -> Ran;
+    fn refuse(self: Box<Self>, error: Arc<StoreError>);
+}
+
+enum Job {
+    Async(Box<dyn AsyncRequest>),
+    Direct(Box<dyn DirectRequest>),
+}
 
 /// A request and where its answer goes.
-struct Pending<T, F> {
+struct Pending<F, T> {
     statements: F,
     reply: oneshot::Sender<StoreResult<T>>,
 }
 
-impl<T, F> Request for Pending<T, F>
+impl<F, T: Send + 'static> Pending<F, T> {
+    /// Turns what the statements returned (or their panic) into a [`Ran`].
+    fn outcome(
+        self_reply: oneshot::Sender<StoreResult<T>>,
+        outcome: std::thread::Result<StoreResult<Write<T>>>,
+    ) -> Ran {
+        let (keep, value) = match outcome {
+            Ok(Ok(Write::Commit(value))) => (true, value),
+            Ok(Ok(Write::Discard(value))) => (false, value),
+            Ok(Err(e)) => {
+                let _ = self_reply.send(Err(e));
+                return Ran {
+                    keep: false,
+                    answer: None,
+                };
+            }
+            Err(_) => {
+                tracing::error!("a database write panicked; it was rolled back");
+                let _ = self_reply.send(Err(StoreError::WriterFailed));
+                return Ran {
+                    keep: false,
+                    answer: None,
+                };
+            }
+        };
+        let answer: Answer = Box::new(move |committed| {
+            // The caller may have given up (its deadline): nothing to do.
+            let _ = self_reply.send(committed.map(|()| value).map_err(StoreError::Batch));
+        });
+        Ran {
+            keep,
+            answer: Some(answer),
+        }
+    }
+}
+
+impl<F, T> AsyncRequest for Pending<F, T>
 where
     T: Send + 'static,
     F: for<'t> FnOnce(&'t mut Tx) -> TxFuture<'t, StoreResult<Write<T>>> + Send + 'static,
@@ -93,38 +147,31 @@ where
         Box::pin(async move {
             // A panic in one request must not take the writer down.
             let outcome = AssertUnwindSafe(statements(tx)).catch_unwind().await;
-            let (keep, value) = match outcome {
-                Ok(Ok(Write::Commit(value))) => (true, value),
-                Ok(Ok(Write::Discard(value))) => (false, value),
-                Ok(Err(e)) => {
-                    let _ = reply.send(Err(e));
-                    return Ran {
-                        keep: false,
-                        answer: None,
-                    };
-                }
-                Err(_) => {
-                    tracing::error!("a database write panicked; it was rolled back");
-                    let _ = reply.send(Err(StoreError::WriterFailed));
-                    return Ran {
-                        keep: false,
-                        answer: None,
-                    };
-                }
-            };
-            let answer: Answer = Box::new(move |committed| {
-                // The caller may have given up (its deadline): nothing to do.
-                let _ = reply.send(committed.map(|()| value).map_err(StoreError::Batch));
-            });
-            Ran {
-                keep,
-                answer: Some(answer),
-            }
+            Self::outcome(reply, outcome)
         })
     }
 
-    fn refuse(self: Box<Self>, error: Arc<sqlx::Error>) {
+    fn refuse(self: Box<Self>, error: Arc<StoreError>) {
         let _ = self.reply.send(Err(StoreError::Batch(error)));
+    }
+}
+
+/// A direct request: its closure takes the connection, not the transaction.
+struct Direct<F, T>(Pending<F, T>);
+
+impl<F, T> DirectRequest for Direct<F, T>
+where
+    T: Send + 'static,
+    F: FnOnce(&rusqlite::Connection) -> StoreResult<Write<T>> + Send + 'static,
+{
+    fn run(self: Box<Self>, conn: &rusqlite::Connection) -> Ran {
+        let Pending { statements, reply } = self.0;
+        let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| statements(conn)));
+        Pending::<F, T>::outcome(reply, outcome)
+    }
+
+    fn refuse(self: Box<Self>, error: Arc<StoreError>) {
+        let _ = self.0.reply.send(Err(StoreError::Batch(error)));
     }
 }
 
@@ -153,39 +200,82 @@ impl GroupCommitStats {
 pub(super) struct Writer {
     queue: mpsc::Sender<Job>,
     stats: Arc<GroupCommitStats>,
+    direct_enabled: bool,
+}
+
+impl std::fmt::Debug for Job {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Async(_) => "Job::Async",
+            Self::Direct(_) => "Job::Direct",
+        })
+    }
 }
 
 impl Writer {
     /// Starts the writer task on the current runtime. `batch` is the most
     /// requests a transaction takes (1: a commit per request, as without
     /// group commit).
-    pub(super) fn start(pool: SqlitePool, batch: usize) -> Self {
+    /// `direct`: the writer's own connection for direct requests (file
+    /// databases; `None` runs them as if queued on a full queue: refused).
+    pub(super) fn start(pool: SqlitePool, batch: usize, direct: Option<DirectConn>) -> Self {
         let (queue, jobs) = mpsc::channel(QUEUE);
         let stats = Arc::new(GroupCommitStats::default());
+        let direct_enabled = direct.is_some();
         let task = WriterTask {
             pool,
+            direct,
             jobs,
             carried: VecDeque::new(),
             batch: batch.clamp(1, MAX_BATCH),
             stats: Arc::clone(&stats),
         };
         tokio::spawn(task.run());
-        Self { queue, stats }
+        Self {
+            queue,
+            stats,
+            direct_enabled,
+        }
+    }
+
+    /// Whether direct requests can be written (a file database).
+    pub(super) fn takes_direct(&self) -> bool {
+        self.direct_enabled
     }
 
     pub(super) fn stats(&self) -> &Arc<GroupCommitStats> {
         &self.stats
     }
 
-    /// Runs `statements` in the writer's transaction and answers once the
-    /// outcome is known: a [`Write::Commit`] after its commit is on disk.
+    /// Runs `statements` (sqlx's) in the writer's transaction and answers
+    /// once the outcome is known: a [`Write::Commit`] after its commit is on disk.
     pub(super) async fn write<T, F>(&self, statements: F) -> StoreResult<T>
     where
         T: Send + 'static,
         F: for<'t> FnOnce(&'t mut Tx) -> TxFuture<'t, StoreResult<Write<T>>> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel::<StoreResult<T>>();
-        let job: Job = Box::new(Pending { statements, reply });
+        self.queue(Job::Async(Box::new(Pending { statements, reply })), answer)
+            .await
+    }
+
+    /// As [`Self::write`], for statements made directly on the connection
+    /// (inside the writer's transaction; they must not end it).
+    pub(super) async fn write_direct<T, F>(&self, statements: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&rusqlite::Connection) -> StoreResult<Write<T>> + Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel::<StoreResult<T>>();
+        let job = Job::Direct(Box::new(Direct(Pending { statements, reply })));
+        self.queue(job, answer).await
+    }
+
+    async fn queue<T>(
+        &self,
+        job: Job,
+        answer: oneshot::Receiver<StoreResult<T>>,
+    ) -> StoreResult<T> {
         self.queue
             .send(job)
             .await
@@ -196,11 +286,30 @@ impl Writer {
 
 struct WriterTask {
     pool: SqlitePool,
+    /// `None` while a direct run has it on its blocking thread, or for
+    /// in-memory databases.
+    direct: Option<DirectConn>,
     jobs: mpsc::Receiver<Job>,
     /// Requests of a lost batch that had not run yet: they go first.
     carried: VecDeque<Job>,
     batch: usize,
     stats: Arc<GroupCommitStats>,
+}
+
+/// What running a batch's requests left behind.
+#[derive(Default)]
+pub(super) struct Progress {
+    to_answer: Vec<Answer>,
+    kept: u64,
+    /// The transaction was lost (SQLite rolled it back) with this error.
+    lost: Option<Arc<StoreError>>,
+}
+
+impl Progress {
+    pub(super) fn ran(&mut self, ran: Ran) {
+        self.to_answer.extend(ran.answer);
+        self.kept += u64::from(ran.keep);
+    }
 }
 
 impl WriterTask {
@@ -212,86 +321,168 @@ impl WriterTask {
 
     /// Waits for a request, then takes every other one already queued (up
     /// to the batch size). `None` once every handle is gone.
-    async fn next_batch(&mut self) -> Option<Vec<Job>> {
-        let mut batch: Vec<Job> = Vec::with_capacity(self.batch.min(64));
+    async fn next_batch(&mut self) -> Option<VecDeque<Job>> {
+        let mut batch: VecDeque<Job> = VecDeque::with_capacity(self.batch.min(64));
         while batch.len() < self.batch {
             let Some(job) = self.carried.pop_front() else {
                 break;
             };
-            batch.push(job);
+            batch.push_back(job);
         }
         if batch.is_empty() {
-            batch.push(self.jobs.recv().await?);
+            batch.push_back(self.jobs.recv().await?);
         }
         while batch.len() < self.batch {
             match self.jobs.try_recv() {
-                Ok(job) => batch.push(job),
+                Ok(job) => batch.push_back(job),
                 Err(_) => break,
             }
         }
         Some(batch)
     }
 
-    async fn write(&mut self, batch: Vec<Job>) {
+    /// Writes a batch as runs of one kind, in order.
+    async fn write(&mut self, mut batch: VecDeque<Job>) {
+        while let Some(job) = batch.pop_front() {
+            let lost = match job {
+                Job::Async(first) => {
+                    let mut run = vec![first];
+                    while let Some(Job::Async(_)) = batch.front() {
+                        if let Some(Job::Async(job)) = batch.pop_front() {
+                            run.push(job);
+                        }
+                    }
+                    self.write_async(run).await
+                }
+                Job::Direct(first) => {
+                    let mut run = vec![first];
+                    while let Some(Job::Direct(_)) = batch.front() {
+                        if let Some(Job::Direct(job)) = batch.pop_front() {
+                            run.push(job);
+                        }
+                    }
+                    self.write_direct(run).await
+                }
+            };
+            if let Some(leftover) = lost {
+                // The run's transaction was lost: what had not run yet, and
+                // the rest of the batch, go with the next batch.
+                self.carried.extend(leftover);
+                self.carried.extend(batch);
+                return;
+            }
+        }
+    }
+
+    /// A run of sqlx requests in one transaction. `Some(leftover)` when the
+    /// transaction was lost.
+    async fn write_async(&mut self, run: Vec<Box<dyn AsyncRequest>>) -> Option<Vec<Job>> {
         let mut tx = match self.pool.begin_with("BEGIN IMMEDIATE").await {
             Ok(tx) => tx,
             Err(e) => {
-                // Nothing ran: every request of the batch gets the error.
-                let e = Arc::new(e);
-                for job in batch {
+                // Nothing ran: every request of the run gets the error.
+                let e = Arc::new(StoreError::Database(e));
+                for job in run {
                     job.refuse(Arc::clone(&e));
                 }
-                return;
+                return None;
             }
         };
-        let mut to_answer: Vec<Answer> = Vec::with_capacity(batch.len());
-        let mut kept: u64 = 0;
-        let mut jobs = batch.into_iter();
-        let mut lost: Option<Arc<sqlx::Error>> = None;
+        let mut progress = Progress::default();
+        let mut jobs = run.into_iter();
         for job in jobs.by_ref() {
-            if let Err(e) = statement(&mut tx, SAVEPOINT).await {
-                // Refused rather than carried, so that every batch answers
-                // at least one request and a lasting failure cannot loop.
-                let e = Arc::new(e);
-                job.refuse(Arc::clone(&e));
-                lost = Some(e);
-                break;
-            }
-            let ran = job.run(&mut tx).await;
-            to_answer.extend(ran.answer);
-            let closed = if ran.keep {
-                kept += 1;
-                statement(&mut tx, RELEASE).await
-            } else {
-                match statement(&mut tx, ROLLBACK_TO).await {
-                    Ok(()) => statement(&mut tx, RELEASE).await,
-                    Err(e) => Err(e),
-                }
-            };
-            if let Err(e) = closed {
-                lost = Some(Arc::new(e));
+            run_async(&mut tx, job, &mut progress).await;
+            if progress.lost.is_some() {
                 break;
             }
         }
-        let committed = match lost {
+        let committed = match progress.lost.take() {
             // SQLite rolled the transaction back (full disk, I/O error):
-            // everything written in it is gone; what had not run yet is kept.
+            // everything written in it is gone.
             Some(e) => {
-                self.carried.extend(jobs);
                 tracing::warn!(error = %e, "a group commit's transaction was lost");
                 drop(tx);
-                Err(e)
+                self.finish(progress, Err(e));
+                return Some(jobs.map(Job::Async).collect());
             }
             // A commit that wrote nothing (only refusals) costs no fsync.
-            None => tx.commit().await.map_err(Arc::new),
+            None => tx
+                .commit()
+                .await
+                .map_err(|e| Arc::new(StoreError::Database(e))),
         };
-        if committed.is_ok() && kept > 0 {
-            self.stats.commits.fetch_add(1, Ordering::Relaxed);
-            self.stats.requests.fetch_add(kept, Ordering::Relaxed);
+        self.finish(progress, committed);
+        None
+    }
+
+    /// A run of direct requests in one transaction, on a blocking thread.
+    async fn write_direct(&mut self, run: Vec<Box<dyn DirectRequest>>) -> Option<Vec<Job>> {
+        let Some(mut direct) = self.direct.take() else {
+            let e = Arc::new(StoreError::WriterFailed);
+            for job in run {
+                job.refuse(Arc::clone(&e));
+            }
+            return None;
+        };
+        let path = direct.path().to_owned();
+        let written = tokio::task::spawn_blocking(move || {
+            let written = direct.write(run);
+            (direct, written)
+        })
+        .await;
+        match written {
+            Ok((direct, written)) => {
+                self.direct = Some(direct);
+                let lost = written.lost;
+                self.finish(written.progress, written.committed);
+                lost.then(|| written.leftover.into_iter().map(Job::Direct).collect())
+            }
+            Err(e) => {
+                // Its requests were dropped with it (their callers see
+                // `WriterFailed`); a new connection for the next run.
+                tracing::error!(error = %e, "a direct write run failed");
+                self.direct = Some(DirectConn::new(path));
+                None
+            }
         }
-        for answer in to_answer {
+    }
+
+    /// Counts a run and answers its requests.
+    fn finish(&self, progress: Progress, committed: Committed) {
+        if committed.is_ok() && progress.kept > 0 {
+            self.stats.commits.fetch_add(1, Ordering::Relaxed);
+            self.stats
+                .requests
+                .fetch_add(progress.kept, Ordering::Relaxed);
+        }
+        for answer in progress.to_answer {
             answer(committed.clone());
         }
+    }
+}
+
+/// One sqlx request in its savepoint.
+async fn run_async(tx: &mut Tx, job: Box<dyn AsyncRequest>, progress: &mut Progress) {
+    if let Err(e) = statement(tx, SAVEPOINT).await {
+        // Refused rather than carried, so that every batch answers at least
+        // one request and a lasting failure cannot loop.
+        let e = Arc::new(StoreError::Database(e));
+        job.refuse(Arc::clone(&e));
+        progress.lost = Some(e);
+        return;
+    }
+    let ran = job.run(tx).await;
+    let closed = if ran.keep {
+        statement(tx, RELEASE).await
+    } else {
+        match statement(tx, ROLLBACK_TO).await {
+            Ok(()) => statement(tx, RELEASE).await,
+            Err(e) => Err(e),
+        }
+    };
+    progress.ran(ran);
+    if let Err(e) = closed {
+        progress.lost = Some(Arc::new(StoreError::Database(e)));
     }
 }
 

@@ -8,12 +8,18 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::SqlitePool;
 use tokio::sync::oneshot;
 
-use super::{Write, Writer};
+use super::{DirectConn, Write, Writer};
 use crate::store::StoreError;
 
 struct Scratch {
     dir: PathBuf,
     pool: SqlitePool,
+}
+
+impl Scratch {
+    fn direct(&self) -> Option<DirectConn> {
+        Some(DirectConn::new(self.dir.join("t.db")))
+    }
 }
 
 impl Drop for Scratch {
@@ -112,7 +118,7 @@ async fn count(pool: &SqlitePool) -> i64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn requests_that_gather_are_committed_together() {
     let db = scratch("gather").await;
-    let writer = Writer::start(db.pool.clone(), usize::MAX);
+    let writer = Writer::start(db.pool.clone(), usize::MAX, None);
     let (release, held) = hold(&writer).await;
     let queued: Vec<_> = (0..20)
         .map(|i| insert(&writer, &format!("k{i}"), i))
@@ -141,7 +147,7 @@ async fn requests_that_gather_are_committed_together() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_request_does_not_fail_its_batch() {
     let db = scratch("isolated").await;
-    let writer = Writer::start(db.pool.clone(), usize::MAX);
+    let writer = Writer::start(db.pool.clone(), usize::MAX, None);
     let (release, held) = hold(&writer).await;
     let first = insert(&writer, "a", 1);
     settle().await;
@@ -171,7 +177,7 @@ async fn a_failing_request_does_not_fail_its_batch() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_discarded_request_writes_nothing_and_a_panic_stays_in_its_request() {
     let db = scratch("discard").await;
-    let writer = Writer::start(db.pool.clone(), usize::MAX);
+    let writer = Writer::start(db.pool.clone(), usize::MAX, None);
     let (release, held) = hold(&writer).await;
     let discarded = {
         let writer = writer.clone();
@@ -231,7 +237,7 @@ async fn a_discarded_request_writes_nothing_and_a_panic_stays_in_its_request() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn answers_come_after_the_commit_and_a_lost_transaction_fails_its_writes() {
     let db = scratch("lost").await;
-    let writer = Writer::start(db.pool.clone(), usize::MAX);
+    let writer = Writer::start(db.pool.clone(), usize::MAX, None);
     // Answered only once durable: another connection sees the row at once.
     insert(&writer, "seen", 1).await.unwrap().unwrap();
     assert_eq!(count(&db.pool).await, 1);
@@ -274,7 +280,7 @@ async fn answers_come_after_the_commit_and_a_lost_transaction_fails_its_writes()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_request_per_commit_when_batching_is_off() {
     let db = scratch("off").await;
-    let writer = Writer::start(db.pool.clone(), 1);
+    let writer = Writer::start(db.pool.clone(), 1, None);
     let (release, held) = hold(&writer).await;
     let queued: Vec<_> = (0..5)
         .map(|i| insert(&writer, &format!("k{i}"), i))
@@ -286,4 +292,129 @@ async fn one_request_per_commit_when_batching_is_off() {
         request.await.unwrap().unwrap();
     }
     assert_eq!(writer.stats().commits(), 6);
+}
+
+/// Queues a direct insert of `(k, v)`; its answer is the number of rows seen after it.
+fn insert_direct(
+    writer: &Writer,
+    k: &str,
+    v: i64,
+) -> tokio::task::JoinHandle<Result<i64, StoreError>> {
+    let (writer, k) = (writer.clone(), k.to_owned());
+    tokio::spawn(async move {
+        writer
+            .write_direct(move |conn| {
+                conn.execute("INSERT INTO t (k, v) VALUES (?1, ?2)", (&k, v))
+                    .map_err(StoreError::Write)?;
+                let n: i64 = conn
+                    .query_row("SELECT COUNT(*) FROM t", [], |row| row.get(0))
+                    .map_err(StoreError::Write)?;
+                Ok(Write::Commit(n))
+            })
+            .await
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn direct_and_sqlx_requests_keep_their_order_and_fail_alone() {
+    let db = scratch("direct").await;
+    let writer = Writer::start(db.pool.clone(), usize::MAX, db.direct());
+    assert!(writer.takes_direct());
+    let (release, held) = hold(&writer).await;
+    let mut queued = Vec::new();
+    for (i, direct) in [false, true, true, false, true].into_iter().enumerate() {
+        queued.push(if direct {
+            insert_direct(&writer, &format!("k{i}"), 0)
+        } else {
+            insert(&writer, &format!("k{i}"), 0)
+        });
+        settle().await;
+    }
+    // A direct duplicate and a direct panic, in a run with a good one.
+    let duplicate = insert_direct(&writer, "k1", 9);
+    settle().await;
+    let panicked = {
+        let writer = writer.clone();
+        tokio::spawn(async move {
+            writer
+                .write_direct(|conn| {
+                    conn.execute("INSERT INTO t (k, v) VALUES ('half', 0)", [])
+                        .map_err(StoreError::Write)?;
+                    let bug = true;
+                    if bug {
+                        panic!("a bug in one direct request");
+                    }
+                    Ok(Write::Commit(0))
+                })
+                .await
+        })
+    };
+    settle().await;
+    let after = insert_direct(&writer, "k7", 0);
+    settle().await;
+    release.send(()).unwrap();
+    held.await.unwrap().unwrap();
+    let seen: Vec<i64> = {
+        let mut seen = Vec::new();
+        for request in queued {
+            seen.push(request.await.unwrap().unwrap());
+        }
+        seen
+    };
+    assert_eq!(seen, [1, 2, 3, 4, 5], "each saw the rows queued before it");
+    assert!(matches!(
+        duplicate.await.unwrap(),
+        Err(StoreError::Write(_))
+    ));
+    assert!(matches!(
+        panicked.await.unwrap(),
+        Err(StoreError::WriterFailed)
+    ));
+    assert_eq!(after.await.unwrap().unwrap(), 6);
+    let keys: Vec<String> = sqlx::query_scalar("SELECT k FROM t ORDER BY k")
+        .fetch_all(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(keys, ["k0", "k1", "k2", "k3", "k4", "k7"]);
+    // The held request's commit, then runs: sqlx, direct (2 + the 3 after
+    // k3 form one run with k4), sqlx, direct.
+    assert_eq!(writer.stats().requests(), 7);
+    assert_eq!(writer.stats().commits(), 5);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_direct_transaction_fails_its_writes_and_heals() {
+    let db = scratch("direct-lost").await;
+    let writer = Writer::start(db.pool.clone(), usize::MAX, db.direct());
+    let (release, held) = hold(&writer).await;
+    let written = insert_direct(&writer, "lost", 1);
+    settle().await;
+    let breaker = {
+        let writer = writer.clone();
+        tokio::spawn(async move {
+            writer
+                .write_direct(|conn| {
+                    conn.execute_batch("ROLLBACK").map_err(StoreError::Write)?;
+                    Ok(Write::Commit(()))
+                })
+                .await
+        })
+    };
+    settle().await;
+    let later = insert_direct(&writer, "later", 2);
+    settle().await;
+    release.send(()).unwrap();
+    held.await.unwrap().unwrap();
+    assert!(matches!(written.await.unwrap(), Err(StoreError::Batch(_))));
+    assert!(matches!(breaker.await.unwrap(), Err(StoreError::Batch(_))));
+    assert_eq!(
+        later.await.unwrap().unwrap(),
+        1,
+        "carried to the next batch"
+    );
+    assert_eq!(
+        insert_direct(&writer, "again", 3).await.unwrap().unwrap(),
+        2
+    );
+    assert_eq!(count(&db.pool).await, 2);
 }

@@ -24,19 +24,41 @@ impl SqliteStore {
 
     pub(super) async fn rotate_token(&self, rotate: &Rotate) -> StoreResult<Rotation> {
         // A token that is not ours is refused by a plain read, without
-        // taking SQLite's write lock (garbage cannot queue the writers).
-        let known: Option<String> =
-            sqlx::query_scalar("SELECT family_id FROM sessions WHERE token_hash = ?1")
-                .bind(&rotate.old_hash)
-                .fetch_optional(&self.pool)
-                .await?;
-        if known.is_none() {
+        // queueing for the writer (garbage cannot slow the writes).
+        if !self.token_known(&rotate.old_hash).await? {
             return Ok(Rotation::Invalid);
+        }
+        if self.writer.takes_direct() {
+            let direct = rotate.clone();
+            let rotation = self
+                .writer
+                .write_direct(move |conn| super::direct::rotate(conn, &direct))
+                .await?;
+            if let Some(rotation) = rotation {
+                return Ok(rotation);
+            }
+            // A reuse: revoked, with its event, by the general path below.
         }
         let rotate = rotate.clone();
         self.writer
             .write(move |tx| Box::pin(rotate_in(tx, rotate)))
             .await
+    }
+
+    /// Whether a refresh token of this hash was ever stored.
+    async fn token_known(&self, token_hash: &[u8]) -> StoreResult<bool> {
+        if let Some(reader) = &self.reader {
+            match reader.token_known(token_hash) {
+                Ok(known) => return Ok(known),
+                Err(reader::ReadError::Failed(e)) => return Err(super::super::StoreError::Read(e)),
+                Err(reader::ReadError::Busy) => {}
+            }
+        }
+        let known: Option<i64> = sqlx::query_scalar("SELECT 1 FROM sessions WHERE token_hash = ?1")
+            .bind(token_hash)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(known.is_some())
     }
 
     pub(super) async fn active_session_user(

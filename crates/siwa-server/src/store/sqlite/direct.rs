@@ -1,0 +1,253 @@
+//! The writer's own connection (rusqlite) for the hot writes, and the
+//! refresh rotation written on it.
+//!
+//! Through sqlx, every statement is a round trip to the connection's thread
+//! (two wake-ups, more CPU than the statement): a rotation's five statements
+//! and its savepoint cost most of a refresh's CPU. Here a run of requests is
+//! handed to a blocking thread once, and its statements, savepoints and the
+//! commit's fsync run there back to back, with cached prepared statements.
+//! The connection has the store's settings (WAL, `synchronous=FULL`,
+//! foreign keys, busy timeout). After a failed run it is closed and opened
+//! afresh for the next, so a file-system fault does not outlive itself here.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rusqlite::{Connection, OpenFlags, OptionalExtension};
+
+use super::super::{judge_rotation, FamilyRow, Judged, Rotate, Rotation, StoreError, TokenRow};
+use super::group_commit::{Committed, DirectRequest, Progress, Write};
+use super::BUSY_TIMEOUT;
+
+/// The writer's direct connection, opened when first needed.
+pub(super) struct DirectConn {
+    path: PathBuf,
+    conn: Option<Connection>,
+}
+
+/// What a direct run came to.
+pub(super) struct DirectWritten {
+    pub(super) progress: Progress,
+    pub(super) committed: Committed,
+    /// The transaction was lost; `leftover` had not run.
+    pub(super) lost: bool,
+    pub(super) leftover: Vec<Box<dyn DirectRequest>>,
+}
+
+impl DirectConn {
+    pub(super) fn new(path: PathBuf) -> Self {
+        Self { path, conn: None }
+    }
+
+    pub(super) fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn connect(&self) -> rusqlite::Result<Connection> {
+        let conn = Connection::open_with_flags(
+            &self.path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
+        )?;
+        Ok(conn)
+    }
+
+    /// Writes a run in one transaction, each request in its savepoint.
+    pub(super) fn write(&mut self, run: Vec<Box<dyn DirectRequest>>) -> DirectWritten {
+        let mut progress = Progress::default();
+        // Taken for the run; put back unless the run failed (then the next
+        // run opens a new one).
+        let opened = match self.conn.take() {
+            Some(conn) => Ok(conn),
+            None => self.connect(),
+        };
+        let began = opened.and_then(|conn| conn.execute_batch("BEGIN IMMEDIATE").map(|()| conn));
+        let conn = match began {
+            Ok(conn) => conn,
+            Err(e) => {
+                // Nothing ran: every request of the run gets the error.
+                let e = Arc::new(StoreError::Write(e));
+                for job in run {
+                    job.refuse(Arc::clone(&e));
+                }
+                return DirectWritten {
+                    progress,
+                    committed: Ok(()),
+                    lost: false,
+                    leftover: Vec::new(),
+                };
+            }
+        };
+        let mut jobs = run.into_iter();
+        let mut lost: Option<Arc<StoreError>> = None;
+        for job in jobs.by_ref() {
+            if let Err(e) = conn.execute_batch(super::group_commit::SAVEPOINT) {
+                // Refused rather than carried, so that a lasting failure cannot loop.
+                let e = Arc::new(StoreError::Write(e));
+                job.refuse(Arc::clone(&e));
+                lost = Some(e);
+                break;
+            }
+            let ran = job.run(&conn);
+            let closed = if ran.keep {
+                conn.execute_batch(super::group_commit::RELEASE)
+            } else {
+                conn.execute_batch(super::group_commit::ROLLBACK_TO)
+                    .and_then(|()| conn.execute_batch(super::group_commit::RELEASE))
+            };
+            progress.ran(ran);
+            if let Err(e) = closed {
+                lost = Some(Arc::new(StoreError::Write(e)));
+                break;
+            }
+        }
+        let committed = match lost {
+            Some(e) => {
+                tracing::warn!(error = %e, "a group commit's transaction was lost");
+                let _ = conn.execute_batch("ROLLBACK");
+                return DirectWritten {
+                    progress,
+                    committed: Err(e),
+                    lost: true,
+                    leftover: jobs.collect(),
+                };
+            }
+            None => conn.execute_batch("COMMIT").map_err(|e| {
+                let _ = conn.execute_batch("ROLLBACK");
+                Arc::new(StoreError::Write(e))
+            }),
+        };
+        if committed.is_ok() {
+            self.conn = Some(conn);
+        }
+        DirectWritten {
+            progress,
+            committed,
+            lost: false,
+            leftover: Vec::new(),
+        }
+    }
+}
+
+/// A rotation on the direct connection: the common outcomes (rotated,
+/// refused, repeated within the grace). `None` for a reuse, which the sqlx
+/// path handles (it revokes the family and records the event).
+pub(super) fn rotate(
+    conn: &Connection,
+    rotate: &Rotate,
+) -> Result<Write<Option<Rotation>>, StoreError> {
+    let token = conn
+        .prepare_cached(
+            "SELECT family_id, spent_at, expires_at, successor_hash, successor_ciphertext \
+             FROM sessions WHERE token_hash = ?1",
+        )
+        .and_then(|mut statement| {
+            statement
+                .query_row([&rotate.old_hash], |row| {
+                    Ok(TokenRow {
+                        family_id: row.get(0)?,
+                        spent_at: row.get(1)?,
+                        expires_at: row.get(2)?,
+                        successor_hash: row.get(3)?,
+                        successor_ciphertext: row.get(4)?,
+                    })
+                })
+                .optional()
+        })
+        .map_err(StoreError::Write)?;
+    let Some(token) = token else {
+        return Ok(Write::Discard(Some(Rotation::Invalid)));
+    };
+    let family = conn
+        .prepare_cached(
+            "SELECT user_id, revoked, created_at, client_id, oidc_client FROM session_families \
+             WHERE family_id = ?1",
+        )
+        .and_then(|mut statement| {
+            statement
+                .query_row([&token.family_id], |row| {
+                    Ok(FamilyRow {
+                        user_id: row.get(0)?,
+                        revoked: row.get(1)?,
+                        created_at: row.get(2)?,
+                        client_id: row.get(3)?,
+                        oidc_client: row.get(4)?,
+                    })
+                })
+                .optional()
+        })
+        .map_err(StoreError::Write)?;
+    let Some(family) = family else {
+        return Ok(Write::Discard(Some(Rotation::Invalid)));
+    };
+    match judge_rotation(rotate, &token, &family) {
+        Judged::Invalid => Ok(Write::Discard(Some(Rotation::Invalid))),
+        Judged::Reused => Ok(Write::Discard(None)),
+        Judged::Repeat {
+            successor_hash,
+            successor_sealed,
+        } => {
+            let successor: Option<(Option<i64>, i64)> = conn
+                .prepare_cached("SELECT spent_at, expires_at FROM sessions WHERE token_hash = ?1")
+                .and_then(|mut statement| {
+                    statement
+                        .query_row([&successor_hash], |row| Ok((row.get(0)?, row.get(1)?)))
+                        .optional()
+                })
+                .map_err(StoreError::Write)?;
+            Ok(Write::Discard(match successor {
+                Some((None, expires_at)) => Some(Rotation::Repeated {
+                    user_id: family.user_id,
+                    family_id: token.family_id,
+                    client_id: family.client_id,
+                    successor_sealed,
+                    expires_at,
+                }),
+                // The successor was itself rotated already: a reuse after all.
+                _ => None,
+            }))
+        }
+        Judged::Rotate { expires_at } => {
+            let spent = conn
+                .prepare_cached(
+                    "UPDATE sessions SET spent_at = ?2, successor_hash = ?3, successor_ciphertext = ?4 \
+                     WHERE token_hash = ?1 AND spent_at IS NULL",
+                )
+                .and_then(|mut statement| {
+                    statement.execute((
+                        &rotate.old_hash,
+                        rotate.now,
+                        &rotate.new_hash,
+                        rotate.successor_sealed.as_deref(),
+                    ))
+                })
+                .map_err(StoreError::Write)?;
+            if spent != 1 {
+                // Cannot happen under the write lock; refuse rather than fork.
+                return Ok(Write::Discard(Some(Rotation::Invalid)));
+            }
+            conn.prepare_cached(
+                "UPDATE session_families SET expires_at = MAX(expires_at, ?2) WHERE family_id = ?1",
+            )
+            .and_then(|mut statement| statement.execute((&token.family_id, expires_at)))
+            .map_err(StoreError::Write)?;
+            conn.prepare_cached(
+                "INSERT INTO sessions (token_hash, family_id, created_at, expires_at, spent_at) \
+                 VALUES (?1, ?2, ?3, ?4, NULL)",
+            )
+            .and_then(|mut statement| {
+                statement.execute((&rotate.new_hash, &token.family_id, rotate.now, expires_at))
+            })
+            .map_err(StoreError::Write)?;
+            Ok(Write::Commit(Some(Rotation::Rotated {
+                user_id: family.user_id,
+                family_id: token.family_id,
+                client_id: family.client_id,
+                expires_at,
+            })))
+        }
+    }
+}
