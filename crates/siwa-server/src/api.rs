@@ -269,6 +269,7 @@ pub(crate) async fn refresh(
         family_id,
         client_id,
         refresh_token,
+        user,
     } = match refresh::rotate(&app, request.refresh_token.secret(), None).await {
         Ok(rotated) => rotated,
         Err(Refused::Reused) => {
@@ -289,11 +290,15 @@ pub(crate) async fn refresh(
             ))
         }
     };
-    let user = app
-        .store
-        .session_user(&family_id, &user_id, app.sessions_created_after())
-        .await?
-        .ok_or_else(|| ApiError::unauthorized("the session has ended"))?;
+    let user = match user {
+        // Read with the rotation, in its transaction: active by construction.
+        Some(user) => user,
+        None => app
+            .store
+            .session_user(&family_id, &user_id, app.sessions_created_after())
+            .await?
+            .ok_or_else(|| ApiError::unauthorized("the session has ended"))?,
+    };
     Metrics::inc(&app.metrics.refreshes);
     let access_token = signin::access_token(&app, &user.id, &family_id, &client_id, now)
         .ok_or_else(|| ApiError::internal("refresh", "cannot sign the access token"))?;

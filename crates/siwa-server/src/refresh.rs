@@ -12,7 +12,7 @@ use crate::metrics::Metrics;
 use crate::secrets::RefreshToken;
 use crate::session::new_refresh_token;
 use crate::signin;
-use crate::store::{Rotate, Rotation, StoreError};
+use crate::store::{Rotate, Rotation, StoreError, User};
 
 /// A rotated family and the refresh token that now continues it.
 #[derive(Debug)]
@@ -22,6 +22,8 @@ pub(crate) struct Rotated {
     /// The client id the family was opened through.
     pub(crate) client_id: String,
     pub(crate) refresh_token: RefreshToken,
+    /// The session's user, when the store read it with the rotation.
+    pub(crate) user: Option<User>,
 }
 
 /// Why a token did not rotate.
@@ -60,9 +62,9 @@ pub(crate) async fn rotate(
     } else {
         None
     };
-    let rotation = app
+    let (rotation, user) = app
         .store
-        .rotate_session(&Rotate {
+        .rotate_session_with_user(&Rotate {
             old_hash: old_hash.clone(),
             new_hash,
             successor_sealed,
@@ -85,6 +87,7 @@ pub(crate) async fn rotate(
             family_id,
             client_id,
             refresh_token,
+            user,
         }),
         Rotation::Repeated {
             user_id,
@@ -103,6 +106,7 @@ pub(crate) async fn rotate(
                 family_id,
                 client_id,
                 refresh_token: RefreshToken::new(successor.as_str()),
+                user: None,
             })
         }
         Rotation::Reused { family_id } => {

@@ -178,6 +178,15 @@ pub trait Store: Send + Sync + 'static {
     async fn create_session(&self, session: &NewSession) -> StoreResult<()>;
     /// Spends a refresh token and stores its successor, atomically (see [`Rotation`]).
     async fn rotate_session(&self, rotate: &Rotate) -> StoreResult<Rotation>;
+    /// As [`Store::rotate_session`], with the session's user when the store
+    /// reads it in the same step (a rotated session of the service's own is
+    /// active by construction); `None`: read it with [`Store::session_user`].
+    async fn rotate_session_with_user(
+        &self,
+        rotate: &Rotate,
+    ) -> StoreResult<(Rotation, Option<User>)> {
+        Ok((self.rotate_session(rotate).await?, None))
+    }
     /// The user, if the session family is one of the service's own sessions
     /// (not a relying party's grant), belongs to them, is not revoked and was
     /// created after `created_after` (its absolute lifetime).

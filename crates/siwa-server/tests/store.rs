@@ -66,6 +66,7 @@ store_suite!(
     email_association_never_for_private_relay_or_unverified,
     apple_tokens_are_kept_per_identity_and_client,
     rotation_and_reuse_detection,
+    rotation_with_its_user_gives_the_active_sessions_user,
     rotation_refuses_unknown_expired_and_revoked,
     concurrent_rotation_has_one_winner,
     rotation_within_the_reuse_grace_repeats_the_successor,
@@ -856,6 +857,46 @@ async fn rotation_and_reuse_detection(db: &TestDb) {
         .await
         .unwrap();
     assert!(s.active_user("fam-2", &user.id).await.unwrap().is_some());
+}
+
+async fn rotation_with_its_user_gives_the_active_sessions_user(db: &TestDb) {
+    let s = db.store();
+    let user = s.sign_in(&profile("sub-ru"), NOW, false).await.unwrap();
+    s.create_session(&session("fam-ru", &user.id, "ru-0"))
+        .await
+        .unwrap();
+    let (rotation, read) = s
+        .rotate_session_with_user(&rotate_of("ru-0", "ru-1", NOW + 1, NOW + 90_000))
+        .await
+        .unwrap();
+    assert!(matches!(rotation, Rotation::Rotated { .. }), "{rotation:?}");
+    // SQLite reads it with the rotation; PostgreSQL leaves it to `session_user`.
+    assert_eq!(
+        read.is_some(),
+        matches!(db.backend, Backend::Sqlite { .. }),
+        "{read:?}"
+    );
+    if let Some(read) = read {
+        assert_eq!(Some(read), s.active_user("fam-ru", &user.id).await.unwrap());
+    }
+    // Refusals and reuses carry no user.
+    let (rotation, read) = s
+        .rotate_session_with_user(&rotate_of("ru-0", "ru-x", NOW + 2, NOW + 90_000))
+        .await
+        .unwrap();
+    assert_eq!(
+        rotation,
+        Rotation::Reused {
+            family_id: "fam-ru".into()
+        }
+    );
+    assert!(read.is_none());
+    let (rotation, read) = s
+        .rotate_session_with_user(&rotate_of("nobody", "ru-y", NOW + 3, NOW + 90_000))
+        .await
+        .unwrap();
+    assert_eq!(rotation, Rotation::Invalid);
+    assert!(read.is_none());
 }
 
 async fn rotation_refuses_unknown_expired_and_revoked(db: &TestDb) {

@@ -150,6 +150,7 @@ observe! {
     Read fn user_apple_tokens(&self, user_id: &str) -> Vec<AppleToken>;
     Write fn create_session(&self, session: &NewSession) -> ();
     Write fn rotate_session(&self, rotate: &Rotate) -> Rotation;
+    Write fn rotate_session_with_user(&self, rotate: &Rotate) -> (Rotation, Option<User>);
     Read fn session_user(&self, family_id: &str, user_id: &str, created_after: i64) -> Option<User>;
     Write fn end_session(&self, family_id: &str) -> ();
     Write fn end_user_sessions(&self, user_id: &str) -> ();

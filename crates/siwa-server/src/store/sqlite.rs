@@ -429,6 +429,13 @@ impl Store for SqliteStore {
     }
 
     async fn rotate_session(&self, rotate: &Rotate) -> StoreResult<Rotation> {
+        Ok(self.rotate_token(rotate).await?.0)
+    }
+
+    async fn rotate_session_with_user(
+        &self,
+        rotate: &Rotate,
+    ) -> StoreResult<(Rotation, Option<User>)> {
         self.rotate_token(rotate).await
     }
 

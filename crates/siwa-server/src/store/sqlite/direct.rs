@@ -15,7 +15,10 @@ use std::sync::Arc;
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
-use super::super::{judge_rotation, FamilyRow, Judged, Rotate, Rotation, StoreError, TokenRow};
+use super::super::user_row::{UserRow, USER_COLUMNS};
+use super::super::{
+    judge_rotation, FamilyRow, Judged, Rotate, Rotation, StoreError, TokenRow, User,
+};
 use super::group_commit::{Committed, DirectRequest, Progress, Write};
 use super::BUSY_TIMEOUT;
 
@@ -132,13 +135,14 @@ impl DirectConn {
     }
 }
 
+/// What a direct rotation gives: the rotation, with the user of a rotated
+/// session of the service's own; `None` for a reuse, which the sqlx path
+/// handles (it revokes the family and records the event).
+type Rotated = Option<(Rotation, Option<User>)>;
+
 /// A rotation on the direct connection: the common outcomes (rotated,
-/// refused, repeated within the grace). `None` for a reuse, which the sqlx
-/// path handles (it revokes the family and records the event).
-pub(super) fn rotate(
-    conn: &Connection,
-    rotate: &Rotate,
-) -> Result<Write<Option<Rotation>>, StoreError> {
+/// refused, repeated within the grace).
+pub(super) fn rotate(conn: &Connection, rotate: &Rotate) -> Result<Write<Rotated>, StoreError> {
     let token = conn
         .prepare_cached(
             "SELECT family_id, spent_at, expires_at, successor_hash, successor_ciphertext \
@@ -159,7 +163,7 @@ pub(super) fn rotate(
         })
         .map_err(StoreError::Write)?;
     let Some(token) = token else {
-        return Ok(Write::Discard(Some(Rotation::Invalid)));
+        return Ok(Write::Discard(Some((Rotation::Invalid, None))));
     };
     let family = conn
         .prepare_cached(
@@ -181,10 +185,10 @@ pub(super) fn rotate(
         })
         .map_err(StoreError::Write)?;
     let Some(family) = family else {
-        return Ok(Write::Discard(Some(Rotation::Invalid)));
+        return Ok(Write::Discard(Some((Rotation::Invalid, None))));
     };
     match judge_rotation(rotate, &token, &family) {
-        Judged::Invalid => Ok(Write::Discard(Some(Rotation::Invalid))),
+        Judged::Invalid => Ok(Write::Discard(Some((Rotation::Invalid, None)))),
         Judged::Reused => Ok(Write::Discard(None)),
         Judged::Repeat {
             successor_hash,
@@ -199,13 +203,16 @@ pub(super) fn rotate(
                 })
                 .map_err(StoreError::Write)?;
             Ok(Write::Discard(match successor {
-                Some((None, expires_at)) => Some(Rotation::Repeated {
-                    user_id: family.user_id,
-                    family_id: token.family_id,
-                    client_id: family.client_id,
-                    successor_sealed,
-                    expires_at,
-                }),
+                Some((None, expires_at)) => Some((
+                    Rotation::Repeated {
+                        user_id: family.user_id,
+                        family_id: token.family_id,
+                        client_id: family.client_id,
+                        successor_sealed,
+                        expires_at,
+                    },
+                    None,
+                )),
                 // The successor was itself rotated already: a reuse after all.
                 _ => None,
             }))
@@ -227,7 +234,7 @@ pub(super) fn rotate(
                 .map_err(StoreError::Write)?;
             if spent != 1 {
                 // Cannot happen under the write lock; refuse rather than fork.
-                return Ok(Write::Discard(Some(Rotation::Invalid)));
+                return Ok(Write::Discard(Some((Rotation::Invalid, None))));
             }
             conn.prepare_cached(
                 "UPDATE session_families SET expires_at = MAX(expires_at, ?2) WHERE family_id = ?1",
@@ -242,12 +249,28 @@ pub(super) fn rotate(
                 statement.execute((&rotate.new_hash, &token.family_id, rotate.now, expires_at))
             })
             .map_err(StoreError::Write)?;
-            Ok(Write::Commit(Some(Rotation::Rotated {
-                user_id: family.user_id,
-                family_id: token.family_id,
-                client_id: family.client_id,
-                expires_at,
-            })))
+            // The response's profile, read here where the pages are warm
+            // (a session of the service's own; a grant's token needs none).
+            let user = if family.oidc_client.is_none() {
+                conn.prepare_cached(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1"))
+                    .and_then(|mut statement| {
+                        statement
+                            .query_row([&family.user_id], |row| row.user())
+                            .optional()
+                    })
+                    .map_err(StoreError::Write)?
+            } else {
+                None
+            };
+            Ok(Write::Commit(Some((
+                Rotation::Rotated {
+                    user_id: family.user_id,
+                    family_id: token.family_id,
+                    client_id: family.client_id,
+                    expires_at,
+                },
+                user,
+            ))))
         }
     }
 }

@@ -22,27 +22,35 @@ impl SqliteStore {
             .await
     }
 
-    pub(super) async fn rotate_token(&self, rotate: &Rotate) -> StoreResult<Rotation> {
-        // A token that is not ours is refused by a plain read, without
-        // queueing for the writer (garbage cannot slow the writes).
-        if !self.token_known(&rotate.old_hash).await? {
-            return Ok(Rotation::Invalid);
-        }
+    /// The rotation, and the user when the direct path read it.
+    pub(super) async fn rotate_token(
+        &self,
+        rotate: &Rotate,
+    ) -> StoreResult<(Rotation, Option<User>)> {
         if self.writer.takes_direct() {
+            // An unknown token costs the writer's thread one index lookup
+            // (garbage is bounded by the refresh rate limits), less than a
+            // read beforehand would cost every genuine refresh.
             let direct = rotate.clone();
             let rotation = self
                 .writer
                 .write_direct(move |conn| super::direct::rotate(conn, &direct))
                 .await?;
-            if let Some(rotation) = rotation {
-                return Ok(rotation);
+            if let Some(rotated) = rotation {
+                return Ok(rotated);
             }
             // A reuse: revoked, with its event, by the general path below.
+        } else if !self.token_known(&rotate.old_hash).await? {
+            // A token that is not ours is refused by a plain read, without
+            // taking SQLite's write lock (garbage cannot queue the writers).
+            return Ok((Rotation::Invalid, None));
         }
         let rotate = rotate.clone();
-        self.writer
+        let rotation = self
+            .writer
             .write(move |tx| Box::pin(rotate_in(tx, rotate)))
-            .await
+            .await?;
+        Ok((rotation, None))
     }
 
     /// Whether a refresh token of this hash was ever stored.
