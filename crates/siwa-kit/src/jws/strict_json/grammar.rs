@@ -1,6 +1,7 @@
 //! Pieces of RFC 8259's grammar that the checker and the fast path share:
-//! where a number ends, how far a string runs without escapes, the first
-//! member name met twice, and unescaping a string already accepted.
+//! where a number ends, how far a string runs without escapes, where an
+//! escape sequence ends, the first member name met twice, and unescaping a
+//! string already accepted.
 
 /// Where the number starting at `at` ends (RFC 8259: `-`, no leading zero,
 /// an optional fraction and exponent), or where and what was expected.
@@ -114,6 +115,87 @@ pub(super) fn plain_run(bytes: &[u8]) -> usize {
         .iter()
         .position(|&b| !PLAIN[usize::from(b)])
         .unwrap_or(tail.len())
+}
+
+/// Where the escape sequence whose backslash is at `at` ends, if it is one
+/// the checker accepts (`\" \\ \/ \b \f \n \r \t`, `\uXXXX` other than a
+/// surrogate, or a high surrogate escaped right before a low one); `None`
+/// for anything else, which the fast path leaves to the checker.
+pub(super) fn escape_end(bytes: &[u8], at: usize) -> Option<usize> {
+    match bytes.get(at + 1)? {
+        b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => Some(at + 2),
+        b'u' => match hex4(bytes, at + 2)? {
+            0xD800..=0xDBFF => {
+                if bytes.get(at + 6..at + 8)? != b"\\u" {
+                    return None;
+                }
+                (0xDC00..=0xDFFF)
+                    .contains(&hex4(bytes, at + 8)?)
+                    .then_some(at + 12)
+            }
+            0xDC00..=0xDFFF => None,
+            _ => Some(at + 6),
+        },
+        _ => None,
+    }
+}
+
+/// The four hex digits at `at`, as RFC 8259 reads them (either case).
+fn hex4(bytes: &[u8], at: usize) -> Option<u16> {
+    bytes.get(at..at + 4)?.iter().try_fold(0u16, |unit, &d| {
+        let v = match d {
+            b'0'..=b'9' => d - b'0',
+            b'a'..=b'f' => d - b'a' + 10,
+            b'A'..=b'F' => d - b'A' + 10,
+            _ => return None,
+        };
+        Some(unit << 4 | u16::from(v))
+    })
+}
+
+/// The inside of a string the checker has accepted, unescaped: the runs
+/// between escapes copied as they are (so no second UTF-8 check), each
+/// escape as its character. Replaces serde_json here: one allocation of the
+/// right size, no growing.
+pub(crate) fn unescape_str(inner: &str) -> String {
+    let mut out = String::with_capacity(inner.len());
+    let mut rest = inner;
+    while let Some(at) = rest.find('\\') {
+        out.push_str(&rest[..at]);
+        let escape = &rest.as_bytes()[at..];
+        let (ch, len) = match escape.get(1) {
+            Some(b'b') => ('\u{8}', 2),
+            Some(b'f') => ('\u{c}', 2),
+            Some(b'n') => ('\n', 2),
+            Some(b'r') => ('\r', 2),
+            Some(b't') => ('\t', 2),
+            Some(b'u') => {
+                let high = hex4(escape, 2).unwrap_or(0);
+                if (0xD800..=0xDBFF).contains(&high) {
+                    let low = hex4(escape, 8).unwrap_or(0);
+                    let scalar = 0x10000
+                        + ((u32::from(high) - 0xD800) << 10)
+                        + u32::from(low).wrapping_sub(0xDC00);
+                    (
+                        char::from_u32(scalar).unwrap_or(char::REPLACEMENT_CHARACTER),
+                        12,
+                    )
+                } else {
+                    (
+                        char::from_u32(u32::from(high)).unwrap_or(char::REPLACEMENT_CHARACTER),
+                        6,
+                    )
+                }
+            }
+            // `\"`, `\\`, `\/`: the character itself.
+            Some(&other) => (char::from(other), 2),
+            None => break,
+        };
+        out.push(ch);
+        rest = rest.get(at + len..).unwrap_or_default();
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Unescapes the inside of a string the scanner has already accepted.
