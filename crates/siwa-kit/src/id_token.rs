@@ -53,7 +53,7 @@ use aws_lc_rs::constant_time::verify_slices_are_equal;
 use aws_lc_rs::digest::{digest, SHA256};
 use thiserror::Error;
 
-use crate::claims::wire::{cut, Item, Wire, WireClaims};
+use crate::claims::wire::{cut, Item, Slot, Wire, WireClaims};
 use crate::claims::{ClaimError, Claims, Nonce, RealUserStatus, Text};
 use crate::clock::{Clock, SystemClock, UnixTime};
 use crate::ids::ClientId;
@@ -387,7 +387,6 @@ impl Verifier {
             transfer_sub: some_text(take(&mut wire.transfer_sub).string("transfer_sub")?),
             raw: String::new(),
         };
-        drop(wire);
         claims.raw = payload;
         Ok(claims)
     }
@@ -561,8 +560,9 @@ fn check_nonce(policy: &NoncePolicy, found: Option<&str>) -> Result<(), VerifyEr
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
-pub(crate) fn take<'a>(wire: &mut Wire<'a>) -> Wire<'a> {
-    std::mem::take(wire)
+/// The value of a claim, typed; its slot is left empty.
+pub(crate) fn take<'a>(slot: &mut Slot<'a>) -> Wire<'a> {
+    slot.take()
 }
 
 #[cfg(test)]

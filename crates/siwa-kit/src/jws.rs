@@ -48,7 +48,7 @@ pub use compact::{
     decode_segment, decode_segment_into, encode, split, strict_json, JwsError, Parts, Segment,
     MAX_TOKEN_LEN,
 };
-pub(crate) use compact::{strict_json_text, strict_object_json_text};
+pub(crate) use compact::{strict_json_text, strict_object_str};
 pub use es256::{verify_es256, verify_es256_der};
 pub use es256_key::{Es256Key, ForeignToken};
 pub use rsa::{
@@ -56,7 +56,7 @@ pub use rsa::{
     MIN_RSA_EXPONENT,
 };
 pub use strict_json::MAX_DEPTH;
-pub(crate) use strict_json::{cut, Item, Members, Wire};
+pub(crate) use strict_json::{cut, Item, Member, Members, Wire};
 pub use verify::{verify, Algorithm, Es256, KeySource, Rs256, TokenError, Verified};
 
 /// For the `json` fuzz target: whether `bytes` took the fast path, or how the

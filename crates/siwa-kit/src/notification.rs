@@ -21,11 +21,13 @@
 //! # Ok(()) }
 //! ```
 
+use std::fmt;
+
 use serde::Deserialize;
 use thiserror::Error;
 
-use crate::claims::wire::{cut, Wire, WireClaims};
-use crate::claims::ClaimError;
+use crate::claims::wire::{cut, Slot, WireClaims};
+use crate::claims::{ClaimError, Text};
 use crate::clock::UnixTime;
 use crate::id_token::{take, Verifier, VerifyError};
 use crate::jws::{self, Members, Rs256, Verified};
@@ -73,11 +75,16 @@ impl EventKind {
 }
 
 /// The event of a notification (its `events` claim, decoded).
-#[derive(Clone, Debug, Eq, PartialEq)]
+///
+/// Its texts are spans of the `events` JSON it keeps (one allocation, not
+/// one per member); equality and `Debug` are those of the values.
+#[derive(Clone)]
 pub struct Event {
+    /// The `events` claim, unescaped: the JSON object the spans point into.
+    json: String,
     kind: EventKind,
-    sub: String,
-    email: Option<String>,
+    sub: Text,
+    email: Option<Text>,
     is_private_email: Option<bool>,
     event_time_ms: u64,
 }
@@ -90,12 +97,12 @@ impl Event {
 
     /// The user's `sub`, as in their identity tokens.
     pub fn sub(&self) -> &str {
-        &self.sub
+        self.sub.get(&self.json)
     }
 
     /// The relay address concerned (email-disabled / email-enabled).
     pub fn email(&self) -> Option<&str> {
-        self.email.as_deref()
+        self.email.as_ref().map(|email| email.get(&self.json))
     }
 
     /// Whether the address is a private relay (sent as `"true"` or a boolean).
@@ -114,20 +121,49 @@ impl Event {
     }
 }
 
+impl PartialEq for Event {
+    fn eq(&self, other: &Self) -> bool {
+        self.kind == other.kind
+            && self.sub() == other.sub()
+            && self.email() == other.email()
+            && self.is_private_email == other.is_private_email
+            && self.event_time_ms == other.event_time_ms
+    }
+}
+
+impl Eq for Event {}
+
+impl fmt::Debug for Event {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Event")
+            .field("kind", &self.kind)
+            .field("sub", &self.sub())
+            .field("email", &self.email())
+            .field("is_private_email", &self.is_private_email)
+            .field("event_time_ms", &self.event_time_ms)
+            .finish()
+    }
+}
+
 /// A verified server-to-server notification.
-#[derive(Clone, Debug, Eq, PartialEq)]
+///
+/// `aud` and `jti` are spans of the signed payload it keeps; equality and
+/// `Debug` are those of the values.
+#[derive(Clone)]
 pub struct Notification {
-    aud: String,
+    /// The verified payload, which `aud` and `jti` point into.
+    payload: String,
+    aud: Text,
     iat: UnixTime,
     exp: UnixTime,
-    jti: String,
+    jti: Text,
     event: Event,
 }
 
 impl Notification {
     /// The client id (the app's primary App ID) it was sent for.
     pub fn audience(&self) -> &str {
-        &self.aud
+        self.aud.get(&self.payload)
     }
 
     /// `iat`.
@@ -142,12 +178,36 @@ impl Notification {
 
     /// `jti`: unique per notification; use it to drop retries already handled.
     pub fn jti(&self) -> &str {
-        &self.jti
+        self.jti.get(&self.payload)
     }
 
     /// The event.
     pub fn event(&self) -> &Event {
         &self.event
+    }
+}
+
+impl PartialEq for Notification {
+    fn eq(&self, other: &Self) -> bool {
+        self.audience() == other.audience()
+            && self.iat == other.iat
+            && self.exp == other.exp
+            && self.jti() == other.jti()
+            && self.event == other.event
+    }
+}
+
+impl Eq for Notification {}
+
+impl fmt::Debug for Notification {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Notification")
+            .field("aud", &self.audience())
+            .field("iat", &self.iat)
+            .field("exp", &self.exp)
+            .field("jti", &self.jti())
+            .field("event", &self.event)
+            .finish()
     }
 }
 
@@ -198,23 +258,29 @@ impl Verifier {
         let verified = jws::verify(token, self.keys().as_ref(), Rs256)
             .await
             .map_err(VerifyError::from)?;
-        self.notification(&verified)
+        self.notification(verified)
     }
 
     /// The notification in the payload of a token whose signature verified
     /// (synchronous, so its work stays out of the caller's future).
-    fn notification(&self, verified: &Verified) -> Result<Notification, NotificationError> {
-        let mut wire = WireClaims::from_object(&verified.payload, &verified.members);
+    fn notification(&self, verified: Verified) -> Result<Notification, NotificationError> {
+        let Verified { payload, members } = verified;
+        let mut wire = WireClaims::from_object(&payload, &members);
         let registered = self.check_registered(&mut wire)?;
         let events = take(&mut wire.events)
             .required_string("events")
             .map_err(NotificationError::Events)?;
-        let event = parse_event(&events)?;
-        let jti = take(&mut wire.jti).required_string("jti")?.into_owned();
+        let event = parse_event(events.into_owned())?;
+        let jti = Text::of(&payload, take(&mut wire.jti).required_string("jti")?);
+        let aud = Text::of(&payload, registered.azp.unwrap_or(registered.aud));
+        let (iat, exp) = (registered.iat, registered.exp);
+        // What still borrows the payload goes before the payload moves.
+        drop(registered.aud_more);
         Ok(Notification {
-            aud: registered.azp.unwrap_or(registered.aud).into_owned(),
-            iat: registered.iat,
-            exp: registered.exp,
+            payload,
+            aud,
+            iat,
+            exp,
             jti,
             event,
         })
@@ -252,14 +318,14 @@ pub fn payload_of(body: &[u8]) -> Result<String, NotificationError> {
     Ok(body.payload)
 }
 
-/// The members of the `events` object, as their JSON typed them.
+/// The members of the `events` object, typed when taken.
 #[derive(Default)]
 struct WireEvent<'a> {
-    kind: Wire<'a>,
-    sub: Wire<'a>,
-    email: Wire<'a>,
-    is_private_email: Wire<'a>,
-    event_time: Wire<'a>,
+    kind: Slot<'a>,
+    sub: Slot<'a>,
+    email: Slot<'a>,
+    is_private_email: Slot<'a>,
+    event_time: Slot<'a>,
 }
 
 impl<'a> WireEvent<'a> {
@@ -276,91 +342,53 @@ impl<'a> WireEvent<'a> {
                 b"event_time" => &mut event.event_time,
                 _ => continue,
             };
-            *slot = Wire::of(member, text);
+            *slot = Slot::of(member, text);
         }
         event
     }
 }
 
-fn parse_event(events: &str) -> Result<Event, NotificationError> {
+/// The `events` claim, unescaped: checked by the strict checker (its flat
+/// fast path for Apple's events), then read member by member, no serde.
+fn parse_event(json: String) -> Result<Event, NotificationError> {
     let mut members = Members::default();
-    let text = jws::strict_object_json_text(events.as_bytes(), &mut members).map_err(|reason| {
+    jws::strict_object_str(&json, &mut members).map_err(|reason| {
         NotificationError::Events(ClaimError::Value {
             claim: "events",
             reason: format!("its JSON is {reason}"),
         })
     })?;
-    let wire = WireEvent::from_object(text, &members);
+    let mut wire = WireEvent::from_object(&json, &members);
     let events = |e: ClaimError| NotificationError::Events(e);
+    let kind = EventKind::from_name(&wire.kind.take().required_string("type").map_err(events)?);
+    let sub = Text::of(
+        &json,
+        wire.sub.take().required_string("sub").map_err(events)?,
+    );
+    let email = wire.email.take().string("email").map_err(events)?;
+    let email = email.map(|email| Text::of(&json, email));
+    let is_private_email = wire
+        .is_private_email
+        .take()
+        .flag("is_private_email")
+        .map_err(events)?;
+    let event_time_ms = wire
+        .event_time
+        .take()
+        .uint("event_time")
+        .map_err(events)?
+        .ok_or(NotificationError::Events(ClaimError::Missing {
+            claim: "event_time",
+        }))?;
     Ok(Event {
-        kind: EventKind::from_name(&wire.kind.required_string("type").map_err(events)?),
-        sub: wire
-            .sub
-            .required_string("sub")
-            .map_err(events)?
-            .into_owned(),
-        email: wire
-            .email
-            .string("email")
-            .map_err(events)?
-            .map(|e| e.into_owned()),
-        is_private_email: wire
-            .is_private_email
-            .flag("is_private_email")
-            .map_err(events)?,
-        event_time_ms: wire.event_time.uint("event_time").map_err(events)?.ok_or(
-            NotificationError::Events(ClaimError::Missing {
-                claim: "event_time",
-            }),
-        )?,
+        json,
+        kind,
+        sub,
+        email,
+        is_private_email,
+        event_time_ms,
     })
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_events() {
-        let event = parse_event(
-            r#"{"type":"email-disabled","sub":"001.abc.1","event_time":1630085403648,"email":"x@privaterelay.appleid.com","is_private_email":"true"}"#,
-        )
-        .unwrap();
-        assert_eq!(event.kind(), &EventKind::EmailDisabled);
-        assert_eq!(event.event_time().secs(), 1_630_085_403);
-        assert_eq!(event.is_private_email(), Some(true));
-        let event = parse_event(r#"{"type":"something-new","sub":"s","event_time":1}"#).unwrap();
-        assert_eq!(event.kind().as_str(), "something-new");
-    }
-
-    #[test]
-    fn rejects_bad_events() {
-        for (events, claim) in [
-            (r#"{"sub":"s","event_time":1}"#, "type"),
-            (r#"{"type":"account-delete","event_time":1}"#, "sub"),
-            (r#"{"type":"account-delete","sub":"s"}"#, "event_time"),
-            (
-                r#"{"type":"account-delete","sub":"s","event_time":"1"}"#,
-                "event_time",
-            ),
-            (
-                r#"{"type":"account-delete","sub":"s","sub":"t","event_time":1}"#,
-                "events",
-            ),
-            ("not json", "events"),
-        ] {
-            match parse_event(events) {
-                Err(NotificationError::Events(e)) => assert_eq!(e.claim(), claim, "{events}"),
-                other => panic!("{events}: {other:?}"),
-            }
-        }
-    }
-
-    #[test]
-    fn reads_bodies() {
-        assert_eq!(payload_of(br#"{"payload":"a.b.c"}"#).unwrap(), "a.b.c");
-        assert!(payload_of(br#"{"payload":"a.b.c","payload":"d.e.f"}"#).is_err());
-        assert!(payload_of(br#"{"token":"a.b.c"}"#).is_err());
-        assert!(payload_of(&vec![b' '; MAX_BODY_LEN + 1]).is_err());
-    }
-}
+mod tests;

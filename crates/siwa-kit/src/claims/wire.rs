@@ -12,31 +12,56 @@ use std::borrow::Cow;
 use super::numeric_date::{self, OutOfRange};
 use super::ClaimError;
 use crate::clock::UnixTime;
-use crate::jws::Members;
 pub(crate) use crate::jws::{cut, Item, Wire};
+use crate::jws::{Member, Members};
+
+/// A member's value as written, typed only when taken ([`Slot::take`]):
+/// plain data, so filling and dropping a claims struct costs no drop glue,
+/// and members never read are never typed.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Slot<'a> {
+    /// The value as written, and whether it is a string holding escapes.
+    value: Option<(&'a str, bool)>,
+}
+
+impl<'a> Slot<'a> {
+    /// The member's value, typed; the slot is left empty.
+    pub(crate) fn take(&mut self) -> Wire<'a> {
+        match self.value.take() {
+            Some((value, escaped)) => Wire::parse(value, escaped),
+            None => Wire::Absent,
+        }
+    }
+
+    pub(crate) fn of(member: &Member, text: &'a str) -> Self {
+        Self {
+            value: Some((member.value(text), member.value_escaped)),
+        }
+    }
+}
 
 /// Every member an identity token or a notification may carry that we read.
 #[derive(Debug, Default)]
 pub(crate) struct WireClaims<'a> {
-    pub(crate) iss: Wire<'a>,
-    pub(crate) aud: Wire<'a>,
-    pub(crate) azp: Wire<'a>,
-    pub(crate) sub: Wire<'a>,
-    pub(crate) exp: Wire<'a>,
-    pub(crate) iat: Wire<'a>,
-    pub(crate) nbf: Wire<'a>,
-    pub(crate) nonce: Wire<'a>,
-    pub(crate) nonce_supported: Wire<'a>,
-    pub(crate) auth_time: Wire<'a>,
-    pub(crate) email: Wire<'a>,
-    pub(crate) email_verified: Wire<'a>,
-    pub(crate) is_private_email: Wire<'a>,
-    pub(crate) real_user_status: Wire<'a>,
-    pub(crate) at_hash: Wire<'a>,
-    pub(crate) c_hash: Wire<'a>,
-    pub(crate) transfer_sub: Wire<'a>,
-    pub(crate) jti: Wire<'a>,
-    pub(crate) events: Wire<'a>,
+    pub(crate) iss: Slot<'a>,
+    pub(crate) aud: Slot<'a>,
+    pub(crate) azp: Slot<'a>,
+    pub(crate) sub: Slot<'a>,
+    pub(crate) exp: Slot<'a>,
+    pub(crate) iat: Slot<'a>,
+    pub(crate) nbf: Slot<'a>,
+    pub(crate) nonce: Slot<'a>,
+    pub(crate) nonce_supported: Slot<'a>,
+    pub(crate) auth_time: Slot<'a>,
+    pub(crate) email: Slot<'a>,
+    pub(crate) email_verified: Slot<'a>,
+    pub(crate) is_private_email: Slot<'a>,
+    pub(crate) real_user_status: Slot<'a>,
+    pub(crate) at_hash: Slot<'a>,
+    pub(crate) c_hash: Slot<'a>,
+    pub(crate) transfer_sub: Slot<'a>,
+    pub(crate) jti: Slot<'a>,
+    pub(crate) events: Slot<'a>,
 }
 
 impl<'a> WireClaims<'a> {
@@ -67,7 +92,7 @@ impl<'a> WireClaims<'a> {
                 b"events" => &mut claims.events,
                 _ => continue,
             };
-            *slot = Wire::of(member, text);
+            *slot = Slot::of(member, text);
         }
         claims
     }

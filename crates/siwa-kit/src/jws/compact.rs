@@ -275,13 +275,11 @@ pub(crate) fn strict_json_text(bytes: &[u8]) -> Result<&str, String> {
     strict_json::check(bytes).map_err(|problem| problem.to_string())
 }
 
-/// [`strict_json_text`] for a JSON object, with the spans of its members
-/// (for the flat readers of `claims::wire`, instead of serde).
-pub(crate) fn strict_object_json_text<'b>(
-    bytes: &'b [u8],
-    members: &mut Members,
-) -> Result<&'b str, String> {
-    strict_json::check_object(bytes, members).map_err(|problem| problem.to_string())
+/// [`strict_json_text`] for a JSON object already held as text (so it is not
+/// checked for UTF-8 twice), with the spans of its members (for the flat
+/// readers of `claims::wire`, instead of serde).
+pub(crate) fn strict_object_str(text: &str, members: &mut Members) -> Result<(), String> {
+    strict_json::check_text(text, members).map_err(|problem| problem.to_string())
 }
 
 /// Encodes bytes as unpadded base64url.

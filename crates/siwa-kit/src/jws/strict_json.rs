@@ -21,8 +21,6 @@
 //!   and payloads: no nesting, no escapes), tried before the checker.
 //! - `grammar.rs`: what the two share (numbers, plain string runs, duplicate
 //!   names, unescaping).
-//! - `wire.rs`: a member's value typed as JSON typed it (`Wire`), for the
-//!   readers of members: the header rules and the claims.
 //! - `wire.rs`: a member's value typed as JSON typed it ([`Wire`]), for the
 //!   readers of members: the header rules and the claims.
 //!
@@ -47,7 +45,7 @@ mod wire;
 
 pub(crate) use checker::Problem;
 pub use checker::MAX_DEPTH;
-pub(crate) use members::Members;
+pub(crate) use members::{Member, Members};
 pub(crate) use wire::{cut, Item, Wire};
 
 /// Checks `bytes` and returns them as text.

@@ -221,7 +221,10 @@ impl<'a> Scanner<'a, '_> {
                                 name_escaped: name.escaped,
                                 value_start: start,
                                 value_end: value_end as u32,
-                                value_escaped: self.last_string_escaped,
+                                // Only a string value's own escapes: the flag
+                                // is stale after a number or a literal.
+                                value_escaped: self.last_string_escaped
+                                    && self.bytes.get(start as usize) == Some(&b'"'),
                             });
                         }
                     }

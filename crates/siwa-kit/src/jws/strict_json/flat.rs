@@ -2,13 +2,14 @@
 //! pass, without the checker's stack of containers. It must accept exactly
 //! what the checker accepts, with the same spans (see the parent module).
 
-use super::grammar::{first_plain_duplicate, number_end, plain_run};
+use super::grammar::{escape_end, first_plain_duplicate, number_end, plain_run};
 use super::members::{Member, Members};
 
 /// The common case in one pass, without the general scanner's stack of
 /// containers: a top-level object whose member names hold no escapes and
-/// whose values are strings without escapes, numbers, `true`, `false` or
-/// `null` (Apple's payloads and headers). Fills `members` and returns
+/// whose values are strings, numbers, `true`, `false` or `null` (Apple's
+/// payloads and headers; a notification's `events` is a string of escaped
+/// JSON). Fills `members` and returns
 /// `Some` only for a text the general scanner accepts with the same
 /// members; `None` (anything else, every error included) leaves the text to
 /// the general scanner.
@@ -23,6 +24,23 @@ pub(super) fn flat_object(bytes: &[u8], members: &mut Members) -> Option<()> {
     let plain_string = |at: usize| {
         let end = at + 1 + plain_run(bytes.get(at + 1..)?);
         (bytes.get(end) == Some(&b'"')).then_some(end + 1)
+    };
+    // The end of the string value whose opening quote is at `at`, and
+    // whether it holds escapes (each one the checker accepts).
+    let string_value = |at: usize| {
+        let mut end = at + 1;
+        let mut escaped = false;
+        loop {
+            end += plain_run(bytes.get(end..)?);
+            match bytes.get(end)? {
+                b'"' => return Some((end + 1, escaped)),
+                b'\\' => {
+                    end = escape_end(bytes, end)?;
+                    escaped = true;
+                }
+                _ => return None,
+            }
+        }
     };
     let word = |at: usize, word: &[u8]| {
         let end = at + word.len();
@@ -46,12 +64,12 @@ pub(super) fn flat_object(bytes: &[u8], members: &mut Members) -> Option<()> {
                 return None;
             }
             let value_start = space(colon + 1);
-            let value_end = match bytes.get(value_start)? {
-                b'"' => plain_string(value_start)?,
-                b'-' | b'0'..=b'9' => number_end(bytes, value_start).ok()?,
-                b't' => word(value_start, b"true")?,
-                b'f' => word(value_start, b"false")?,
-                b'n' => word(value_start, b"null")?,
+            let (value_end, value_escaped) = match bytes.get(value_start)? {
+                b'"' => string_value(value_start)?,
+                b'-' | b'0'..=b'9' => (number_end(bytes, value_start).ok()?, false),
+                b't' => (word(value_start, b"true")?, false),
+                b'f' => (word(value_start, b"false")?, false),
+                b'n' => (word(value_start, b"null")?, false),
                 _ => return None,
             };
             members.push(Member {
@@ -60,7 +78,7 @@ pub(super) fn flat_object(bytes: &[u8], members: &mut Members) -> Option<()> {
                 name_escaped: false,
                 value_start: u32::try_from(value_start).ok()?,
                 value_end: u32::try_from(value_end).ok()?,
-                value_escaped: false,
+                value_escaped,
             });
             at = space(value_end);
             match bytes.get(at)? {

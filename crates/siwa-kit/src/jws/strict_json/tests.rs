@@ -1,4 +1,4 @@
-use super::grammar::{plain_run, unescape, PLAIN};
+use super::grammar::{plain_run, unescape, unescape_str, PLAIN};
 use super::*;
 
 fn ok(text: &str) {
@@ -21,12 +21,11 @@ fn flat_objects_read_like_the_general_scanner() {
     assert!(same_as_general(apple));
     assert!(same_as_general(b" { } "));
     assert!(same_as_general(b"{ \"a\" :\t1 ,\n\"b\":\"\"}\r\n"));
-    // Left to the general scanner: nesting, escapes, duplicates, errors.
+    // Left to the general scanner: nesting, escaped names, duplicates, errors.
     for text in [
         &br#"{"a":[1]}"#[..],
         br#"{"a":{}}"#,
         br#"{"a\u0041":1}"#,
-        br#"{"a":"\n"}"#,
         br#"{"a":1,"a":2}"#,
         br#"{"a":01}"#,
         br#"{"a":1,}"#,
@@ -37,14 +36,76 @@ fn flat_objects_read_like_the_general_scanner() {
     ] {
         assert!(!same_as_general(text), "{}", String::from_utf8_lossy(text));
     }
-    // Every byte at every place of a small flat object.
-    let base = br#"{"ab":"cd","n":-12.5e3,"t":true,"z":null}"#;
-    for at in 0..base.len() {
-        for byte in 0..=255u8 {
-            let mut text = base.to_vec();
-            text[at] = byte;
-            same_as_general(&text);
+    // Every byte at every place of a small flat object, with and without
+    // escaped values.
+    for base in [
+        &br#"{"ab":"cd","n":-12.5e3,"t":true,"z":null}"#[..],
+        br#"{"e":"{\"t\":\"x\\/\u00e9\ud83d\ude00\b\f\n\r\t\"}","n":1}"#,
+    ] {
+        for at in 0..base.len() {
+            for byte in 0..=255u8 {
+                let mut text = base.to_vec();
+                text[at] = byte;
+                same_as_general(&text);
+            }
         }
+    }
+}
+
+#[test]
+fn escaped_values_take_the_fast_path_only_when_the_checker_accepts_them() {
+    // A notification's payload: `events` is a string of escaped JSON.
+    for text in [
+        &br#"{"a":"\n"}"#[..],
+        br#"{"events":"{\"type\":\"email-disabled\",\"sub\":\"001.a.1\"}","x":1}"#,
+        br#"{"a":"\"\\\/\b\f\n\r\t"}"#,
+        br#"{"a":"\u0000\uFFFF\uabcd\uD7FF\uE000"}"#,
+        br#"{"a":"\ud800\udc00\uDBFF\uDFFF","b":"plain"}"#,
+    ] {
+        assert!(same_as_general(text), "{}", String::from_utf8_lossy(text));
+    }
+    // Refused by the checker, so left to it for the error.
+    for text in [
+        &br#"{"a":"\x"}"#[..],
+        br#"{"a":"\u12"}"#,
+        br#"{"a":"\u12g4"}"#,
+        br#"{"a":"\ud800"}"#,
+        br#"{"a":"\ud800x"}"#,
+        br#"{"a":"\ud800\u0041"}"#,
+        br#"{"a":"\udc00\ud800"}"#,
+        br#"{"a":"\ud800\n"}"#,
+        br#"{"a":"\"}"#,
+        br#"{"a":"\\"#,
+    ] {
+        assert!(!same_as_general(text), "{}", String::from_utf8_lossy(text));
+        assert!(check(text).is_err(), "{}", String::from_utf8_lossy(text));
+    }
+}
+
+#[test]
+fn escaped_flag_only_on_escaped_string_values() {
+    // After an escaped string, a number's value is not "escaped" (the
+    // checker's flag used to stay set): both readers say so.
+    let text = br#"{"a":"\n","b":1,"c":[1],"d":"x"}"#;
+    let mut members = Members::default();
+    assert_eq!(check_object(text, &mut members).map(|_| ()), Ok(()));
+    let escaped: Vec<bool> = members.iter().map(|m| m.value_escaped).collect();
+    assert_eq!(escaped, [true, false, false, false]);
+}
+
+#[test]
+fn unescape_str_reads_strings_as_serde_json_does() {
+    for inner in [
+        "",
+        "plain",
+        r#"\"\\\/\b\f\n\r\t"#,
+        r#"\u0041\u00e9\u20AC\uD83D\uDE00 é €"#,
+        r#"{\"type\":\"email-disabled\",\"sub\":\"001.a.1\"}"#,
+        r#"a\u0000b"#,
+    ] {
+        let quoted = format!("\"{inner}\"");
+        let expected: String = serde_json::from_str(&quoted).expect(inner);
+        assert_eq!(unescape_str(inner), expected, "{inner}");
     }
 }
 

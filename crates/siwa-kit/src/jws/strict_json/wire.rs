@@ -9,6 +9,7 @@ use std::fmt;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 
+use super::grammar::unescape_str;
 use super::members::Member;
 
 /// One member's value, typed as JSON typed it.
@@ -75,9 +76,8 @@ impl<'a> Wire<'a> {
             Some(b'"') => {
                 let inner = value.get(1..value.len() - 1).unwrap_or_default();
                 if escaped {
-                    // Escapes are rare in Apple's tokens: let serde_json unescape.
-                    serde_json::from_str::<String>(value)
-                        .map_or(Self::Null, |s| Self::Str(Cow::Owned(s)))
+                    // The checker accepted every escape: unescaping cannot fail.
+                    Self::Str(Cow::Owned(unescape_str(inner)))
                 } else {
                     Self::Str(Cow::Borrowed(inner))
                 }
