@@ -30,6 +30,8 @@
 //!   (a team transfer's export and import) and `oidc.rs` (the provider's codes
 //!   and grants); SQLite's `connection.rs` (connections spoiled by a failed
 //!   transaction or an I/O error) and `reader.rs` (the direct read path of `/me`);
+//!   PostgreSQL's `session_cache.rs` and `listener.rs` (the per-replica cache
+//!   of `session_user`, kept true by the database's notifications);
 //! - `schema.rs`: [`Schema`], a database's schema against the built-in
 //!   migrations (each backend reads its `_sqlx_migrations`);
 //! - `outage.rs`: which failures mean the database is unavailable;
