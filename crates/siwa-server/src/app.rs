@@ -180,10 +180,12 @@ impl AppState {
             settings.trusted_proxies.clone(),
         ));
         let store_health = Arc::new(StoreHealth::new(settings.database_url.place()));
+        let session_cache = store.session_cache();
         let store: Arc<dyn Store> = Arc::new(Observed::new(store, Arc::clone(&store_health)));
         let metrics = Metrics::new(
             &apple_metrics,
-            Scraped::new(store_health, secrets.clone(), Arc::clone(&clock)),
+            Scraped::new(store_health, secrets.clone(), Arc::clone(&clock))
+                .session_cache(session_cache),
         );
         Ok(Self {
             readiness: Readiness::default(),

@@ -30,6 +30,8 @@
 //!   (a team transfer's export and import) and `oidc.rs` (the provider's codes
 //!   and grants); SQLite's `connection.rs` (connections spoiled by a failed
 //!   transaction or an I/O error) and `reader.rs` (the direct read path of `/me`);
+//!   PostgreSQL's `session_cache.rs` and `listener.rs` (the per-replica cache
+//!   of `session_user`, kept true by the database's notifications);
 //! - `schema.rs`: [`Schema`], a database's schema against the built-in
 //!   migrations (each backend reads its `_sqlx_migrations`);
 //! - `outage.rs`: which failures mean the database is unavailable;
@@ -62,7 +64,7 @@ pub use grants::{Grant, NewOidcCode, OidcCode, OidcGrant, Redemption};
 pub(crate) use observed::Observed;
 pub use observed::{StoreHealth, CALL_DEADLINE};
 pub use outage::{Outage, OUTAGES};
-pub use postgres::PostgresStore;
+pub use postgres::{PostgresStore, SessionCacheStats};
 pub use records::{
     AppleLink, AppleProfile, AppleToken, DeletionJob, ExportedIdentity, Login, Name, NewLogin,
     NewSession, Notification, NotificationEffect, NotificationSource, Relink, Rotate, Rotation,
@@ -345,6 +347,12 @@ pub trait Store: Send + Sync + 'static {
     /// Told of each call that failed for an outage, so that the backend can
     /// stop reusing connections the outage may have spoiled (by default: nothing).
     fn note_outage(&self, _outage: Outage) {}
+
+    /// What the cache of [`Self::session_user`] did, for a store that keeps
+    /// one (PostgreSQL; by default: none).
+    fn session_cache(&self) -> Option<std::sync::Arc<SessionCacheStats>> {
+        None
+    }
 }
 
 /// A `database_url`: printed (Display, Debug) with its password masked.

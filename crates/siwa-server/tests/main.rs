@@ -10,6 +10,7 @@ mod oidc;
 mod outages;
 mod readyz;
 mod security;
+mod session_cache;
 mod store;
 mod web_popup;
 mod webhooks;

@@ -3,14 +3,19 @@
 
 use crate::harness::{Backend, Browser, World};
 
-/// The names in the README's table of metrics.
-fn documented() -> Vec<&'static str> {
+/// The names in the README's table of metrics (those marked "PostgreSQL
+/// only" when `postgres`, the others otherwise).
+fn documented(postgres: bool) -> Vec<&'static str> {
     let names: Vec<&str> = include_str!("../../../README.md")
         .lines()
+        .filter(|line| line.contains("PostgreSQL only") == postgres)
         .filter_map(|line| line.strip_prefix("| `siwa_"))
         .filter_map(|rest| rest.split('`').next())
         .collect();
-    assert!(names.len() >= 20, "the README's table: {names:?}");
+    assert!(
+        names.len() >= if postgres { 3 } else { 20 },
+        "the README's table: {names:?}"
+    );
     names
 }
 
@@ -56,7 +61,7 @@ async fn every_documented_metric_is_served_after_a_sign_in() {
         content_type.starts_with("text/plain; version=0.0.4"),
         "{content_type}"
     );
-    for name in documented() {
+    for name in documented(false) {
         let name = format!("siwa_{name}");
         assert!(
             text.contains(&format!("# TYPE {name} ")),
@@ -111,4 +116,38 @@ async fn every_documented_metric_is_served_after_a_sign_in() {
         "{open}"
     );
     assert!(open.ends_with("# EOF\n"), "{open}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_session_cache_is_served_on_postgresql() {
+    if crate::harness::postgres_url().is_none() {
+        eprintln!("skipping the PostgreSQL run: SIWA_TEST_DATABASE_URL is not set");
+        return;
+    }
+    let world = World::start(Backend::Postgres).await;
+    let server = world.server(0);
+    let mut browser = Browser::new();
+    assert_eq!(browser.sign_in(&server, "alice").await.status, 303);
+    // Until the listener is up /me reads the database; then it is a hit.
+    let mut hits = 0.0;
+    for _ in 0..200 {
+        assert_eq!(browser.me(&server).await.0, 200);
+        let (_, text) = scrape(&world, None).await;
+        hits = value(&text, "siwa_session_cache_lookups_total{result=\"hit\"}");
+        if hits >= 1.0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(hits >= 1.0, "no /me was answered from the cache");
+    let (_, text) = scrape(&world, None).await;
+    for name in documented(true) {
+        let name = format!("siwa_{name}");
+        assert!(
+            text.contains(&format!("# TYPE {name} ")),
+            "{name} is documented but not served:\n{text}"
+        );
+    }
+    assert_eq!(value(&text, "siwa_session_cache_listening"), 1.0);
+    assert!(value(&text, "siwa_session_cache_listener_connects_total") >= 1.0);
 }

@@ -7,7 +7,11 @@
 //!   client secret each client id sends Apple. The service signs its own
 //!   secrets with the team key and renews them before they expire, so this
 //!   stays between the renewal margin and the secrets' lifetime (an hour);
-//!   0 when a due secret could not be signed.
+//!   0 when a due secret could not be signed;
+//! - on PostgreSQL, the session cache: `siwa_session_cache_lookups_total{result}`
+//!   (`hit`, `miss`, `bypass` while its listener is down),
+//!   `siwa_session_cache_listening` and
+//!   `siwa_session_cache_listener_connects_total`.
 
 use std::sync::Arc;
 
@@ -20,7 +24,7 @@ use prometheus_client::registry::Unit;
 use siwa_kit::clock::Clock;
 use siwa_kit::secret::SecretCache;
 
-use crate::store::StoreHealth;
+use crate::store::{SessionCacheStats, StoreHealth};
 
 /// What is read at scrape time.
 #[derive(Debug)]
@@ -28,11 +32,17 @@ pub(crate) struct Scraped {
     store: Arc<StoreHealth>,
     secrets: Vec<Arc<SecretCache>>,
     clock: Arc<dyn Clock>,
+    session_cache: Option<Arc<SessionCacheStats>>,
 }
 
 #[derive(Clone, Debug, EncodeLabelSet, Eq, Hash, PartialEq)]
 struct Cause {
     cause: &'static str,
+}
+
+#[derive(Clone, Debug, EncodeLabelSet, Eq, Hash, PartialEq)]
+struct Lookup {
+    result: &'static str,
 }
 
 #[derive(Clone, Debug, EncodeLabelSet, Eq, Hash, PartialEq)]
@@ -52,7 +62,47 @@ impl Scraped {
             store,
             secrets,
             clock,
+            session_cache: None,
         }
+    }
+
+    /// With the counters of the store's session cache, if it keeps one.
+    pub(crate) fn session_cache(mut self, stats: Option<Arc<SessionCacheStats>>) -> Self {
+        self.session_cache = stats;
+        self
+    }
+
+    fn encode_session_cache(
+        stats: &SessionCacheStats,
+        encoder: &mut DescriptorEncoder,
+    ) -> Result<(), std::fmt::Error> {
+        let mut family = encoder.encode_descriptor(
+            "siwa_session_cache_lookups",
+            "Sessions looked up in the replica's cache, by result (hit, miss, bypass: its listener was down).",
+            None,
+            MetricType::Counter,
+        )?;
+        for (result, count) in [
+            ("hit", stats.hits()),
+            ("miss", stats.misses()),
+            ("bypass", stats.bypasses()),
+        ] {
+            ConstCounter::new(count).encode(family.encode_family(&Lookup { result })?)?;
+        }
+        let listening = ConstGauge::new(i64::from(stats.listening()));
+        listening.encode(encoder.encode_descriptor(
+            "siwa_session_cache_listening",
+            "Whether the session cache's listener is connected (0: every session is read from the database).",
+            None,
+            listening.metric_type(),
+        )?)?;
+        let connects = ConstCounter::new(stats.connects());
+        connects.encode(encoder.encode_descriptor(
+            "siwa_session_cache_listener_connects",
+            "Times the session cache's listener connected (each flushes the cache).",
+            None,
+            connects.metric_type(),
+        )?)
     }
 
     /// Seconds left on the secret `cache` hands out now. Renewing one that is
@@ -109,6 +159,9 @@ impl Collector for Scraped {
                 client_id: cache.client_id().as_str().to_owned(),
             };
             ConstGauge::new(self.secret_left(cache)).encode(family.encode_family(&labels)?)?;
+        }
+        if let Some(stats) = &self.session_cache {
+            Self::encode_session_cache(stats, &mut encoder)?;
         }
         Ok(())
     }

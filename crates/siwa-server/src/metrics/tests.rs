@@ -108,3 +108,26 @@ fn webhook_and_reconciliation_series_exist_from_the_start_and_count() {
         assert!(text.lines().any(|l| l == line), "{line}:\n{text}");
     }
 }
+
+#[test]
+fn the_session_cache_shows_only_where_there_is_one() {
+    let text = metrics().render(0, Format::Prometheus);
+    assert!(!text.contains("siwa_session_cache"), "{text}");
+    let scraped = Scraped::new(
+        Arc::new(StoreHealth::new("postgres://db/siwa")),
+        Vec::new(),
+        Arc::new(ManualClock::new(UnixTime::from_secs(1_700_000_000))),
+    )
+    .session_cache(Some(Arc::default()));
+    let text = Metrics::new(&AppleMetrics::default(), scraped).render(0, Format::Prometheus);
+    for line in [
+        "# TYPE siwa_session_cache_lookups_total counter",
+        "siwa_session_cache_lookups_total{result=\"hit\"} 0",
+        "siwa_session_cache_lookups_total{result=\"miss\"} 0",
+        "siwa_session_cache_lookups_total{result=\"bypass\"} 0",
+        "siwa_session_cache_listening 0",
+        "siwa_session_cache_listener_connects_total 0",
+    ] {
+        assert!(text.lines().any(|l| l == line), "{line}:\n{text}");
+    }
+}

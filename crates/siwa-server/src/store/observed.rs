@@ -14,8 +14,8 @@ use super::outage::{Outage, OUTAGES};
 use super::{
     AppleLink, AppleToken, DeletionJob, EventFilter, EventState, ExportedIdentity, Grant, Login,
     Name, NewLogin, NewOidcCode, NewSession, Notification, OidcCode, OutboxEvent, Redemption,
-    Relink, Rotate, Rotation, Schema, SignIn, SignInOutcome, Store, StoreError, StoreResult,
-    TransferProgress, User,
+    Relink, Rotate, Rotation, Schema, SessionCacheStats, SignIn, SignInOutcome, Store, StoreError,
+    StoreResult, TransferProgress, User,
 };
 
 /// The longest any store call may take before it counts as an outage. The
@@ -129,6 +129,10 @@ macro_rules! observe {
                     result
                 }
             )*
+
+            fn session_cache(&self) -> Option<Arc<SessionCacheStats>> {
+                self.inner.session_cache()
+            }
         }
     };
 }

@@ -23,9 +23,14 @@
 //!
 //! A `search_path` given in the URL (`?options=-c search_path=NAME`) places
 //! the tables in that schema.
+//!
+//! `session_user` (every authenticated request) is answered from a cache of
+//! this replica's, kept true by the database's notifications (see
+//! `postgres/session_cache.rs` and `postgres/listener.rs`).
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -43,12 +48,17 @@ use super::{
     StoreResult, TransferProgress, User,
 };
 
+mod listener;
 mod oidc;
 mod outbox;
+mod session_cache;
 mod sessions;
 mod steps;
 mod transfer;
 
+use listener::Cached;
+use session_cache::SessionCache;
+pub use session_cache::SessionCacheStats;
 use steps::Steps;
 
 /// The PostgreSQL migrations built into this binary.
@@ -60,6 +70,8 @@ pub struct PostgresStore {
     pool: PgPool,
     /// The URL with its password masked, for Debug.
     url: String,
+    /// The cache of `session_user`, and its listener.
+    sessions: Arc<Cached>,
 }
 
 impl PostgresStore {
@@ -88,11 +100,18 @@ impl PostgresStore {
                     Ok(true)
                 })
             })
-            .connect_with(options)
+            .connect_with(options.clone())
             .await?;
+        let url = masked_url(database_url).to_string();
+        let cache = SessionCache::new(
+            session_cache::CAPACITY,
+            session_cache::MAX_AGE,
+            Arc::default(),
+        );
         Ok(Self {
             pool,
-            url: masked_url(database_url).to_string(),
+            sessions: Arc::new(Cached::new(cache, options, url.clone())),
+            url,
         })
     }
 }
@@ -103,6 +122,7 @@ impl fmt::Debug for PostgresStore {
         f.debug_struct("PostgresStore")
             .field("url", &self.url)
             .field("connections", &self.pool.size())
+            .field("sessions", &self.sessions)
             .finish()
     }
 }
@@ -293,8 +313,9 @@ impl Store for PostgresStore {
             };
             match sign_in::complete(&mut tx, sign_in).await? {
                 Decided::Done(outcome) => {
-                    if matches!(outcome, SignInOutcome::SignedIn(_)) {
+                    if let SignInOutcome::SignedIn(user) = &outcome {
                         tx.tx.commit().await?;
+                        self.forget_user(&user.id);
                     }
                     return Ok(outcome);
                 }
@@ -397,6 +418,8 @@ impl Store for PostgresStore {
         }
         outbox::apply_effect(&mut tx, notification).await?;
         tx.commit().await?;
+        // Rare: this replica's cache is flushed rather than told whose.
+        self.sessions.cache.flush();
         Ok(true)
     }
 
@@ -404,6 +427,7 @@ impl Store for PostgresStore {
         let mut tx = self.pool.begin().await?;
         erase(&mut tx, user_id, now).await?;
         tx.commit().await?;
+        self.forget_user(user_id);
         Ok(())
     }
 
@@ -435,6 +459,7 @@ impl Store for PostgresStore {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
+        self.forget_user(user_id);
         Ok(())
     }
 
@@ -486,22 +511,25 @@ impl Store for PostgresStore {
                 .bind(job_id)
                 .fetch_optional(&mut *tx)
                 .await?;
-        if let Some(user_id) = user_id {
+        if let Some(user_id) = &user_id {
             // The user goes with their last job (another token's revoke may
             // still be waiting). Two replicas finishing a user's last two jobs
             // at once would each see the other's job: the user's row locks
             // serialize them, and the second one erases.
-            lock_user(&mut tx, &user_id).await?;
+            lock_user(&mut tx, user_id).await?;
             let others: i64 =
                 sqlx::query_scalar("SELECT COUNT(*) FROM deletion_jobs WHERE user_id = $1")
-                    .bind(&user_id)
+                    .bind(user_id)
                     .fetch_one(&mut *tx)
                     .await?;
             if others == 0 {
-                erase(&mut tx, &user_id, now).await?;
+                erase(&mut tx, user_id, now).await?;
             }
         }
         tx.commit().await?;
+        if let Some(user_id) = &user_id {
+            self.forget_user(user_id);
+        }
         Ok(())
     }
 
@@ -556,8 +584,13 @@ impl Store for PostgresStore {
         sub: &str,
         relay_email: Option<&str>,
     ) -> StoreResult<Relink> {
-        self.relink_exported(transfer_sub, team_id, sub, relay_email)
-            .await
+        let relink = self
+            .relink_exported(transfer_sub, team_id, sub, relay_email)
+            .await?;
+        if let Relink::Relinked { user_id } = &relink {
+            self.forget_user(user_id);
+        }
+        Ok(relink)
     }
 
     async fn put_oidc_code(&self, code: &NewOidcCode) -> StoreResult<()> {
@@ -656,22 +689,9 @@ impl Store for PostgresStore {
     async fn reschedule_token_check(&self, token: &AppleToken, checked_at: i64) -> StoreResult<()> {
         self.reschedule_check(token, checked_at).await
     }
-}
 
-impl PostgresStore {
-    /// Opportunistic purge of families whose newest token has expired (their
-    /// tokens cascade), a bounded batch at a time.
-    async fn purge_sessions(&self, now: i64) -> StoreResult<()> {
-        sqlx::query(
-            "DELETE FROM session_families WHERE family_id IN \
-             (SELECT family_id FROM session_families WHERE expires_at <= $1 LIMIT $2 \
-              FOR UPDATE SKIP LOCKED)",
-        )
-        .bind(now)
-        .bind(PURGE_BATCH)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+    fn session_cache(&self) -> Option<Arc<SessionCacheStats>> {
+        Some(Arc::clone(self.sessions.cache.stats()))
     }
 }
 

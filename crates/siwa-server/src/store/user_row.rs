@@ -8,6 +8,9 @@ use super::User;
 pub(super) const USER_COLUMNS: &str = "id, email, email_verified, is_private_email, \
      email_forwarding, first_name, last_name, real_user_status, created_at, last_login_at";
 
+/// How many [`USER_COLUMNS`] there are (a query's next column is at this position).
+pub(super) const USER_COLUMN_COUNT: usize = 10;
+
 /// A row that holds the [`USER_COLUMNS`] from position 0.
 pub(super) trait UserRow {
     type Error;
@@ -77,5 +80,16 @@ impl UserRow for rusqlite::Row<'_> {
     }
     fn maybe_int(&self, at: usize) -> rusqlite::Result<Option<i64>> {
         self.get(at)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_column_count_is_the_list_s() {
+        assert_eq!(
+            super::USER_COLUMNS.split(',').count(),
+            super::USER_COLUMN_COUNT
+        );
     }
 }

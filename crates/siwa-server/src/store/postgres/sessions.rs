@@ -1,11 +1,13 @@
 //! Session families on PostgreSQL: opening one, rotating its refresh token
-//! (the rules are `store::rows::judge_rotation`'s), reading and ending it.
+//! (the rules are `store::rows::judge_rotation`'s), reading it (through the
+//! replica's cache) and ending it.
 
-use sqlx::{Postgres, Transaction};
+use sqlx::{Postgres, Row, Transaction};
 
 use super::super::sign_in::SignInSteps;
-use super::super::user_row::{UserRow, USER_COLUMNS};
+use super::super::user_row::{UserRow, USER_COLUMNS, USER_COLUMN_COUNT};
 use super::super::{FamilyRow, NewSession, Rotate, Rotation, StoreResult, TokenRow, User};
+use super::session_cache::Lookup;
 use super::steps::Steps;
 use super::PostgresStore;
 
@@ -44,6 +46,7 @@ impl PostgresStore {
         let Some(family) = family else {
             return Ok(Rotation::Invalid);
         };
+        let user_id = family.user_id.clone();
         let token: Option<TokenRow> = sqlx::query_as(
             "SELECT family_id, spent_at, expires_at, successor_hash, successor_ciphertext \
              FROM sessions WHERE token_hash = $1",
@@ -136,34 +139,59 @@ impl PostgresStore {
             }
         };
         tx.commit().await?;
+        if matches!(rotation, Rotation::Reused { .. }) {
+            self.forget_user(&user_id);
+        }
         Ok(rotation)
     }
 
+    /// The user of an active session: from this replica's cache when it
+    /// holds the session, else from the database (then kept, unless the
+    /// session changed meanwhile; see `session_cache.rs`).
     pub(super) async fn active_session_user(
         &self,
         family_id: &str,
         user_id: &str,
         created_after: i64,
     ) -> StoreResult<Option<User>> {
+        self.sessions.start(&self.pool);
+        let cache = &self.sessions.cache;
+        let ticket = match cache.lookup(family_id, user_id, created_after) {
+            Lookup::Hit(user) => return Ok(user),
+            Lookup::Miss(ticket) => ticket,
+        };
+        // The session's created_at rather than a yes or no, so that a kept
+        // session is judged against its absolute lifetime at each request.
         let row = sqlx::query(&format!(
-            "SELECT {USER_COLUMNS} FROM users WHERE id = $2 AND EXISTS \
-             (SELECT 1 FROM session_families \
-              WHERE family_id = $1 AND user_id = $2 AND NOT revoked AND created_at > $3 \
-              AND oidc_client IS NULL)"
+            "SELECT {USER_COLUMNS}, (SELECT created_at FROM session_families \
+              WHERE family_id = $1 AND user_id = $2 AND NOT revoked AND oidc_client IS NULL) \
+             FROM users WHERE id = $2"
         ))
         .bind(family_id)
         .bind(user_id)
-        .bind(created_after)
         .fetch_optional(&self.pool)
         .await?;
-        Ok(row.as_ref().map(UserRow::user).transpose()?)
+        let Some(row) = row else { return Ok(None) };
+        let Some(created_at) = row.try_get::<Option<i64>, _>(USER_COLUMN_COUNT)? else {
+            return Ok(None);
+        };
+        let user = row.user()?;
+        if let Some(ticket) = ticket {
+            cache.fill(ticket, family_id, &user, created_at);
+        }
+        Ok((created_at > created_after).then_some(user))
     }
 
     pub(super) async fn end_family(&self, family_id: &str) -> StoreResult<()> {
-        sqlx::query("UPDATE session_families SET revoked = TRUE WHERE family_id = $1")
-            .bind(family_id)
-            .execute(&self.pool)
-            .await?;
+        let user_id: Option<String> = sqlx::query_scalar(
+            "UPDATE session_families SET revoked = TRUE WHERE family_id = $1 RETURNING user_id",
+        )
+        .bind(family_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        if let Some(user_id) = user_id {
+            self.forget_user(&user_id);
+        }
         Ok(())
     }
 
@@ -172,6 +200,29 @@ impl PostgresStore {
             .bind(user_id)
             .execute(&self.pool)
             .await?;
+        self.forget_user(user_id);
+        Ok(())
+    }
+
+    /// Drops a user this replica just changed from its own cache at once
+    /// (the notification would do it too, a moment later): a replica reads
+    /// its own writes.
+    pub(super) fn forget_user(&self, user_id: &str) {
+        self.sessions.cache.invalidate_user(user_id);
+    }
+
+    /// Opportunistic purge of families whose newest token has expired (their
+    /// tokens cascade), a bounded batch at a time.
+    pub(super) async fn purge_sessions(&self, now: i64) -> StoreResult<()> {
+        sqlx::query(
+            "DELETE FROM session_families WHERE family_id IN \
+             (SELECT family_id FROM session_families WHERE expires_at <= $1 LIMIT $2 \
+              FOR UPDATE SKIP LOCKED)",
+        )
+        .bind(now)
+        .bind(super::PURGE_BATCH)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 }
