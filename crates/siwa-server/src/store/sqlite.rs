@@ -145,7 +145,7 @@ impl SqliteStore {
             ))
         };
         let direct =
-            (!in_memory).then(|| direct::DirectConn::new(options.get_filename().to_owned()));
+            (!in_memory).then(|| group_commit::DirectConn::new(options.get_filename().to_owned()));
         let writer = Writer::start(pool.clone(), group_commit_batch(), direct);
         Ok(Self {
             pool,

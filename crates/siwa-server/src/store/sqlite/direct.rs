@@ -1,139 +1,16 @@
-//! The writer's own connection (rusqlite) for the hot writes, and the
-//! refresh rotation written on it.
-//!
-//! Through sqlx, every statement is a round trip to the connection's thread
-//! (two wake-ups, more CPU than the statement): a rotation's five statements
-//! and its savepoint cost most of a refresh's CPU. Here a run of requests is
-//! handed to a blocking thread once, and its statements, savepoints and the
-//! commit's fsync run there back to back, with cached prepared statements.
-//! The connection has the store's settings (WAL, `synchronous=FULL`,
-//! foreign keys, busy timeout). After a failed run it is closed and opened
-//! afresh for the next, so a file-system fault does not outlive itself here.
+//! The refresh rotation as a direct request of the writer (see
+//! `group_commit.rs`): rusqlite on the writer's own connection. Through
+//! sqlx, every statement is a round trip to the connection's thread (two
+//! wake-ups, more CPU than the statement): a rotation's five statements and
+//! its savepoint cost most of a refresh's CPU.
 
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
-
-use rusqlite::{Connection, OpenFlags, OptionalExtension};
+use rusqlite::{Connection, OptionalExtension};
 
 use super::super::user_row::{UserRow, USER_COLUMNS};
 use super::super::{
     judge_rotation, FamilyRow, Judged, Rotate, Rotation, StoreError, TokenRow, User,
 };
-use super::group_commit::{Committed, DirectRequest, Progress, Write};
-use super::BUSY_TIMEOUT;
-
-/// The writer's direct connection, opened when first needed.
-pub(super) struct DirectConn {
-    path: PathBuf,
-    conn: Option<Connection>,
-}
-
-/// What a direct run came to.
-pub(super) struct DirectWritten {
-    pub(super) progress: Progress,
-    pub(super) committed: Committed,
-    /// The transaction was lost; `leftover` had not run.
-    pub(super) lost: bool,
-    pub(super) leftover: Vec<Box<dyn DirectRequest>>,
-}
-
-impl DirectConn {
-    pub(super) fn new(path: PathBuf) -> Self {
-        Self { path, conn: None }
-    }
-
-    pub(super) fn path(&self) -> &Path {
-        &self.path
-    }
-
-    fn connect(&self) -> rusqlite::Result<Connection> {
-        let conn = Connection::open_with_flags(
-            &self.path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )?;
-        conn.busy_timeout(BUSY_TIMEOUT)?;
-        conn.execute_batch(
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
-        )?;
-        Ok(conn)
-    }
-
-    /// Writes a run in one transaction, each request in its savepoint.
-    pub(super) fn write(&mut self, run: Vec<Box<dyn DirectRequest>>) -> DirectWritten {
-        let mut progress = Progress::default();
-        // Taken for the run; put back unless the run failed (then the next
-        // run opens a new one).
-        let opened = match self.conn.take() {
-            Some(conn) => Ok(conn),
-            None => self.connect(),
-        };
-        let began = opened.and_then(|conn| conn.execute_batch("BEGIN IMMEDIATE").map(|()| conn));
-        let conn = match began {
-            Ok(conn) => conn,
-            Err(e) => {
-                // Nothing ran: every request of the run gets the error.
-                let e = Arc::new(StoreError::Write(e));
-                for job in run {
-                    job.refuse(Arc::clone(&e));
-                }
-                return DirectWritten {
-                    progress,
-                    committed: Ok(()),
-                    lost: false,
-                    leftover: Vec::new(),
-                };
-            }
-        };
-        let mut jobs = run.into_iter();
-        let mut lost: Option<Arc<StoreError>> = None;
-        for job in jobs.by_ref() {
-            if let Err(e) = conn.execute_batch(super::group_commit::SAVEPOINT) {
-                // Refused rather than carried, so that a lasting failure cannot loop.
-                let e = Arc::new(StoreError::Write(e));
-                job.refuse(Arc::clone(&e));
-                lost = Some(e);
-                break;
-            }
-            let ran = job.run(&conn);
-            let closed = if ran.keep {
-                conn.execute_batch(super::group_commit::RELEASE)
-            } else {
-                conn.execute_batch(super::group_commit::ROLLBACK_TO)
-                    .and_then(|()| conn.execute_batch(super::group_commit::RELEASE))
-            };
-            progress.ran(ran);
-            if let Err(e) = closed {
-                lost = Some(Arc::new(StoreError::Write(e)));
-                break;
-            }
-        }
-        let committed = match lost {
-            Some(e) => {
-                tracing::warn!(error = %e, "a group commit's transaction was lost");
-                let _ = conn.execute_batch("ROLLBACK");
-                return DirectWritten {
-                    progress,
-                    committed: Err(e),
-                    lost: true,
-                    leftover: jobs.collect(),
-                };
-            }
-            None => conn.execute_batch("COMMIT").map_err(|e| {
-                let _ = conn.execute_batch("ROLLBACK");
-                Arc::new(StoreError::Write(e))
-            }),
-        };
-        if committed.is_ok() {
-            self.conn = Some(conn);
-        }
-        DirectWritten {
-            progress,
-            committed,
-            lost: false,
-            leftover: Vec::new(),
-        }
-    }
-}
+use super::group_commit::Write;
 
 /// What a direct rotation gives: the rotation, with the user of a rotated
 /// session of the service's own; `None` for a reuse, which the sqlx path

@@ -27,16 +27,18 @@
 use std::collections::VecDeque;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
+use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use futures_util::FutureExt as _;
+use rusqlite::{Connection, OpenFlags};
 use sqlx::{Sqlite, SqlitePool, Transaction};
 use tokio::sync::{mpsc, oneshot};
 
 use super::super::{StoreError, StoreResult};
-use super::direct::DirectConn;
+use super::BUSY_TIMEOUT;
 
 /// The write transaction a request's statements run in.
 pub(super) type Tx = Transaction<'static, Sqlite>;
@@ -483,6 +485,124 @@ async fn run_async(tx: &mut Tx, job: Box<dyn AsyncRequest>, progress: &mut Progr
     progress.ran(ran);
     if let Err(e) = closed {
         progress.lost = Some(Arc::new(StoreError::Database(e)));
+    }
+}
+
+/// The writer's own connection (rusqlite) for direct requests: a run of
+/// them is handed to a blocking thread once, and its statements, savepoints
+/// and the commit's fsync run there back to back, with cached prepared
+/// statements. It has the store's settings (WAL, `synchronous=FULL`, foreign
+/// keys, busy timeout). After a failed run it is closed and opened afresh for
+/// the next, so a file-system fault does not outlive itself here.
+pub(super) struct DirectConn {
+    path: PathBuf,
+    conn: Option<Connection>,
+}
+
+/// What a direct run came to.
+pub(super) struct DirectWritten {
+    pub(super) progress: Progress,
+    pub(super) committed: Committed,
+    /// The transaction was lost; `leftover` had not run.
+    pub(super) lost: bool,
+    pub(super) leftover: Vec<Box<dyn DirectRequest>>,
+}
+
+impl DirectConn {
+    pub(super) fn new(path: PathBuf) -> Self {
+        Self { path, conn: None }
+    }
+
+    pub(super) fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn connect(&self) -> rusqlite::Result<Connection> {
+        let conn = Connection::open_with_flags(
+            &self.path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
+        )?;
+        Ok(conn)
+    }
+
+    /// Writes a run in one transaction, each request in its savepoint.
+    pub(super) fn write(&mut self, run: Vec<Box<dyn DirectRequest>>) -> DirectWritten {
+        let mut progress = Progress::default();
+        // Taken for the run; put back unless the run failed (then the next
+        // run opens a new one).
+        let opened = match self.conn.take() {
+            Some(conn) => Ok(conn),
+            None => self.connect(),
+        };
+        let began = opened.and_then(|conn| conn.execute_batch("BEGIN IMMEDIATE").map(|()| conn));
+        let conn = match began {
+            Ok(conn) => conn,
+            Err(e) => {
+                // Nothing ran: every request of the run gets the error.
+                let e = Arc::new(StoreError::Write(e));
+                for job in run {
+                    job.refuse(Arc::clone(&e));
+                }
+                return DirectWritten {
+                    progress,
+                    committed: Ok(()),
+                    lost: false,
+                    leftover: Vec::new(),
+                };
+            }
+        };
+        let mut jobs = run.into_iter();
+        let mut lost: Option<Arc<StoreError>> = None;
+        for job in jobs.by_ref() {
+            if let Err(e) = conn.execute_batch(SAVEPOINT) {
+                // Refused rather than carried, so that a lasting failure cannot loop.
+                let e = Arc::new(StoreError::Write(e));
+                job.refuse(Arc::clone(&e));
+                lost = Some(e);
+                break;
+            }
+            let ran = job.run(&conn);
+            let closed = if ran.keep {
+                conn.execute_batch(RELEASE)
+            } else {
+                conn.execute_batch(ROLLBACK_TO)
+                    .and_then(|()| conn.execute_batch(RELEASE))
+            };
+            progress.ran(ran);
+            if let Err(e) = closed {
+                lost = Some(Arc::new(StoreError::Write(e)));
+                break;
+            }
+        }
+        let committed = match lost {
+            Some(e) => {
+                tracing::warn!(error = %e, "a group commit's transaction was lost");
+                let _ = conn.execute_batch("ROLLBACK");
+                return DirectWritten {
+                    progress,
+                    committed: Err(e),
+                    lost: true,
+                    leftover: jobs.collect(),
+                };
+            }
+            None => conn.execute_batch("COMMIT").map_err(|e| {
+                let _ = conn.execute_batch("ROLLBACK");
+                Arc::new(StoreError::Write(e))
+            }),
+        };
+        if committed.is_ok() {
+            self.conn = Some(conn);
+        }
+        DirectWritten {
+            progress,
+            committed,
+            lost: false,
+            leftover: Vec::new(),
+        }
     }
 }
 
