@@ -33,7 +33,9 @@ def documented() -> dict:
     rows = {}
     for line in (ROOT / "README.md").read_text().splitlines():
         match = ROW.match(line)
-        if match:
+        # The world runs on SQLite: the PostgreSQL session cache's metrics
+        # are checked by the Rust metrics test on PostgreSQL.
+        if match and "PostgreSQL only" not in line:
             name, kind = match.groups()
             if kind == "counter":
                 assert name.endswith("_total"), f"a counter's documented name ends with _total: {name}"
