@@ -216,6 +216,23 @@ async fn a_change_on_one_replica_is_refused_on_another_within_100_ms() {
         .is_some());
     assert_eq!(replicas.cache().hits(), hits + 1, "the entry was dropped");
 
+    // A sign-in elsewhere moves `last_login_at` only: not announced either
+    // (NOTIFY would serialize PostgreSQL's commits of every sign-in).
+    sqlx::query("UPDATE users SET last_login_at = last_login_at + 10 WHERE id = $1")
+        .bind(&user)
+        .execute(&mut replicas.admin)
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let hits = replicas.cache().hits();
+    assert!(replicas
+        .b
+        .session_user(&family, &user, 0)
+        .await
+        .unwrap()
+        .is_some());
+    assert_eq!(replicas.cache().hits(), hits + 1, "the entry was dropped");
+
     let max = all.into_iter().max().unwrap_or_default();
     let _ = writeln!(
         std::io::stderr(),

@@ -31,10 +31,15 @@ BEGIN
 END
 $$;
 
--- Any change to a user's row (the profile `GET /me` returns), or its deletion.
+-- Any change to a user's row (the profile `GET /me` returns) but the time of
+-- their last sign-in, or its deletion. PostgreSQL commits the transactions
+-- that NOTIFY one at a time (a lock on the notification queue until the
+-- commit is durable), so announcing every sign-in's `last_login_at` would
+-- take group commit away from sign-ins; another replica may show the
+-- previous sign-in's time until its entry ages out (30 s).
 CREATE TRIGGER users_session_cache_update
     AFTER UPDATE ON users
-    FOR EACH ROW WHEN (OLD.* IS DISTINCT FROM NEW.*)
+    FOR EACH ROW WHEN ((to_jsonb(OLD) - 'last_login_at') IS DISTINCT FROM (to_jsonb(NEW) - 'last_login_at'))
     EXECUTE FUNCTION siwa_user_changed();
 
 CREATE TRIGGER users_session_cache_delete
