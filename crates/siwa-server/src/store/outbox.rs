@@ -5,6 +5,8 @@
 //! (PostgreSQL's `FOR UPDATE SKIP LOCKED`, so that replicas never take the
 //! same event or token; SQLite's single writer needs none).
 
+use super::events::{EventRow, OutboxEvent};
+
 /// The columns of an outbox event, in `events::EventRow`'s order.
 macro_rules! event_columns {
     () => {
@@ -36,6 +38,13 @@ macro_rules! lease_events {
     };
 }
 pub(super) use {event_columns, lease_events};
+
+/// Leased rows as events, oldest first (the order of delivery per user).
+pub(super) fn leased(rows: Vec<EventRow>) -> Vec<OutboxEvent> {
+    let mut events: Vec<OutboxEvent> = rows.into_iter().map(OutboxEvent::from).collect();
+    events.sort_by_key(|event| event.seq);
+    events
+}
 
 pub(super) const DELIVERED_ENDPOINTS: &str =
     "SELECT endpoint FROM webhook_deliveries WHERE event_seq = $1";

@@ -28,9 +28,7 @@ impl PostgresStore {
             .bind(lease_secs.max(1))
             .fetch_all(&self.pool)
             .await?;
-        let mut events: Vec<OutboxEvent> = rows.into_iter().map(OutboxEvent::from).collect();
-        events.sort_by_key(|event| event.seq);
-        Ok(events)
+        Ok(outbox::leased(rows))
     }
 
     pub(super) async fn reached_endpoint(

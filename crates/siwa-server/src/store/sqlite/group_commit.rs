@@ -106,14 +106,14 @@ struct Pending<F, T> {
 impl<F, T: Send + 'static> Pending<F, T> {
     /// Turns what the statements returned (or their panic) into a [`Ran`].
     fn outcome(
-        self_reply: oneshot::Sender<StoreResult<T>>,
+        reply: oneshot::Sender<StoreResult<T>>,
         outcome: std::thread::Result<StoreResult<Write<T>>>,
     ) -> Ran {
         let (keep, value) = match outcome {
             Ok(Ok(Write::Commit(value))) => (true, value),
             Ok(Ok(Write::Discard(value))) => (false, value),
             Ok(Err(e)) => {
-                let _ = self_reply.send(Err(e));
+                let _ = reply.send(Err(e));
                 return Ran {
                     keep: false,
                     answer: None,
@@ -121,7 +121,7 @@ impl<F, T: Send + 'static> Pending<F, T> {
             }
             Err(_) => {
                 tracing::error!("a database write panicked; it was rolled back");
-                let _ = self_reply.send(Err(StoreError::WriterFailed));
+                let _ = reply.send(Err(StoreError::WriterFailed));
                 return Ran {
                     keep: false,
                     answer: None,
@@ -130,7 +130,7 @@ impl<F, T: Send + 'static> Pending<F, T> {
         };
         let answer: Answer = Box::new(move |committed| {
             // The caller may have given up (its deadline): nothing to do.
-            let _ = self_reply.send(committed.map(|()| value).map_err(StoreError::Batch));
+            let _ = reply.send(committed.map(|()| value).map_err(StoreError::Batch));
         });
         Ran {
             keep,
@@ -203,15 +203,6 @@ pub(super) struct Writer {
     queue: mpsc::Sender<Job>,
     stats: Arc<GroupCommitStats>,
     direct_enabled: bool,
-}
-
-impl std::fmt::Debug for Job {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Self::Async(_) => "Job::Async",
-            Self::Direct(_) => "Job::Direct",
-        })
-    }
 }
 
 impl Writer {

@@ -42,9 +42,7 @@ impl SqliteStore {
                 })
             })
             .await?;
-        let mut events: Vec<OutboxEvent> = rows.into_iter().map(OutboxEvent::from).collect();
-        events.sort_by_key(|event| event.seq);
-        Ok(events)
+        Ok(outbox::leased(rows))
     }
 
     pub(super) async fn reached_endpoint(

@@ -121,17 +121,6 @@ impl Reader {
     }
 }
 
-impl Reader {
-    /// Whether a refresh token of this hash was ever stored.
-    pub(super) fn token_known(&self, token_hash: &[u8]) -> Result<bool, ReadError> {
-        self.read(|connection| {
-            let mut statement =
-                connection.prepare_cached("SELECT 1 FROM sessions WHERE token_hash = ?1")?;
-            statement.exists([token_hash])
-        })
-    }
-}
-
 /// The user of an active session (family, user, created after): the query of
 /// both this reader and the sqlx fallback, columns in `USER_COLUMNS` order
 /// (`store::user_row`, checked by a test).

@@ -53,15 +53,9 @@ impl SqliteStore {
         Ok((rotation, None))
     }
 
-    /// Whether a refresh token of this hash was ever stored.
+    /// Whether a refresh token of this hash was ever stored (the sqlx path
+    /// only: file databases rotate directly).
     async fn token_known(&self, token_hash: &[u8]) -> StoreResult<bool> {
-        if let Some(reader) = &self.reader {
-            match reader.token_known(token_hash) {
-                Ok(known) => return Ok(known),
-                Err(reader::ReadError::Failed(e)) => return Err(super::super::StoreError::Read(e)),
-                Err(reader::ReadError::Busy) => {}
-            }
-        }
         let known: Option<i64> = sqlx::query_scalar("SELECT 1 FROM sessions WHERE token_hash = ?1")
             .bind(token_hash)
             .fetch_optional(&self.pool)
