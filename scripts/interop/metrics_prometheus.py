@@ -33,8 +33,8 @@ def documented() -> dict:
     rows = {}
     for line in (ROOT / "README.md").read_text().splitlines():
         match = ROW.match(line)
-        # The world runs on SQLite: the PostgreSQL session cache's metrics
-        # are checked by the Rust metrics test on PostgreSQL.
+        # The world runs on a SQLite file: rows marked "PostgreSQL only" are
+        # checked by the Rust metrics test on PostgreSQL.
         if match and "PostgreSQL only" not in line:
             name, kind = match.groups()
             if kind == "counter":

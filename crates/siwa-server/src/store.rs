@@ -30,8 +30,8 @@
 //!   (a team transfer's export and import) and `oidc.rs` (the provider's codes
 //!   and grants); SQLite's `connection.rs` (connections spoiled by a failed
 //!   transaction or an I/O error) and `reader.rs` (the direct read path of `/me`);
-//!   PostgreSQL's `session_cache.rs` and `listener.rs` (the per-replica cache
-//!   of `session_user`, kept true by the database's notifications);
+//!   SQLite's `change_feed.rs` and PostgreSQL's `listener.rs`, which keep
+//!   `session_cache.rs` (the per-process cache of `session_user`) true;
 //! - `schema.rs`: [`Schema`], a database's schema against the built-in
 //!   migrations (each backend reads its `_sqlx_migrations`);
 //! - `outage.rs`: which failures mean the database is unavailable;
@@ -48,6 +48,7 @@ mod provider;
 mod records;
 mod rows;
 mod schema;
+mod session_cache;
 mod sign_in;
 mod sqlite;
 mod team_transfer;
@@ -64,7 +65,7 @@ pub use grants::{Grant, NewOidcCode, OidcCode, OidcGrant, Redemption};
 pub(crate) use observed::Observed;
 pub use observed::{StoreHealth, CALL_DEADLINE};
 pub use outage::{Outage, OUTAGES};
-pub use postgres::{PostgresStore, SessionCacheStats};
+pub use postgres::PostgresStore;
 pub use records::{
     AppleLink, AppleProfile, AppleToken, DeletionJob, ExportedIdentity, Login, Name, NewLogin,
     NewSession, Notification, NotificationEffect, NotificationSource, Relink, Rotate, Rotation,
@@ -73,6 +74,7 @@ pub use records::{
 };
 use rows::{judge_rotation, FamilyRow, JobRow, Judged, TokenRow};
 pub use schema::Schema;
+pub use session_cache::SessionCacheStats;
 pub use sqlite::{GroupCommitStats, SqliteStore};
 pub use user_view::UserView;
 
@@ -349,7 +351,7 @@ pub trait Store: Send + Sync + 'static {
     fn note_outage(&self, _outage: Outage) {}
 
     /// What the cache of [`Self::session_user`] did, for a store that keeps
-    /// one (PostgreSQL; by default: none).
+    /// one (a file database or PostgreSQL; by default: none).
     fn session_cache(&self) -> Option<std::sync::Arc<SessionCacheStats>> {
         None
     }

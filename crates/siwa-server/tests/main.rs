@@ -11,6 +11,7 @@ mod outages;
 mod readyz;
 mod security;
 mod session_cache;
+mod session_cache_sqlite;
 mod store;
 mod web_popup;
 mod webhooks;

@@ -8,7 +8,7 @@
 //!   secrets with the team key and renews them before they expire, so this
 //!   stays between the renewal margin and the secrets' lifetime (an hour);
 //!   0 when a due secret could not be signed;
-//! - on PostgreSQL, the session cache: `siwa_session_cache_lookups_total{result}`
+//! - where there is one (PostgreSQL, a SQLite file), the session cache: `siwa_session_cache_lookups_total{result}`
 //!   (`hit`, `miss`, `bypass` while its listener is down),
 //!   `siwa_session_cache_listening` and
 //!   `siwa_session_cache_listener_connects_total`.
@@ -78,7 +78,7 @@ impl Scraped {
     ) -> Result<(), std::fmt::Error> {
         let mut family = encoder.encode_descriptor(
             "siwa_session_cache_lookups",
-            "Sessions looked up in the replica's cache, by result (hit, miss, bypass: its listener was down).",
+            "Sessions looked up in the process's cache, by result (hit, miss, bypass: the cache was not following the database's changes).",
             None,
             MetricType::Counter,
         )?;
@@ -92,14 +92,14 @@ impl Scraped {
         let listening = ConstGauge::new(i64::from(stats.listening()));
         listening.encode(encoder.encode_descriptor(
             "siwa_session_cache_listening",
-            "Whether the session cache's listener is connected (0: every session is read from the database).",
+            "Whether the session cache follows the database's changes (0: every session is read from the database).",
             None,
             listening.metric_type(),
         )?)?;
         let connects = ConstCounter::new(stats.connects());
         connects.encode(encoder.encode_descriptor(
             "siwa_session_cache_listener_connects",
-            "Times the session cache's listener connected (each flushes the cache).",
+            "Times the session cache started following the database's changes (each after a flush).",
             None,
             connects.metric_type(),
         )?)

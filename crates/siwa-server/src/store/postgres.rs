@@ -51,14 +51,13 @@ use super::{
 mod listener;
 mod oidc;
 mod outbox;
-mod session_cache;
 mod sessions;
 mod steps;
 mod transfer;
 
+use super::session_cache::{self, SessionCache};
+use super::SessionCacheStats;
 use listener::Cached;
-use session_cache::SessionCache;
-pub use session_cache::SessionCacheStats;
 use steps::Steps;
 
 /// The PostgreSQL migrations built into this binary.

@@ -45,6 +45,7 @@ use super::{
     TransferProgress, User,
 };
 
+mod change_feed;
 mod connection;
 mod direct;
 mod group_commit;
@@ -55,6 +56,9 @@ mod sessions;
 mod steps;
 mod transfer;
 
+use super::session_cache::{self, SessionCache};
+use super::SessionCacheStats;
+use change_feed::ChangeFeed;
 use connection::{out_of_transaction, owner_only, SpoiledBefore};
 pub use group_commit::GroupCommitStats;
 use group_commit::{Tx, Write, Writer};
@@ -69,6 +73,8 @@ pub struct SqliteStore {
     pool: SqlitePool,
     /// The session check of every authenticated request (file databases).
     reader: Option<Arc<reader::Reader>>,
+    /// The session cache and what keeps it true (file databases).
+    changes: Option<Arc<ChangeFeed>>,
     /// When a connection last failed for its file (read-only, I/O).
     spoiled: Arc<SpoiledBefore>,
     /// The one task that writes (see `group_commit`).
@@ -146,10 +152,23 @@ impl SqliteStore {
         };
         let direct =
             (!in_memory).then(|| group_commit::DirectConn::new(options.get_filename().to_owned()));
-        let writer = Writer::start(pool.clone(), group_commit_batch(), direct);
+        let changes = (!in_memory).then(|| {
+            let cache = SessionCache::new(
+                session_cache::CAPACITY,
+                session_cache::MAX_AGE,
+                Arc::default(),
+            );
+            Arc::new(ChangeFeed::new(options.get_filename(), Arc::new(cache)))
+        });
+        let after_commit = changes.clone().map(|changes| {
+            let hook: group_commit::AfterCommit = Arc::new(move || changes.after_commit());
+            hook
+        });
+        let writer = Writer::start(pool.clone(), group_commit_batch(), direct, after_commit);
         Ok(Self {
             pool,
             reader,
+            changes,
             spoiled,
             writer,
         })
@@ -762,6 +781,12 @@ impl Store for SqliteStore {
         if matches!(outage, Outage::ReadOnly | Outage::Io) {
             self.spoiled.mark();
         }
+    }
+
+    fn session_cache(&self) -> Option<Arc<SessionCacheStats>> {
+        self.changes
+            .as_ref()
+            .map(|changes| Arc::clone(changes.cache().stats()))
     }
 }
 

@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
 
-use super::session_cache::SessionCache;
+use super::super::session_cache::SessionCache;
 
 /// The channel the triggers notify.
 pub(super) const CHANNEL: &str = "siwa_session_changed";
@@ -262,7 +262,7 @@ impl std::fmt::Debug for Cached {
 
 #[cfg(test)]
 mod tests {
-    use super::super::session_cache::{Lookup, MAX_AGE};
+    use super::super::super::session_cache::{Lookup, MAX_AGE};
     use super::*;
 
     #[test]

@@ -4,10 +4,10 @@
 
 use sqlx::{Postgres, Row, Transaction};
 
+use super::super::session_cache::Lookup;
 use super::super::sign_in::SignInSteps;
 use super::super::user_row::{UserRow, USER_COLUMNS, USER_COLUMN_COUNT};
 use super::super::{FamilyRow, NewSession, Rotate, Rotation, StoreResult, TokenRow, User};
-use super::session_cache::Lookup;
 use super::steps::Steps;
 use super::PostgresStore;
 

@@ -196,6 +196,10 @@ impl GroupCommitStats {
     }
 }
 
+/// Run after each commit that kept a write, before its requests are answered
+/// (the session cache's catch-up, `change_feed.rs`).
+pub(super) type AfterCommit = Arc<dyn Fn() + Send + Sync>;
+
 /// The handle requests write through; the writer task stops when the last
 /// handle is dropped.
 #[derive(Clone, Debug)]
@@ -211,7 +215,13 @@ impl Writer {
     /// group commit).
     /// `direct`: the writer's own connection for direct requests (file
     /// databases; `None` runs them as if queued on a full queue: refused).
-    pub(super) fn start(pool: SqlitePool, batch: usize, direct: Option<DirectConn>) -> Self {
+    /// `after_commit`: see [`AfterCommit`].
+    pub(super) fn start(
+        pool: SqlitePool,
+        batch: usize,
+        direct: Option<DirectConn>,
+        after_commit: Option<AfterCommit>,
+    ) -> Self {
         let (queue, jobs) = mpsc::channel(QUEUE);
         let stats = Arc::new(GroupCommitStats::default());
         let direct_enabled = direct.is_some();
@@ -222,6 +232,7 @@ impl Writer {
             carried: VecDeque::new(),
             batch: batch.clamp(1, MAX_BATCH),
             stats: Arc::clone(&stats),
+            after_commit,
         };
         tokio::spawn(task.run());
         Self {
@@ -287,6 +298,7 @@ struct WriterTask {
     carried: VecDeque<Job>,
     batch: usize,
     stats: Arc<GroupCommitStats>,
+    after_commit: Option<AfterCommit>,
 }
 
 /// What running a batch's requests left behind.
@@ -447,6 +459,9 @@ impl WriterTask {
             self.stats
                 .requests
                 .fetch_add(progress.kept, Ordering::Relaxed);
+            if let Some(after_commit) = &self.after_commit {
+                after_commit();
+            }
         }
         for answer in progress.to_answer {
             answer(committed.clone());

@@ -118,7 +118,7 @@ async fn count(pool: &SqlitePool) -> i64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn requests_that_gather_are_committed_together() {
     let db = scratch("gather").await;
-    let writer = Writer::start(db.pool.clone(), usize::MAX, None);
+    let writer = Writer::start(db.pool.clone(), usize::MAX, None, None);
     let (release, held) = hold(&writer).await;
     let queued: Vec<_> = (0..20)
         .map(|i| insert(&writer, &format!("k{i}"), i))
@@ -147,7 +147,7 @@ async fn requests_that_gather_are_committed_together() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_request_does_not_fail_its_batch() {
     let db = scratch("isolated").await;
-    let writer = Writer::start(db.pool.clone(), usize::MAX, None);
+    let writer = Writer::start(db.pool.clone(), usize::MAX, None, None);
     let (release, held) = hold(&writer).await;
     let first = insert(&writer, "a", 1);
     settle().await;
@@ -177,7 +177,7 @@ async fn a_failing_request_does_not_fail_its_batch() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_discarded_request_writes_nothing_and_a_panic_stays_in_its_request() {
     let db = scratch("discard").await;
-    let writer = Writer::start(db.pool.clone(), usize::MAX, None);
+    let writer = Writer::start(db.pool.clone(), usize::MAX, None, None);
     let (release, held) = hold(&writer).await;
     let discarded = {
         let writer = writer.clone();
@@ -237,7 +237,7 @@ async fn a_discarded_request_writes_nothing_and_a_panic_stays_in_its_request() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn answers_come_after_the_commit_and_a_lost_transaction_fails_its_writes() {
     let db = scratch("lost").await;
-    let writer = Writer::start(db.pool.clone(), usize::MAX, None);
+    let writer = Writer::start(db.pool.clone(), usize::MAX, None, None);
     // Answered only once durable: another connection sees the row at once.
     insert(&writer, "seen", 1).await.unwrap().unwrap();
     assert_eq!(count(&db.pool).await, 1);
@@ -280,7 +280,7 @@ async fn answers_come_after_the_commit_and_a_lost_transaction_fails_its_writes()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_request_per_commit_when_batching_is_off() {
     let db = scratch("off").await;
-    let writer = Writer::start(db.pool.clone(), 1, None);
+    let writer = Writer::start(db.pool.clone(), 1, None, None);
     let (release, held) = hold(&writer).await;
     let queued: Vec<_> = (0..5)
         .map(|i| insert(&writer, &format!("k{i}"), i))
@@ -318,7 +318,7 @@ fn insert_direct(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn direct_and_sqlx_requests_keep_their_order_and_fail_alone() {
     let db = scratch("direct").await;
-    let writer = Writer::start(db.pool.clone(), usize::MAX, db.direct());
+    let writer = Writer::start(db.pool.clone(), usize::MAX, db.direct(), None);
     assert!(writer.takes_direct());
     let (release, held) = hold(&writer).await;
     let mut queued = Vec::new();
@@ -385,7 +385,7 @@ async fn direct_and_sqlx_requests_keep_their_order_and_fail_alone() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lost_direct_transaction_fails_its_writes_and_heals() {
     let db = scratch("direct-lost").await;
-    let writer = Writer::start(db.pool.clone(), usize::MAX, db.direct());
+    let writer = Writer::start(db.pool.clone(), usize::MAX, db.direct(), None);
     let (release, held) = hold(&writer).await;
     let written = insert_direct(&writer, "lost", 1);
     settle().await;

@@ -18,9 +18,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use rusqlite::{Connection, OpenFlags, OptionalExtension};
+use rusqlite::{Connection, OpenFlags};
 
-use crate::store::user_row::UserRow;
+use crate::store::user_row::{UserRow, USER_COLUMN_COUNT};
 use crate::store::User;
 
 /// Idle connections kept for reuse (more may be open while busy).
@@ -105,31 +105,37 @@ impl Reader {
         result.map_err(ReadError::from)
     }
 
-    /// The user, if the session family is the user's and not revoked.
-    pub(super) fn session_user(
+    /// The user and the session's creation time, if the session family is
+    /// the user's and active (`None` otherwise).
+    pub(super) fn active_session(
         &self,
         family_id: &str,
         user_id: &str,
-        created_after: i64,
-    ) -> Result<Option<User>, ReadError> {
+    ) -> Result<Option<(User, i64)>, ReadError> {
         self.read(|connection| {
             let mut statement = connection.prepare_cached(SESSION_USER)?;
-            statement
-                .query_row((family_id, user_id, created_after), |row| row.user())
-                .optional()
+            let mut rows = statement.query((family_id, user_id))?;
+            let Some(row) = rows.next()? else {
+                return Ok(None);
+            };
+            let Some(created_at) = row.get::<_, Option<i64>>(USER_COLUMN_COUNT)? else {
+                return Ok(None);
+            };
+            Ok(Some((row.user()?, created_at)))
         })
     }
 }
 
-/// The user of an active session (family, user, created after): the query of
-/// both this reader and the sqlx fallback, columns in `USER_COLUMNS` order
-/// (`store::user_row`, checked by a test).
+/// The user (columns in `USER_COLUMNS` order, `store::user_row`, checked by a
+/// test) and the creation time of their session `?1` if it is active (NULL
+/// otherwise): the query of both this reader and the sqlx fallback. The time
+/// rather than a yes or no, so that a cached session is judged against its
+/// absolute lifetime at each request.
 pub(super) const SESSION_USER: &str =
     "SELECT id, email, email_verified, is_private_email, email_forwarding, \
-     first_name, last_name, real_user_status, created_at, last_login_at FROM users \
-     WHERE id = ?2 AND EXISTS (SELECT 1 FROM session_families \
-     WHERE family_id = ?1 AND user_id = ?2 AND revoked = 0 AND created_at > ?3 \
-     AND oidc_client IS NULL)";
+     first_name, last_name, real_user_status, created_at, last_login_at, \
+     (SELECT created_at FROM session_families WHERE family_id = ?1 AND user_id = ?2 \
+     AND revoked = 0 AND oidc_client IS NULL) FROM users WHERE id = ?2";
 
 #[cfg(test)]
 mod tests {
@@ -146,7 +152,7 @@ mod tests {
     fn the_session_query_selects_the_user_columns_in_order() {
         let selected = SESSION_USER
             .trim_start_matches("SELECT ")
-            .split(" FROM ")
+            .split(", (SELECT")
             .next()
             .unwrap()
             .split_whitespace()
@@ -176,7 +182,8 @@ mod tests {
             )
             .unwrap();
         let reader = Reader::open(&path).unwrap();
-        let user = reader.session_user("f1", "u1", 0).unwrap().unwrap();
+        let (user, created_at) = reader.active_session("f1", "u1").unwrap().unwrap();
+        assert_eq!(created_at, 100);
         assert_eq!(
             (
                 user.email.as_deref(),
@@ -186,30 +193,26 @@ mod tests {
             (Some("a@example.com"), Some("Ada"), Some(2))
         );
         assert!(
-            reader.session_user("f2", "u1", 0).unwrap().is_none(),
+            reader.active_session("f2", "u1").unwrap().is_none(),
             "revoked"
         );
         assert!(
-            reader.session_user("f1", "u2", 0).unwrap().is_none(),
+            reader.active_session("f1", "u2").unwrap().is_none(),
             "not theirs"
         );
         assert!(
-            reader.session_user("f1", "u1", 100).unwrap().is_none(),
-            "past its absolute lifetime"
-        );
-        assert!(
-            reader.session_user("f3", "u1", 0).unwrap().is_none(),
+            reader.active_session("f3", "u1").unwrap().is_none(),
             "a relying party's grant is no session of the service's own"
         );
         // A rollback-journal database under an exclusive transaction: the
         // reader gets Busy straight away (the store then reads through sqlx).
         writer.execute_batch("BEGIN EXCLUSIVE").unwrap();
         assert!(matches!(
-            reader.session_user("f1", "u1", 0),
+            reader.active_session("f1", "u1"),
             Err(ReadError::Busy)
         ));
         writer.execute_batch("COMMIT").unwrap();
-        assert!(reader.session_user("f1", "u1", 0).unwrap().is_some());
+        assert!(reader.active_session("f1", "u1").unwrap().is_some());
         drop((reader, writer));
         let _ = std::fs::remove_file(&path);
     }

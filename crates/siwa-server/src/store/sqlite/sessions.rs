@@ -1,12 +1,14 @@
 //! Session families on SQLite: opening one, rotating its refresh token
 //! (the rules are `store::rows::judge_rotation`'s), reading and ending it.
 
+use super::super::session_cache::Lookup;
 use super::super::sign_in::SignInSteps;
-use super::super::user_row::UserRow;
+use super::super::user_row::{UserRow, USER_COLUMN_COUNT};
 use super::super::{FamilyRow, NewSession, Rotate, Rotation, StoreResult, TokenRow, User};
 use super::group_commit::{Tx, Write};
 use super::steps::Steps;
 use super::{purge_sessions, reader, SqliteStore};
+use sqlx::Row;
 
 impl SqliteStore {
     pub(super) async fn open_session(&self, session: &NewSession) -> StoreResult<()> {
@@ -63,15 +65,44 @@ impl SqliteStore {
         Ok(known.is_some())
     }
 
+    /// The user of an active session: from the cache when it holds the
+    /// session (file databases), else from the database (then kept, unless
+    /// the session changed meanwhile; see `store/session_cache.rs`).
     pub(super) async fn active_session_user(
         &self,
         family_id: &str,
         user_id: &str,
         created_after: i64,
     ) -> StoreResult<Option<User>> {
+        let ticket = match &self.changes {
+            Some(changes) => {
+                changes.start();
+                match changes.cache().lookup(family_id, user_id, created_after) {
+                    Lookup::Hit(user) => return Ok(user),
+                    Lookup::Miss(ticket) => ticket,
+                }
+            }
+            None => None,
+        };
+        let Some((user, created_at)) = self.read_active_session(family_id, user_id).await? else {
+            return Ok(None);
+        };
+        if let (Some(ticket), Some(changes)) = (ticket, &self.changes) {
+            changes.cache().fill(ticket, family_id, &user, created_at);
+        }
+        Ok((created_at > created_after).then_some(user))
+    }
+
+    /// The user and the session's creation time, if the session is active:
+    /// on the calling thread when the file allows, else through sqlx.
+    async fn read_active_session(
+        &self,
+        family_id: &str,
+        user_id: &str,
+    ) -> StoreResult<Option<(User, i64)>> {
         if let Some(reader) = &self.reader {
-            match reader.session_user(family_id, user_id, created_after) {
-                Ok(user) => return Ok(user),
+            match reader.active_session(family_id, user_id) {
+                Ok(found) => return Ok(found),
                 Err(reader::ReadError::Failed(e)) => return Err(super::super::StoreError::Read(e)),
                 Err(reader::ReadError::Busy) => {}
             }
@@ -79,10 +110,13 @@ impl SqliteStore {
         let row = sqlx::query(reader::SESSION_USER)
             .bind(family_id)
             .bind(user_id)
-            .bind(created_after)
             .fetch_optional(&self.pool)
             .await?;
-        Ok(row.as_ref().map(UserRow::user).transpose()?)
+        let Some(row) = row else { return Ok(None) };
+        let Some(created_at) = row.try_get::<Option<i64>, _>(USER_COLUMN_COUNT)? else {
+            return Ok(None);
+        };
+        Ok(Some((row.user()?, created_at)))
     }
 
     pub(super) async fn end_family(&self, family_id: &str) -> StoreResult<()> {

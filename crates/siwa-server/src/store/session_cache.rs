@@ -1,12 +1,20 @@
-//! The per-replica cache of [`Store::session_user`] on PostgreSQL: the user
-//! and the creation time of each of their active sessions, so that an
-//! authenticated request (`GET /me`) costs no round trip to the database.
+//! The per-process cache of [`Store::session_user`]: the user and the
+//! creation time of each of their active sessions, so that an authenticated
+//! request (`GET /me`) costs no read of the database.
 //!
 //! It is only as good as its invalidation, which comes from the database:
-//! row triggers on `users` and `session_families` (migration
-//! `20261208000000_session_cache.sql`) `pg_notify` the user's id on every
-//! change that `session_user` could see, and the listener (`listener.rs`)
-//! drops that user's entry here. So:
+//! row triggers on `users` and `session_families` announce the user's id on
+//! every change that `session_user` could see, whoever made it (this
+//! process, another replica, a maintenance statement, a cascade), and the
+//! backend's follower drops that user's entry here:
+//!
+//! - PostgreSQL: the triggers `pg_notify` (migration
+//!   `20261208000000_session_cache.sql`), `postgres/listener.rs` listens;
+//! - SQLite: the triggers append to the `session_changes` log (migration of
+//!   the same name), `sqlite/change_feed.rs` reads it after each of this
+//!   process's commits and every few milliseconds for other processes'.
+//!
+//! So:
 //!
 //! - entries are per user: any change to the user or to any of their session
 //!   families drops the user's entry (all of their sessions), which is never
@@ -14,7 +22,7 @@
 //! - only active sessions are kept (a session found revoked or absent is
 //!   asked of the database each time), and `created_after` (the sessions'
 //!   absolute lifetime) is judged on every lookup from the kept `created_at`;
-//! - while the listener is not connected (before it first connects, after
+//! - while the follower is not following (before it first connects, after
 //!   it lost its connection), every lookup is a bypass to the database and
 //!   nothing is kept; it is flushed when it goes down and again when it
 //!   reconnects, since notifications may have been missed in between;
@@ -27,7 +35,7 @@
 //!   per user), and an entry older than `max_age` is read again, whatever
 //!   the notifications said (a listener whose connection stalls silently).
 //!
-//! [`Store::session_user`]: super::super::Store::session_user
+//! [`Store::session_user`]: super::Store::session_user
 
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
@@ -37,12 +45,12 @@ use std::time::{Duration, Instant};
 
 use hashlink::LruCache;
 
-use super::super::User;
+use super::User;
 
 /// Users kept per replica (all shards together).
-pub(super) const CAPACITY: usize = 65_536;
+pub(in crate::store) const CAPACITY: usize = 65_536;
 /// The longest an entry is believed without being read again.
-pub(super) const MAX_AGE: Duration = Duration::from_secs(30);
+pub(in crate::store) const MAX_AGE: Duration = Duration::from_secs(30);
 /// Sessions kept per user (the least recently filled goes first).
 const FAMILIES_PER_USER: usize = 8;
 /// Shards, each with its own lock and generation.
@@ -90,13 +98,13 @@ impl SessionCacheStats {
         self.listener_pid.load(Ordering::Relaxed)
     }
 
-    pub(super) fn set_listener_pid(&self, pid: i32) {
+    pub(in crate::store) fn set_listener_pid(&self, pid: i32) {
         self.listener_pid.store(pid, Ordering::Relaxed);
     }
 }
 
 /// The cache (see the module's documentation).
-pub(super) struct SessionCache {
+pub(in crate::store) struct SessionCache {
     shards: Box<[Mutex<Shard>]>,
     hasher: RandomState,
     max_age: Duration,
@@ -118,7 +126,7 @@ struct Entry {
 
 /// A lookup's answer.
 #[derive(Debug)]
-pub(super) enum Lookup {
+pub(in crate::store) enum Lookup {
     /// From the cache: the user, or `None` for a session past its absolute lifetime.
     Hit(Option<User>),
     /// Read the database, then hand its answer to [`SessionCache::fill`] with
@@ -129,14 +137,14 @@ pub(super) enum Lookup {
 /// Taken before a database read; a fill keeps its result only if its shard
 /// saw no invalidation since.
 #[derive(Debug)]
-pub(super) struct Ticket {
+pub(in crate::store) struct Ticket {
     shard: usize,
     generation: u64,
     at: Instant,
 }
 
 impl SessionCache {
-    pub(super) fn new(
+    pub(in crate::store) fn new(
         capacity: usize,
         max_age: Duration,
         stats: std::sync::Arc<SessionCacheStats>,
@@ -157,13 +165,18 @@ impl SessionCache {
         }
     }
 
-    pub(super) fn stats(&self) -> &std::sync::Arc<SessionCacheStats> {
+    pub(in crate::store) fn stats(&self) -> &std::sync::Arc<SessionCacheStats> {
         &self.stats
     }
 
     /// The session `family_id` of `user_id`, as kept; judged against
     /// `created_after` now.
-    pub(super) fn lookup(&self, family_id: &str, user_id: &str, created_after: i64) -> Lookup {
+    pub(in crate::store) fn lookup(
+        &self,
+        family_id: &str,
+        user_id: &str,
+        created_after: i64,
+    ) -> Lookup {
         if !self.stats.listening() {
             self.stats.bypasses.fetch_add(1, Ordering::Relaxed);
             return Lookup::Miss(None);
@@ -196,7 +209,7 @@ impl SessionCache {
     /// Keeps what a read begun with `ticket` found: `family_id` of `user` is
     /// active, created at `created_at`. Refused (`false`) when anything in
     /// the shard was invalidated since the ticket, or the listener is down.
-    pub(super) fn fill(
+    pub(in crate::store) fn fill(
         &self,
         ticket: Ticket,
         family_id: &str,
@@ -241,14 +254,14 @@ impl SessionCache {
     }
 
     /// Forgets a user and every session of theirs.
-    pub(super) fn invalidate_user(&self, user_id: &str) {
+    pub(in crate::store) fn invalidate_user(&self, user_id: &str) {
         let mut shard = self.lock(self.shard_of(user_id));
         shard.generation = shard.generation.wrapping_add(1);
         shard.users.remove(user_id);
     }
 
     /// Forgets everything.
-    pub(super) fn flush(&self) {
+    pub(in crate::store) fn flush(&self) {
         for index in 0..self.shards.len() {
             let mut shard = self.lock(index);
             shard.generation = shard.generation.wrapping_add(1);
@@ -259,7 +272,7 @@ impl SessionCache {
     /// The listener connected (after a flush: what was missed while it was
     /// down is gone) or lost its connection (flushed after: nothing is used
     /// or kept from now on).
-    pub(super) fn set_listening(&self, listening: bool) {
+    pub(in crate::store) fn set_listening(&self, listening: bool) {
         if listening {
             self.flush();
             self.stats.connects.fetch_add(1, Ordering::Relaxed);
