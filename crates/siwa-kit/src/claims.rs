@@ -7,7 +7,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use serde::{Serialize, Serializer};
 use thiserror::Error;
@@ -135,10 +135,14 @@ impl Text {
         match value {
             Cow::Borrowed(s) => {
                 let start = (s.as_ptr() as usize).wrapping_sub(raw.as_ptr() as usize);
-                match (u32::try_from(start), u32::try_from(start + s.len())) {
-                    (Ok(begin), Ok(end)) if raw.get(start..start + s.len()) == Some(s) => {
-                        Self::Span { start: begin, end }
-                    }
+                let end = start.wrapping_add(s.len());
+                // The same bytes in memory as `s` (both are borrowed, so live):
+                // no need to compare the text.
+                let inside = raw
+                    .get(start..end)
+                    .is_some_and(|span| span.as_ptr() == s.as_ptr());
+                match (u32::try_from(start), u32::try_from(end)) {
+                    (Ok(begin), Ok(end)) if inside => Self::Span { start: begin, end },
                     _ => Self::Owned(s.into()),
                 }
             }
@@ -177,7 +181,10 @@ pub struct Claims {
     pub(crate) email_verified: Option<bool>,
     pub(crate) is_private_email: Option<bool>,
     pub(crate) real_user_status: Option<RealUserStatus>,
-    pub(crate) nonce: Option<Nonce>,
+    /// `nonce`, as text of the payload; made a [`Nonce`] when first asked for
+    /// (most callers never do: the verifier has already compared it).
+    pub(crate) nonce: Option<Text>,
+    pub(crate) nonce_secret: OnceLock<Option<Nonce>>,
     pub(crate) nonce_supported: Option<bool>,
     pub(crate) at_hash: Option<Text>,
     pub(crate) c_hash: Option<Text>,
@@ -255,7 +262,9 @@ impl Claims {
     /// `nonce`, as it is in the token (already checked by the verifier when
     /// a [`crate::id_token::NoncePolicy`] asked for it).
     pub fn nonce(&self) -> Option<&Nonce> {
-        self.nonce.as_ref()
+        self.nonce_secret
+            .get_or_init(|| self.text(self.nonce.as_ref()).map(Nonce::new))
+            .as_ref()
     }
 
     /// `nonce_supported`: whether the platform supports nonces.
@@ -304,7 +313,7 @@ impl fmt::Debug for Claims {
             .field("email_verified", &self.email_verified)
             .field("is_private_email", &self.is_private_email)
             .field("real_user_status", &self.real_user_status)
-            .field("nonce", &self.nonce)
+            .field("nonce", &self.nonce())
             .field("nonce_supported", &self.nonce_supported)
             .field("at_hash", &self.at_hash())
             .field("c_hash", &self.c_hash())
@@ -372,7 +381,7 @@ impl Serialize for Claims {
             email_verified: self.email_verified,
             is_private_email: self.is_private_email,
             real_user_status: self.real_user_status.map(RealUserStatus::code),
-            nonce: self.nonce.as_ref().map(Nonce::secret),
+            nonce: self.text(self.nonce.as_ref()),
             nonce_supported: self.nonce_supported,
             at_hash: self.at_hash(),
             c_hash: self.c_hash(),

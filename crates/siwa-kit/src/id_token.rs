@@ -22,7 +22,7 @@
 //! Every rejection is a [`VerifyError`] naming the claim and the values.
 //!
 //! ```
-//! use std::sync::Arc;
+//! use std::sync::{Arc, OnceLock};
 //! use siwa_kit::clock::{FixedClock, UnixTime};
 //! use siwa_kit::id_token::{NoncePolicy, Verifier, VerifyError};
 //! use siwa_kit::claims::Nonce;
@@ -47,7 +47,7 @@
 //! ```
 
 use std::borrow::Cow;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use aws_lc_rs::constant_time::verify_slices_are_equal;
 use aws_lc_rs::digest::{digest, SHA256};
@@ -353,10 +353,10 @@ impl Verifier {
         let registered = self.check_registered(&mut wire)?;
         let text = |value: Cow<'_, str>| Text::of(&payload, value);
         let some_text = |value: Option<Cow<'_, str>>| value.map(|v| Text::of(&payload, v));
-        let sub = text(take(&mut wire.sub).required_string("sub")?);
-        let token_nonce = take(&mut wire.nonce).string("nonce")?;
+        let sub = text(wire.sub.required_string("sub")?);
+        let token_nonce = wire.nonce.string("nonce")?;
         check_nonce(nonce, token_nonce.as_deref())?;
-        let real_user_status = match take(&mut wire.real_user_status).uint("real_user_status")? {
+        let real_user_status = match wire.real_user_status.uint("real_user_status")? {
             None => None,
             Some(code) => {
                 Some(
@@ -375,16 +375,17 @@ impl Verifier {
             azp: some_text(registered.azp),
             exp: registered.exp,
             iat: registered.iat,
-            auth_time: take(&mut wire.auth_time).time("auth_time")?,
-            email: some_text(take(&mut wire.email).string("email")?),
-            email_verified: take(&mut wire.email_verified).flag("email_verified")?,
-            is_private_email: take(&mut wire.is_private_email).flag("is_private_email")?,
+            auth_time: wire.auth_time.time("auth_time")?,
+            email: some_text(wire.email.string("email")?),
+            email_verified: wire.email_verified.flag("email_verified")?,
+            is_private_email: wire.is_private_email.flag("is_private_email")?,
             real_user_status,
-            nonce: token_nonce.map(|n| Nonce::new(n.into_owned())),
-            nonce_supported: take(&mut wire.nonce_supported).flag("nonce_supported")?,
-            at_hash: some_text(take(&mut wire.at_hash).string("at_hash")?),
-            c_hash: some_text(take(&mut wire.c_hash).string("c_hash")?),
-            transfer_sub: some_text(take(&mut wire.transfer_sub).string("transfer_sub")?),
+            nonce: some_text(token_nonce),
+            nonce_secret: OnceLock::new(),
+            nonce_supported: wire.nonce_supported.flag("nonce_supported")?,
+            at_hash: some_text(wire.at_hash.string("at_hash")?),
+            c_hash: some_text(wire.c_hash.string("c_hash")?),
+            transfer_sub: some_text(wire.transfer_sub.string("transfer_sub")?),
             raw: String::new(),
         };
         claims.raw = payload;
@@ -397,7 +398,7 @@ impl Verifier {
         wire: &mut WireClaims<'a>,
     ) -> Result<Registered<'a>, VerifyError> {
         let now = self.clock.now();
-        let iss = take(&mut wire.iss).required_string("iss")?;
+        let iss = wire.iss.required_string("iss")?;
         if *iss != *self.issuer {
             return Err(VerifyError::Issuer {
                 found: cut(&iss),
@@ -405,9 +406,9 @@ impl Verifier {
             });
         }
         let (aud, aud_more, azp) = self.check_audience(take(&mut wire.aud), take(&mut wire.azp))?;
-        let exp = take(&mut wire.exp).required_time("exp")?;
-        let iat = take(&mut wire.iat).required_time("iat")?;
-        let nbf = take(&mut wire.nbf).time("nbf")?;
+        let exp = wire.exp.required_time("exp")?;
+        let iat = wire.iat.required_time("iat")?;
+        let nbf = wire.nbf.time("nbf")?;
         if now >= exp.plus(self.leeway) {
             return Err(VerifyError::Expired {
                 exp,

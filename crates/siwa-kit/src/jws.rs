@@ -56,7 +56,7 @@ pub use rsa::{
     MIN_RSA_EXPONENT,
 };
 pub use strict_json::MAX_DEPTH;
-pub(crate) use strict_json::{cut, Item, Member, Members, Wire};
+pub(crate) use strict_json::{cut, uint, Item, Member, Members, Wire};
 pub use verify::{verify, Algorithm, Es256, KeySource, Rs256, TokenError, Verified};
 
 /// For the `json` fuzz target: whether `bytes` took the fast path, or how the

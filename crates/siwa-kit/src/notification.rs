@@ -26,10 +26,10 @@ use std::fmt;
 use serde::Deserialize;
 use thiserror::Error;
 
-use crate::claims::wire::{cut, Slot, WireClaims};
+use crate::claims::wire::{cut, name_key, NameKey, Slot, WireClaims, EMAIL, IS_PRIVATE_EMAIL, SUB};
 use crate::claims::{ClaimError, Text};
 use crate::clock::UnixTime;
-use crate::id_token::{take, Verifier, VerifyError};
+use crate::id_token::{Verifier, VerifyError};
 use crate::jws::{self, Members, Rs256, Verified};
 
 /// Largest notification body accepted: a JWT of [`jws::MAX_TOKEN_LEN`] plus JSON.
@@ -267,11 +267,12 @@ impl Verifier {
         let Verified { payload, members } = verified;
         let mut wire = WireClaims::from_object(&payload, &members);
         let registered = self.check_registered(&mut wire)?;
-        let events = take(&mut wire.events)
+        let events = wire
+            .events
             .required_string("events")
             .map_err(NotificationError::Events)?;
         let event = parse_event(events.into_owned())?;
-        let jti = Text::of(&payload, take(&mut wire.jti).required_string("jti")?);
+        let jti = Text::of(&payload, wire.jti.required_string("jti")?);
         let aud = Text::of(&payload, registered.azp.unwrap_or(registered.aud));
         let (iat, exp) = (registered.iat, registered.exp);
         // What still borrows the payload goes before the payload moves.
@@ -334,12 +335,12 @@ impl<'a> WireEvent<'a> {
     fn from_object(text: &'a str, members: &Members) -> Self {
         let mut event = Self::default();
         for member in members.iter() {
-            let slot = match &*member.name(text) {
-                b"type" => &mut event.kind,
-                b"sub" => &mut event.sub,
-                b"email" => &mut event.email,
-                b"is_private_email" => &mut event.is_private_email,
-                b"event_time" => &mut event.event_time,
+            let slot = match name_key(&member.name(text)) {
+                TYPE => &mut event.kind,
+                SUB => &mut event.sub,
+                EMAIL => &mut event.email,
+                IS_PRIVATE_EMAIL => &mut event.is_private_email,
+                EVENT_TIME => &mut event.event_time,
                 _ => continue,
             };
             *slot = Slot::of(member, text);
@@ -347,6 +348,9 @@ impl<'a> WireEvent<'a> {
         event
     }
 }
+
+const TYPE: NameKey = name_key(b"type");
+const EVENT_TIME: NameKey = name_key(b"event_time");
 
 /// The `events` claim, unescaped: checked by the strict checker (its flat
 /// fast path for Apple's events), then read member by member, no serde.
@@ -358,28 +362,23 @@ fn parse_event(json: String) -> Result<Event, NotificationError> {
             reason: format!("its JSON is {reason}"),
         })
     })?;
-    let mut wire = WireEvent::from_object(&json, &members);
+    let wire = WireEvent::from_object(&json, &members);
     let events = |e: ClaimError| NotificationError::Events(e);
-    let kind = EventKind::from_name(&wire.kind.take().required_string("type").map_err(events)?);
-    let sub = Text::of(
-        &json,
-        wire.sub.take().required_string("sub").map_err(events)?,
-    );
-    let email = wire.email.take().string("email").map_err(events)?;
+    let kind = EventKind::from_name(&wire.kind.required_string("type").map_err(events)?);
+    let sub = Text::of(&json, wire.sub.required_string("sub").map_err(events)?);
+    let email = wire.email.string("email").map_err(events)?;
     let email = email.map(|email| Text::of(&json, email));
     let is_private_email = wire
         .is_private_email
-        .take()
         .flag("is_private_email")
         .map_err(events)?;
-    let event_time_ms = wire
-        .event_time
-        .take()
-        .uint("event_time")
-        .map_err(events)?
-        .ok_or(NotificationError::Events(ClaimError::Missing {
-            claim: "event_time",
-        }))?;
+    let event_time_ms =
+        wire.event_time
+            .uint("event_time")
+            .map_err(events)?
+            .ok_or(NotificationError::Events(ClaimError::Missing {
+                claim: "event_time",
+            }))?;
     Ok(Event {
         json,
         kind,

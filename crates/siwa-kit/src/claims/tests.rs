@@ -30,7 +30,8 @@ fn sample() -> Claims {
         email_verified: Some(true),
         is_private_email: Some(true),
         real_user_status: Some(RealUserStatus::LikelyReal),
-        nonce: Some(Nonce::new("n0nce-secret-value")),
+        nonce: Some(owned("n0nce-secret-value")),
+        nonce_secret: std::sync::OnceLock::new(),
         nonce_supported: Some(true),
         at_hash: None,
         c_hash: Some(owned("c")),
@@ -96,4 +97,102 @@ fn audience_prefers_azp() {
     claims.azp = Some(owned("com.example.web"));
     assert_eq!(claims.audiences(), ["com.example.ios", "com.example.web"]);
     assert_eq!(claims.audience(), "com.example.web");
+}
+
+#[test]
+fn name_keys_tell_every_name_apart() {
+    use wire::name_key;
+    let names: Vec<Vec<u8>> = [
+        "",
+        "a",
+        "ab",
+        "iss",
+        "sub",
+        "type",
+        "nonce",
+        "c_hash",
+        "at_hash",
+        "email_ve",
+        "auth_time",
+        "event_time",
+        "transfer_sub",
+        "email_verified",
+        "nonce_supported",
+        "is_private_email",
+        "real_user_status",
+        "is_private_email_",
+        "real_user_status!",
+    ]
+    .iter()
+    .map(|n| n.as_bytes().to_vec())
+    .chain((0..=17).map(|len| vec![0u8; len]))
+    .chain((1..=16).map(|len| {
+        let mut n = b"is_private_email".to_vec();
+        n[len - 1] ^= 1;
+        n
+    }))
+    .collect();
+    for a in &names {
+        for b in &names {
+            let same_key = name_key(a) == name_key(b);
+            // Exact up to 16 bytes; all longer names share one key.
+            let expected = a == b || (a.len() > 16 && b.len() > 16);
+            assert_eq!(same_key, expected, "{a:?} {b:?}");
+        }
+    }
+}
+
+#[test]
+fn slot_readings_agree_with_the_wire_readings() {
+    use crate::jws::strict_object_text;
+    use crate::jws::{Members, Segment};
+    let values = [
+        "0",
+        "17",
+        "1700000000",
+        "18446744073709551615",
+        "18446744073709551616",
+        "1.5",
+        "1e3",
+        "-1",
+        "true",
+        "false",
+        "null",
+        "\"\"",
+        "\"x\"",
+        "\"true\"",
+        "\"false\"",
+        r#""tru\u0065""#,
+        r#""a\"b""#,
+        "[1]",
+        "[\"a\"]",
+        "{}",
+        "{\"a\":1}",
+    ];
+    for value in values {
+        let text = format!("{{\"v\":{value}}}");
+        let mut members = Members::default();
+        strict_object_text(&text, Segment::Payload, &mut members).unwrap();
+        let member = members.iter().next().unwrap();
+        let slot = wire::Slot::of(member, &text);
+        let wire = || wire::Slot::of(member, &text).take();
+        assert_eq!(slot.string("v"), wire().string("v"), "{value}");
+        assert_eq!(slot.time("v"), wire().time("v"), "{value}");
+        assert_eq!(slot.uint("v"), wire().uint("v"), "{value}");
+        assert_eq!(slot.flag("v"), wire().flag("v"), "{value}");
+        let required = match wire().string("v") {
+            Ok(None) => Err(ClaimError::Missing { claim: "v" }),
+            Ok(Some(s)) if s.is_empty() => Err(ClaimError::Empty { claim: "v" }),
+            other => other.map(Option::unwrap_or_default),
+        };
+        assert_eq!(slot.required_string("v"), required, "{value}");
+    }
+    let absent = wire::Slot::default();
+    assert_eq!(absent.string("v"), Ok(None));
+    assert_eq!(absent.time("v"), Ok(None));
+    assert_eq!(absent.flag("v"), Ok(None));
+    assert_eq!(
+        absent.required_time("v"),
+        Err(ClaimError::Missing { claim: "v" })
+    );
 }

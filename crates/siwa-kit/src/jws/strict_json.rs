@@ -46,7 +46,7 @@ mod wire;
 pub(crate) use checker::Problem;
 pub use checker::MAX_DEPTH;
 pub(crate) use members::{Member, Members};
-pub(crate) use wire::{cut, Item, Wire};
+pub(crate) use wire::{cut, uint, Item, Wire};
 
 /// Checks `bytes` and returns them as text.
 pub(crate) fn check(bytes: &[u8]) -> Result<&str, Problem> {

@@ -154,50 +154,90 @@ fn hex4(bytes: &[u8], at: usize) -> Option<u16> {
 }
 
 /// The inside of a string the checker has accepted, unescaped, as text.
-/// Replaces serde_json here: one allocation of the right size, no growing.
+/// Replaces serde_json here: one allocation of the right size, no growing,
+/// and no second UTF-8 check (the runs between escapes are text already, and
+/// each escape is a whole character: the checker refused lone surrogates).
 pub(crate) fn unescape_str(inner: &str) -> String {
-    // Unescaping accepted text gives UTF-8 (the checker refused lone
-    // surrogates), so the fallback never runs.
-    String::from_utf8(unescape(inner.as_bytes()))
-        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+    let mut out = String::with_capacity(inner.len());
+    let mut rest = inner;
+    // A backslash is ASCII, so the text splits there on a character boundary.
+    while let Some((run, escape)) =
+        backslash(rest.as_bytes()).and_then(|at| rest.split_at_checked(at))
+    {
+        out.push_str(run);
+        let (ch, len) = escaped_char(escape.as_bytes());
+        out.push(ch);
+        rest = escape.get(len..).unwrap_or_default();
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Unescapes the inside of a string the scanner has already accepted: the
-/// runs between escapes copied whole (found with the CPU's vector
-/// instructions), each escape as its character.
+/// runs between escapes copied whole, each escape as its character.
 pub(super) fn unescape(raw: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(raw.len());
     let mut rest = raw;
-    while let Some(at) = memchr::memchr(b'\\', rest) {
-        out.extend_from_slice(&rest[..at]);
-        let escape = &rest[at..];
-        let (byte, len) = match escape.get(1) {
-            Some(b'b') => (0x08, 2),
-            Some(b'f') => (0x0c, 2),
-            Some(b'n') => (b'\n', 2),
-            Some(b'r') => (b'\r', 2),
-            Some(b't') => (b'\t', 2),
-            Some(b'u') => {
-                let high = hex4(escape, 2).unwrap_or(0);
-                let (scalar, len) = if (0xD800..=0xDBFF).contains(&high) {
-                    let low = hex4(escape, 8).unwrap_or(0xDC00);
-                    let pair = 0x10000 + ((u32::from(high) - 0xD800) << 10);
-                    (pair + u32::from(low).saturating_sub(0xDC00), 12)
-                } else {
-                    (u32::from(high), 6)
-                };
-                let ch = char::from_u32(scalar).unwrap_or(char::REPLACEMENT_CHARACTER);
-                out.extend_from_slice(ch.encode_utf8(&mut [0u8; 4]).as_bytes());
-                rest = escape.get(len..).unwrap_or_default();
-                continue;
-            }
-            // `\"`, `\\`, `\/`: the byte itself.
-            Some(&other) => (other, 2),
-            None => break,
-        };
-        out.push(byte);
+    while let Some(at) = backslash(rest) {
+        let (run, escape) = rest.split_at(at);
+        out.extend_from_slice(run);
+        let (ch, len) = escaped_char(escape);
+        out.extend_from_slice(ch.encode_utf8(&mut [0u8; 4]).as_bytes());
         rest = escape.get(len..).unwrap_or_default();
     }
     out.extend_from_slice(rest);
     out
+}
+
+/// Where the first backslash in `bytes` is, eight bytes at a time: the runs
+/// between escapes are short, too short for a vector search to pay off.
+fn backslash(bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = u64::from_le_bytes([1; 8]);
+    const HIGHS: u64 = u64::from_le_bytes([0x80; 8]);
+    let mut chunks = bytes.chunks_exact(8);
+    let mut at = 0;
+    for chunk in &mut chunks {
+        let Ok(eight) = <[u8; 8]>::try_from(chunk) else {
+            break;
+        };
+        let x = u64::from_le_bytes(eight) ^ (ONES * u64::from(b'\\'));
+        // The lowest zero byte of `x` is flagged exactly (see `plain_run`).
+        let hit = x.wrapping_sub(ONES) & !x & HIGHS;
+        if hit != 0 {
+            return Some(at + (hit.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    let tail = chunks.remainder();
+    tail.iter().position(|&b| b == b'\\').map(|i| at + i)
+}
+
+/// The character of the escape sequence at the start of `escape` (on its
+/// backslash; one the checker accepted), and the sequence's length.
+fn escaped_char(escape: &[u8]) -> (char, usize) {
+    match escape.get(1) {
+        Some(b'b') => ('\u{8}', 2),
+        Some(b'f') => ('\u{c}', 2),
+        Some(b'n') => ('\n', 2),
+        Some(b'r') => ('\r', 2),
+        Some(b't') => ('\t', 2),
+        Some(b'u') => {
+            let high = hex4(escape, 2).unwrap_or(0);
+            let (scalar, len) = if (0xD800..=0xDBFF).contains(&high) {
+                let low = hex4(escape, 8).unwrap_or(0xDC00);
+                let pair = 0x10000 + ((u32::from(high) - 0xD800) << 10);
+                (pair + u32::from(low).saturating_sub(0xDC00), 12)
+            } else {
+                (u32::from(high), 6)
+            };
+            (
+                char::from_u32(scalar).unwrap_or(char::REPLACEMENT_CHARACTER),
+                len,
+            )
+        }
+        // `\"`, `\\`, `\/`: the byte itself (ASCII).
+        Some(&other) => (char::from(other), 2),
+        // A lone backslash at the end: not in an accepted string.
+        None => ('\\', 1),
+    }
 }

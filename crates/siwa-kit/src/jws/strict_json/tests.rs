@@ -1,4 +1,5 @@
 use super::grammar::{plain_run, unescape, unescape_str, PLAIN};
+use super::wire::uint;
 use super::*;
 
 fn ok(text: &str) {
@@ -278,6 +279,55 @@ fn records_top_level_members() {
     check_object(text.as_bytes(), &mut members).unwrap();
     assert_eq!(members.iter().count(), 40);
     assert_eq!(members.iter().last().unwrap().value(&text), "39");
+}
+
+#[test]
+fn unescape_finds_escapes_at_every_place_as_serde_json_does() {
+    // Runs of every length around the eight-byte steps of the search, in
+    // both the text and the byte versions.
+    for before in 0..20 {
+        for after in 0..20 {
+            let inner = format!(
+                "{}\\\"{}\\u00e9{}",
+                "a".repeat(before),
+                "é".repeat(after),
+                "b".repeat(after)
+            );
+            let expected: String = serde_json::from_str(&format!("\"{inner}\"")).unwrap();
+            assert_eq!(unescape_str(&inner), expected, "{inner}");
+            assert_eq!(unescape(inner.as_bytes()), expected.as_bytes(), "{inner}");
+        }
+    }
+}
+
+#[test]
+fn uint_reads_digits_as_str_parse_does() {
+    let mut cases: Vec<String> = [
+        "0",
+        "7",
+        "1700000000",
+        "18446744073709551615",
+        "18446744073709551616",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    cases.extend([
+        "9".repeat(19),
+        "9".repeat(20),
+        "1".repeat(21),
+        "12a".into(),
+        "1.5".into(),
+        "".into(),
+    ]);
+    for digits in &cases {
+        let expected = if digits.is_empty() {
+            Some(0)
+        } else {
+            digits.parse::<u64>().ok()
+        };
+        assert_eq!(uint(digits.as_bytes()), expected, "{digits}");
+    }
 }
 
 #[test]

@@ -68,20 +68,24 @@ impl<'a> Wire<'a> {
         Self::parse(member.value(text), member.value_escaped)
     }
 
+    /// The text of a string value the strict checker has accepted (quotes
+    /// included), unescaped when `escaped`.
+    pub(crate) fn string_of(value: &'a str, escaped: bool) -> Cow<'a, str> {
+        let inner = value.get(1..value.len() - 1).unwrap_or_default();
+        if escaped {
+            // The checker accepted every escape: unescaping cannot fail.
+            Cow::Owned(unescape_str(inner))
+        } else {
+            Cow::Borrowed(inner)
+        }
+    }
+
     /// Types one JSON value that the strict checker has accepted; `escaped`
     /// tells whether, if a string, it holds escape sequences.
     pub(crate) fn parse(value: &'a str, escaped: bool) -> Self {
         let bytes = value.as_bytes();
         match bytes.first() {
-            Some(b'"') => {
-                let inner = value.get(1..value.len() - 1).unwrap_or_default();
-                if escaped {
-                    // The checker accepted every escape: unescaping cannot fail.
-                    Self::Str(Cow::Owned(unescape_str(inner)))
-                } else {
-                    Self::Str(Cow::Borrowed(inner))
-                }
-            }
+            Some(b'"') => Self::Str(Self::string_of(value, escaped)),
             Some(b't') => Self::Bool(true),
             Some(b'f') => Self::Bool(false),
             Some(b'n') => Self::Null,
@@ -89,13 +93,32 @@ impl<'a> Wire<'a> {
             Some(b'[') => {
                 serde_json::from_str::<Vec<Item<'a>>>(value).map_or(Self::Null, Self::Array)
             }
-            Some(b'0'..=b'9') if bytes.iter().all(u8::is_ascii_digit) => value
-                .parse()
-                .map_or(Self::Number(Cow::Borrowed(value)), Self::Uint),
+            Some(b'0'..=b'9') => uint(bytes).map_or(Self::Number(Cow::Borrowed(value)), Self::Uint),
             _ => Self::Number(Cow::Borrowed(value)),
         }
     }
 }
+
+/// The value of a number written as digits only, if it fits in `u64` (one
+/// pass, where `str::parse` would check the digits again).
+pub(crate) fn uint(digits: &[u8]) -> Option<u64> {
+    let digit = |d: u8| {
+        d.is_ascii_digit()
+            .then_some(u64::from(d.wrapping_sub(b'0')))
+    };
+    if digits.len() <= MAX_SAFE_DIGITS {
+        // Cannot overflow: no checked arithmetic per digit.
+        return digits
+            .iter()
+            .try_fold(0u64, |n, &d| Some(n * 10 + digit(d)?));
+    }
+    digits
+        .iter()
+        .try_fold(0u64, |n, &d| n.checked_mul(10)?.checked_add(digit(d)?))
+}
+
+/// Every number of this many decimal digits fits in `u64` (its largest has 20).
+const MAX_SAFE_DIGITS: usize = 19;
 
 impl<'de: 'a, 'a> Deserialize<'de> for Wire<'a> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
