@@ -134,3 +134,46 @@ impl SqliteStore {
             .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use sqlx::Row;
+
+    use super::super::super::Store;
+    use super::*;
+
+    /// The lease's "no older pending event of the user" check reads the
+    /// pending events only: through the partial index, not every older
+    /// event of the user (a cost that grew with each user's history).
+    #[tokio::test]
+    async fn the_lease_reads_only_pending_events_of_the_user() {
+        let mut name = [0u8; 8];
+        aws_lc_rs::rand::fill(&mut name).unwrap();
+        let hex: String = name.iter().map(|b| format!("{b:02x}")).collect();
+        let path = std::env::temp_dir().join(format!("siwa-lease-plan-{hex}.db"));
+        let store = SqliteStore::connect(&format!("sqlite://{}", path.display()))
+            .await
+            .unwrap();
+        store.migrate().await.unwrap();
+        let plan: Vec<String> =
+            sqlx::query(&format!("EXPLAIN QUERY PLAN {}", outbox::lease_events!("")))
+                .bind(1_i64)
+                .bind(10_i64)
+                .bind(60_i64)
+                .fetch_all(&store.pool)
+                .await
+                .unwrap()
+                .iter()
+                .map(|row| row.get::<String, _>("detail"))
+                .collect();
+        let plan = plan.join("\n");
+        assert!(
+            plan.contains("webhook_events_user_pending"),
+            "the lease's per-user check is not on the pending index:\n{plan}"
+        );
+        drop(store);
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
+    }
+}
