@@ -142,7 +142,10 @@ async fn the_session_cache_is_served_on_postgresql() {
         .into_iter()
         .filter(|name| name.starts_with("session_cache_"))
         .collect();
-    assert!(cache.len() >= 3, "the README's session cache rows: {cache:?}");
+    assert!(
+        cache.len() >= 3,
+        "the README's session cache rows: {cache:?}"
+    );
     for name in cache {
         let name = format!("siwa_{name}");
         assert!(
