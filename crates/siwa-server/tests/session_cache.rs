@@ -95,16 +95,7 @@ impl Replicas {
 
     /// Reads the session on B until it is a hit from B's cache.
     async fn warm(&self, user: &str, family: &str) {
-        let cache = self.cache();
-        for _ in 0..100 {
-            let hits = cache.hits();
-            let found = self.b.session_user(family, user, 0).await.unwrap();
-            assert!(found.is_some(), "the session is active");
-            if cache.hits() > hits {
-                return;
-            }
-        }
-        panic!("B never kept the session");
+        warm(self.b.as_ref(), user, family).await;
     }
 
     /// Polls B until `done` holds of its answer; how long that took.
@@ -114,22 +105,50 @@ impl Replicas {
         family: &str,
         done: impl Fn(Option<&siwa_server::store::User>) -> bool,
     ) -> Duration {
-        let start = Instant::now();
-        loop {
-            let found = self.b.session_user(family, user, 0).await.unwrap();
-            if done(found.as_ref()) {
-                return start.elapsed();
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(5),
-                "B still answers from its cache after 5 s"
-            );
-            tokio::task::yield_now().await;
-        }
+        staleness(self.b.as_ref(), user, family, done).await
     }
 }
 
-fn report(what: &str, samples: &[Duration]) -> Duration {
+/// Reads the session on `store` until it is a hit from its cache (shared
+/// with the SQLite tests).
+pub(crate) async fn warm(store: &dyn Store, user: &str, family: &str) {
+    let cache = store
+        .session_cache()
+        .expect("the store keeps a session cache");
+    for _ in 0..100 {
+        let hits = cache.hits();
+        let found = store.session_user(family, user, 0).await.unwrap();
+        assert!(found.is_some(), "the session is active");
+        if cache.hits() > hits {
+            return;
+        }
+    }
+    panic!("the store never kept the session");
+}
+
+/// Polls `store` until `done` holds of its answer; how long that took.
+pub(crate) async fn staleness(
+    store: &dyn Store,
+    user: &str,
+    family: &str,
+    done: impl Fn(Option<&siwa_server::store::User>) -> bool,
+) -> Duration {
+    let start = Instant::now();
+    loop {
+        let found = store.session_user(family, user, 0).await.unwrap();
+        if done(found.as_ref()) {
+            return start.elapsed();
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "the store still answers from its cache after 5 s"
+        );
+        tokio::task::yield_now().await;
+    }
+}
+
+/// Prints a kind of change's staleness (max, median); the max.
+pub(crate) fn report(what: &str, samples: &[Duration]) -> Duration {
     let max = samples.iter().max().copied().unwrap_or_default();
     let mut sorted = samples.to_vec();
     sorted.sort();

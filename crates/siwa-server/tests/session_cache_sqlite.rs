@@ -15,6 +15,7 @@ use sqlx::Connection as _;
 use siwa_server::store::{SessionCacheStats, Store, User};
 
 use crate::harness::{unique, Backend, Database};
+use crate::session_cache::{self, report};
 
 /// The bound the cache promises for a change made by another process.
 const BOUND: Duration = Duration::from_millis(100);
@@ -87,18 +88,8 @@ impl Processes {
         .unwrap();
     }
 
-    /// Reads the session on B until it is a hit from B's cache.
     async fn warm(&self, user: &str, family: &str) {
-        let cache = self.cache();
-        for _ in 0..100 {
-            let hits = cache.hits();
-            let found = self.b.session_user(family, user, 0).await.unwrap();
-            assert!(found.is_some(), "the session is active");
-            if cache.hits() > hits {
-                return;
-            }
-        }
-        panic!("B never kept the session");
+        session_cache::warm(self.b.as_ref(), user, family).await;
     }
 
     /// Whether B answers the session from its cache now (and what).
@@ -108,25 +99,13 @@ impl Processes {
         (self.cache().hits() > hits, found)
     }
 
-    /// Polls B until `done` holds of its answer; how long that took.
     async fn staleness(
         &self,
         user: &str,
         family: &str,
         done: impl Fn(Option<&User>) -> bool,
     ) -> Duration {
-        let start = Instant::now();
-        loop {
-            let found = self.b.session_user(family, user, 0).await.unwrap();
-            if done(found.as_ref()) {
-                return start.elapsed();
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(5),
-                "B still answers from its cache after 5 s"
-            );
-            tokio::task::yield_now().await;
-        }
+        session_cache::staleness(self.b.as_ref(), user, family, done).await
     }
 
     async fn changes_logged(&mut self) -> i64 {
@@ -135,19 +114,6 @@ impl Processes {
             .await
             .unwrap()
     }
-}
-
-fn report(what: &str, samples: &[Duration]) -> Duration {
-    let max = samples.iter().max().copied().unwrap_or_default();
-    let mut sorted = samples.to_vec();
-    sorted.sort();
-    let median = sorted.get(sorted.len() / 2).copied().unwrap_or_default();
-    let _ = writeln!(
-        std::io::stderr(),
-        "SQLite session cache staleness, {what}: max {max:?}, median {median:?} over {} changes",
-        samples.len()
-    );
-    max
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -162,7 +128,7 @@ async fn a_change_by_another_process_is_refused_within_100_ms() {
         p.a.end_session(&family).await.unwrap();
         samples.push(p.staleness(&user, &family, |u| u.is_none()).await);
     }
-    all.push(report("logout", &samples));
+    all.push(report("SQLite, logout", &samples));
 
     let mut samples = Vec::new();
     for _ in 0..REPEATS {
@@ -171,7 +137,7 @@ async fn a_change_by_another_process_is_refused_within_100_ms() {
         p.a.end_user_sessions(&user).await.unwrap();
         samples.push(p.staleness(&user, &family, |u| u.is_none()).await);
     }
-    all.push(report("all sessions revoked", &samples));
+    all.push(report("SQLite, all sessions revoked", &samples));
 
     let mut samples = Vec::new();
     for _ in 0..REPEATS {
@@ -180,7 +146,7 @@ async fn a_change_by_another_process_is_refused_within_100_ms() {
         p.a.erase_user(&user, 1_000).await.unwrap();
         samples.push(p.staleness(&user, &family, |u| u.is_none()).await);
     }
-    all.push(report("user erased", &samples));
+    all.push(report("SQLite, user erased", &samples));
 
     // Any statement of any connection (the `sqlite3` shell, a script).
     let mut samples = Vec::new();
@@ -196,7 +162,7 @@ async fn a_change_by_another_process_is_refused_within_100_ms() {
             |u: Option<&User>| u.is_some_and(|u| u.email.as_deref() == Some("new@example.com"));
         samples.push(p.staleness(&user, &family, new).await);
     }
-    all.push(report("email updated", &samples));
+    all.push(report("SQLite, email updated", &samples));
 
     let mut samples = Vec::new();
     for _ in 0..REPEATS {
@@ -210,7 +176,7 @@ async fn a_change_by_another_process_is_refused_within_100_ms() {
         samples.push(p.staleness(&user, &family, |u| u.is_none()).await);
     }
     all.push(report(
-        "user deleted by hand (families by cascade)",
+        "SQLite, user deleted by hand (families by cascade)",
         &samples,
     ));
 

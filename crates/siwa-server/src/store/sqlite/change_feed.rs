@@ -147,11 +147,9 @@ enum Read {
 }
 
 fn read_log(path: &Path, state: &mut FeedState) -> rusqlite::Result<Read> {
-    if state.connection.is_none() {
-        state.connection = Some(connect(path)?);
-    }
-    let Some(connection) = state.connection.as_ref() else {
-        return Err(rusqlite::Error::InvalidQuery);
+    let connection = match &mut state.connection {
+        Some(connection) => connection,
+        None => state.connection.insert(connect(path)?),
     };
     let Some(after) = state.last_seq else {
         let last: i64 = connection
