@@ -10,6 +10,11 @@
 //! `sign_client_secret`, `secret_cache_hit`, `verify_notification`; IMPL is
 //! `siwa-kit` or `aws-lc-rs` (the floor: the bare signature operation of the
 //! same bytes with a key parsed once).
+//!
+//! `siwa-bench pair OP SECONDS DIR` runs OP with siwa-kit and with the floor
+//! in one process, in alternating slices, and prints both CPU times:
+//! `{"op","ops","siwa_cpu_s","floor_cpu_s"}` (the ratio that the machine's
+//! drift does not move).
 
 use std::future::Future;
 use std::hint::black_box;
@@ -52,12 +57,16 @@ fn main() {
             .parse::<f64>()
             .map_err(Error::from)
             .and_then(|secs| run(op, implementation, Budget::CpuSeconds(secs), Path::new(dir))),
+        ["pair", op, secs, dir] => secs
+            .parse::<f64>()
+            .map_err(Error::from)
+            .and_then(|secs| pair(op, secs, Path::new(dir))),
         ["count", op, implementation, n, dir] => n
             .parse::<u64>()
             .map_err(Error::from)
             .and_then(|n| run(op, implementation, Budget::Count(n), Path::new(dir))),
         _ => Err(
-            "usage: siwa-bench fixtures DIR | siwa-bench run OP IMPL SECONDS DIR | siwa-bench count OP IMPL N DIR"
+            "usage: siwa-bench fixtures DIR | siwa-bench run OP IMPL SECONDS DIR | siwa-bench pair OP SECONDS DIR | siwa-bench count OP IMPL N DIR"
                 .into(),
         ),
     };
@@ -159,31 +168,37 @@ impl Fixtures {
     }
 }
 
-fn run(op: &str, implementation: &str, secs: Budget, dir: &Path) -> Result<(), Error> {
-    let f = Fixtures::load(dir)?;
-    let ops = match (op, implementation) {
+/// One operation, ready to be called again and again.
+type Operation = Box<dyn FnMut() -> Result<(), Error>>;
+
+/// OP as IMPL does it, with everything it reads (key set, token, nonce,
+/// signing key) prepared once: what is measured is the operation itself.
+fn operation(op: &str, implementation: &str, f: &Fixtures) -> Result<Operation, Error> {
+    Ok(match (op, implementation) {
         ("verify_id_token", "siwa-kit") => {
             let verifier = f.verifier()?;
             let token = f.str("id_token")?.to_owned();
-            let raw = f.str("nonce_raw")?.to_owned();
-            measure(secs, || {
-                // The native flow: the app sends the raw nonce with the token.
-                let policy = NoncePolicy::Sha256OfRaw(Nonce::new(raw.clone()));
+            // The native flow: the app sends the raw nonce with the token,
+            // and the verifier compares the token's nonce with its SHA-256 on
+            // every call. The nonce is an input built once, like the token
+            // (the peers, too, read a constant raw nonce).
+            let policy = NoncePolicy::Sha256OfRaw(Nonce::new(f.str("nonce_raw")?.to_owned()));
+            Box::new(move || {
                 let claims = ready(verifier.verify_with_nonce(black_box(&token), &policy))
                     .map_err(|e| format!("verify: {e}"))?;
                 black_box(claims);
                 Ok(())
-            })?
+            })
         }
         ("verify_notification", "siwa-kit") => {
             let verifier = f.verifier()?;
             let token = f.str("notification")?.to_owned();
-            measure(secs, || {
+            Box::new(move || {
                 let n = ready(verifier.verify_notification(black_box(&token)))
                     .map_err(|e| format!("verify: {e}"))?;
                 black_box(n);
                 Ok(())
-            })?
+            })
         }
         ("verify_id_token" | "verify_notification", "aws-lc-rs") => {
             let token = f.str(if op == "verify_id_token" {
@@ -192,21 +207,21 @@ fn run(op: &str, implementation: &str, secs: Budget, dir: &Path) -> Result<(), E
                 "notification"
             })?;
             let floor = f.rsa_floor(token)?;
-            measure(secs, || {
+            Box::new(move || {
                 floor
                     .key
                     .verify_sig(black_box(&floor.signing_input), black_box(&floor.signature))
                     .map_err(|e| format!("RSA verify: {e}").into())
-            })?
+            })
         }
         ("sign_client_secret", "siwa-kit") => {
             let builder = f.builder()?;
             let key = f.signing_key()?;
-            measure(secs, || {
+            Box::new(move || {
                 let secret = builder.sign(&key, SystemClock.now())?;
                 black_box(secret);
                 Ok(())
-            })?
+            })
         }
         ("sign_client_secret", "aws-lc-rs") => {
             // The same header and claims a client secret signs, with the key
@@ -225,13 +240,13 @@ fn run(op: &str, implementation: &str, secs: Budget, dir: &Path) -> Result<(), E
             )
             .map_err(|e| format!("EC key: {e}"))?;
             let rng = SystemRandom::new();
-            measure(secs, || {
+            Box::new(move || {
                 let signature = pair
                     .sign(&rng, black_box(&input))
                     .map_err(|e| format!("sign: {e}"))?;
                 black_box(signature);
                 Ok(())
-            })?
+            })
         }
         ("secret_cache_hit", "siwa-kit") => {
             let cache = SecretCache::new(
@@ -240,16 +255,59 @@ fn run(op: &str, implementation: &str, secs: Budget, dir: &Path) -> Result<(), E
                 Arc::new(SystemClock),
             );
             cache.current()?;
-            measure(secs, || {
+            Box::new(move || {
                 black_box(cache.current()?);
                 Ok(())
-            })?
+            })
         }
         _ => return Err(format!("no {implementation} for {op}").into()),
-    };
+    })
+}
+
+fn run(op: &str, implementation: &str, budget: Budget, dir: &Path) -> Result<(), Error> {
+    let f = Fixtures::load(dir)?;
+    let (ops, cpu_s) = measure(budget, operation(op, implementation, &f)?)?;
     println!(
         "{}",
-        json!({"op": op, "impl": implementation, "ops": ops.0, "cpu_s": ops.1})
+        json!({"op": op, "impl": implementation, "ops": ops, "cpu_s": cpu_s})
+    );
+    Ok(())
+}
+
+/// Operations per slice of a paired run: about a millisecond of RSA work,
+/// short enough that the machine's speed cannot drift within a pair of slices.
+const PAIR_SLICE: u64 = 64;
+
+/// siwa-kit and the floor of OP in one process, alternating slices of
+/// [`PAIR_SLICE`] operations until each has spent `secs` CPU seconds (after
+/// a warm-up of both). On a shared machine the speed of a process moves by
+/// several percent from one run to the next; both sides of a pair see the
+/// same machine, so their ratio holds still where separate runs' do not.
+fn pair(op: &str, secs: f64, dir: &Path) -> Result<(), Error> {
+    let f = Fixtures::load(dir)?;
+    let mut ours = operation(op, "siwa-kit", &f)?;
+    let mut floor = operation(op, "aws-lc-rs", &f)?;
+    let slice = |g: &mut Operation| -> Result<f64, Error> {
+        let start = thread_cpu_time();
+        for _ in 0..PAIR_SLICE {
+            g()?;
+        }
+        Ok(thread_cpu_time() - start)
+    };
+    let warm_up_end = thread_cpu_time() + (secs / 10.0).min(0.5);
+    while thread_cpu_time() < warm_up_end {
+        slice(&mut ours)?;
+        slice(&mut floor)?;
+    }
+    let (mut ours_s, mut floor_s, mut ops) = (0.0, 0.0, 0u64);
+    while ours_s < secs || floor_s < secs {
+        ours_s += slice(&mut ours)?;
+        floor_s += slice(&mut floor)?;
+        ops += PAIR_SLICE;
+    }
+    println!(
+        "{}",
+        json!({"op": op, "ops": ops, "siwa_cpu_s": ours_s, "floor_cpu_s": floor_s})
     );
     Ok(())
 }
@@ -266,7 +324,7 @@ enum Budget {
 
 /// Runs `f` as the budget says. Returns (operations, CPU seconds) of the
 /// measured part.
-fn measure(budget: Budget, mut f: impl FnMut() -> Result<(), Error>) -> Result<(u64, f64), Error> {
+fn measure(budget: Budget, mut f: Operation) -> Result<(u64, f64), Error> {
     const BATCH: u64 = 32;
     let secs = match budget {
         Budget::CpuSeconds(secs) => secs,
@@ -303,12 +361,21 @@ fn measure(budget: Budget, mut f: impl FnMut() -> Result<(), Error>) -> Result<(
 
 /// CPU time of this process (all threads), user and system, in seconds.
 fn cpu_time() -> f64 {
+    clock_seconds(libc::CLOCK_PROCESS_CPUTIME_ID)
+}
+
+/// CPU time of the calling thread, user and system, in seconds.
+fn thread_cpu_time() -> f64 {
+    clock_seconds(libc::CLOCK_THREAD_CPUTIME_ID)
+}
+
+fn clock_seconds(clock: libc::clockid_t) -> f64 {
     let mut ts = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,
     };
     // SAFETY: clock_gettime writes one timespec through a valid pointer.
-    let rc = unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
+    let rc = unsafe { libc::clock_gettime(clock, &mut ts) };
     if rc != 0 {
         return 0.0;
     }
