@@ -3,8 +3,9 @@
 //! the test's own for any other statement. A session warm in B's cache,
 //! changed through A or the test's connection: B must refuse it (or show
 //! the new profile) within 100 ms; B's own changes at once. The triggers
-//! announce a change to each column `session_user` could see, and a reader
-//! that finds the change log pruned past its place flushes.
+//! announce a change to each column `session_user` could see, a reader
+//! that finds the change log pruned past its place flushes, and so does one
+//! that cannot read the log at all (then every poll flushes until it can).
 
 use std::io::Write as _;
 use std::sync::Arc;
@@ -339,4 +340,56 @@ async fn a_log_pruned_past_a_readers_place_flushes_its_cache() {
     p.a.end_session(&family).await.unwrap();
     let took = p.staleness(&user, &family, |u| u.is_none()).await;
     assert!(took < BOUND, "{took:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_log_that_cannot_be_read_flushes_the_cache() {
+    let mut p = Processes::start().await;
+    let (user, family) = p.session().await;
+    p.warm(&user, &family).await;
+    // The log out of the readers' reach: renamed (the triggers follow the
+    // rename, so writes go on and are logged where no reader looks).
+    sqlx::query("ALTER TABLE session_changes RENAME TO session_changes_away")
+        .execute(&mut p.admin)
+        .await
+        .unwrap();
+    // A change B cannot read about is refused within the bound all the same:
+    // each failed read flushes the cache, and the database says no.
+    p.a.end_session(&family).await.unwrap();
+    let took = p.staleness(&user, &family, |u| u.is_none()).await;
+    assert!(
+        took < BOUND,
+        "a failed read left a stale entry for {took:?}"
+    );
+    // Failing reads flush every time: no entry outlives a poll.
+    let (user, family) = p.session().await;
+    p.warm(&user, &family).await;
+    sqlx::query("UPDATE users SET email = 'new@example.com' WHERE id = ?1")
+        .bind(&user)
+        .execute(&mut p.admin)
+        .await
+        .unwrap();
+    let new = |u: Option<&User>| u.is_some_and(|u| u.email.as_deref() == Some("new@example.com"));
+    let took = p.staleness(&user, &family, new).await;
+    assert!(took < BOUND, "{took:?}");
+
+    // The log back: B follows it again from where it was, entries and all.
+    sqlx::query("ALTER TABLE session_changes_away RENAME TO session_changes")
+        .execute(&mut p.admin)
+        .await
+        .unwrap();
+    let (user, family) = p.session().await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        p.warm(&user, &family).await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        if p.hit(&user, &family).await.0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "B never used its cache again");
+    }
+    p.a.end_session(&family).await.unwrap();
+    let took = p.staleness(&user, &family, |u| u.is_none()).await;
+    assert!(took < BOUND, "{took:?}");
+    assert!(p.cache().listening());
 }
