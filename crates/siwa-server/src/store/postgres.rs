@@ -51,6 +51,7 @@ use super::{
 mod listener;
 mod oidc;
 mod outbox;
+mod purge;
 mod sessions;
 mod steps;
 mod transfer;
@@ -156,14 +157,10 @@ impl Store for PostgresStore {
     async fn put_login(&self, login: &NewLogin) -> StoreResult<()> {
         // Opportunistic purge of expired attempts, a bounded batch at a time;
         // rows another replica is purging are skipped, not waited for.
-        sqlx::query(
-            "DELETE FROM logins WHERE state_hash IN \
-             (SELECT state_hash FROM logins WHERE expires_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED)",
-        )
-        .bind(login.created_at)
-        .bind(PURGE_BATCH)
-        .execute(&self.pool)
-        .await?;
+        sqlx::query(purge::LOGINS)
+            .bind(login.created_at)
+            .execute(&self.pool)
+            .await?;
         sqlx::query(
             "INSERT INTO logins \
              (state_hash, nonce, browser_hash, return_to, created_at, expires_at, client_id, redirect_uri) \
@@ -206,15 +203,10 @@ impl Store for PostgresStore {
     }
 
     async fn put_nonce(&self, nonce_hash: &[u8], now: i64, expires_at: i64) -> StoreResult<()> {
-        sqlx::query(
-            "DELETE FROM native_nonces WHERE nonce_hash IN \
-             (SELECT nonce_hash FROM native_nonces WHERE expires_at <= $1 LIMIT $2 \
-              FOR UPDATE SKIP LOCKED)",
-        )
-        .bind(now)
-        .bind(PURGE_BATCH)
-        .execute(&self.pool)
-        .await?;
+        sqlx::query(purge::NATIVE_NONCES)
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
         sqlx::query("INSERT INTO native_nonces (nonce_hash, expires_at) VALUES ($1, $2)")
             .bind(nonce_hash)
             .bind(expires_at)
@@ -240,15 +232,10 @@ impl Store for PostgresStore {
         name: &Name,
         now: i64,
     ) -> StoreResult<()> {
-        sqlx::query(
-            "DELETE FROM pending_names WHERE (team_id, sub) IN \
-             (SELECT team_id, sub FROM pending_names WHERE created_at <= $1 LIMIT $2 \
-              FOR UPDATE SKIP LOCKED)",
-        )
-        .bind(now - super::PENDING_NAME_SECS)
-        .bind(PURGE_BATCH)
-        .execute(&self.pool)
-        .await?;
+        sqlx::query(purge::PENDING_NAMES)
+            .bind(now - super::PENDING_NAME_SECS)
+            .execute(&self.pool)
+            .await?;
         sqlx::query(
             "INSERT INTO pending_names (team_id, sub, first_name, last_name, created_at) \
              VALUES ($1, $2, $3, $4, $5) ON CONFLICT (team_id, sub) DO NOTHING",
@@ -291,15 +278,10 @@ impl Store for PostgresStore {
     async fn complete_sign_in(&self, sign_in: &SignIn) -> StoreResult<SignInOutcome> {
         // Opportunistic purges, bounded, outside the sign-in's transaction;
         // rows another replica is purging are skipped.
-        sqlx::query(
-            "DELETE FROM spent_identity_tokens WHERE token_hash IN \
-             (SELECT token_hash FROM spent_identity_tokens WHERE expires_at <= $1 LIMIT $2 \
-              FOR UPDATE SKIP LOCKED)",
-        )
-        .bind(sign_in.now - super::SPENT_TOKEN_LEEWAY_SECS)
-        .bind(PURGE_BATCH)
-        .execute(&self.pool)
-        .await?;
+        sqlx::query(purge::SPENT_IDENTITY_TOKENS)
+            .bind(sign_in.now - super::SPENT_TOKEN_LEEWAY_SECS)
+            .execute(&self.pool)
+            .await?;
         if let Some(session) = &sign_in.session {
             self.purge_sessions(session.created_at).await?;
         }
@@ -392,14 +374,10 @@ impl Store for PostgresStore {
     }
 
     async fn apply_notification(&self, notification: &Notification) -> StoreResult<bool> {
-        sqlx::query(
-            "DELETE FROM seen_events WHERE jti IN \
-             (SELECT jti FROM seen_events WHERE expires_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED)",
-        )
-        .bind(notification.now - super::SPENT_TOKEN_LEEWAY_SECS)
-        .bind(PURGE_BATCH)
-        .execute(&self.pool)
-        .await?;
+        sqlx::query(purge::SEEN_EVENTS)
+            .bind(notification.now - super::SPENT_TOKEN_LEEWAY_SECS)
+            .execute(&self.pool)
+            .await?;
         let mut tx = self.pool.begin().await?;
         // A concurrent delivery of the same id waits on this row until we
         // commit (then finds it) or roll back (then applies it itself).

@@ -19,9 +19,10 @@ macro_rules! grant_columns {
     };
 }
 
-/// Deletes a batch of codes that expired before `$1` (at most `$2`).
+/// Deletes a batch of at most 100 codes that expired before `$1`, oldest
+/// first (SQLite's; PostgreSQL's is `postgres::purge::OIDC_CODES`).
 pub(super) const PURGE_CODES: &str = "DELETE FROM oidc_codes WHERE code_hash IN \
-     (SELECT code_hash FROM oidc_codes WHERE expires_at <= $1 LIMIT $2)";
+     (SELECT code_hash FROM oidc_codes WHERE expires_at <= $1 ORDER BY expires_at LIMIT 100)";
 pub(super) const INSERT_CODE: &str = concat!(
     "INSERT INTO oidc_codes (",
     code_columns!(),
@@ -54,13 +55,12 @@ pub(super) const GRANT_BY_TOKEN: &str = concat!(
 /// The provider's methods of a backend store `$store`, whose `steps()` opens
 /// a write transaction as its `Steps` (with `tx()` and `commit()`).
 macro_rules! provider_methods {
-    ($store:ty) => {
+    ($store:ty, $purge_codes:expr) => {
         impl $store {
             pub(super) async fn put_code(&self, code: &NewOidcCode) -> StoreResult<()> {
                 let mut steps = self.steps().await?;
-                sqlx::query(provider::PURGE_CODES)
+                sqlx::query($purge_codes)
                     .bind(code.created_at.saturating_sub(SPENT_CODE_KEPT_SECS))
-                    .bind(PURGE_BATCH)
                     .execute(&mut **steps.tx())
                     .await?;
                 sqlx::query(provider::INSERT_CODE)

@@ -5,6 +5,6 @@ use super::super::provider::{self, provider_methods};
 use super::super::rows::{CodeRow, GrantRow, SPENT_CODE_KEPT_SECS};
 use super::super::sign_in::SignInSteps;
 use super::super::{Grant, NewOidcCode, NewSession, OidcCode, Redemption, StoreResult};
-use super::{PostgresStore, PURGE_BATCH};
+use super::PostgresStore;
 
-provider_methods!(PostgresStore);
+provider_methods!(PostgresStore, super::purge::OIDC_CODES);

@@ -214,15 +214,10 @@ impl PostgresStore {
     /// Opportunistic purge of families whose newest token has expired (their
     /// tokens cascade), a bounded batch at a time.
     pub(super) async fn purge_sessions(&self, now: i64) -> StoreResult<()> {
-        sqlx::query(
-            "DELETE FROM session_families WHERE family_id IN \
-             (SELECT family_id FROM session_families WHERE expires_at <= $1 LIMIT $2 \
-              FOR UPDATE SKIP LOCKED)",
-        )
-        .bind(now)
-        .bind(super::PURGE_BATCH)
-        .execute(&self.pool)
-        .await?;
+        sqlx::query(super::purge::SESSION_FAMILIES)
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 }

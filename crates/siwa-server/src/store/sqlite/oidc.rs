@@ -5,6 +5,6 @@ use super::super::provider::{self, provider_methods};
 use super::super::rows::{CodeRow, GrantRow, SPENT_CODE_KEPT_SECS};
 use super::super::sign_in::SignInSteps;
 use super::super::{Grant, NewOidcCode, NewSession, OidcCode, Redemption, StoreResult};
-use super::{SqliteStore, PURGE_BATCH};
+use super::SqliteStore;
 
-provider_methods!(SqliteStore);
+provider_methods!(SqliteStore, provider::PURGE_CODES);

@@ -1,0 +1,126 @@
+//! Each purge walks its table's time index, whatever PostgreSQL guesses: on
+//! tables full of rows that are not expired (the worst case, and the usual
+//! one), the generic plan of every purge must not scan the table.
+
+use sqlx::{Connection, PgConnection};
+
+use super::super::MIGRATOR;
+use super::{
+    LOGINS, NATIVE_NONCES, OIDC_CODES, PENDING_NAMES, SEEN_EVENTS, SESSION_FAMILIES,
+    SPENT_IDENTITY_TOKENS,
+};
+
+/// Rows per table: enough that a scan of the table costs more than the
+/// index to PostgreSQL's planner.
+const ROWS: i64 = 20_000;
+
+/// Fills each purged table with `ROWS` rows that expire in the future.
+const FILL: &str = "
+INSERT INTO users (id, email_verified, is_private_email, email_forwarding, created_at, last_login_at)
+  VALUES ('u', false, false, false, 0, 0);
+INSERT INTO logins (state_hash, nonce, browser_hash, return_to, created_at, expires_at)
+  SELECT decode(md5('l' || g), 'hex'), 'n', '\\x00', '/', 0, 2000000000 + g FROM generate_series(1, $ROWS) g;
+INSERT INTO native_nonces (nonce_hash, expires_at)
+  SELECT decode(md5('n' || g), 'hex'), 2000000000 + g FROM generate_series(1, $ROWS) g;
+INSERT INTO pending_names (team_id, sub, created_at)
+  SELECT 'TEAM', 's' || g, 2000000000 + g FROM generate_series(1, $ROWS) g;
+INSERT INTO spent_identity_tokens (token_hash, expires_at)
+  SELECT decode(md5('t' || g), 'hex'), 2000000000 + g FROM generate_series(1, $ROWS) g;
+INSERT INTO seen_events (jti, received_at, expires_at)
+  SELECT 'j' || g, 0, 2000000000 + g FROM generate_series(1, $ROWS) g;
+INSERT INTO session_families (family_id, user_id, revoked, created_at, expires_at, client_id)
+  SELECT 'f' || g, 'u', false, 0, 2000000000 + g, 'c' FROM generate_series(1, $ROWS) g;
+INSERT INTO oidc_codes (code_hash, client_id, redirect_uri, user_id, scope, auth_time, created_at, expires_at)
+  SELECT decode(md5('c' || g), 'hex'), 'c', '/', 'u', 'openid', 0, 0, 2000000000 + g
+  FROM generate_series(1, $ROWS) g;
+";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_purge_walks_its_index_not_the_table() {
+    let Some(base) = std::env::var("SIWA_TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+    else {
+        eprintln!("skipping: SIWA_TEST_DATABASE_URL is not set");
+        return;
+    };
+    let mut conn = PgConnection::connect(&base).await.unwrap();
+    let schema = format!("siwa_purge_{}", std::process::id());
+    for statement in [
+        format!("DROP SCHEMA IF EXISTS {schema} CASCADE"),
+        format!("CREATE SCHEMA {schema}"),
+        format!("SET search_path = {schema}"),
+    ] {
+        sqlx::raw_sql(&statement).execute(&mut conn).await.unwrap();
+    }
+    MIGRATOR.run(&mut conn).await.unwrap();
+    sqlx::raw_sql(&FILL.replace("$ROWS", &ROWS.to_string()))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+
+    let purges = [
+        ("logins", "expires_at", LOGINS),
+        ("native_nonces", "expires_at", NATIVE_NONCES),
+        ("pending_names", "created_at", PENDING_NAMES),
+        ("spent_identity_tokens", "expires_at", SPENT_IDENTITY_TOKENS),
+        ("seen_events", "expires_at", SEEN_EVENTS),
+        ("session_families", "expires_at", SESSION_FAMILIES),
+        ("oidc_codes", "expires_at", OIDC_CODES),
+    ];
+    // Before the statistics exist (a table just filled), and after.
+    for (batch, analyzed) in [(1_i64, false), (2, true)] {
+        if analyzed {
+            sqlx::raw_sql("ANALYZE").execute(&mut conn).await.unwrap();
+        }
+        sqlx::raw_sql("SET plan_cache_mode = force_generic_plan")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        for (table, column, purge) in purges {
+            sqlx::raw_sql(&format!("PREPARE purge AS {purge}"))
+                .execute(&mut conn)
+                .await
+                .unwrap();
+            let lines: Vec<String> =
+                sqlx::query_scalar("EXPLAIN (COSTS OFF) EXECUTE purge(1000000000)")
+                    .fetch_all(&mut conn)
+                    .await
+                    .unwrap();
+            let plan = lines.join("\n");
+            sqlx::raw_sql("DEALLOCATE purge")
+                .execute(&mut conn)
+                .await
+                .unwrap();
+            assert!(
+                !plan.contains(&format!("Seq Scan on {table}")),
+                "the purge of {table} scans the table (analyzed: {analyzed}):\n{plan}"
+            );
+            assert!(
+                plan.contains("Index") && plan.contains("Limit"),
+                "the purge of {table} walks no index (analyzed: {analyzed}):\n{plan}"
+            );
+            // And it deletes one batch of what has expired, oldest first.
+            let deleted = sqlx::query(purge)
+                .bind(2_000_000_000 + 1_000_i64)
+                .execute(&mut conn)
+                .await
+                .unwrap()
+                .rows_affected();
+            assert_eq!(deleted, 100, "{table}: one batch");
+            let oldest: i64 = sqlx::query_scalar(&format!("SELECT MIN({column}) FROM {table}"))
+                .fetch_one(&mut conn)
+                .await
+                .unwrap();
+            assert_eq!(
+                oldest,
+                2_000_000_000 + 100 * batch + 1,
+                "{table}: the oldest go first"
+            );
+        }
+    }
+    sqlx::raw_sql(&format!("DROP SCHEMA {schema} CASCADE"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+}
