@@ -36,7 +36,7 @@ impl<'a> Slot<'a> {
 
     pub(crate) fn of(member: &Member, text: &'a str) -> Self {
         Self {
-            value: Some((member.value(text), member.value_escaped)),
+            value: Some((member.value(text), member.value_escaped())),
         }
     }
 

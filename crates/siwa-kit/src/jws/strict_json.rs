@@ -68,10 +68,11 @@ pub(crate) fn check_object<'b>(bytes: &'b [u8], members: &mut Members) -> Result
 /// validated twice).
 pub(crate) fn check_text(text: &str, members: &mut Members) -> Result<(), Problem> {
     let bytes = text.as_bytes();
-    if u32::try_from(bytes.len()).is_err() {
+    // Member offsets are kept in 31 bits (see `Member`).
+    if bytes.len() >= 1 << 31 {
         return Err(Problem::Syntax {
             offset: 0,
-            expected: "a text shorter than 4 GiB",
+            expected: "a text shorter than 2 GiB",
         });
     }
     members.clear();

@@ -215,17 +215,14 @@ impl<'a> Scanner<'a, '_> {
                 State::AfterValue => {
                     if self.frames.len == 1 {
                         if let Some((name, start)) = self.pending.take() {
-                            self.members.push(Member {
-                                name_start: name.start,
-                                name_end: name.end,
-                                name_escaped: name.escaped,
-                                value_start: start,
-                                value_end: value_end as u32,
-                                // Only a string value's own escapes: the flag
-                                // is stale after a number or a literal.
-                                value_escaped: self.last_string_escaped
-                                    && self.bytes.get(start as usize) == Some(&b'"'),
-                            });
+                            // Only a string value's own escapes: the flag
+                            // is stale after a number or a literal.
+                            let value_escaped = self.last_string_escaped
+                                && self.bytes.get(start as usize) == Some(&b'"');
+                            self.members.push(Member::new(
+                                (name.start, name.end, name.escaped),
+                                (start, value_end as u32, value_escaped),
+                            ));
                         }
                     }
                     let Some(frame) = self.frames.last() else {

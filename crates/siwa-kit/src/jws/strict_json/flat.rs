@@ -72,14 +72,11 @@ pub(super) fn flat_object(bytes: &[u8], members: &mut Members) -> Option<()> {
                 b'n' => (word(value_start, b"null")?, false),
                 _ => return None,
             };
-            members.push(Member {
-                name_start: u32::try_from(at + 1).ok()?,
-                name_end: u32::try_from(name_end - 1).ok()?,
-                name_escaped: false,
-                value_start: u32::try_from(value_start).ok()?,
-                value_end: u32::try_from(value_end).ok()?,
-                value_escaped,
-            });
+            // (Every offset fits: `check_text` takes texts under 2 GiB.)
+            members.push(Member::new(
+                (at as u32 + 1, name_end as u32 - 1, false),
+                (value_start as u32, value_end as u32, value_escaped),
+            ));
             at = space(value_end);
             match bytes.get(at)? {
                 b',' => at = space(at + 1),
@@ -94,11 +91,7 @@ pub(super) fn flat_object(bytes: &[u8], members: &mut Members) -> Option<()> {
     if space(at) != bytes.len() {
         return None;
     }
-    let name = |i: usize| {
-        members.get(i).map_or(&[][..], |m| {
-            &bytes[m.name_start as usize..m.name_end as usize]
-        })
-    };
+    let name = |i: usize| members.get(i).map_or(&[][..], |m| m.name_bytes(bytes));
     match first_plain_duplicate(members.len(), name) {
         Some(_) => None,
         None => Some(()),

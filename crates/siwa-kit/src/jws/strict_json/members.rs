@@ -6,24 +6,51 @@ use std::borrow::Cow;
 use super::grammar::unescape;
 
 /// One member of the top-level object: byte ranges of its name (between the
-/// quotes) and of its value (as written).
+/// quotes) and of its value (as written), and whether each holds escape
+/// sequences. Sixteen bytes: the flags ride in the top bit of each end (a
+/// text is shorter than 2 GiB), so that the inline members take little room
+/// in the [`Members`] that a verified payload carries.
 #[derive(Clone, Copy, Debug, Default, Eq, PartialEq)]
 pub(crate) struct Member {
-    pub(crate) name_start: u32,
-    pub(crate) name_end: u32,
-    /// Whether the name holds escape sequences.
-    pub(crate) name_escaped: bool,
-    pub(crate) value_start: u32,
-    pub(crate) value_end: u32,
-    /// Whether the value, when a string, holds escape sequences.
-    pub(crate) value_escaped: bool,
+    name_start: u32,
+    name_end: u32,
+    value_start: u32,
+    value_end: u32,
 }
 
+/// The flag bit of an end.
+const ESCAPED: u32 = 1 << 31;
+
 impl Member {
+    /// A member from its spans (each end below 2^31) and whether the name,
+    /// and the value when a string, hold escape sequences.
+    pub(crate) fn new(
+        (name_start, name_end, name_escaped): (u32, u32, bool),
+        (value_start, value_end, value_escaped): (u32, u32, bool),
+    ) -> Self {
+        let flag = |escaped: bool| if escaped { ESCAPED } else { 0 };
+        Self {
+            name_start,
+            name_end: name_end | flag(name_escaped),
+            value_start,
+            value_end: value_end | flag(value_escaped),
+        }
+    }
+
+    /// The name as written (escapes and all).
+    pub(super) fn name_bytes<'t>(&self, text: &'t [u8]) -> &'t [u8] {
+        &text[self.name_start as usize..(self.name_end & !ESCAPED) as usize]
+    }
+
+    /// Whether the value, when a string, holds escape sequences.
+    pub(crate) fn value_escaped(&self) -> bool {
+        self.value_end & ESCAPED != 0
+    }
+
     /// The name, unescaped.
     pub(crate) fn name<'t>(&self, text: &'t str) -> Cow<'t, [u8]> {
-        let raw = &text.as_bytes()[self.name_start as usize..self.name_end as usize];
-        if self.name_escaped {
+        let raw = self.name_bytes(text.as_bytes());
+        if self.name_end & ESCAPED != 0 {
             Cow::Owned(unescape(raw))
         } else {
             Cow::Borrowed(raw)
@@ -32,7 +59,7 @@ impl Member {
 
     /// The value as written.
     pub(crate) fn value<'t>(&self, text: &'t str) -> &'t str {
-        text.get(self.value_start as usize..self.value_end as usize)
+        text.get(self.value_start as usize..(self.value_end & !ESCAPED) as usize)
             .unwrap_or_default()
     }
 }
@@ -46,7 +73,7 @@ pub(crate) struct Members {
     len: usize,
 }
 
-const INLINE_MEMBERS: usize = 24;
+const INLINE_MEMBERS: usize = 16;
 
 impl Members {
     pub(super) fn clear(&mut self) {

@@ -90,7 +90,7 @@ fn escaped_flag_only_on_escaped_string_values() {
     let text = br#"{"a":"\n","b":1,"c":[1],"d":"x"}"#;
     let mut members = Members::default();
     assert_eq!(check_object(text, &mut members).map(|_| ()), Ok(()));
-    let escaped: Vec<bool> = members.iter().map(|m| m.value_escaped).collect();
+    let escaped: Vec<bool> = members.iter().map(|m| m.value_escaped()).collect();
     assert_eq!(escaped, [true, false, false, false]);
 }
 

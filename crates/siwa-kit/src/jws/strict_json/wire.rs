@@ -65,7 +65,7 @@ impl<'a> Wire<'a> {
 impl<'a> Wire<'a> {
     /// Types a member's value of an object the strict checker has accepted.
     pub(crate) fn of(member: &Member, text: &'a str) -> Self {
-        Self::parse(member.value(text), member.value_escaped)
+        Self::parse(member.value(text), member.value_escaped())
     }
 
     /// The text of a string value the strict checker has accepted (quotes
