@@ -5,7 +5,8 @@
 //! the new profile) within 100 ms; B's own changes at once. The triggers
 //! announce a change to each column `session_user` could see, a reader
 //! that finds the change log pruned past its place flushes, and so does one
-//! that cannot read the log at all (then every poll flushes until it can).
+//! that cannot read the log at all (then every poll flushes until it can),
+//! and one whose log starts again below its place (a restored backup).
 
 use std::io::Write as _;
 use std::sync::Arc;
@@ -392,4 +393,46 @@ async fn a_change_log_that_cannot_be_read_flushes_the_cache() {
     let took = p.staleness(&user, &family, |u| u.is_none()).await;
     assert!(took < BOUND, "{took:?}");
     assert!(p.cache().listening());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_log_that_starts_again_below_a_readers_place_flushes_its_cache() {
+    let mut p = Processes::start().await;
+    // Some changes, read by B: its place is above zero.
+    for _ in 0..5 {
+        let (user, family) = p.session().await;
+        p.warm(&user, &family).await;
+        p.a.end_session(&family).await.unwrap();
+        let took = p.staleness(&user, &family, |u| u.is_none()).await;
+        assert!(took < BOUND, "{took:?}");
+    }
+    let (user, family) = p.session().await;
+    p.warm(&user, &family).await;
+    // The log as a file restored from an older backup leaves it: fewer
+    // rows, and a sequence that numbers the next change below B's place.
+    sqlx::query("DELETE FROM session_changes")
+        .execute(&mut p.admin)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE sqlite_sequence SET seq = 0 WHERE name = 'session_changes'")
+        .execute(&mut p.admin)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE session_families SET revoked = 1 WHERE family_id = ?1")
+        .bind(&family)
+        .execute(&mut p.admin)
+        .await
+        .unwrap();
+    assert_eq!(p.changes_logged().await, 1);
+    let took = p.staleness(&user, &family, |u| u.is_none()).await;
+    assert!(
+        took < BOUND,
+        "a restarted log left a stale entry for {took:?}"
+    );
+    // And B follows the log from its new place.
+    let (user, family) = p.session().await;
+    p.warm(&user, &family).await;
+    p.a.end_session(&family).await.unwrap();
+    let took = p.staleness(&user, &family, |u| u.is_none()).await;
+    assert!(took < BOUND, "{took:?}");
 }

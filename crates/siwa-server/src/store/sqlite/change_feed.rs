@@ -13,7 +13,9 @@
 //!
 //! on a read-only connection of its own whose busy timeout is zero (the
 //! writer never waits on it). A read that fails flushes the cache instead:
-//! what was missed is then read from the database. The cache is used only
+//! what was missed is then read from the database. So does a log that no
+//! longer holds everything since the last read (pruned past this reader's
+//! place), or that ends below it (a file restored from an older backup). The cache is used only
 //! once the first read succeeded (the poller's, when the first session is
 //! looked up).
 
@@ -98,6 +100,11 @@ impl ChangeFeed {
                 // Empty now; what it held before a failure may be stale.
                 self.cache.set_listening(true);
             }
+            Ok(Read::Restarted { last }) => {
+                tracing::warn!("the session change log starts again below this process's place (a restored file?); session cache flushed");
+                self.cache.flush();
+                state.last_seq = Some(last);
+            }
             Ok(Read::Changes { users, last, gap }) => {
                 if gap {
                     tracing::warn!("the session change log was pruned past this process's place; session cache flushed");
@@ -144,6 +151,10 @@ enum Read {
         last: i64,
         gap: bool,
     },
+    /// The log ends below the last read (its rows and sequence are older
+    /// than this reader's place: a file restored from a backup, a table
+    /// rebuilt): its changes since cannot be told apart. `last`: its end now.
+    Restarted { last: i64 },
 }
 
 fn read_log(path: &Path, state: &mut FeedState) -> rusqlite::Result<Read> {
@@ -157,21 +168,37 @@ fn read_log(path: &Path, state: &mut FeedState) -> rusqlite::Result<Read> {
             .query_row([], |row| row.get(0))?;
         return Ok(Read::First(last));
     };
-    let mut statement = connection
-        .prepare_cached("SELECT seq, user_id FROM session_changes WHERE seq > ?1 ORDER BY seq")?;
-    let mut rows = statement.query([after])?;
     let mut users: Vec<String> = Vec::new();
     let mut last = after;
     let mut gap = false;
-    while let Some(row) = rows.next()? {
-        let seq: i64 = row.get(0)?;
-        // Sequence numbers have no holes (one writer, rollbacks take theirs
-        // back): the first one read follows the last, or some were pruned.
-        if last == after && seq != after.saturating_add(1) {
-            gap = true;
+    {
+        let mut statement = connection.prepare_cached(
+            "SELECT seq, user_id FROM session_changes WHERE seq > ?1 ORDER BY seq",
+        )?;
+        let mut rows = statement.query([after])?;
+        while let Some(row) = rows.next()? {
+            let seq: i64 = row.get(0)?;
+            // Sequence numbers have no holes (one writer, rollbacks take theirs
+            // back): the first one read follows the last, or some were pruned.
+            if last == after && seq != after.saturating_add(1) {
+                gap = true;
+            }
+            users.push(row.get(1)?);
+            last = seq;
         }
-        users.push(row.get(1)?);
-        last = seq;
+    }
+    if users.is_empty() {
+        // Nothing new, or a log that starts again below this place: then
+        // the changes made since are numbered at or below it, and the query
+        // above would never return them. (A log that has grown past this
+        // place again between two polls, 20 ms apart, reads as a gap when
+        // its first rows were pruned, and is not told apart otherwise.)
+        let end: i64 = connection
+            .prepare_cached("SELECT COALESCE(MAX(seq), 0) FROM session_changes")?
+            .query_row([], |row| row.get(0))?;
+        if end < after {
+            return Ok(Read::Restarted { last: end });
+        }
     }
     users.sort_unstable();
     users.dedup();
