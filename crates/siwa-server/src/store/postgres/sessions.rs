@@ -98,38 +98,24 @@ impl PostgresStore {
                 }
             }
             super::super::Judged::Rotate { expires_at } => {
-                let spent = sqlx::query(
-                    "UPDATE sessions SET spent_at = $2, successor_hash = $3, successor_ciphertext = $4 \
-                     WHERE token_hash = $1 AND spent_at IS NULL",
-                )
-                .bind(&rotate.old_hash)
-                .bind(rotate.now)
-                .bind(&rotate.new_hash)
-                .bind(rotate.successor_sealed.as_deref())
-                .execute(&mut *tx)
-                .await?;
-                if spent.rows_affected() != 1 {
+                // One round trip for the three writes: the token spent, the
+                // family's expiry extended and the successor inserted, the
+                // last two only if the first happened (under the family's
+                // lock it always does; if not, nothing is written and the
+                // transaction is dropped).
+                let spent: i64 = sqlx::query_scalar(ROTATE)
+                    .bind(&rotate.old_hash)
+                    .bind(rotate.now)
+                    .bind(&rotate.new_hash)
+                    .bind(rotate.successor_sealed.as_deref())
+                    .bind(&family_id)
+                    .bind(expires_at)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                if spent != 1 {
                     // Cannot happen under the family lock; refuse rather than fork.
                     return Ok(Rotation::Invalid);
                 }
-                sqlx::query(
-                    "UPDATE session_families SET expires_at = GREATEST(expires_at, $2) \
-                     WHERE family_id = $1",
-                )
-                .bind(&family_id)
-                .bind(expires_at)
-                .execute(&mut *tx)
-                .await?;
-                sqlx::query(
-                    "INSERT INTO sessions (token_hash, family_id, created_at, expires_at, spent_at) \
-                     VALUES ($1, $2, $3, $4, NULL)",
-                )
-                .bind(&rotate.new_hash)
-                .bind(&family_id)
-                .bind(rotate.now)
-                .bind(expires_at)
-                .execute(&mut *tx)
-                .await?;
                 Rotation::Rotated {
                     user_id: family.user_id,
                     family_id,
@@ -221,6 +207,20 @@ impl PostgresStore {
         Ok(())
     }
 }
+
+/// A rotation's writes in one statement: `$1` the spent token, `$2` now,
+/// `$3` and `$4` its successor's hash and sealed copy, `$5` the family, `$6`
+/// the new expiry. Returns how many tokens were spent (0 or 1).
+const ROTATE: &str = "WITH spent AS ( \
+       UPDATE sessions SET spent_at = $2, successor_hash = $3, successor_ciphertext = $4 \
+       WHERE token_hash = $1 AND spent_at IS NULL RETURNING 1), \
+     extended AS ( \
+       UPDATE session_families SET expires_at = GREATEST(expires_at, $6) \
+       WHERE family_id = $5 AND EXISTS (SELECT 1 FROM spent)), \
+     successor AS ( \
+       INSERT INTO sessions (token_hash, family_id, created_at, expires_at, spent_at) \
+       SELECT $3, $5, $2, $6, NULL WHERE EXISTS (SELECT 1 FROM spent)) \
+     SELECT COUNT(*) FROM spent";
 
 async fn revoke_family(
     tx: &mut Transaction<'static, Postgres>,
