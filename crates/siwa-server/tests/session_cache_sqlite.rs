@@ -110,6 +110,21 @@ impl Processes {
         session_cache::staleness(self.b.as_ref(), user, family, done).await
     }
 
+    /// A statement of the test's own connection (any other process).
+    async fn admin(&mut self, sql: &str) {
+        sqlx::query(sql).execute(&mut self.admin).await.unwrap();
+    }
+
+    /// A session warm in B's cache, ended by A: B refuses it within the
+    /// bound (B is following the log).
+    async fn logout_reaches_b(&mut self) {
+        let (user, family) = self.session().await;
+        self.warm(&user, &family).await;
+        self.a.end_session(&family).await.unwrap();
+        let took = self.staleness(&user, &family, |u| u.is_none()).await;
+        assert!(took < BOUND, "{took:?}");
+    }
+
     async fn changes_logged(&mut self) -> i64 {
         sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM session_changes")
             .fetch_one(&mut self.admin)
@@ -337,10 +352,7 @@ async fn a_log_pruned_past_a_readers_place_flushes_its_cache() {
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
     // And it goes on following the log after the flush.
-    p.warm(&user, &family).await;
-    p.a.end_session(&family).await.unwrap();
-    let took = p.staleness(&user, &family, |u| u.is_none()).await;
-    assert!(took < BOUND, "{took:?}");
+    p.logout_reaches_b().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -350,10 +362,8 @@ async fn a_change_log_that_cannot_be_read_flushes_the_cache() {
     p.warm(&user, &family).await;
     // The log out of the readers' reach: renamed (the triggers follow the
     // rename, so writes go on and are logged where no reader looks).
-    sqlx::query("ALTER TABLE session_changes RENAME TO session_changes_away")
-        .execute(&mut p.admin)
-        .await
-        .unwrap();
+    p.admin("ALTER TABLE session_changes RENAME TO session_changes_away")
+        .await;
     // A change B cannot read about is refused within the bound all the same:
     // each failed read flushes the cache, and the database says no.
     p.a.end_session(&family).await.unwrap();
@@ -375,10 +385,8 @@ async fn a_change_log_that_cannot_be_read_flushes_the_cache() {
     assert!(took < BOUND, "{took:?}");
 
     // The log back: B follows it again from where it was, entries and all.
-    sqlx::query("ALTER TABLE session_changes_away RENAME TO session_changes")
-        .execute(&mut p.admin)
-        .await
-        .unwrap();
+    p.admin("ALTER TABLE session_changes_away RENAME TO session_changes")
+        .await;
     let (user, family) = p.session().await;
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
@@ -389,9 +397,7 @@ async fn a_change_log_that_cannot_be_read_flushes_the_cache() {
         }
         assert!(Instant::now() < deadline, "B never used its cache again");
     }
-    p.a.end_session(&family).await.unwrap();
-    let took = p.staleness(&user, &family, |u| u.is_none()).await;
-    assert!(took < BOUND, "{took:?}");
+    p.logout_reaches_b().await;
     assert!(p.cache().listening());
 }
 
@@ -400,24 +406,15 @@ async fn a_change_log_that_starts_again_below_a_readers_place_flushes_its_cache(
     let mut p = Processes::start().await;
     // Some changes, read by B: its place is above zero.
     for _ in 0..5 {
-        let (user, family) = p.session().await;
-        p.warm(&user, &family).await;
-        p.a.end_session(&family).await.unwrap();
-        let took = p.staleness(&user, &family, |u| u.is_none()).await;
-        assert!(took < BOUND, "{took:?}");
+        p.logout_reaches_b().await;
     }
     let (user, family) = p.session().await;
     p.warm(&user, &family).await;
     // The log as a file restored from an older backup leaves it: fewer
     // rows, and a sequence that numbers the next change below B's place.
-    sqlx::query("DELETE FROM session_changes")
-        .execute(&mut p.admin)
-        .await
-        .unwrap();
-    sqlx::query("UPDATE sqlite_sequence SET seq = 0 WHERE name = 'session_changes'")
-        .execute(&mut p.admin)
-        .await
-        .unwrap();
+    p.admin("DELETE FROM session_changes").await;
+    p.admin("UPDATE sqlite_sequence SET seq = 0 WHERE name = 'session_changes'")
+        .await;
     sqlx::query("UPDATE session_families SET revoked = 1 WHERE family_id = ?1")
         .bind(&family)
         .execute(&mut p.admin)
@@ -430,9 +427,5 @@ async fn a_change_log_that_starts_again_below_a_readers_place_flushes_its_cache(
         "a restarted log left a stale entry for {took:?}"
     );
     // And B follows the log from its new place.
-    let (user, family) = p.session().await;
-    p.warm(&user, &family).await;
-    p.a.end_session(&family).await.unwrap();
-    let took = p.staleness(&user, &family, |u| u.is_none()).await;
-    assert!(took < BOUND, "{took:?}");
+    p.logout_reaches_b().await;
 }

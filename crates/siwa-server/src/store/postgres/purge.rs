@@ -15,45 +15,45 @@
 //! array (`= ANY(ARRAY(...))`: looked up in the primary key whatever the
 //! planner guesses about a join). `purge/tests.rs` checks the generic plans.
 
-/// Sign-in attempts (`logins.expires_at`).
-pub(super) const LOGINS: &str = "DELETE FROM logins WHERE state_hash = ANY(ARRAY(\
-     SELECT state_hash FROM logins WHERE expires_at <= $1 \
-     ORDER BY expires_at LIMIT 100 FOR UPDATE SKIP LOCKED))";
+/// The purge of `$table`'s rows whose `$column` is at or before `$1`: the
+/// oldest 100 of them, by `$key` (the primary key, or `ctid` when the key has
+/// several columns, which `= ANY` cannot look up: a row's `ctid` cannot change
+/// while the statement holds its lock).
+macro_rules! purge {
+    ($table:literal, $key:literal, $column:literal) => {
+        concat!(
+            "DELETE FROM ",
+            $table,
+            " WHERE ",
+            $key,
+            " = ANY(ARRAY(SELECT ",
+            $key,
+            " FROM ",
+            $table,
+            " WHERE ",
+            $column,
+            " <= $1 ORDER BY ",
+            $column,
+            " LIMIT 100 FOR UPDATE SKIP LOCKED))"
+        )
+    };
+}
 
-/// Native sign-in nonces (`native_nonces.expires_at`).
-pub(super) const NATIVE_NONCES: &str = "DELETE FROM native_nonces WHERE nonce_hash = ANY(ARRAY(\
-     SELECT nonce_hash FROM native_nonces WHERE expires_at <= $1 \
-     ORDER BY expires_at LIMIT 100 FOR UPDATE SKIP LOCKED))";
-
-/// Names Apple sent that no sign-in completed (`pending_names.created_at`).
-/// Its key has two columns, which `= ANY` cannot look up in the index: the
-/// rows go by their `ctid`, which cannot change while the statement holds
-/// their locks.
-pub(super) const PENDING_NAMES: &str = "DELETE FROM pending_names WHERE ctid = ANY(ARRAY( \
-     SELECT ctid FROM pending_names WHERE created_at <= $1 \
-     ORDER BY created_at LIMIT 100 FOR UPDATE SKIP LOCKED))";
-
-/// Identity tokens spent by sign-ins (`spent_identity_tokens.expires_at`).
+/// Sign-in attempts.
+pub(super) const LOGINS: &str = purge!("logins", "state_hash", "expires_at");
+/// Native sign-in nonces.
+pub(super) const NATIVE_NONCES: &str = purge!("native_nonces", "nonce_hash", "expires_at");
+/// Names Apple sent that no sign-in completed (keyed by team and sub).
+pub(super) const PENDING_NAMES: &str = purge!("pending_names", "ctid", "created_at");
+/// Identity tokens spent by sign-ins.
 pub(super) const SPENT_IDENTITY_TOKENS: &str =
-    "DELETE FROM spent_identity_tokens WHERE token_hash = ANY(ARRAY(\
-     SELECT token_hash FROM spent_identity_tokens WHERE expires_at <= $1 \
-     ORDER BY expires_at LIMIT 100 FOR UPDATE SKIP LOCKED))";
-
-/// Notification ids already applied (`seen_events.expires_at`).
-pub(super) const SEEN_EVENTS: &str = "DELETE FROM seen_events WHERE jti = ANY(ARRAY(\
-     SELECT jti FROM seen_events WHERE expires_at <= $1 \
-     ORDER BY expires_at LIMIT 100 FOR UPDATE SKIP LOCKED))";
-
+    purge!("spent_identity_tokens", "token_hash", "expires_at");
+/// Notification ids already applied.
+pub(super) const SEEN_EVENTS: &str = purge!("seen_events", "jti", "expires_at");
 /// Session families whose newest token has expired (their tokens cascade).
-pub(super) const SESSION_FAMILIES: &str =
-    "DELETE FROM session_families WHERE family_id = ANY(ARRAY(\
-     SELECT family_id FROM session_families WHERE expires_at <= $1 \
-     ORDER BY expires_at LIMIT 100 FOR UPDATE SKIP LOCKED))";
-
-/// Authorization codes of the OpenID Provider (`oidc_codes.expires_at`).
-pub(super) const OIDC_CODES: &str = "DELETE FROM oidc_codes WHERE code_hash = ANY(ARRAY(\
-     SELECT code_hash FROM oidc_codes WHERE expires_at <= $1 \
-     ORDER BY expires_at LIMIT 100 FOR UPDATE SKIP LOCKED))";
+pub(super) const SESSION_FAMILIES: &str = purge!("session_families", "family_id", "expires_at");
+/// Authorization codes of the OpenID Provider.
+pub(super) const OIDC_CODES: &str = purge!("oidc_codes", "code_hash", "expires_at");
 
 #[cfg(test)]
 mod tests;

@@ -15,9 +15,10 @@
 //! writer never waits on it). A read that fails flushes the cache instead:
 //! what was missed is then read from the database. So does a log that no
 //! longer holds everything since the last read (pruned past this reader's
-//! place), or that ends below it (a file restored from an older backup). The cache is used only
-//! once the first read succeeded (the poller's, when the first session is
-//! looked up).
+//! place), or that ends below it (a file restored from an older backup;
+//! looked for by the poller only, so that the writer's reads stay one
+//! query). The cache is used only once the first read succeeded (the
+//! poller's, when the first session is looked up).
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
@@ -86,15 +87,16 @@ impl ChangeFeed {
     /// the first read (the cache is not in use before).
     pub(super) fn after_commit(&self) {
         if self.lock().last_seq.is_some() {
-            self.catch_up();
+            // A restarted log is another process's doing: the poller's to find.
+            self.catch_up(Restart::Ignore);
         }
     }
 
     /// Reads the log from where it was left and drops the users named; on
     /// failure, flushes the cache (and tries again at the next call).
-    pub(super) fn catch_up(&self) {
+    fn catch_up(&self, restart: Restart) {
         let mut state = self.lock();
-        match read_log(&self.path, &mut state) {
+        match read_log(&self.path, &mut state, restart) {
             Ok(Read::First(last)) => {
                 state.last_seq = Some(last);
                 // Empty now; what it held before a failure may be stale.
@@ -137,7 +139,7 @@ async fn poll(feed: Weak<ChangeFeed>) {
     loop {
         tick.tick().await;
         let Some(feed) = feed.upgrade() else { return };
-        feed.catch_up();
+        feed.catch_up(Restart::LookFor);
     }
 }
 
@@ -157,7 +159,15 @@ enum Read {
     Restarted { last: i64 },
 }
 
-fn read_log(path: &Path, state: &mut FeedState) -> rusqlite::Result<Read> {
+/// Whether a read with nothing new also asks where the log ends, to find one
+/// that starts again below the reader's place (one query more).
+#[derive(Clone, Copy, PartialEq)]
+enum Restart {
+    LookFor,
+    Ignore,
+}
+
+fn read_log(path: &Path, state: &mut FeedState, restart: Restart) -> rusqlite::Result<Read> {
     let connection = match &mut state.connection {
         Some(connection) => connection,
         None => state.connection.insert(connect(path)?),
@@ -187,7 +197,7 @@ fn read_log(path: &Path, state: &mut FeedState) -> rusqlite::Result<Read> {
             last = seq;
         }
     }
-    if users.is_empty() {
+    if users.is_empty() && restart == Restart::LookFor {
         // Nothing new, or a log that starts again below this place: then
         // the changes made since are numbered at or below it, and the query
         // above would never return them. (A log that has grown past this
