@@ -25,25 +25,21 @@ impl PostgresStore {
 
     pub(super) async fn rotate_token(&self, rotate: &Rotate) -> StoreResult<Rotation> {
         let mut tx = self.pool.begin().await?;
-        let family_id: Option<String> =
-            sqlx::query_scalar("SELECT family_id FROM sessions WHERE token_hash = $1")
-                .bind(&rotate.old_hash)
-                .fetch_optional(&mut *tx)
-                .await?;
-        let Some(family_id) = family_id else {
-            return Ok(Rotation::Invalid);
-        };
         // Every writer of a family's tokens locks the family first, so from
         // here the token cannot change under us: a concurrent rotation of the
-        // same token waits here, then finds it spent.
-        let family: Option<FamilyRow> = sqlx::query_as(
-            "SELECT user_id, revoked, created_at, client_id, oidc_client FROM session_families \
-             WHERE family_id = $1 FOR UPDATE",
+        // same token waits here, then finds it spent. The token's family is
+        // found and locked in one statement (a token never changes family);
+        // the token is read in the next, whose snapshot is taken after the
+        // lock, so it is read as the lock's last holder left it.
+        let locked: Option<LockedFamily> = sqlx::query_as(
+            "SELECT family_id, user_id, revoked, created_at, client_id, oidc_client \
+             FROM session_families \
+             WHERE family_id = (SELECT family_id FROM sessions WHERE token_hash = $1) FOR UPDATE",
         )
-        .bind(&family_id)
+        .bind(&rotate.old_hash)
         .fetch_optional(&mut *tx)
         .await?;
-        let Some(family) = family else {
+        let Some(LockedFamily { family_id, family }) = locked else {
             return Ok(Rotation::Invalid);
         };
         let user_id = family.user_id.clone();
@@ -54,7 +50,9 @@ impl PostgresStore {
         .bind(&rotate.old_hash)
         .fetch_optional(&mut *tx)
         .await?;
-        let Some(token) = token else {
+        // (Purged since the lock's statement, or, were a token ever to change
+        // family, not under the lock held: refused either way.)
+        let Some(token) = token.filter(|token| token.family_id == family_id) else {
             return Ok(Rotation::Invalid);
         };
         let rotation = match super::super::judge_rotation(rotate, &token, &family) {
@@ -206,6 +204,14 @@ impl PostgresStore {
             .await?;
         Ok(())
     }
+}
+
+/// A family locked for a rotation: its id, and the row rotation judges.
+#[derive(sqlx::FromRow)]
+struct LockedFamily {
+    family_id: String,
+    #[sqlx(flatten)]
+    family: FamilyRow,
 }
 
 /// A rotation's writes in one statement: `$1` the spent token, `$2` now,
