@@ -534,19 +534,10 @@ fn check_nonce(policy: &NoncePolicy, found: Option<&str>) -> Result<(), VerifyEr
     let matches = match policy {
         NoncePolicy::Sha256OfRaw(_) => {
             let hash = digest(&SHA256, expected.secret().as_bytes());
-            let mut hex = [0u8; 64];
-            for (pair, byte) in hex.chunks_exact_mut(2).zip(hash.as_ref()) {
-                pair[0] = HEX[usize::from(byte >> 4)];
-                pair[1] = HEX[usize::from(byte & 0x0f)];
-            }
-            // Apps print the hash in lower case; accept upper case too.
-            let mut lower = [0u8; 64];
-            found.len() == 64 && {
-                for (l, f) in lower.iter_mut().zip(found.bytes()) {
-                    *l = f.to_ascii_lowercase();
-                }
-                verify_slices_are_equal(&lower, &hex).is_ok()
-            }
+            // Apps print the hash in hex, mostly lower case: the token's
+            // digits are read back to bytes (either case accepted).
+            hex_bytes::<32>(found)
+                .is_some_and(|found| verify_slices_are_equal(&found, hash.as_ref()).is_ok())
         }
         _ => verify_slices_are_equal(found.as_bytes(), expected.secret().as_bytes()).is_ok(),
     };
@@ -559,7 +550,25 @@ fn check_nonce(policy: &NoncePolicy, found: Option<&str>) -> Result<(), VerifyEr
     }
 }
 
-const HEX: &[u8; 16] = b"0123456789abcdef";
+/// The `N` bytes that `2N` hex digits (either case) spell; `None` for any
+/// other text.
+fn hex_bytes<const N: usize>(text: &str) -> Option<[u8; N]> {
+    let digits = text.as_bytes();
+    if digits.len() != 2 * N {
+        return None;
+    }
+    let nibble = |d: u8| match d {
+        b'0'..=b'9' => Some(d - b'0'),
+        b'a'..=b'f' => Some(d - b'a' + 10),
+        b'A'..=b'F' => Some(d - b'A' + 10),
+        _ => None,
+    };
+    let mut bytes = [0u8; N];
+    for (byte, pair) in bytes.iter_mut().zip(digits.chunks_exact(2)) {
+        *byte = nibble(pair[0])? << 4 | nibble(pair[1])?;
+    }
+    Some(bytes)
+}
 
 /// The value of a claim, typed; its slot is left empty.
 pub(crate) fn take<'a>(slot: &mut Slot<'a>) -> Wire<'a> {

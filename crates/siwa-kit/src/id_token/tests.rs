@@ -27,6 +27,44 @@ fn nonce_policies() {
         check_nonce(&sha, Some("raw-nonce")),
         Err(VerifyError::NonceMismatch { .. })
     ));
+    // Hex digits of either case, mixed too; nothing else, at no other length.
+    let mixed: String = real
+        .chars()
+        .enumerate()
+        .map(|(i, c)| {
+            if i % 3 == 0 {
+                c.to_ascii_uppercase()
+            } else {
+                c
+            }
+        })
+        .collect();
+    assert!(check_nonce(&sha, Some(&mixed)).is_ok());
+    let not_hex = |at: usize, with: char| {
+        let mut s = real.clone();
+        s.replace_range(at..at + 1, &with.to_string());
+        s
+    };
+    for wrong in [
+        real[..63].to_owned(),
+        format!("{real}0"),
+        format!(" {}", &real[1..]),
+        not_hex(10, 'g'),
+        not_hex(63, 'G'),
+        not_hex(0, ':'),
+        not_hex(5, '/'),
+        not_hex(7, '@'),
+        not_hex(8, '`'),
+        "".to_owned(),
+    ] {
+        assert!(
+            matches!(
+                check_nonce(&sha, Some(&wrong)),
+                Err(VerifyError::NonceMismatch { .. })
+            ),
+            "{wrong}"
+        );
+    }
     assert!(matches!(
         check_nonce(&sha, None),
         Err(VerifyError::NonceMissing { .. })
