@@ -551,24 +551,43 @@ fn check_nonce(policy: &NoncePolicy, found: Option<&str>) -> Result<(), VerifyEr
 }
 
 /// The `N` bytes that `2N` hex digits (either case) spell; `None` for any
-/// other text.
+/// other text. Without a branch per digit: a table gives each byte's value,
+/// or 0xFF for a byte that is no hex digit, and the high bits of all of them
+/// together say whether any was not.
 fn hex_bytes<const N: usize>(text: &str) -> Option<[u8; N]> {
     let digits = text.as_bytes();
     if digits.len() != 2 * N {
         return None;
     }
-    let nibble = |d: u8| match d {
-        b'0'..=b'9' => Some(d - b'0'),
-        b'a'..=b'f' => Some(d - b'a' + 10),
-        b'A'..=b'F' => Some(d - b'A' + 10),
-        _ => None,
-    };
     let mut bytes = [0u8; N];
+    let mut not_hex = 0u8;
     for (byte, pair) in bytes.iter_mut().zip(digits.chunks_exact(2)) {
-        *byte = nibble(pair[0])? << 4 | nibble(pair[1])?;
+        let (high, low) = (
+            HEX_VALUE[usize::from(pair[0])],
+            HEX_VALUE[usize::from(pair[1])],
+        );
+        not_hex |= high | low;
+        *byte = high << 4 | low & 0x0f;
     }
-    Some(bytes)
+    (not_hex & 0xf0 == 0).then_some(bytes)
 }
+
+/// Each byte's value as a hex digit, 0xFF for the others.
+static HEX_VALUE: [u8; 256] = {
+    let mut table = [0xFF; 256];
+    let mut i = 0;
+    while i < 10 {
+        table[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        table[b'a' as usize + i] = 10 + i as u8;
+        table[b'A' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    table
+};
 
 /// The value of a claim, typed; its slot is left empty.
 pub(crate) fn take<'a>(slot: &mut Slot<'a>) -> Wire<'a> {
