@@ -97,16 +97,32 @@ macro_rules! token_due {
 }
 
 /// Takes up to `$2` due tokens (due before `$1`), oldest check first,
-/// marking them checked at `$3` so that no other worker takes them.
+/// marking them checked at `$3` so that no other worker takes them: the
+/// batch walks `apple_tokens_check_due` in order and stops at the limit,
+/// then its rows are updated one probe each. On PostgreSQL by physical row
+/// id (`ctid = ANY(ARRAY(…))`: matching the three-column key, or even `ctid
+/// IN (…)`, let the generic plan hash-join the whole table), rows locked
+/// `FOR UPDATE SKIP LOCKED`; on SQLite by primary key (the table has no
+/// rowid; its one writer needs no lock).
 macro_rules! take_due_tokens {
-    ($lock:literal) => {
+    (postgres) => {
+        outbox::take_due_tokens!(@ "ctid = ANY(ARRAY(", "ctid", " FOR UPDATE SKIP LOCKED", "))")
+    };
+    (sqlite) => {
+        outbox::take_due_tokens!(@ "(team_id, sub, client_id) IN (", "team_id, sub, client_id", "", ")")
+    };
+    (@ $open:literal, $columns:literal, $lock:literal, $close:literal) => {
         concat!(
-            "UPDATE apple_tokens SET checked_at = $3 WHERE (team_id, sub, client_id) IN (\
-             SELECT team_id, sub, client_id FROM apple_tokens WHERE ",
+            "UPDATE apple_tokens SET checked_at = $3 WHERE ",
+            $open,
+            "SELECT ",
+            $columns,
+            " FROM apple_tokens WHERE ",
             outbox::token_due!(),
             " ORDER BY COALESCE(checked_at, updated_at) LIMIT $2",
             $lock,
-            ") RETURNING team_id, sub, client_id, token_ciphertext"
+            $close,
+            " RETURNING team_id, sub, client_id, token_ciphertext"
         )
     };
 }
@@ -119,9 +135,10 @@ pub(super) const RESCHEDULE_CHECK: &str = "UPDATE apple_tokens SET checked_at = 
      WHERE team_id = $1 AND sub = $2 AND client_id = $3";
 
 /// The outbox's and the daily check's methods of a backend store `$store`
-/// over the database `$db`, with `$lock` after each queue's row selection.
+/// over the database `$db` (`$backend`: `postgres` or `sqlite`), with
+/// `$lock` after each queue's row selection.
 macro_rules! outbox_methods {
-    ($store:ty, $db:ty, $lock:literal) => {
+    ($store:ty, $db:ty, $backend:ident, $lock:literal) => {
         /// Records an event in the outbox, inside the caller's transaction (on its connection).
         pub(super) async fn insert_event(
             tx: &mut <$db as sqlx::Database>::Connection,
@@ -332,7 +349,7 @@ macro_rules! outbox_methods {
                     return Ok(Vec::new());
                 }
                 let rows: Vec<(String, String, String, Vec<u8>)> =
-                    sqlx::query_as(outbox::take_due_tokens!($lock))
+                    sqlx::query_as(outbox::take_due_tokens!($backend))
                         .bind(due_before)
                         .bind(limit)
                         .bind(now)

@@ -52,6 +52,8 @@ mod listener;
 mod oidc;
 mod outbox;
 mod purge;
+#[cfg(test)]
+mod scratch;
 mod sessions;
 mod steps;
 mod transfer;

@@ -12,7 +12,12 @@ use super::super::{
 };
 use super::{PostgresStore, PURGE_BATCH};
 
-outbox_methods!(PostgresStore, sqlx::Postgres, " FOR UPDATE SKIP LOCKED");
+outbox_methods!(
+    PostgresStore,
+    sqlx::Postgres,
+    postgres,
+    " FOR UPDATE SKIP LOCKED"
+);
 
 /// The delivery worker's writes (SQLite sends them through its writer task).
 impl PostgresStore {
@@ -94,3 +99,6 @@ impl PostgresStore {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -13,7 +13,7 @@ use super::super::{
 use super::group_commit::Write;
 use super::{SqliteStore, PURGE_BATCH};
 
-outbox_methods!(SqliteStore, sqlx::Sqlite, "");
+outbox_methods!(SqliteStore, sqlx::Sqlite, sqlite, "");
 
 /// The delivery worker's writes, through the writer task: a burst of events
 /// is finished in the group commits of the requests, not one fsync each.
@@ -142,38 +142,55 @@ mod tests {
     use super::super::super::Store;
     use super::*;
 
+    /// SQLite's plan for `statement` with `arguments`, on a migrated
+    /// database of its own.
+    async fn query_plan(statement: &str, arguments: &[i64]) -> String {
+        let mut name = [0u8; 8];
+        aws_lc_rs::rand::fill(&mut name).unwrap();
+        let hex: String = name.iter().map(|b| format!("{b:02x}")).collect();
+        let path = std::env::temp_dir().join(format!("siwa-plan-{hex}.db"));
+        let store = SqliteStore::connect(&format!("sqlite://{}", path.display()))
+            .await
+            .unwrap();
+        store.migrate().await.unwrap();
+        let sql = format!("EXPLAIN QUERY PLAN {statement}");
+        let query = arguments
+            .iter()
+            .fold(sqlx::query(&sql), |query, argument| query.bind(*argument));
+        let plan: Vec<String> = query
+            .fetch_all(&store.pool)
+            .await
+            .unwrap()
+            .iter()
+            .map(|row| row.get::<String, _>("detail"))
+            .collect();
+        drop(store);
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
+        plan.join("\n")
+    }
+
     /// The lease's "no older pending event of the user" check reads the
     /// pending events only: through the partial index, not every older
     /// event of the user (a cost that grew with each user's history).
     #[tokio::test]
     async fn the_lease_reads_only_pending_events_of_the_user() {
-        let mut name = [0u8; 8];
-        aws_lc_rs::rand::fill(&mut name).unwrap();
-        let hex: String = name.iter().map(|b| format!("{b:02x}")).collect();
-        let path = std::env::temp_dir().join(format!("siwa-lease-plan-{hex}.db"));
-        let store = SqliteStore::connect(&format!("sqlite://{}", path.display()))
-            .await
-            .unwrap();
-        store.migrate().await.unwrap();
-        let plan: Vec<String> =
-            sqlx::query(&format!("EXPLAIN QUERY PLAN {}", outbox::lease_events!("")))
-                .bind(1_i64)
-                .bind(10_i64)
-                .bind(60_i64)
-                .fetch_all(&store.pool)
-                .await
-                .unwrap()
-                .iter()
-                .map(|row| row.get::<String, _>("detail"))
-                .collect();
-        let plan = plan.join("\n");
+        let plan = query_plan(outbox::lease_events!(""), &[1, 10, 60]).await;
         assert!(
             plan.contains("webhook_events_user_pending"),
             "the lease's per-user check is not on the pending index:\n{plan}"
         );
-        drop(store);
-        for suffix in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-        }
+    }
+
+    /// The daily check takes its due tokens in the order of its index, not
+    /// by reading and sorting the whole table each round.
+    #[tokio::test]
+    async fn the_daily_check_takes_due_tokens_through_its_index() {
+        let plan = query_plan(outbox::take_due_tokens!(sqlite), &[1, 10, 60]).await;
+        assert!(
+            plan.contains("apple_tokens_check_due") && !plan.contains("TEMP B-TREE"),
+            "taking due tokens does not walk apple_tokens_check_due:\n{plan}"
+        );
     }
 }

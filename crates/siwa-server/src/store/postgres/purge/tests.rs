@@ -2,9 +2,7 @@
 //! tables full of rows that are not expired (the worst case, and the usual
 //! one), the generic plan of every purge must not scan the table.
 
-use sqlx::{Connection, PgConnection};
-
-use super::super::MIGRATOR;
+use super::super::scratch::Scratch;
 use super::{
     LOGINS, NATIVE_NONCES, OIDC_CODES, PENDING_NAMES, SEEN_EVENTS, SESSION_FAMILIES,
     SPENT_IDENTITY_TOKENS,
@@ -37,27 +35,10 @@ INSERT INTO oidc_codes (code_hash, client_id, redirect_uri, user_id, scope, auth
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_purge_walks_its_index_not_the_table() {
-    let Some(base) = std::env::var("SIWA_TEST_DATABASE_URL")
-        .ok()
-        .filter(|u| !u.is_empty())
-    else {
-        eprintln!("skipping: SIWA_TEST_DATABASE_URL is not set");
+    let Some(mut db) = Scratch::open("purge").await else {
         return;
     };
-    let mut conn = PgConnection::connect(&base).await.unwrap();
-    let schema = format!("siwa_purge_{}", std::process::id());
-    for statement in [
-        format!("DROP SCHEMA IF EXISTS {schema} CASCADE"),
-        format!("CREATE SCHEMA {schema}"),
-        format!("SET search_path = {schema}"),
-    ] {
-        sqlx::raw_sql(&statement).execute(&mut conn).await.unwrap();
-    }
-    MIGRATOR.run(&mut conn).await.unwrap();
-    sqlx::raw_sql(&FILL.replace("$ROWS", &ROWS.to_string()))
-        .execute(&mut conn)
-        .await
-        .unwrap();
+    db.run(&FILL.replace("$ROWS", &ROWS.to_string())).await;
 
     let purges = [
         ("logins", "expires_at", LOGINS),
@@ -71,27 +52,10 @@ async fn every_purge_walks_its_index_not_the_table() {
     // Before the statistics exist (a table just filled), and after.
     for (batch, analyzed) in [(1_i64, false), (2, true)] {
         if analyzed {
-            sqlx::raw_sql("ANALYZE").execute(&mut conn).await.unwrap();
+            db.run("ANALYZE").await;
         }
-        sqlx::raw_sql("SET plan_cache_mode = force_generic_plan")
-            .execute(&mut conn)
-            .await
-            .unwrap();
         for (table, column, purge) in purges {
-            sqlx::raw_sql(&format!("PREPARE purge AS {purge}"))
-                .execute(&mut conn)
-                .await
-                .unwrap();
-            let lines: Vec<String> =
-                sqlx::query_scalar("EXPLAIN (COSTS OFF) EXECUTE purge(1000000000)")
-                    .fetch_all(&mut conn)
-                    .await
-                    .unwrap();
-            let plan = lines.join("\n");
-            sqlx::raw_sql("DEALLOCATE purge")
-                .execute(&mut conn)
-                .await
-                .unwrap();
+            let plan = db.generic_plan(purge, "1000000000").await;
             assert!(
                 !plan.contains(&format!("Seq Scan on {table}")),
                 "the purge of {table} scans the table (analyzed: {analyzed}):\n{plan}"
@@ -103,13 +67,13 @@ async fn every_purge_walks_its_index_not_the_table() {
             // And it deletes one batch of what has expired, oldest first.
             let deleted = sqlx::query(purge)
                 .bind(2_000_000_000 + 1_000_i64)
-                .execute(&mut conn)
+                .execute(&mut db.conn)
                 .await
                 .unwrap()
                 .rows_affected();
             assert_eq!(deleted, 100, "{table}: one batch");
             let oldest: i64 = sqlx::query_scalar(&format!("SELECT MIN({column}) FROM {table}"))
-                .fetch_one(&mut conn)
+                .fetch_one(&mut db.conn)
                 .await
                 .unwrap();
             assert_eq!(
@@ -119,8 +83,5 @@ async fn every_purge_walks_its_index_not_the_table() {
             );
         }
     }
-    sqlx::raw_sql(&format!("DROP SCHEMA {schema} CASCADE"))
-        .execute(&mut conn)
-        .await
-        .unwrap();
+    db.remove().await;
 }
