@@ -171,15 +171,22 @@ mod tests {
         plan.join("\n")
     }
 
-    /// The lease's "no older pending event of the user" check reads the
-    /// pending events only: through the partial index, not every older
-    /// event of the user (a cost that grew with each user's history).
+    /// The lease reads pending events only: its "no older pending event of
+    /// the user" check through the partial index, not every older event of
+    /// the user (a cost that grew with each user's history), and the events
+    /// it takes through the index that starts with their state.
     #[tokio::test]
     async fn the_lease_reads_only_pending_events_of_the_user() {
         let plan = query_plan(outbox::lease_events!(""), &[1, 10, 60]).await;
         assert!(
             plan.contains("webhook_events_user_pending"),
             "the lease's per-user check is not on the pending index:\n{plan}"
+        );
+        // And the events themselves are found among the pending ones, not
+        // by reading past every delivered event still kept.
+        assert!(
+            plan.contains("SEARCH e USING INDEX webhook_events_due (state=?"),
+            "the lease does not find the pending events through an index:\n{plan}"
         );
     }
 
