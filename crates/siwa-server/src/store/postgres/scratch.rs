@@ -58,7 +58,7 @@ impl Scratch {
 
     /// Drops the schema.
     pub(super) async fn remove(mut self) {
-        let schema = std::mem::take(&mut self.schema);
-        self.run(&format!("DROP SCHEMA {schema} CASCADE")).await;
+        let drop = format!("DROP SCHEMA {} CASCADE", self.schema);
+        self.run(&drop).await;
     }
 }
