@@ -58,7 +58,7 @@ use crate::claims::{ClaimError, Claims, Nonce, RealUserStatus, Text};
 use crate::clock::{Clock, SystemClock, UnixTime};
 use crate::ids::ClientId;
 use crate::jwks::{KeyCache, KeyLookupError};
-use crate::jws::{self, JwsError, Rs256, TokenError, Verified};
+use crate::jws::{self, JwsError, Members, Rs256, TokenError};
 
 /// Apple's issuer, the default.
 pub const APPLE_ISSUER: &str = "https://appleid.apple.com";
@@ -341,15 +341,21 @@ impl Verifier {
         token: &str,
         nonce: &NoncePolicy,
     ) -> Result<Claims, VerifyError> {
-        let verified = jws::verify(token, &*self.keys, Rs256).await?;
-        self.claims(verified, nonce)
+        jws::verify_then(token, &*self.keys, Rs256, |payload, members| {
+            self.claims(payload, members, nonce)
+        })
+        .await?
     }
 
     /// Steps 4 and 5, on the payload of a token whose signature verified.
     /// Synchronous, so its work stays out of the caller's future.
-    fn claims(&self, verified: Verified, nonce: &NoncePolicy) -> Result<Claims, VerifyError> {
-        let Verified { payload, members } = verified;
-        let mut wire = WireClaims::from_object(&payload, &members);
+    fn claims(
+        &self,
+        payload: String,
+        members: &Members,
+        nonce: &NoncePolicy,
+    ) -> Result<Claims, VerifyError> {
+        let mut wire = WireClaims::from_object(&payload, members);
         let registered = self.check_registered(&mut wire)?;
         let text = |value: Cow<'_, str>| Text::of(&payload, value);
         let some_text = |value: Option<Cow<'_, str>>| value.map(|v| Text::of(&payload, v));

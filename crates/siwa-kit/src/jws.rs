@@ -57,6 +57,7 @@ pub use rsa::{
 };
 pub use strict_json::MAX_DEPTH;
 pub(crate) use strict_json::{cut, uint, Item, Member, Members, Wire};
+pub(crate) use verify::verify_then;
 pub use verify::{verify, Algorithm, Es256, KeySource, Rs256, TokenError, Verified};
 
 /// For the `json` fuzz target: whether `bytes` took the fast path, or how the

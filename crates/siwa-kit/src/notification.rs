@@ -30,7 +30,7 @@ use crate::claims::wire::{cut, name_key, NameKey, Slot, WireClaims, EMAIL, IS_PR
 use crate::claims::{ClaimError, Text};
 use crate::clock::UnixTime;
 use crate::id_token::{Verifier, VerifyError};
-use crate::jws::{self, Members, Rs256, Verified};
+use crate::jws::{self, Members, Rs256};
 
 /// Largest notification body accepted: a JWT of [`jws::MAX_TOKEN_LEN`] plus JSON.
 pub const MAX_BODY_LEN: usize = jws::MAX_TOKEN_LEN + 1024;
@@ -255,17 +255,21 @@ impl Verifier {
         &self,
         token: &str,
     ) -> Result<Notification, NotificationError> {
-        let verified = jws::verify(token, self.keys().as_ref(), Rs256)
-            .await
-            .map_err(VerifyError::from)?;
-        self.notification(verified)
+        jws::verify_then(token, self.keys().as_ref(), Rs256, |payload, members| {
+            self.notification(payload, members)
+        })
+        .await
+        .map_err(VerifyError::from)?
     }
 
     /// The notification in the payload of a token whose signature verified
     /// (synchronous, so its work stays out of the caller's future).
-    fn notification(&self, verified: Verified) -> Result<Notification, NotificationError> {
-        let Verified { payload, members } = verified;
-        let mut wire = WireClaims::from_object(&payload, &members);
+    fn notification(
+        &self,
+        payload: String,
+        members: &Members,
+    ) -> Result<Notification, NotificationError> {
+        let mut wire = WireClaims::from_object(&payload, members);
         let registered = self.check_registered(&mut wire)?;
         let events = wire
             .events

@@ -128,21 +128,34 @@ pub async fn verify<A: Algorithm, S: KeySource<A>>(
     keys: &S,
     alg: A,
 ) -> Result<Verified, TokenError<S::Error>> {
+    verify_then(token, keys, alg, |payload, _| Verified { payload }).await
+}
+
+/// [`verify`], handing the payload and its member spans to `read` where
+/// they were made: the claims readers take them there, so the spans (a few
+/// hundred bytes) are never moved, neither into a [`Verified`] nor through
+/// the future.
+pub(crate) async fn verify_then<A: Algorithm, S: KeySource<A>, T>(
+    token: &str,
+    keys: &S,
+    alg: A,
+    read: impl FnOnce(String, &Members) -> T,
+) -> Result<T, TokenError<S::Error>> {
     let parts = split(token)?;
     let key = {
         let mut header_buf = [0u8; HEADER_BUF_LEN];
         let kid = read_header(parts, alg, &mut header_buf)?.kid;
         keys.key(&kid).await.map_err(TokenError::Key)?
     };
-    signed_payload(parts, alg, &key)
+    let mut members = Members::default();
+    let payload = signed_payload_into(parts, alg, &key, &mut members)?;
+    Ok(read(payload, &members))
 }
 
 /// The payload of a token that passed every rule of [`verify`]: a strict
 /// JSON object. `Debug` shows only its length (claims are personal data).
 pub struct Verified {
-    pub(crate) payload: String,
-    /// Where each top-level member sits in `payload`.
-    pub(crate) members: Members,
+    payload: String,
 }
 
 impl Verified {
@@ -270,6 +283,17 @@ pub(super) fn signed_payload<A: Algorithm, E>(
     alg: A,
     key: &A::Key,
 ) -> Result<Verified, TokenError<E>> {
+    let payload = signed_payload_into(parts, alg, key, &mut Members::default())?;
+    Ok(Verified { payload })
+}
+
+/// [`signed_payload`], the member spans written into `members`.
+fn signed_payload_into<A: Algorithm, E>(
+    parts: Parts<'_>,
+    alg: A,
+    key: &A::Key,
+    members: &mut Members,
+) -> Result<String, TokenError<E>> {
     let payload = parts.decode(Segment::Payload)?;
     let mut buf = [0u8; SIGNATURE_BUF_LEN];
     let signature = decode_segment_into(parts.signature(), Segment::Signature, &mut buf)?;
@@ -284,9 +308,8 @@ pub(super) fn signed_payload<A: Algorithm, E>(
         segment: Segment::Payload,
         offset: e.utf8_error().valid_up_to(),
     })?;
-    let mut members = Members::default();
-    strict_object_text(&payload, Segment::Payload, &mut members)?;
-    Ok(Verified { payload, members })
+    strict_object_text(&payload, Segment::Payload, members)?;
+    Ok(payload)
 }
 
 /// Any header, through the strict parser and [`check_header`].
