@@ -1,6 +1,8 @@
 //! A scratch schema for the tests that read query plans: the migrations run
 //! in a schema of the test's own on `SIWA_TEST_DATABASE_URL`'s database,
-//! dropped at the end.
+//! dropped at the end. A test that fails never reaches its end: the schemas
+//! it left are dropped by the next run of the same test (their process is
+//! gone), so a failing test does not fill the database.
 
 use sqlx::{Connection, PgConnection};
 
@@ -25,6 +27,7 @@ impl Scratch {
             return None;
         };
         let mut conn = PgConnection::connect(&base).await.unwrap();
+        drop_abandoned(&mut conn, name).await;
         let schema = format!("siwa_{name}_{}", std::process::id());
         for statement in [
             format!("DROP SCHEMA IF EXISTS {schema} CASCADE"),
@@ -60,5 +63,29 @@ impl Scratch {
     pub(super) async fn remove(mut self) {
         let drop = format!("DROP SCHEMA {} CASCADE", self.schema);
         self.run(&drop).await;
+    }
+}
+
+/// Drops the schemas that earlier runs of the test `name` left behind: those
+/// whose process (the number after the name) no longer runs on this machine.
+async fn drop_abandoned(conn: &mut PgConnection, name: &str) {
+    let prefix = format!("siwa_{name}_");
+    let schemas: Vec<String> =
+        sqlx::query_scalar("SELECT nspname::text FROM pg_namespace WHERE starts_with(nspname, $1)")
+            .bind(&prefix)
+            .fetch_all(&mut *conn)
+            .await
+            .unwrap();
+    for schema in schemas {
+        let Some(pid) = schema
+            .strip_prefix(&prefix)
+            .and_then(|pid| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+            let drop = format!("DROP SCHEMA IF EXISTS {schema} CASCADE");
+            sqlx::raw_sql(&drop).execute(&mut *conn).await.unwrap();
+        }
     }
 }
