@@ -306,7 +306,7 @@ impl App {
         } else {
             inner.durable.hidden_email.remove(&pair);
         }
-        inner.codes.retain(|_, c| c.expires_at > now);
+        inner.sweep_codes(now);
         inner.codes.insert(
             code.clone(),
             state::CodeGrant {

@@ -13,6 +13,8 @@ use serde::{Deserialize, Serialize};
 pub(crate) const CODE_TTL_SECS: u64 = 300;
 /// How long an access token lives (Apple's `expires_in`).
 pub(crate) const ACCESS_TTL_SECS: u64 = 3600;
+/// Expired codes are forgotten at most this often (see [`Inner::sweep_codes`]).
+const CODE_SWEEP_SECS: u64 = 10;
 
 /// Who authorized what, as carried by codes and refresh tokens.
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -103,6 +105,23 @@ pub(crate) struct Inner {
     pub(crate) codes: HashMap<String, CodeGrant>,
     pub(crate) access_tokens: HashMap<String, AccessGrant>,
     pub(crate) migration_tokens: HashMap<String, MigrationGrant>,
+    /// When [`Inner::sweep_codes`] last walked the codes.
+    codes_swept_at: u64,
+}
+
+impl Inner {
+    /// Forgets the expired codes, at most once per [`CODE_SWEEP_SECS`]: a
+    /// sweep walks every live code, so one per code issued made a burst of
+    /// sign-ins quadratic (300,000 live codes after five minutes at 1,000
+    /// a second). An expired code that is still here is refused when
+    /// redeemed all the same.
+    pub(crate) fn sweep_codes(&mut self, now: u64) {
+        if now < self.codes_swept_at.saturating_add(CODE_SWEEP_SECS) {
+            return;
+        }
+        self.codes.retain(|_, c| c.expires_at > now);
+        self.codes_swept_at = now;
+    }
 }
 
 /// The state behind one lock: every critical section is short and never awaits.
@@ -174,4 +193,44 @@ fn write_owner_only(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()>
     file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
     file.write_all(bytes)?;
     file.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn code(expires_at: u64) -> CodeGrant {
+        CodeGrant {
+            grant: Grant {
+                client_id: "com.example.web".into(),
+                team_id: "TEAM".into(),
+                user_id: "u1".into(),
+                scope: Vec::new(),
+                hide_email: false,
+                nonce: None,
+                auth_time: 0,
+                native: false,
+            },
+            redirect_uri: None,
+            expires_at,
+            used: false,
+        }
+    }
+
+    #[test]
+    fn expired_codes_are_swept_at_most_once_per_interval() {
+        let mut inner = Inner::default();
+        inner.codes.insert("old".into(), code(1_000));
+        inner.codes.insert("live".into(), code(2_000));
+        inner.sweep_codes(1_500);
+        assert_eq!(inner.codes.len(), 1, "the expired code is forgotten");
+        assert!(inner.codes.contains_key("live"));
+        // Within the interval nothing is walked, even with a code expired.
+        inner.codes.insert("stale".into(), code(1_501));
+        inner.sweep_codes(1_500 + CODE_SWEEP_SECS - 1);
+        assert!(inner.codes.contains_key("stale"));
+        inner.sweep_codes(1_500 + CODE_SWEEP_SECS);
+        assert!(!inner.codes.contains_key("stale"));
+        assert!(inner.codes.contains_key("live"));
+    }
 }
