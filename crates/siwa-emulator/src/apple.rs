@@ -203,9 +203,10 @@ fn code_grant(
     let grant = issued.grant.clone();
     let access = apple_token('a');
     let refresh = apple_token('r');
+    inner.sweep_expired(now.secs());
     inner
         .access_tokens
-        .insert(access.clone(), access_grant(&grant));
+        .insert(access.clone(), access_grant(&grant, now.secs()));
     inner.durable.refresh_tokens.insert(
         refresh.clone(),
         RefreshGrant {
@@ -247,9 +248,10 @@ fn refresh_grant(
         Some(rt) => rt.grant.clone(),
     };
     let access = apple_token('a');
+    inner.sweep_expired(now.secs());
     inner
         .access_tokens
-        .insert(access.clone(), access_grant(&grant));
+        .insert(access.clone(), access_grant(&grant, now.secs()));
     drop(inner);
     let id_token = app.sign_id_token(&grant, Binding::AccessToken(&access), false, now.secs())?;
     Ok(apple_json(&json!({
@@ -303,7 +305,7 @@ fn revoke_inner(app: &App, headers: &HeaderMap, body: &[u8]) -> Result<Option<Gr
     } else if let Some(at) = inner
         .access_tokens
         .get_mut(token)
-        .filter(|at| at.client_id == client_id && !at.revoked)
+        .filter(|at| at.client_id == client_id && !at.revoked && at.expires_at > now)
     {
         at.revoked = true;
         Some(("access_token", at.user_id.clone()))
@@ -495,11 +497,12 @@ fn validate(app: &App, params: &HashMap<String, String>) -> Result<AuthRequest, 
     })
 }
 
-fn access_grant(grant: &Grant) -> AccessGrant {
+fn access_grant(grant: &Grant, now: u64) -> AccessGrant {
     AccessGrant {
         client_id: grant.client_id.clone(),
         user_id: grant.user_id.clone(),
         revoked: false,
+        expires_at: now + ACCESS_TTL_SECS,
     }
 }
 

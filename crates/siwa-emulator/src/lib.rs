@@ -306,7 +306,7 @@ impl App {
         } else {
             inner.durable.hidden_email.remove(&pair);
         }
-        inner.sweep_codes(now);
+        inner.sweep_expired(now);
         inner.codes.insert(
             code.clone(),
             state::CodeGrant {

@@ -13,8 +13,9 @@ use serde::{Deserialize, Serialize};
 pub(crate) const CODE_TTL_SECS: u64 = 300;
 /// How long an access token lives (Apple's `expires_in`).
 pub(crate) const ACCESS_TTL_SECS: u64 = 3600;
-/// Expired codes are forgotten at most this often (see [`Inner::sweep_codes`]).
-const CODE_SWEEP_SECS: u64 = 10;
+/// Expired codes and access tokens are forgotten at most this often (see
+/// [`Inner::sweep_expired`]).
+const SWEEP_SECS: u64 = 10;
 
 /// Who authorized what, as carried by codes and refresh tokens.
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -51,6 +52,8 @@ pub(crate) struct AccessGrant {
     pub(crate) client_id: String,
     pub(crate) user_id: String,
     pub(crate) revoked: bool,
+    /// When it stops being a token (issued plus [`ACCESS_TTL_SECS`]).
+    pub(crate) expires_at: u64,
 }
 
 /// One entry of `GET /emulator/revocations`.
@@ -105,22 +108,24 @@ pub(crate) struct Inner {
     pub(crate) codes: HashMap<String, CodeGrant>,
     pub(crate) access_tokens: HashMap<String, AccessGrant>,
     pub(crate) migration_tokens: HashMap<String, MigrationGrant>,
-    /// When [`Inner::sweep_codes`] last walked the codes.
-    codes_swept_at: u64,
+    /// When [`Inner::sweep_expired`] last walked the codes and tokens.
+    swept_at: u64,
 }
 
 impl Inner {
-    /// Forgets the expired codes, at most once per [`CODE_SWEEP_SECS`]: a
-    /// sweep walks every live code, so one per code issued made a burst of
-    /// sign-ins quadratic (300,000 live codes after five minutes at 1,000
-    /// a second). An expired code that is still here is refused when
-    /// redeemed all the same.
-    pub(crate) fn sweep_codes(&mut self, now: u64) {
-        if now < self.codes_swept_at.saturating_add(CODE_SWEEP_SECS) {
+    /// Forgets the expired codes and access tokens, at most once per
+    /// [`SWEEP_SECS`]: a sweep walks every one, so one per code issued made
+    /// a burst of sign-ins quadratic (300,000 live codes after five minutes
+    /// at 1,000 a second), and access tokens were never forgotten (a soak
+    /// run's memory grew without bound). What expired but is still here is
+    /// refused all the same.
+    pub(crate) fn sweep_expired(&mut self, now: u64) {
+        if now < self.swept_at.saturating_add(SWEEP_SECS) {
             return;
         }
         self.codes.retain(|_, c| c.expires_at > now);
-        self.codes_swept_at = now;
+        self.access_tokens.retain(|_, t| t.expires_at > now);
+        self.swept_at = now;
     }
 }
 
@@ -217,20 +222,37 @@ mod tests {
         }
     }
 
+    fn access(expires_at: u64) -> AccessGrant {
+        AccessGrant {
+            client_id: "com.example.web".into(),
+            user_id: "u1".into(),
+            revoked: false,
+            expires_at,
+        }
+    }
+
     #[test]
-    fn expired_codes_are_swept_at_most_once_per_interval() {
+    fn expired_codes_and_access_tokens_are_swept_at_most_once_per_interval() {
         let mut inner = Inner::default();
         inner.codes.insert("old".into(), code(1_000));
         inner.codes.insert("live".into(), code(2_000));
-        inner.sweep_codes(1_500);
+        inner.access_tokens.insert("old".into(), access(1_000));
+        inner.access_tokens.insert("live".into(), access(5_000));
+        inner.sweep_expired(1_500);
         assert_eq!(inner.codes.len(), 1, "the expired code is forgotten");
         assert!(inner.codes.contains_key("live"));
+        assert_eq!(inner.access_tokens.len(), 1, "the expired token too");
+        assert!(inner.access_tokens.contains_key("live"));
         // Within the interval nothing is walked, even with a code expired.
         inner.codes.insert("stale".into(), code(1_501));
-        inner.sweep_codes(1_500 + CODE_SWEEP_SECS - 1);
+        inner.access_tokens.insert("stale".into(), access(1_501));
+        inner.sweep_expired(1_500 + SWEEP_SECS - 1);
         assert!(inner.codes.contains_key("stale"));
-        inner.sweep_codes(1_500 + CODE_SWEEP_SECS);
+        assert!(inner.access_tokens.contains_key("stale"));
+        inner.sweep_expired(1_500 + SWEEP_SECS);
         assert!(!inner.codes.contains_key("stale"));
+        assert!(!inner.access_tokens.contains_key("stale"));
         assert!(inner.codes.contains_key("live"));
+        assert!(inner.access_tokens.contains_key("live"));
     }
 }

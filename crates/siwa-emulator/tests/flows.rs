@@ -303,6 +303,58 @@ async fn code_exchange_refresh_and_revoke() {
 }
 
 #[tokio::test]
+async fn an_access_token_is_revoked_within_its_hour_and_forgotten_after_it() {
+    let apple = Apple::start().await;
+    let mut access = Vec::new();
+    for _ in 0..2 {
+        let code = apple.web_sign_in("alice").await["code"].clone();
+        let reply = apple.exchange("/auth", WEB, &code, Some(REDIRECT)).await;
+        assert_eq!(reply.status, 200, "{reply:?}");
+        access.push(reply.json()["access_token"].as_str().unwrap().to_owned());
+    }
+    let revoke = |token: String| {
+        let apple = &apple;
+        async move {
+            // A secret of the moment (the clock moves past an hour).
+            let secret = apple.secret(WEB);
+            let reply = apple
+                .post_form(
+                    "/auth/revoke",
+                    &[
+                        ("client_id", WEB),
+                        ("client_secret", &secret),
+                        ("token", &token),
+                    ],
+                )
+                .await;
+            assert_eq!(reply.status, 200, "revoke answers 200 either way");
+        }
+    };
+    revoke(access[0].clone()).await;
+    apple.clock.advance(3_601);
+    // A sign-in after the hour sweeps what expired; the second token is
+    // past its hour: no longer a token, its revocation records nothing.
+    apple.web_sign_in("bob").await;
+    revoke(access[1].clone()).await;
+    let list: Value = apple
+        .http
+        .get(apple.url("/emulator/revocations"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let tokens: Vec<&str> = list["revocations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["token"].as_str().unwrap())
+        .collect();
+    assert_eq!(tokens, [access[0].as_str()]);
+}
+
+#[tokio::test]
 async fn codes_are_single_use_short_lived_and_bound_to_the_redirect_uri() {
     let apple = Apple::start().await;
     let code = apple.web_sign_in("alice").await["code"].clone();
