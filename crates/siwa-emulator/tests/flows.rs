@@ -275,16 +275,7 @@ async fn code_exchange_refresh_and_revoke() {
         )
         .await;
     assert_eq!(again.status, 200, "revoke is idempotent");
-    let list: Value = apple
-        .http
-        .get(apple.url("/emulator/revocations"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let entries = list["revocations"].as_array().unwrap();
+    let entries = apple.revocations().await;
     assert_eq!(entries.len(), 1);
     assert_eq!(entries[0]["token"], refresh.as_str());
     assert_eq!(entries[0]["user"], "alice");
@@ -336,18 +327,8 @@ async fn an_access_token_is_revoked_within_its_hour_and_forgotten_after_it() {
     // past its hour: no longer a token, its revocation records nothing.
     apple.web_sign_in("bob").await;
     revoke(access[1].clone()).await;
-    let list: Value = apple
-        .http
-        .get(apple.url("/emulator/revocations"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let tokens: Vec<&str> = list["revocations"]
-        .as_array()
-        .unwrap()
+    let revoked = apple.revocations().await;
+    let tokens: Vec<&str> = revoked
         .iter()
         .map(|r| r["token"].as_str().unwrap())
         .collect();

@@ -150,6 +150,20 @@ impl Apple {
         .await
     }
 
+    /// The entries of `GET /emulator/revocations`, oldest first.
+    pub(crate) async fn revocations(&self) -> Vec<serde_json::Value> {
+        let list: serde_json::Value = self
+            .http
+            .get(self.url("/emulator/revocations"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        list["revocations"].as_array().unwrap().clone()
+    }
+
     /// POST a form to a route; status, X-Emulator-Reason and JSON body.
     pub(crate) async fn post_form(&self, path: &str, form: &[(&str, &str)]) -> Reply {
         let response = self
