@@ -71,6 +71,7 @@ store_suite!(
     concurrent_rotation_has_one_winner,
     rotation_within_the_reuse_grace_repeats_the_successor,
     rotation_stops_at_the_absolute_lifetime,
+    a_family_is_purged_after_its_last_token_not_its_first,
     session_user_after_ending_sessions,
     first_seen_event_is_idempotent,
     notification_ids_are_purged_after_they_expire,
@@ -927,6 +928,83 @@ async fn rotation_refuses_unknown_expired_and_revoked(db: &TestDb) {
             .unwrap(),
         Rotation::Invalid
     );
+}
+
+async fn a_family_is_purged_after_its_last_token_not_its_first(db: &TestDb) {
+    let s = db.store();
+    let user = s.sign_in(&profile("sub-p"), NOW, false).await.unwrap();
+    // Families whose first tokens expire at NOW + 100: more live ones (each
+    // rotated to a token that lives until NOW + 10,000) than one purge
+    // batch takes, and a dead one.
+    let live: Vec<String> = (0..120).map(|n| format!("fam-live-{n:03}")).collect();
+    for family in live.iter().map(String::as_str).chain(["fam-dead"]) {
+        let mut first = session(family, &user.id, &format!("{family}-0"));
+        first.expires_at = NOW + 100;
+        s.create_session(&first).await.unwrap();
+    }
+    for family in &live {
+        let (old, new) = (format!("{family}-0"), format!("{family}-1"));
+        assert!(matches!(
+            s.rotate_session(&rotate_of(&old, &new, NOW + 10, NOW + 10_000))
+                .await
+                .unwrap(),
+            Rotation::Rotated { .. }
+        ));
+    }
+    let live_left = "SELECT COUNT(*) FROM session_families WHERE family_id LIKE 'fam-live-%'";
+    // A sign-in that opens a session purges what has expired at its time.
+    let sign_in_at = |at: i64, family: &'static str| SignIn {
+        session: Some(SessionStart {
+            created_at: at,
+            expires_at: at + 30 * 86_400,
+            ..start(family, &format!("{family}-0"))
+        }),
+        ..sign_in_of(profile("sub-p"), at)
+    };
+    let families =
+        |id: &str| format!("SELECT COUNT(*) FROM session_families WHERE family_id = '{id}'");
+    s.complete_sign_in(&sign_in_at(NOW + 500, "fam-next"))
+        .await
+        .unwrap();
+    assert_eq!(
+        db.count(&families("fam-dead")).await,
+        0,
+        "no live token left: purged"
+    );
+    assert_eq!(db.count(live_left).await, 120, "their newest tokens live");
+    // Again later: no live family is taken for a dead one (whether or not a
+    // purge has caught up its expiry yet), and their tokens still rotate.
+    s.complete_sign_in(&sign_in_at(NOW + 600, "fam-next-2"))
+        .await
+        .unwrap();
+    assert_eq!(db.count(live_left).await, 120);
+    assert!(matches!(
+        s.rotate_session(&rotate_of(
+            "fam-live-119-1",
+            "fam-live-119-2",
+            NOW + 700,
+            NOW + 20_000
+        ))
+        .await
+        .unwrap(),
+        Rotation::Rotated { .. }
+    ));
+    // Once their newest tokens have expired too, they go, a batch at a time.
+    for (n, family) in ["fam-next-3", "fam-next-4"].into_iter().enumerate() {
+        s.complete_sign_in(&sign_in_at(NOW + 15_000 + n as i64, family))
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        db.count(live_left).await,
+        1,
+        "the one rotated again lives on"
+    );
+    s.complete_sign_in(&sign_in_at(NOW + 20_000, "fam-next-5"))
+        .await
+        .unwrap();
+    assert_eq!(db.count(live_left).await, 0, "every token expired: purged");
+    assert_eq!(db.count(&families("fam-next-5")).await, 1);
 }
 
 async fn rotation_within_the_reuse_grace_repeats_the_successor(db: &TestDb) {

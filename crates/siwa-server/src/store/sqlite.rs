@@ -790,19 +790,42 @@ impl Store for SqliteStore {
     }
 }
 
-/// Opportunistic purge of families whose newest token has expired (their
+/// Opportunistic purge of families whose tokens have all expired (their
 /// tokens go with them), a bounded batch at a time.
+///
+/// A rotation does not write its family, so a family's `expires_at` is a
+/// lower bound: the expiry of its first token, or of its newest one when a
+/// purge last looked. The purge takes the oldest candidates, moves those with
+/// a live token to their newest token's expiry (so they leave the candidates
+/// until then: one write per family per token lifetime instead of one per
+/// rotation), then deletes the candidates that have no live token left.
 async fn purge_sessions(tx: &mut Tx, now: i64) -> StoreResult<()> {
-    sqlx::query(
-        "DELETE FROM session_families WHERE family_id IN \
-         (SELECT family_id FROM session_families WHERE expires_at <= ?1 LIMIT ?2)",
-    )
-    .bind(now)
-    .bind(PURGE_BATCH)
-    .execute(&mut **tx)
-    .await?;
+    for sql in [CATCH_UP_LIVE_FAMILIES, PURGE_DEAD_FAMILIES] {
+        sqlx::query(sql)
+            .bind(now)
+            .bind(PURGE_BATCH)
+            .execute(&mut **tx)
+            .await?;
+    }
     Ok(())
 }
+
+/// The oldest candidate families (`expires_at <= ?1`, at most `?2`) that
+/// still have a live token get their newest token's expiry.
+const CATCH_UP_LIVE_FAMILIES: &str = "UPDATE session_families \
+     SET expires_at = (SELECT MAX(s.expires_at) FROM sessions s \
+                       WHERE s.family_id = session_families.family_id) \
+     WHERE family_id IN \
+       (SELECT family_id FROM session_families WHERE expires_at <= ?1 LIMIT ?2) \
+     AND EXISTS (SELECT 1 FROM sessions s \
+                 WHERE s.family_id = session_families.family_id AND s.expires_at > ?1)";
+
+/// The oldest candidate families (at most `?2`) without a live token are
+/// deleted; a candidate with one is never deleted, caught up or not.
+const PURGE_DEAD_FAMILIES: &str = "DELETE FROM session_families WHERE family_id IN \
+       (SELECT family_id FROM session_families WHERE expires_at <= ?1 LIMIT ?2) \
+     AND NOT EXISTS (SELECT 1 FROM sessions s \
+                     WHERE s.family_id = session_families.family_id AND s.expires_at > ?1)";
 
 /// Deletes a user's pending jobs and the user (identities, tokens and sessions
 /// cascade), and records `user.deleted`.

@@ -113,11 +113,10 @@ pub(super) fn rotate(conn: &Connection, rotate: &Rotate) -> Result<Write<Rotated
                 // Cannot happen under the write lock; refuse rather than fork.
                 return Ok(Write::Discard(Some((Rotation::Invalid, None))));
             }
-            conn.prepare_cached(
-                "UPDATE session_families SET expires_at = MAX(expires_at, ?2) WHERE family_id = ?1",
-            )
-            .and_then(|mut statement| statement.execute((&token.family_id, expires_at)))
-            .map_err(StoreError::Write)?;
+            // The family is not written (its leaf and its expiry index's would
+            // be two more random pages per rotation for the single writer to
+            // log and checkpoint): the purge reads a family's expiry from its
+            // tokens (see `purge_sessions`).
             conn.prepare_cached(
                 "INSERT INTO sessions (token_hash, family_id, created_at, expires_at, spent_at) \
                  VALUES (?1, ?2, ?3, ?4, NULL)",

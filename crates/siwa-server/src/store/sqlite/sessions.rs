@@ -237,14 +237,8 @@ async fn rotate_in(tx: &mut Tx, rotate: Rotate) -> StoreResult<Write<Rotation>> 
                 // Cannot happen under the write lock; refuse rather than fork.
                 return Ok(Write::Discard(Rotation::Invalid));
             }
-            sqlx::query(
-                "UPDATE session_families SET expires_at = MAX(expires_at, ?2) \
-                 WHERE family_id = ?1",
-            )
-            .bind(&token.family_id)
-            .bind(expires_at)
-            .execute(&mut **tx)
-            .await?;
+            // The family is not written: the purge reads its expiry from its
+            // tokens (see `purge_sessions`).
             sqlx::query(
                 "INSERT INTO sessions (token_hash, family_id, created_at, expires_at, spent_at) \
                  VALUES (?1, ?2, ?3, ?4, NULL)",
