@@ -113,7 +113,8 @@ pub(crate) struct Inner {
 }
 
 impl Inner {
-    /// Forgets the expired codes and access tokens, at most once per
+    /// Forgets the expired codes and access tokens (`user.migration` ones
+    /// included), at most once per
     /// [`SWEEP_SECS`]: a sweep walks every one, so one per code issued made
     /// a burst of sign-ins quadratic (300,000 live codes after five minutes
     /// at 1,000 a second), and access tokens were never forgotten (a soak
@@ -125,6 +126,7 @@ impl Inner {
         }
         self.codes.retain(|_, c| c.expires_at > now);
         self.access_tokens.retain(|_, t| t.expires_at > now);
+        self.migration_tokens.retain(|_, t| t.expires_at > now);
         self.swept_at = now;
     }
 }
@@ -231,6 +233,14 @@ mod tests {
         }
     }
 
+    fn migration(expires_at: u64) -> MigrationGrant {
+        MigrationGrant {
+            client_id: "com.example.web".into(),
+            team_id: "TEAM".into(),
+            expires_at,
+        }
+    }
+
     #[test]
     fn expired_codes_and_access_tokens_are_swept_at_most_once_per_interval() {
         let mut inner = Inner::default();
@@ -238,11 +248,19 @@ mod tests {
         inner.codes.insert("live".into(), code(2_000));
         inner.access_tokens.insert("old".into(), access(1_000));
         inner.access_tokens.insert("live".into(), access(5_000));
+        inner
+            .migration_tokens
+            .insert("old".into(), migration(1_000));
+        inner
+            .migration_tokens
+            .insert("live".into(), migration(5_000));
         inner.sweep_expired(1_500);
         assert_eq!(inner.codes.len(), 1, "the expired code is forgotten");
         assert!(inner.codes.contains_key("live"));
         assert_eq!(inner.access_tokens.len(), 1, "the expired token too");
         assert!(inner.access_tokens.contains_key("live"));
+        assert_eq!(inner.migration_tokens.len(), 1, "and the migration token");
+        assert!(inner.migration_tokens.contains_key("live"));
         // Within the interval nothing is walked, even with a code expired.
         inner.codes.insert("stale".into(), code(1_501));
         inner.access_tokens.insert("stale".into(), access(1_501));

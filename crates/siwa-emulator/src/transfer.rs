@@ -98,7 +98,9 @@ impl App {
             .ok_or_else(|| Refusal::new("invalid_client", "unknown client_id"))?;
         let token = apple_token('a');
         let now = self.now().secs();
-        self.store.lock().migration_tokens.insert(
+        let mut inner = self.store.lock();
+        inner.sweep_expired(now);
+        inner.migration_tokens.insert(
             token.clone(),
             MigrationGrant {
                 client_id: client_id.to_owned(),
@@ -106,6 +108,7 @@ impl App {
                 expires_at: now + TOKEN_TTL_SECS,
             },
         );
+        drop(inner);
         Ok(apple_json(&json!({
             "access_token": token,
             "token_type": "Bearer",
