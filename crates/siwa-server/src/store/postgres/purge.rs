@@ -50,8 +50,46 @@ pub(super) const SPENT_IDENTITY_TOKENS: &str =
     purge!("spent_identity_tokens", "token_hash", "expires_at");
 /// Notification ids already applied.
 pub(super) const SEEN_EVENTS: &str = purge!("seen_events", "jti", "expires_at");
-/// Session families whose newest token has expired (their tokens cascade).
-pub(super) const SESSION_FAMILIES: &str = purge!("session_families", "family_id", "expires_at");
+/// The oldest 100 candidate session families (`expires_at` at or before
+/// `$1`) are the batch of both statements below. A rotation does not write
+/// its family, so a family's `expires_at` is a lower bound: its first
+/// token's expiry, or its newest token's when a purge last looked.
+macro_rules! family_candidates {
+    () => {
+        "f.family_id = ANY(ARRAY(SELECT family_id FROM session_families \
+         WHERE expires_at <= $1 ORDER BY expires_at LIMIT 100 FOR UPDATE SKIP LOCKED))"
+    };
+}
+
+/// A candidate's newest token expiry, as a scalar subquery: an `EXISTS`
+/// here was planned as a join that hashed every token of the table.
+macro_rules! newest_token_expiry {
+    () => {
+        "(SELECT MAX(s.expires_at) FROM sessions s WHERE s.family_id = f.family_id)"
+    };
+}
+
+/// The candidates that still have a live token get their newest token's
+/// expiry, and leave the candidates until then (one write per family per
+/// token lifetime instead of one per rotation).
+pub(super) const CATCH_UP_LIVE_FAMILIES: &str = concat!(
+    "UPDATE session_families f SET expires_at = ",
+    newest_token_expiry!(),
+    " WHERE ",
+    family_candidates!(),
+    " AND ",
+    newest_token_expiry!(),
+    " > $1"
+);
+/// The candidates without a live token are deleted (their tokens cascade);
+/// one with a live token never is, caught up or not.
+pub(super) const SESSION_FAMILIES: &str = concat!(
+    "DELETE FROM session_families f WHERE ",
+    family_candidates!(),
+    " AND COALESCE(",
+    newest_token_expiry!(),
+    ", 0) <= $1"
+);
 /// Authorization codes of the OpenID Provider.
 pub(super) const OIDC_CODES: &str = purge!("oidc_codes", "code_hash", "expires_at");
 

@@ -96,11 +96,12 @@ impl PostgresStore {
                 }
             }
             super::super::Judged::Rotate { expires_at } => {
-                // One round trip for the three writes: the token spent, the
-                // family's expiry extended and the successor inserted, the
-                // last two only if the first happened (under the family's
-                // lock it always does; if not, nothing is written and the
-                // transaction is dropped).
+                // One round trip for the two writes: the token spent and
+                // the successor inserted, the second only if the first
+                // happened (under the family's lock it always does; if not,
+                // nothing is written and the transaction is dropped). The
+                // family is locked, not written: the purge reads its expiry
+                // from its tokens (see `purge.rs`).
                 let spent: i64 = sqlx::query_scalar(ROTATE)
                     .bind(&rotate.old_hash)
                     .bind(rotate.now)
@@ -195,13 +196,16 @@ impl PostgresStore {
         self.sessions.cache.invalidate_user(user_id);
     }
 
-    /// Opportunistic purge of families whose newest token has expired (their
-    /// tokens cascade), a bounded batch at a time.
+    /// Opportunistic purge of families whose tokens have all expired (their
+    /// tokens cascade), a bounded batch at a time: the live candidates are
+    /// caught up first (see `purge.rs`).
     pub(super) async fn purge_sessions(&self, now: i64) -> StoreResult<()> {
-        sqlx::query(super::purge::SESSION_FAMILIES)
-            .bind(now)
-            .execute(&self.pool)
-            .await?;
+        for sql in [
+            super::purge::CATCH_UP_LIVE_FAMILIES,
+            super::purge::SESSION_FAMILIES,
+        ] {
+            sqlx::query(sql).bind(now).execute(&self.pool).await?;
+        }
         Ok(())
     }
 }
@@ -220,9 +224,6 @@ struct LockedFamily {
 const ROTATE: &str = "WITH spent AS ( \
        UPDATE sessions SET spent_at = $2, successor_hash = $3, successor_ciphertext = $4 \
        WHERE token_hash = $1 AND spent_at IS NULL RETURNING 1), \
-     extended AS ( \
-       UPDATE session_families SET expires_at = GREATEST(expires_at, $6) \
-       WHERE family_id = $5 AND EXISTS (SELECT 1 FROM spent)), \
      successor AS ( \
        INSERT INTO sessions (token_hash, family_id, created_at, expires_at, spent_at) \
        SELECT $3, $5, $2, $6, NULL WHERE EXISTS (SELECT 1 FROM spent)) \
