@@ -810,22 +810,40 @@ async fn purge_sessions(tx: &mut Tx, now: i64) -> StoreResult<()> {
     Ok(())
 }
 
-/// The oldest candidate families (`expires_at <= ?1`, at most `?2`) that
-/// still have a live token get their newest token's expiry.
-const CATCH_UP_LIVE_FAMILIES: &str = "UPDATE session_families \
-     SET expires_at = (SELECT MAX(s.expires_at) FROM sessions s \
-                       WHERE s.family_id = session_families.family_id) \
-     WHERE family_id IN \
-       (SELECT family_id FROM session_families WHERE expires_at <= ?1 LIMIT ?2) \
-     AND EXISTS (SELECT 1 FROM sessions s \
-                 WHERE s.family_id = session_families.family_id AND s.expires_at > ?1)";
+/// The batch of both statements below: the oldest candidate families
+/// (`expires_at <= ?1`, at most `?2`).
+macro_rules! family_candidates {
+    () => {
+        "family_id IN (SELECT family_id FROM session_families WHERE expires_at <= ?1 LIMIT ?2)"
+    };
+}
 
-/// The oldest candidate families (at most `?2`) without a live token are
-/// deleted; a candidate with one is never deleted, caught up or not.
-const PURGE_DEAD_FAMILIES: &str = "DELETE FROM session_families WHERE family_id IN \
-       (SELECT family_id FROM session_families WHERE expires_at <= ?1 LIMIT ?2) \
-     AND NOT EXISTS (SELECT 1 FROM sessions s \
-                     WHERE s.family_id = session_families.family_id AND s.expires_at > ?1)";
+/// Whether a candidate has a token that lives past `?1`.
+macro_rules! has_live_token {
+    () => {
+        "EXISTS (SELECT 1 FROM sessions s \
+         WHERE s.family_id = session_families.family_id AND s.expires_at > ?1)"
+    };
+}
+
+/// The candidates that still have a live token get their newest token's
+/// expiry.
+const CATCH_UP_LIVE_FAMILIES: &str = concat!(
+    "UPDATE session_families SET expires_at = (SELECT MAX(s.expires_at) FROM sessions s \
+     WHERE s.family_id = session_families.family_id) WHERE ",
+    family_candidates!(),
+    " AND ",
+    has_live_token!()
+);
+
+/// The candidates without a live token are deleted; one with a live token
+/// never is, caught up or not.
+const PURGE_DEAD_FAMILIES: &str = concat!(
+    "DELETE FROM session_families WHERE ",
+    family_candidates!(),
+    " AND NOT ",
+    has_live_token!()
+);
 
 /// Deletes a user's pending jobs and the user (identities, tokens and sessions
 /// cascade), and records `user.deleted`.

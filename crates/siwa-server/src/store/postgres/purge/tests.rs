@@ -64,12 +64,7 @@ async fn every_purge_walks_its_index_not_the_table() {
             !plan.contains("Seq Scan") && plan.contains("Limit"),
             "the families' catch-up scans a table (analyzed: {analyzed}):\n{plan}"
         );
-        let caught_up = sqlx::query(CATCH_UP_LIVE_FAMILIES)
-            .bind(2_000_000_000 + 1_000_i64)
-            .execute(&mut db.conn)
-            .await
-            .unwrap()
-            .rows_affected();
+        let caught_up = rows_changed(&mut db, CATCH_UP_LIVE_FAMILIES).await;
         assert_eq!(caught_up, 0, "no family of the fill has a live token");
         for (table, column, purge) in purges {
             let plan = db.generic_plan(purge, "1000000000").await;
@@ -86,12 +81,7 @@ async fn every_purge_walks_its_index_not_the_table() {
                 "the purge of {table} walks no index (analyzed: {analyzed}):\n{plan}"
             );
             // And it deletes one batch of what has expired, oldest first.
-            let deleted = sqlx::query(purge)
-                .bind(2_000_000_000 + 1_000_i64)
-                .execute(&mut db.conn)
-                .await
-                .unwrap()
-                .rows_affected();
+            let deleted = rows_changed(&mut db, purge).await;
             assert_eq!(deleted, 100, "{table}: one batch");
             let oldest: i64 = sqlx::query_scalar(&format!("SELECT MIN({column}) FROM {table}"))
                 .fetch_one(&mut db.conn)
@@ -105,4 +95,14 @@ async fn every_purge_walks_its_index_not_the_table() {
         }
     }
     db.remove().await;
+}
+
+/// The rows `statement` changes with the fill's first 1,000 rows expired.
+async fn rows_changed(db: &mut Scratch, statement: &str) -> u64 {
+    sqlx::query(statement)
+        .bind(2_000_000_000 + 1_000_i64)
+        .execute(&mut db.conn)
+        .await
+        .unwrap()
+        .rows_affected()
 }
