@@ -7,7 +7,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 
 use serde::{Serialize, Serializer};
 use thiserror::Error;
@@ -131,18 +131,21 @@ pub(crate) enum Text {
 
 impl Text {
     /// The text of `value`, a string read out of `raw` (or unescaped from it).
+    #[inline]
     pub(crate) fn of(raw: &str, value: Cow<'_, str>) -> Self {
         match value {
             Cow::Borrowed(s) => {
+                // Where `s` lies in `raw`'s memory, if it does (both are
+                // borrowed, so live: no need to compare the text). A str
+                // inside another starts and ends on its char boundaries, so
+                // `get` will give it back.
                 let start = (s.as_ptr() as usize).wrapping_sub(raw.as_ptr() as usize);
-                let end = start.wrapping_add(s.len());
-                // The same bytes in memory as `s` (both are borrowed, so live):
-                // no need to compare the text.
-                let inside = raw
-                    .get(start..end)
-                    .is_some_and(|span| span.as_ptr() == s.as_ptr());
-                match (u32::try_from(start), u32::try_from(end)) {
-                    (Ok(begin), Ok(end)) if inside => Self::Span { start: begin, end },
+                let inside = start <= raw.len() && s.len() <= raw.len() - start;
+                match (
+                    u32::try_from(start),
+                    u32::try_from(start.wrapping_add(s.len())),
+                ) {
+                    (Ok(start), Ok(end)) if inside => Self::Span { start, end },
                     _ => Self::Owned(s.into()),
                 }
             }
@@ -168,7 +171,7 @@ impl Text {
 /// and the raw JSON.
 #[derive(Clone)]
 pub struct Claims {
-    pub(crate) iss: Arc<str>,
+    pub(crate) iss: Text,
     pub(crate) sub: Text,
     /// The first `aud`, and any others (Apple sends one).
     pub(crate) aud: Text,
@@ -201,7 +204,7 @@ impl Claims {
 
     /// `iss`: the issuer (`https://appleid.apple.com`).
     pub fn issuer(&self) -> &str {
-        &self.iss
+        self.iss.get(&self.raw)
     }
 
     /// The client id the token was issued to: `azp` when the token names
@@ -302,7 +305,7 @@ impl Claims {
 impl fmt::Debug for Claims {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Claims")
-            .field("iss", &self.iss)
+            .field("iss", &self.issuer())
             .field("sub", &self.sub())
             .field("aud", &self.audiences())
             .field("azp", &self.text(self.azp.as_ref()))
@@ -370,7 +373,7 @@ impl Serialize for Claims {
             Aud::Many(self.audiences())
         };
         Normalised {
-            iss: &self.iss,
+            iss: self.issuer(),
             sub: self.sub(),
             aud,
             azp: self.text(self.azp.as_ref()),

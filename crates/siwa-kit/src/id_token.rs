@@ -47,6 +47,7 @@
 //! ```
 
 use std::borrow::Cow;
+use std::future::Future;
 use std::sync::{Arc, OnceLock};
 
 use aws_lc_rs::constant_time::verify_slices_are_equal;
@@ -331,20 +332,26 @@ impl Verifier {
     }
 
     /// Verifies an identity token without checking its nonce.
-    pub async fn verify(&self, token: &str) -> Result<Claims, VerifyError> {
-        self.verify_with_nonce(token, &NoncePolicy::Unchecked).await
+    pub fn verify<'a>(
+        &'a self,
+        token: &'a str,
+    ) -> impl Future<Output = Result<Claims, VerifyError>> + Send + 'a {
+        self.verify_with_nonce(token, &NoncePolicy::Unchecked)
     }
 
     /// Verifies an identity token, checking its nonce as `nonce` says.
-    pub async fn verify_with_nonce(
-        &self,
-        token: &str,
-        nonce: &NoncePolicy,
-    ) -> Result<Claims, VerifyError> {
-        jws::verify_then(token, &*self.keys, Rs256, |payload, members| {
+    ///
+    /// (A function returning the verification's future rather than an
+    /// `async fn`: one future fewer around it, whose output, the claims,
+    /// would be moved once more.)
+    pub fn verify_with_nonce<'a>(
+        &'a self,
+        token: &'a str,
+        nonce: &'a NoncePolicy,
+    ) -> impl Future<Output = Result<Claims, VerifyError>> + Send + 'a {
+        jws::verify_then(token, &*self.keys, Rs256, move |payload, members| {
             self.claims(payload, members, nonce)
         })
-        .await?
     }
 
     /// Steps 4 and 5, on the payload of a token whose signature verified.
@@ -374,7 +381,7 @@ impl Verifier {
             }
         };
         let mut claims = Claims {
-            iss: registered.iss,
+            iss: text(registered.iss),
             sub,
             aud: text(registered.aud),
             aud_more: registered.aud_more.into_iter().map(text).collect(),
@@ -437,7 +444,7 @@ impl Verifier {
             });
         }
         Ok(Registered {
-            iss: Arc::clone(&self.issuer),
+            iss,
             aud,
             aud_more,
             azp,
@@ -518,7 +525,8 @@ impl Verifier {
 
 /// The registered claims, checked.
 pub(crate) struct Registered<'a> {
-    pub(crate) iss: Arc<str>,
+    /// As the token wrote it (equal to the verifier's issuer).
+    pub(crate) iss: Cow<'a, str>,
     /// The first `aud`, and the others.
     pub(crate) aud: Cow<'a, str>,
     pub(crate) aud_more: Vec<Cow<'a, str>>,

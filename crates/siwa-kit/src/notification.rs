@@ -22,6 +22,7 @@
 //! ```
 
 use std::fmt;
+use std::future::Future;
 
 use serde::Deserialize;
 use thiserror::Error;
@@ -30,7 +31,8 @@ use crate::claims::wire::{cut, name_key, NameKey, Slot, WireClaims, EMAIL, IS_PR
 use crate::claims::{ClaimError, Text};
 use crate::clock::UnixTime;
 use crate::id_token::{Verifier, VerifyError};
-use crate::jws::{self, Members, Rs256};
+use crate::jwks::KeyLookupError;
+use crate::jws::{self, Members, Rs256, TokenError};
 
 /// Largest notification body accepted: a JWT of [`jws::MAX_TOKEN_LEN`] plus JSON.
 pub const MAX_BODY_LEN: usize = jws::MAX_TOKEN_LEN + 1024;
@@ -249,17 +251,21 @@ impl From<ClaimError> for NotificationError {
     }
 }
 
+impl From<TokenError<KeyLookupError>> for NotificationError {
+    fn from(e: TokenError<KeyLookupError>) -> Self {
+        Self::Token(VerifyError::from(e))
+    }
+}
+
 impl Verifier {
     /// Verifies a notification's JWT (the `payload` member of the body).
-    pub async fn verify_notification(
-        &self,
-        token: &str,
-    ) -> Result<Notification, NotificationError> {
+    pub fn verify_notification<'a>(
+        &'a self,
+        token: &'a str,
+    ) -> impl Future<Output = Result<Notification, NotificationError>> + Send + 'a {
         jws::verify_then(token, self.keys().as_ref(), Rs256, |payload, members| {
             self.notification(payload, members)
         })
-        .await
-        .map_err(VerifyError::from)?
     }
 
     /// The notification in the payload of a token whose signature verified

@@ -18,7 +18,7 @@ fn text_points_into_the_raw_payload() {
 
 fn sample() -> Claims {
     Claims {
-        iss: "https://appleid.apple.com".into(),
+        iss: owned("https://appleid.apple.com"),
         sub: owned("001234.abc.0001"),
         aud: owned("com.example.web"),
         aud_more: Vec::new(),

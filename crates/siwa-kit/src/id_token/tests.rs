@@ -286,3 +286,28 @@ fn times_that_are_not_json_numbers_stay_type_errors() {
         );
     }
 }
+
+#[test]
+fn a_verifications_future_holds_no_room_for_a_key_fetch() {
+    // The key set's fetch (HTTP, locks) is a large future of its own; it is
+    // boxed where it starts, and a warm cache answers without waiting, so a
+    // verification's future (moved into every caller's) stays a few hundred
+    // bytes instead of carrying the fetch's room.
+    let keys = Arc::new(KeyCache::from_json(br#"{"keys":[]}"#).unwrap());
+    let verifier = Verifier::new(Arc::clone(&keys), [ClientId::new("com.example").unwrap()]);
+    let policy = NoncePolicy::Unchecked;
+    let verification = verifier.verify_with_nonce("a.b.c", &policy);
+    let notification = verifier.verify_notification("a.b.c");
+    let lookup = keys.key("kid");
+    assert!(
+        std::mem::size_of_val(&lookup) <= 64,
+        "{}",
+        std::mem::size_of_val(&lookup)
+    );
+    for size in [
+        std::mem::size_of_val(&verification),
+        std::mem::size_of_val(&notification),
+    ] {
+        assert!(size <= 320, "{size}");
+    }
+}

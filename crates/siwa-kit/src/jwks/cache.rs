@@ -207,15 +207,25 @@ impl KeyCache {
         // between bumps it, so this caller will not fetch again.
         let attempts_seen = self.attempts.load(Ordering::Acquire);
         let now = self.clock.now();
-        {
-            let snapshot = self.snapshot.load();
-            let unknown_remote =
-                matches!(self.source, Source::Remote { .. }) && snapshot.keys.find(kid).is_none();
-            if snapshot.is_fresh(now) && !unknown_remote {
-                return snapshot.keys.key(kid);
-            }
+        if let Some(found) = self.key_at_hand(kid, now) {
+            return found;
         }
-        self.key_slow(kid, attempts_seen, now).await
+        // Boxed: the fetch's future is large, and every verification's
+        // future would carry (and move) its room while only a fetch uses it.
+        Box::pin(self.key_slow(kid, attempts_seen, now)).await
+    }
+
+    /// The answer for `kid` from the set in hand, when it is fresh and (for
+    /// Apple's set) has the kid; `None` when a fetch may be due.
+    fn key_at_hand(
+        &self,
+        kid: &str,
+        now: UnixTime,
+    ) -> Option<Result<Arc<RsaPublicKey>, KeyLookupError>> {
+        let snapshot = self.snapshot.load();
+        let unknown_remote =
+            matches!(self.source, Source::Remote { .. }) && snapshot.keys.find(kid).is_none();
+        (snapshot.is_fresh(now) && !unknown_remote).then(|| snapshot.keys.key(kid))
     }
 
     /// Fetches the set now (single flight: if another fetch finishes while
@@ -395,6 +405,10 @@ impl KeySource<Rs256> for KeyCache {
         kid: &str,
     ) -> impl Future<Output = Result<Arc<RsaPublicKey>, KeyLookupError>> + Send {
         KeyCache::key(self, kid)
+    }
+
+    fn key_now(&self, kid: &str) -> Option<Result<Arc<RsaPublicKey>, KeyLookupError>> {
+        self.key_at_hand(kid, self.clock.now())
     }
 }
 

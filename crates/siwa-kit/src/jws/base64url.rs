@@ -21,17 +21,18 @@ pub(crate) fn decoded_len(text: &str) -> Option<usize> {
     }
 }
 
-/// Decodes `text` into the start of `out` (at least [`decoded_len`] bytes),
-/// returning the length, or why `text` is not canonical unpadded base64url.
-pub(crate) fn decode_into(text: &str, out: &mut [u8]) -> Result<usize, &'static str> {
+/// Decodes `text` into the start of `out` (at least [`decoded_len`] bytes,
+/// initialised or not), returning the decoded bytes, or why `text` is not
+/// canonical unpadded base64url.
+pub(crate) fn decode_into<'b>(text: &str, out: Out<'b, [u8]>) -> Result<&'b [u8], &'static str> {
     let Some(len) = decoded_len(text) else {
         return Err(reason(text));
     };
-    let Some(out) = out.get_mut(..len) else {
+    if out.len() < len {
         return Err("it is longer than any value it may hold");
-    };
-    match URL_SAFE_NO_PAD.decode(text.as_bytes(), Out::from_slice(out)) {
-        Ok(decoded) => Ok(decoded.len()),
+    }
+    match URL_SAFE_NO_PAD.decode(text.as_bytes(), out) {
+        Ok(decoded) => Ok(decoded),
         Err(_) => Err(reason(text)),
     }
 }
@@ -72,7 +73,7 @@ mod tests {
     /// Both decoders, which must agree.
     fn decode(text: &str) -> Result<Vec<u8>, &'static str> {
         let mut out = vec![0u8; decoded_len(text).unwrap_or(0)];
-        let into = decode_into(text, &mut out).map(|len| out[..len].to_vec());
+        let into = decode_into(text, Out::from_slice(&mut out)).map(<[u8]>::to_vec);
         assert_eq!(into, super::decode(text), "{text}");
         into
     }
@@ -154,6 +155,6 @@ mod tests {
     #[test]
     fn refuses_a_short_buffer() {
         let mut out = [0u8; 2];
-        assert!(decode_into("QUJD", &mut out).is_err());
+        assert!(decode_into("QUJD", Out::from_slice(&mut out)).is_err());
     }
 }

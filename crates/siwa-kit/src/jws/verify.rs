@@ -19,20 +19,22 @@
 //! The fast paths live behind this call: a header written the way Apple
 //! writes it (`{"kid":"…","alg":"RS256"}`, or `alg` first) is recognised
 //! byte for byte without the parser; the header and the signature are
-//! decoded into stack buffers; and the only step that waits is the key
-//! lookup, so a verification's future holds the header's small buffer and the
-//! lookup, while the signature's buffer and the payload's checks live on the
-//! stack of the synchronous step after it.
+//! decoded into stack buffers; and the only step that may wait is the key
+//! lookup, taken without waiting when the source has the key at hand
+//! ([`KeySource::key_now`]), so a verification's future holds little more
+//! than its arguments, while the buffers and the payload's checks live on the
+//! stacks of the synchronous steps.
 
 use std::borrow::Cow;
 use std::fmt;
 use std::future::Future;
+use std::mem::MaybeUninit;
 use std::ops::Deref;
 
 use thiserror::Error;
 
 use super::compact::{
-    decode_segment_buffered, decode_segment_into, split, strict_object, strict_object_text,
+    decode_segment_buffered, decode_segment_uninit, split, strict_object, strict_object_text,
     JwsError, Parts, Segment,
 };
 use super::es256::verify_es256;
@@ -119,6 +121,16 @@ pub trait KeySource<A: Algorithm> {
 
     /// The key `kid` names; may wait (a fetch).
     fn key(&self, kid: &str) -> impl Future<Output = Result<Self::Key, Self::Error>> + Send;
+
+    /// The key `kid` names, or why there is none, when the source can say
+    /// without waiting; `None` sends the verification to [`key`](Self::key).
+    /// A source that answers here spares every verification the room and the
+    /// moves of a waiting step (the usual case: a warm cache). By default
+    /// `None`.
+    fn key_now(&self, kid: &str) -> Option<Result<Self::Key, Self::Error>> {
+        let _ = kid;
+        None
+    }
 }
 
 /// Verifies a compact JWS signed with `alg` by a key of `keys`, and returns
@@ -128,28 +140,47 @@ pub async fn verify<A: Algorithm, S: KeySource<A>>(
     keys: &S,
     alg: A,
 ) -> Result<Verified, TokenError<S::Error>> {
-    verify_then(token, keys, alg, |payload, _| Verified { payload }).await
+    verify_then(token, keys, alg, |payload, _| Ok(Verified { payload })).await
 }
 
 /// [`verify`], handing the payload and its member spans to `read` where
 /// they were made: the claims readers take them there, so the spans (a few
 /// hundred bytes) are never moved, neither into a [`Verified`] nor through
-/// the future.
-pub(crate) async fn verify_then<A: Algorithm, S: KeySource<A>, T>(
+/// the future. `read`'s error type takes the token's errors too, so the
+/// caller's future is this one, its output moved once.
+pub(crate) async fn verify_then<A: Algorithm, S: KeySource<A>, T, E>(
     token: &str,
     keys: &S,
     alg: A,
-    read: impl FnOnce(String, &Members) -> T,
-) -> Result<T, TokenError<S::Error>> {
-    let parts = split(token)?;
-    let key = {
-        let mut header_buf = [0u8; HEADER_BUF_LEN];
-        let kid = read_header(parts, alg, &mut header_buf)?.kid;
-        keys.key(&kid).await.map_err(TokenError::Key)?
+    read: impl FnOnce(String, &Members) -> Result<T, E>,
+) -> Result<T, E>
+where
+    E: From<TokenError<S::Error>>,
+{
+    let parts = split(token).map_err(TokenError::Jws)?;
+    let key = match key_now(parts, alg, keys)? {
+        Ok(key) => key,
+        Err(kid) => keys.key(&kid).await.map_err(TokenError::Key)?,
     };
     let mut members = Members::default();
     let payload = signed_payload_into(parts, alg, &key, &mut members)?;
-    Ok(read(payload, &members))
+    read(payload, &members)
+}
+
+/// Steps 2 and 3 without waiting: the header read from a buffer on this
+/// step's stack, and the key when the source has it at hand; else the kid,
+/// owned, for the waiting lookup (so the buffer never lives in the future).
+fn key_now<A: Algorithm, S: KeySource<A>>(
+    parts: Parts<'_>,
+    alg: A,
+    keys: &S,
+) -> Result<Result<S::Key, String>, TokenError<S::Error>> {
+    let mut header_buf = [0u8; HEADER_BUF_LEN];
+    let kid = read_header(parts, alg, &mut header_buf)?.kid;
+    match keys.key_now(&kid) {
+        Some(found) => found.map(Ok).map_err(TokenError::Key),
+        None => Ok(Err(kid.into_owned())),
+    }
 }
 
 /// The payload of a token that passed every rule of [`verify`]: a strict
@@ -295,8 +326,8 @@ fn signed_payload_into<A: Algorithm, E>(
     members: &mut Members,
 ) -> Result<String, TokenError<E>> {
     let payload = parts.decode(Segment::Payload)?;
-    let mut buf = [0u8; SIGNATURE_BUF_LEN];
-    let signature = decode_segment_into(parts.signature(), Segment::Signature, &mut buf)?;
+    let mut buf = [MaybeUninit::uninit(); SIGNATURE_BUF_LEN];
+    let signature = decode_segment_uninit(parts.signature(), Segment::Signature, &mut buf)?;
     if alg.verify(key, parts.signing_input(), signature).is_err() {
         // Cold: the header is read again for the key id to report.
         let mut header_buf = [0u8; HEADER_BUF_LEN];

@@ -7,12 +7,7 @@
 /// an optional fraction and exponent), or where and what was expected.
 pub(super) fn number_end(bytes: &[u8], mut at: usize) -> Result<usize, (usize, &'static str)> {
     let digit = |at: usize| matches!(bytes.get(at), Some(b'0'..=b'9'));
-    let digits = |mut at: usize| {
-        while digit(at) {
-            at += 1;
-        }
-        at
-    };
+    let digits = |at: usize| at + bytes.get(at..).map_or(0, digit_run);
     let required_digits = |at: usize| {
         if digit(at) {
             Ok(digits(at))
@@ -54,9 +49,7 @@ pub(super) fn first_plain_duplicate<'b>(
         let mut seen = 0u64;
         for i in 0..count {
             let a = name(i);
-            let first = a.first().copied().unwrap_or(0);
-            let last = a.last().copied().unwrap_or(0);
-            let bit = 1u64 << ((a.len() * 7 + usize::from(first) + usize::from(last) * 3) & 63);
+            let bit = name_filter_bit(a.len(), a.first(), a.last());
             if seen & bit != 0 && (0..i).any(|j| name(j) == a) {
                 return Some(a);
             }
@@ -71,6 +64,46 @@ pub(super) fn first_plain_duplicate<'b>(
         .find(|pair| pair[0] == pair[1])
         .map(|pair| pair[0])
 }
+
+/// A name's bit in a 64-bit filter of names, from its length and its first
+/// and last bytes: equal names share a bit, so names whose bits all differ
+/// are all different.
+#[inline(always)]
+pub(super) fn name_filter_bit(len: usize, first: Option<&u8>, last: Option<&u8>) -> u64 {
+    let byte = |b: Option<&u8>| usize::from(b.copied().unwrap_or(0));
+    1u64 << ((len * 7 + byte(first) + byte(last) * 3) & 63)
+}
+
+/// How many ASCII digits `bytes` starts with: eight at a time, since the
+/// times in a token's payload are ten digits each.
+pub(super) fn digit_run(bytes: &[u8]) -> usize {
+    let mut chunks = bytes.chunks_exact(8);
+    let mut run = 0;
+    for chunk in &mut chunks {
+        let Ok(eight) = <[u8; 8]>::try_from(chunk) else {
+            break;
+        };
+        // Each byte minus '0' (as xor, which agrees on digits); a byte is
+        // flagged when that is 10 or more. Adding 118 carries out of a byte
+        // only when it is at least 138, itself flagged, so the lowest flag
+        // is exact.
+        let x = u64::from_le_bytes(eight) ^ (ONES * u64::from(b'0'));
+        let stop = (x.wrapping_add(ONES * 118) | x) & HIGHS;
+        if stop != 0 {
+            return run + (stop.trailing_zeros() / 8) as usize;
+        }
+        run += 8;
+    }
+    let tail = chunks.remainder();
+    run + tail
+        .iter()
+        .position(|b| !b.is_ascii_digit())
+        .unwrap_or(tail.len())
+}
+
+/// A byte of ones, and a byte's top bit, in each of a word's eight bytes.
+const ONES: u64 = u64::from_le_bytes([1; 8]);
+const HIGHS: u64 = u64::from_le_bytes([0x80; 8]);
 
 /// Bytes that stand for themselves inside a string: all but `"`, `\\` and
 /// the control characters.
@@ -89,11 +122,9 @@ pub(super) static PLAIN: [bool; 256] = {
 /// How many bytes at the start of `bytes` are [`PLAIN`]: eight at a time,
 /// since strings are most of a token's payload.
 pub(super) fn plain_run(bytes: &[u8]) -> usize {
-    const ONES: u64 = u64::from_le_bytes([1; 8]);
-    const HIGHS: u64 = u64::from_le_bytes([0x80; 8]);
-    // Flags (bit 7 of a byte) the bytes of `x` that are zero; the lowest flag
-    // is exact (a borrow only runs upward from a flagged byte).
-    let zeros = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
+    // Flags (bit 7 of a byte) the bytes of `x` below `n` (at most 0x80); the
+    // lowest flag is exact (a borrow only runs upward from a flagged byte).
+    let below = |x: u64, n: u64| x.wrapping_sub(ONES * n) & !x & HIGHS;
     let mut chunks = bytes.chunks_exact(8);
     let mut run = 0;
     for chunk in &mut chunks {
@@ -101,10 +132,9 @@ pub(super) fn plain_run(bytes: &[u8]) -> usize {
             break;
         };
         let x = u64::from_le_bytes(eight);
-        let below_space = x.wrapping_sub(ONES * 0x20) & !x & HIGHS;
-        let stop = zeros(x ^ (ONES * u64::from(b'"')))
-            | zeros(x ^ (ONES * u64::from(b'\\')))
-            | below_space;
+        // Flipping bit 1 swaps `"` (0x22) with the space (0x20) and keeps
+        // the control characters below 0x20: one test finds them all.
+        let stop = below(x ^ (ONES * 0x02), 0x21) | below(x ^ (ONES * u64::from(b'\\')), 1);
         if stop != 0 {
             return run + (stop.trailing_zeros() / 8) as usize;
         }

@@ -1,4 +1,4 @@
-use super::grammar::{plain_run, unescape, unescape_str, PLAIN};
+use super::grammar::{digit_run, plain_run, unescape, unescape_str, PLAIN};
 use super::wire::uint;
 use super::*;
 
@@ -154,6 +154,48 @@ fn plain_run_stops_where_a_byte_at_a_time_scan_does() {
             }
         }
     }
+}
+
+#[test]
+fn digit_run_stops_where_a_byte_at_a_time_scan_does() {
+    // Every byte value at every position of a 20-byte run of digits (a
+    // byte's carry must not hide a non-digit above it), and after it.
+    for filler in [b'0', b'9', b'5'] {
+        for len in [0, 1, 7, 8, 9, 16, 20] {
+            for at in 0..len {
+                for byte in 0..=255u8 {
+                    let mut bytes = vec![filler; len];
+                    bytes[at] = byte;
+                    let expected = bytes
+                        .iter()
+                        .position(|b| !b.is_ascii_digit())
+                        .unwrap_or(len);
+                    assert_eq!(digit_run(&bytes), expected, "{filler} {len} {at} {byte:#x}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn flat_objects_find_duplicates_whatever_their_names_filter_says() {
+    // Names of one length with the same first and last bytes share a filter
+    // bit: distinct ones are accepted, a repeated one left to the checker.
+    assert!(same_as_general(br#"{"axb":1,"ayb":2,"azb":3}"#));
+    assert!(!same_as_general(br#"{"axb":1,"ayb":2,"axb":3}"#));
+    assert!(!same_as_general(br#"{"":1,"":2}"#));
+    assert!(same_as_general(br#"{"":1,"a":2}"#));
+    // Past 64 names every text shares a bit; the exact search decides.
+    let many: Vec<String> = (0..100).map(|i| format!("\"k{i}\":{i}")).collect();
+    assert!(same_as_general(
+        format!("{{{}}}", many.join(",")).as_bytes()
+    ));
+    let dup = format!("{{{},\"k7\":0}}", many.join(","));
+    assert!(!same_as_general(dup.as_bytes()));
+    assert_eq!(
+        bad(dup.as_bytes()),
+        Problem::Duplicate { name: "k7".into() }
+    );
 }
 
 #[test]
@@ -320,6 +362,21 @@ fn uint_reads_digits_as_str_parse_does() {
         "1.5".into(),
         "".into(),
     ]);
+    // Every length around the eight-digit steps, with a non-digit (or a
+    // byte a carry could hide) at each place.
+    for len in 0..=21 {
+        let all: String = "9876543210".chars().cycle().take(len).collect();
+        cases.push(all.clone());
+        for at in 0..len {
+            for byte in [b'/', b':', b'a', b' ', 0x7f] {
+                let mut bytes = all.clone().into_bytes();
+                bytes[at] = byte;
+                if let Ok(text) = String::from_utf8(bytes) {
+                    cases.push(text);
+                }
+            }
+        }
+    }
     for digits in &cases {
         let expected = if digits.is_empty() {
             Some(0)
@@ -327,6 +384,29 @@ fn uint_reads_digits_as_str_parse_does() {
             digits.parse::<u64>().ok()
         };
         assert_eq!(uint(digits.as_bytes()), expected, "{digits}");
+    }
+}
+
+#[test]
+fn uint_refuses_every_non_digit_byte_at_every_place() {
+    // Bytes, not text: the top-bit bytes too, which a carry could hide.
+    let naive = |digits: &[u8]| {
+        digits.iter().try_fold(0u64, |n, &d| {
+            d.is_ascii_digit()
+                .then(|| n.checked_mul(10)?.checked_add(u64::from(d - b'0')))
+                .flatten()
+        })
+    };
+    for len in [8, 10, 16, 19] {
+        let all: Vec<u8> = b"1234567890".iter().copied().cycle().take(len).collect();
+        assert_eq!(uint(&all), naive(&all));
+        for at in 0..len {
+            for byte in 0..=255u8 {
+                let mut digits = all.clone();
+                digits[at] = byte;
+                assert_eq!(uint(&digits), naive(&digits), "{len} {at} {byte:#x}");
+            }
+        }
     }
 }
 

@@ -107,14 +107,38 @@ pub(crate) fn uint(digits: &[u8]) -> Option<u64> {
             .then_some(u64::from(d.wrapping_sub(b'0')))
     };
     if digits.len() <= MAX_SAFE_DIGITS {
-        // Cannot overflow: no checked arithmetic per digit.
-        return digits
+        // Cannot overflow: no checked arithmetic; eight digits at a time
+        // (a time is ten), then one by one.
+        let mut chunks = digits.chunks_exact(8);
+        let mut n = 0u64;
+        for chunk in &mut chunks {
+            n = n * 100_000_000 + eight_digits(chunk)?;
+        }
+        return chunks
+            .remainder()
             .iter()
-            .try_fold(0u64, |n, &d| Some(n * 10 + digit(d)?));
+            .try_fold(n, |n, &d| Some(n * 10 + digit(d)?));
     }
     digits
         .iter()
         .try_fold(0u64, |n, &d| n.checked_mul(10)?.checked_add(digit(d)?))
+}
+
+/// The value of eight ASCII digits, if they all are digits: in one word,
+/// digits paired, then the pairs, then the fours (the first digit is the
+/// lowest byte). No step carries out of its lane: a lane's value stays below
+/// the next lane's first bit.
+fn eight_digits(chunk: &[u8]) -> Option<u64> {
+    const ONES: u64 = u64::from_le_bytes([1; 8]);
+    const HIGHS: u64 = u64::from_le_bytes([0x80; 8]);
+    let x = u64::from_le_bytes(chunk.try_into().ok()?) ^ (ONES * u64::from(b'0'));
+    // A byte that was no digit is now 10 or more: adding 118 sets its top bit.
+    if (x.wrapping_add(ONES * 118) | x) & HIGHS != 0 {
+        return None;
+    }
+    let x = (x.wrapping_mul(10) + (x >> 8)) & 0x00FF_00FF_00FF_00FF;
+    let x = (x.wrapping_mul(100) + (x >> 16)) & 0x0000_FFFF_0000_FFFF;
+    Some((x.wrapping_mul(10_000) + (x >> 32)) & 0xFFFF_FFFF)
 }
 
 /// Every number of this many decimal digits fits in `u64` (its largest has 20).
