@@ -4,6 +4,7 @@
 
 use std::fmt;
 
+use aws_lc_rs::digest;
 use aws_lc_rs::signature::{ParsedPublicKey, RsaPublicKeyComponents, RSA_PKCS1_2048_8192_SHA256};
 use thiserror::Error;
 
@@ -118,13 +119,19 @@ impl fmt::Debug for RsaPublicKey {
 
 /// Checks an RS256 signature (RSASSA-PKCS1-v1_5 with SHA-256): the only
 /// algorithm of Apple's identity tokens and notifications.
+///
+/// The signing input is hashed here, in one call, and the digest checked
+/// against the signature: the same check as aws-lc's `verify_sig`, without
+/// the digest context it sets up and frees on every call (a tenth of the
+/// cost of a verification besides the RSA arithmetic).
 pub fn verify_rs256(
     key: &RsaPublicKey,
     signing_input: &[u8],
     signature: &[u8],
 ) -> Result<(), JwsError> {
+    let digest = digest::digest(&digest::SHA256, signing_input);
     key.key
-        .verify_sig(signing_input, signature)
+        .verify_digest_sig(&digest, signature)
         .map_err(|_| JwsError::BadSignature)
 }
 

@@ -77,28 +77,36 @@ pub(super) fn name_filter_bit(len: usize, first: Option<&u8>, last: Option<&u8>)
 /// How many ASCII digits `bytes` starts with: eight at a time, since the
 /// times in a token's payload are ten digits each.
 pub(super) fn digit_run(bytes: &[u8]) -> usize {
-    let mut chunks = bytes.chunks_exact(8);
+    // Each byte minus '0' (as xor, which agrees on digits); a byte is
+    // flagged when that is 10 or more. Adding 118 carries out of a byte only
+    // when it is at least 138, itself flagged, so the lowest flag is exact.
+    let flags = |word: u64| {
+        let x = word ^ (ONES * u64::from(b'0'));
+        (x.wrapping_add(ONES * 118) | x) & HIGHS
+    };
+    run_length(bytes, flags, |b| !b.is_ascii_digit())
+}
+
+/// How many bytes of `bytes` come before the first that `stops`, found a
+/// word at a time by `flags`, which flags (bit 7 of a byte) the lowest such
+/// byte of a word exactly (bytes above it may be flagged or not); the tail
+/// shorter than a word byte by byte.
+#[inline(always)]
+fn run_length(bytes: &[u8], flags: impl Fn(u64) -> u64, stops: impl Fn(u8) -> bool) -> usize {
+    let mut words = bytes.chunks_exact(8);
     let mut run = 0;
-    for chunk in &mut chunks {
-        let Ok(eight) = <[u8; 8]>::try_from(chunk) else {
+    for word in &mut words {
+        let Ok(word) = <[u8; 8]>::try_from(word) else {
             break;
         };
-        // Each byte minus '0' (as xor, which agrees on digits); a byte is
-        // flagged when that is 10 or more. Adding 118 carries out of a byte
-        // only when it is at least 138, itself flagged, so the lowest flag
-        // is exact.
-        let x = u64::from_le_bytes(eight) ^ (ONES * u64::from(b'0'));
-        let stop = (x.wrapping_add(ONES * 118) | x) & HIGHS;
-        if stop != 0 {
-            return run + (stop.trailing_zeros() / 8) as usize;
+        let flagged = flags(u64::from_le_bytes(word));
+        if flagged != 0 {
+            return run + (flagged.trailing_zeros() / 8) as usize;
         }
         run += 8;
     }
-    let tail = chunks.remainder();
-    run + tail
-        .iter()
-        .position(|b| !b.is_ascii_digit())
-        .unwrap_or(tail.len())
+    let rest = words.remainder();
+    run + rest.iter().position(|&b| stops(b)).unwrap_or(rest.len())
 }
 
 /// A byte of ones, and a byte's top bit, in each of a word's eight bytes.
@@ -125,26 +133,10 @@ pub(super) fn plain_run(bytes: &[u8]) -> usize {
     // Flags (bit 7 of a byte) the bytes of `x` below `n` (at most 0x80); the
     // lowest flag is exact (a borrow only runs upward from a flagged byte).
     let below = |x: u64, n: u64| x.wrapping_sub(ONES * n) & !x & HIGHS;
-    let mut chunks = bytes.chunks_exact(8);
-    let mut run = 0;
-    for chunk in &mut chunks {
-        let Ok(eight) = <[u8; 8]>::try_from(chunk) else {
-            break;
-        };
-        let x = u64::from_le_bytes(eight);
-        // Flipping bit 1 swaps `"` (0x22) with the space (0x20) and keeps
-        // the control characters below 0x20: one test finds them all.
-        let stop = below(x ^ (ONES * 0x02), 0x21) | below(x ^ (ONES * u64::from(b'\\')), 1);
-        if stop != 0 {
-            return run + (stop.trailing_zeros() / 8) as usize;
-        }
-        run += 8;
-    }
-    let tail = chunks.remainder();
-    run + tail
-        .iter()
-        .position(|&b| !PLAIN[usize::from(b)])
-        .unwrap_or(tail.len())
+    // Flipping bit 1 swaps `"` (0x22) with the space (0x20) and keeps the
+    // control characters below 0x20: one test finds them all.
+    let flags = |x: u64| below(x ^ (ONES * 0x02), 0x21) | below(x ^ (ONES * u64::from(b'\\')), 1);
+    run_length(bytes, flags, |b| !PLAIN[usize::from(b)])
 }
 
 /// Where the escape sequence whose backslash is at `at` ends, if it is one
@@ -222,24 +214,13 @@ pub(super) fn unescape(raw: &[u8]) -> Vec<u8> {
 /// Where the first backslash in `bytes` is, eight bytes at a time: the runs
 /// between escapes are short, too short for a vector search to pay off.
 fn backslash(bytes: &[u8]) -> Option<usize> {
-    const ONES: u64 = u64::from_le_bytes([1; 8]);
-    const HIGHS: u64 = u64::from_le_bytes([0x80; 8]);
-    let mut chunks = bytes.chunks_exact(8);
-    let mut at = 0;
-    for chunk in &mut chunks {
-        let Ok(eight) = <[u8; 8]>::try_from(chunk) else {
-            break;
-        };
-        let x = u64::from_le_bytes(eight) ^ (ONES * u64::from(b'\\'));
-        // The lowest zero byte of `x` is flagged exactly (see `plain_run`).
-        let hit = x.wrapping_sub(ONES) & !x & HIGHS;
-        if hit != 0 {
-            return Some(at + (hit.trailing_zeros() / 8) as usize);
-        }
-        at += 8;
-    }
-    let tail = chunks.remainder();
-    tail.iter().position(|&b| b == b'\\').map(|i| at + i)
+    // The lowest zero byte of `x` is flagged exactly (see `plain_run`).
+    let flags = |word: u64| {
+        let x = word ^ (ONES * u64::from(b'\\'));
+        x.wrapping_sub(ONES) & !x & HIGHS
+    };
+    let at = run_length(bytes, flags, |b| b == b'\\');
+    (at < bytes.len()).then_some(at)
 }
 
 /// The character of the escape sequence at the start of `escape` (on its
