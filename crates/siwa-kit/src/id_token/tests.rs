@@ -311,3 +311,39 @@ fn a_verifications_future_holds_no_room_for_a_key_fetch() {
         assert!(size <= 320, "{size}");
     }
 }
+
+#[test]
+fn hex_bytes_reads_every_byte_at_every_place_as_a_byte_at_a_time_reader() {
+    let naive = |text: &[u8]| -> Option<[u8; 32]> {
+        let value = |d: u8| char::from(d).to_digit(16).map(|v| v as u8);
+        let mut out = [0u8; 32];
+        for (byte, pair) in out.iter_mut().zip(text.chunks_exact(2)) {
+            *byte = value(pair[0])? << 4 | value(pair[1])?;
+        }
+        (text.len() == 64).then_some(out)
+    };
+    let base = b"0123456789abcdefABCDEF9876543210fedcbaFEDCBA0f1e2d3c4b5a69788796";
+    assert_eq!(
+        hex_bytes::<32>(std::str::from_utf8(base).unwrap()),
+        naive(base)
+    );
+    assert!(naive(base).is_some());
+    for at in 0..base.len() {
+        for byte in 0..=255u8 {
+            let mut text = base.to_vec();
+            text[at] = byte;
+            let Ok(text_str) = std::str::from_utf8(&text) else {
+                continue;
+            };
+            assert_eq!(hex_bytes::<32>(text_str), naive(&text), "{at} {byte:#x}");
+        }
+    }
+    // Non-ASCII, at every place a two-byte character fits.
+    for at in 0..63 {
+        let text = format!("{}é{}", "a".repeat(at), "b".repeat(62 - at));
+        assert_eq!(text.len(), 64);
+        assert_eq!(hex_bytes::<32>(&text), None, "{at}");
+    }
+    assert_eq!(hex_bytes::<32>(&"a".repeat(63)), None);
+    assert_eq!(hex_bytes::<32>(&"a".repeat(65)), None);
+}
