@@ -162,6 +162,15 @@ impl Fixtures {
         )?)?)
     }
 
+    /// The token OP verifies: the identity token, or the notification.
+    fn token_of(&self, op: &str) -> Result<&str, Error> {
+        self.str(if op == "verify_id_token" {
+            "id_token"
+        } else {
+            "notification"
+        })
+    }
+
     /// The floor of a token check: the key for its kid parsed once, then the
     /// bare RSA PKCS#1 v1.5 SHA-256 check of its signing input.
     fn rsa_floor(&self, token: &str) -> Result<Floor, Error> {
@@ -202,11 +211,7 @@ fn operation(op: &str, implementation: &str, f: &Fixtures) -> Result<Operation, 
             })
         }
         ("verify_id_token" | "verify_notification", "aws-lc-rs") => {
-            let token = f.str(if op == "verify_id_token" {
-                "id_token"
-            } else {
-                "notification"
-            })?;
+            let token = f.token_of(op)?;
             let floor = f.rsa_floor(token)?;
             Box::new(move || {
                 floor
@@ -219,11 +224,7 @@ fn operation(op: &str, implementation: &str, f: &Fixtures) -> Result<Operation, 
             // The same check through aws-lc-rs's digest API (the signing
             // input hashed in one call, then the digest checked), the way
             // siwa-kit calls it: informational, beside the floor.
-            let token = f.str(if op == "verify_id_token" {
-                "id_token"
-            } else {
-                "notification"
-            })?;
+            let token = f.token_of(op)?;
             let floor = f.rsa_floor(token)?;
             Box::new(move || {
                 let digest = digest::digest(&digest::SHA256, black_box(&floor.signing_input));

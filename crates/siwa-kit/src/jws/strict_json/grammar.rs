@@ -77,14 +77,17 @@ pub(super) fn name_filter_bit(len: usize, first: Option<&u8>, last: Option<&u8>)
 /// How many ASCII digits `bytes` starts with: eight at a time, since the
 /// times in a token's payload are ten digits each.
 pub(super) fn digit_run(bytes: &[u8]) -> usize {
-    // Each byte minus '0' (as xor, which agrees on digits); a byte is
-    // flagged when that is 10 or more. Adding 118 carries out of a byte only
-    // when it is at least 138, itself flagged, so the lowest flag is exact.
-    let flags = |word: u64| {
-        let x = word ^ (ONES * u64::from(b'0'));
-        (x.wrapping_add(ONES * 118) | x) & HIGHS
-    };
-    run_length(bytes, flags, |b| !b.is_ascii_digit())
+    run_length(bytes, non_digits, |b| !b.is_ascii_digit())
+}
+
+/// Flags (bit 7 of a byte) the bytes of `word` that are no ASCII digit; the
+/// lowest flag is exact, and a word of digits has none. Each byte minus '0'
+/// (as xor, which agrees on digits) is 10 or more for a non-digit, and
+/// adding 118 then sets its top bit; it carries out of a byte only when that
+/// is at least 138, itself flagged.
+pub(super) fn non_digits(word: u64) -> u64 {
+    let x = word ^ (ONES * u64::from(b'0'));
+    (x.wrapping_add(ONES * 118) | x) & HIGHS
 }
 
 /// How many bytes of `bytes` come before the first that `stops`, found a

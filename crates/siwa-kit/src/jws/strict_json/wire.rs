@@ -9,7 +9,7 @@ use std::fmt;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 
-use super::grammar::unescape_str;
+use super::grammar::{non_digits, unescape_str};
 use super::members::Member;
 
 /// One member's value, typed as JSON typed it.
@@ -129,13 +129,12 @@ pub(crate) fn uint(digits: &[u8]) -> Option<u64> {
 /// lowest byte). No step carries out of its lane: a lane's value stays below
 /// the next lane's first bit.
 fn eight_digits(chunk: &[u8]) -> Option<u64> {
-    const ONES: u64 = u64::from_le_bytes([1; 8]);
-    const HIGHS: u64 = u64::from_le_bytes([0x80; 8]);
-    let x = u64::from_le_bytes(chunk.try_into().ok()?) ^ (ONES * u64::from(b'0'));
-    // A byte that was no digit is now 10 or more: adding 118 sets its top bit.
-    if (x.wrapping_add(ONES * 118) | x) & HIGHS != 0 {
+    let word = u64::from_le_bytes(chunk.try_into().ok()?);
+    if non_digits(word) != 0 {
         return None;
     }
+    // Each byte's value: digits minus '0'.
+    let x = word ^ u64::from_le_bytes([b'0'; 8]);
     let x = (x.wrapping_mul(10) + (x >> 8)) & 0x00FF_00FF_00FF_00FF;
     let x = (x.wrapping_mul(100) + (x >> 16)) & 0x0000_FFFF_0000_FFFF;
     Some((x.wrapping_mul(10_000) + (x >> 32)) & 0xFFFF_FFFF)
